@@ -1,0 +1,181 @@
+"""The one target protocol every Sage connector implements (X3 over SOAP/REST, Sage 500 over SQL).
+
+Flows (orders, shipments, settlements, returns, stock) speak only this protocol; they never know
+which ERP is behind it. All money is Decimal. Every write is idempotent by its business reference:
+the customer order reference (AmazonOrderId) for sales orders, the journal reference (settlement id
+and accounting period) for journals, the Amazon refund reference for credit notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Address:
+    """A ship-to address already standardized to Sage's fields."""
+
+    name: str
+    lines: tuple[str, ...] = ()  # up to 3 address lines
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class SalesOrderLine:
+    line_no: int  # 1-based, stable across re-posts (Amazon OrderItemId order)
+    item: str  # Sage item code (ITMREF / ItemID), already mapped from the SellerSKU
+    quantity: Decimal
+    gross_price: Decimal  # unit price before discount, in the order currency
+    discount: Decimal = Decimal("0")  # line discount amount (total for the line), >= 0
+    description: str = ""
+    external_line_ref: str = ""  # Amazon OrderItemId
+
+
+@dataclass(frozen=True)
+class SalesOrder:
+    customer_order_ref: str  # AmazonOrderId: the idempotency key
+    customer: str  # Sage customer code (one per marketplace)
+    site: str  # Sage sales site
+    order_date: date
+    currency: str  # ISO 4217
+    lines: tuple[SalesOrderLine, ...]
+    freight: Decimal = Decimal("0")
+    ship_to: Address | None = None
+    order_type: str = ""  # empty: the target's default order type
+    status: str = "open"  # open | closed (cancelled orders are closed, never created)
+    fulfillment_channel: str = ""  # AFN | MFN
+
+
+@dataclass(frozen=True)
+class SalesOrderResult:
+    sage_number: str  # SOHNUM / SOKey-derived number
+    created: bool  # False when an existing order was adopted (idempotent re-send)
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    line_no: int
+    item: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class Shipment:
+    customer_order_ref: str
+    sage_number: str
+    ship_date: date
+    carrier: str = ""  # Sage carrier code
+    tracking_number: str = ""
+    lines: tuple[ShipmentLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    account: str  # GL account code
+    debit: Decimal = Decimal("0")  # transaction currency, >= 0; exactly one of debit/credit > 0
+    credit: Decimal = Decimal("0")
+    description: str = ""
+    tax_code: str = ""
+    ledger_debit: Decimal | None = None  # company currency; None means same as transaction amount
+    ledger_credit: Decimal | None = None
+    reference: str = ""  # free reference carried to the line (e.g. settlement id / category)
+
+
+@dataclass(frozen=True)
+class Journal:
+    reference: str  # idempotency key, e.g. "AMZ-<settlement id>-<YYYYMM>"
+    accounting_date: date
+    currency: str  # transaction currency
+    lines: tuple[JournalLine, ...]
+    description: str = ""
+    rate: Decimal = Decimal("1")  # transaction -> company currency rate
+    site: str = ""  # company / financial site
+
+
+@dataclass(frozen=True)
+class JournalResult:
+    document_number: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class CreditNoteLine:
+    item: str
+    quantity: Decimal
+    net_price: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    reference: str  # idempotency key (Amazon refund / return reference)
+    customer: str
+    site: str
+    currency: str
+    document_date: date
+    lines: tuple[CreditNoteLine, ...]
+    original_order_ref: str = ""  # AmazonOrderId of the refunded order
+
+
+@dataclass(frozen=True)
+class CreditNoteResult:
+    document_number: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    site: str
+    item: str
+    quantity: Decimal  # physical available quantity
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str
+    description: str = ""
+    unit: str = "UN"
+    active: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SageTarget(Protocol):
+    """What a Sage ERP must offer the flows. Implementations raise the errors in `errors`."""
+
+    name: str  # "x3" | "sage500"
+
+    def find_sales_order(self, customer_order_ref: str) -> str | None:
+        """Sage number of the sales order carrying this customer order reference, if any."""
+
+    def create_sales_order(self, order: SalesOrder) -> SalesOrderResult:
+        """Create the order once; adopt an existing one with the same reference instead of duplicating."""
+
+    def record_shipment(self, shipment: Shipment) -> None:
+        """Mark lines shipped (delivery status, carrier, tracking, shipped quantities)."""
+
+    def close_sales_order(self, sage_number: str, reason: str = "") -> None:
+        """Close an order and its open lines (an Amazon cancellation)."""
+
+    def find_journal(self, reference: str) -> str | None:
+        """Document number of the journal posted with this reference, if any."""
+
+    def post_journal(self, journal: Journal) -> JournalResult:
+        """Post a balanced journal once per reference."""
+
+    def create_credit_note(self, note: CreditNote) -> CreditNoteResult:
+        """Create a credit note once per reference."""
+
+    def read_stock(self, site: str, items: Sequence[str] | None = None) -> list[StockLevel]:
+        """Available stock at a site, optionally for some items."""
+
+    def read_items(self) -> list[Item]:
+        """The item master."""
