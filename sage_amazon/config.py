@@ -1,0 +1,148 @@
+"""Runtime configuration from environment variables, with the sandbox's values as defaults.
+
+Every setting is read here and nowhere else. A missing or malformed value raises `ConfigError`
+naming the variable; the CLI turns it into one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed. The message names the environment variable."""
+
+
+TARGETS = ("x3", "sage500")
+
+# name -> (default, description). Secrets have sandbox defaults only: real values come from the environment.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "SAGE_AMAZON_TARGET": ("x3", "Sage target: x3 or sage500"),
+    "SAGE_AMAZON_DATA_DIR": ("./data", "Where the warehouse, raw files, sandbox state and Dagster home live"),
+    "SAGE_AMAZON_START_DATE": ("2026-01-01", "First day (UTC) of the daily order partitions"),
+    "SAGE_AMAZON_MAPPING_DIR": ("", "Folder of mapping YAML files overriding the shipped defaults"),
+    "SP_API_ENDPOINT": ("http://127.0.0.1:8100", "Selling Partner API base URL"),
+    "SP_API_LWA_ENDPOINT": ("http://127.0.0.1:8100/auth/o2/token", "Login with Amazon token URL"),
+    "SP_API_REFRESH_TOKEN": ("Atzr|sandbox-refresh-token", "LWA refresh token of the seller (secret)"),
+    "LWA_APP_ID": ("amzn1.application-oa2-client.sandbox", "LWA client id"),
+    "LWA_CLIENT_SECRET": ("sandbox-client-secret", "LWA client secret (secret)"),
+    "SP_API_MARKETPLACES": (
+        "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9",
+        "Comma-separated marketplace ids to extract",
+    ),
+    "SQS_QUEUE_URL": (
+        "http://127.0.0.1:9324/123456789012/sage-amazon-notifications",
+        "SQS queue receiving SP-API notifications",
+    ),
+    "SAGE_X3_URL": ("http://127.0.0.1:8124", "Sage X3 Syracuse base URL"),
+    "SAGE_X3_USER": ("admin", "Sage X3 web service user"),
+    "SAGE_X3_PASSWORD": ("admin", "Sage X3 web service password (secret)"),
+    "SAGE_X3_POOL": ("SEED", "Sage X3 classic SOAP pool alias"),
+    "SAGE_X3_FOLDER": ("SEED", "Sage X3 folder (endpoint)"),
+    "SAGE_X3_POOL_SIZE": ("4", "Concurrent calls allowed into the X3 pool"),
+    "SAGE500_DB_URL": (
+        "postgresql+psycopg2://postgres@127.0.0.1:5432/sage500_sandbox",
+        "Sage 500 database (mssql+pymssql://... in production)",
+    ),
+    "DAGSTER_HOME": ("", "Dagster instance folder (default: <data dir>/dagster_home)"),
+}
+
+SECRETS = frozenset({"SP_API_REFRESH_TOKEN", "LWA_CLIENT_SECRET", "SAGE_X3_PASSWORD"})
+
+
+def get(name: str) -> str:
+    """The raw value of a setting: the environment, else its default."""
+    default, _ = SETTINGS[name]
+    value = os.environ.get(name)
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def _url(name: str) -> str:
+    value = get(name)
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _int(name: str, low: int = 1) -> int:
+    value = get(name)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < low:
+        raise ConfigError(f"{name} must be at least {low}, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str
+    data_dir: Path
+    start_date: date
+    mapping_dir: Path | None
+    sp_api_endpoint: str
+    lwa_endpoint: str
+    marketplaces: tuple[str, ...]
+    sqs_queue_url: str
+    x3_url: str
+    x3_user: str
+    x3_pool: str
+    x3_folder: str
+    x3_pool_size: int
+    sage500_db_url: str
+    dagster_home: Path
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "sage_amazon.duckdb"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+
+def load() -> Settings:
+    """Read and validate every setting. Secrets are not part of `Settings`: resources read them by EnvVar."""
+    target = get("SAGE_AMAZON_TARGET").lower()
+    if target not in TARGETS:
+        raise ConfigError(f"SAGE_AMAZON_TARGET must be one of {', '.join(TARGETS)}, got {target!r}")
+    data_dir = Path(get("SAGE_AMAZON_DATA_DIR")).expanduser().resolve()
+    try:
+        start_date = date.fromisoformat(get("SAGE_AMAZON_START_DATE"))
+    except ValueError:
+        raise ConfigError(
+            f"SAGE_AMAZON_START_DATE must be a date like 2026-01-01, got {get('SAGE_AMAZON_START_DATE')!r}"
+        ) from None
+    marketplaces = tuple(m.strip() for m in get("SP_API_MARKETPLACES").split(",") if m.strip())
+    if not marketplaces or any(not m.isalnum() for m in marketplaces):
+        raise ConfigError(
+            f"SP_API_MARKETPLACES must be comma-separated marketplace ids, got {get('SP_API_MARKETPLACES')!r}"
+        )
+    db_url = get("SAGE500_DB_URL")
+    if "://" not in db_url:
+        raise ConfigError(f"SAGE500_DB_URL must be a SQLAlchemy URL, got {db_url!r}")
+    mapping = get("SAGE_AMAZON_MAPPING_DIR")
+    home = get("DAGSTER_HOME")
+    return Settings(
+        target=target,
+        data_dir=data_dir,
+        start_date=start_date,
+        mapping_dir=Path(mapping).expanduser().resolve() if mapping else None,
+        sp_api_endpoint=_url("SP_API_ENDPOINT"),
+        lwa_endpoint=_url("SP_API_LWA_ENDPOINT"),
+        marketplaces=marketplaces,
+        sqs_queue_url=_url("SQS_QUEUE_URL"),
+        x3_url=_url("SAGE_X3_URL"),
+        x3_user=get("SAGE_X3_USER"),
+        x3_pool=get("SAGE_X3_POOL"),
+        x3_folder=get("SAGE_X3_FOLDER"),
+        x3_pool_size=_int("SAGE_X3_POOL_SIZE"),
+        sage500_db_url=db_url,
+        dagster_home=Path(home).expanduser().resolve() if home else data_dir / "dagster_home",
+    )
