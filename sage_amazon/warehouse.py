@@ -1,0 +1,138 @@
+"""The DuckDB warehouse: one file per seller, one writer at a time.
+
+DuckDB lets one process hold a read-write connection; while it does, other processes can open the
+file neither read-write nor read-only. So every connection we open, writer or reader, is taken under
+one cross-process file lock and held briefly. A finance user's SQL client should open the snapshot
+(`snapshot.duckdb`, refreshed after each write session) and never the live file, so it cannot block runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+SCHEMAS = ("raw", "ref", "staging", "marts", "ops")
+
+
+class WarehouseBusy(TimeoutError):
+    """The warehouse lock was not free in time."""
+
+
+class Warehouse:
+    def __init__(self, path: str | Path, lock_timeout: float = 900.0, snapshot_every: float = 30.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self.snapshot_every = snapshot_every
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def snapshot_path(self) -> Path:
+        return self.path.with_name("snapshot.duckdb")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.lock_path))
+        try:
+            lock.acquire(timeout=self.lock_timeout)
+        except Timeout:
+            raise WarehouseBusy(
+                f"warehouse {self.path} stayed locked for {self.lock_timeout:.0f}s by another writer"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection, exclusive across processes. Statements autocommit unless you BEGIN."""
+        import duckdb
+
+        with self._locked():
+            con = duckdb.connect(str(self.path))
+            try:
+                for schema in SCHEMAS:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                yield con
+            finally:
+                con.close()
+            self._refresh_snapshot()
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the live file (brief: it holds the lock while open)."""
+        import duckdb
+
+        with self._locked():
+            if not self.path.exists():
+                con = duckdb.connect(":memory:")
+            else:
+                con = duckdb.connect(str(self.path), read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def _refresh_snapshot(self) -> None:
+        # Called with the lock held and no connection open, so the file is consistent.
+        snap = self.snapshot_path
+        if snap.exists() and time.time() - snap.stat().st_mtime < self.snapshot_every:
+            return
+        if self.path.exists():
+            tmp = snap.with_suffix(".tmp")
+            shutil.copyfile(self.path, tmp)
+            tmp.replace(snap)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, _, table = qualified.rpartition(".")
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema or "main", table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_column: str,
+    partition_key: str,
+    select_sql: str,
+    params: dict | None = None,
+) -> int:
+    """Delete the partition's rows and insert the SELECT's rows, atomically. Returns rows inserted.
+
+    The table is created from the SELECT's shape on first use.
+    """
+    params = dict(params or {})
+    col = quote_ident(partition_column)
+    con.execute("BEGIN")
+    try:
+        if not table_exists(con, table):
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({select_sql}) WHERE false", params or None)
+        con.execute(f"DELETE FROM {table} WHERE {col} = ?", [partition_key])
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ({select_sql})", params or None)
+        inserted = con.execute(f"SELECT count(*) FROM {table} WHERE {col} = ?", [partition_key]).fetchone()[0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(inserted)
