@@ -1,0 +1,381 @@
+"""SP-API access on python-amazon-sp-api: client construction, one shared rate limiter per seller and
+operation, and retries with jittered backoff.
+
+python-amazon-sp-api has no endpoint argument, no retry and turns a 429 or 5xx without a JSON error body
+into a normal empty response. So every client built here gets:
+
+- a duck-typed marketplace carrying the configured endpoint, and an LWA token client pointing at the
+  configured token URL (the recipe of design/amazon-sp-api.md 1.4);
+- a transport wrapper that sends the right Host header, raises `SpApiRetryable` on any 429 or 5xx
+  (whatever the body), and reports `x-amzn-RateLimit-Limit` to the operation's limiter.
+
+`SpApi.call(operation, ...)` waits for a token of the (seller, operation) bucket, calls, and on a
+throttle or server error backs off exponentially with full jitter and tries again. A throttle also
+empties the bucket so every caller sharing it slows down, not just the one that was refused.
+
+No dagster here: the Dagster resource (resources/sp_api.py) only builds `SpApiSettings`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+# Documented default usage plans (rate per second, burst), design/amazon-sp-api.md 2.1. The
+# x-amzn-RateLimit-Limit header of each response replaces the rate once it is seen.
+DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
+    "searchOrders": (0.0056, 20),
+    "getOrder2026": (0.5, 30),
+    "getOrders": (0.0167, 20),
+    "getOrder": (0.5, 30),
+    "getOrderItems": (0.5, 30),
+    "getOrderAddress": (0.5, 30),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReports": (0.0222, 10),
+    "getReportDocument": (0.0167, 15),
+}
+FALLBACK_LIMIT: tuple[float, int] = (0.5, 10)
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class SpApiError(Exception):
+    """An SP-API call failed for good (bad request, forbidden, retries exhausted)."""
+
+    def __init__(self, message: str, *, status: int | None = None, operation: str = "") -> None:
+        super().__init__(f"{operation}: {message}" if operation else message)
+        self.status = status
+        self.operation = operation
+
+
+class SpApiRetryable(SpApiError):
+    """429 or 5xx: retried with backoff by `SpApi.call`."""
+
+    def __init__(self, status: int, message: str = "", headers: Any = None) -> None:
+        super().__init__(message or f"HTTP {status}", status=status)
+        self.headers = headers or {}
+
+
+# ---------------------------------------------------------------------------------------- limiter
+
+
+class TokenBucket:
+    """A token bucket: `rate` tokens per second, at most `burst` stored. Thread-safe.
+
+    `acquire()` blocks until a token is available. `set_rate()` follows the x-amzn-RateLimit-Limit
+    header. `drain()` empties the bucket (after a 429: Amazon says we are over budget).
+    """
+
+    def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = float(rate)
+        self.burst = int(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def acquire(self) -> float:
+        """Take one token, sleeping as long as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                self._refill()
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    self.waited += waited
+                    return waited
+                delay = (1.0 - self._tokens) / self.rate
+            self._sleep(delay)
+            waited += delay
+
+    def set_rate(self, rate: float) -> None:
+        if rate > 0:
+            with self._lock:
+                self._refill()
+                self.rate = float(rate)
+
+    def drain(self) -> None:
+        with self._lock:
+            self._refill()
+            self._tokens = min(self._tokens, 0.0)
+
+    @property
+    def tokens(self) -> float:
+        with self._lock:
+            self._refill()
+            return self._tokens
+
+
+class RateLimiters:
+    """One bucket per (seller, operation), shared by every client and thread of the process."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 limits: dict[str, tuple[float, int]] | None = None) -> None:
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
+
+    def get(self, seller: str, operation: str) -> TokenBucket:
+        key = (seller, operation)
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                rate, burst = self.limits.get(operation, FALLBACK_LIMIT)
+                bucket = TokenBucket(rate, burst, clock=self._clock, sleep=self._sleep)
+                self._buckets[key] = bucket
+            return bucket
+
+    def clear(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+
+
+LIMITERS = RateLimiters()  # the process-wide registry
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt))."""
+
+    base: float = 0.5
+    cap: float = 30.0
+    max_attempts: int = 8
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        ceiling = min(self.cap, self.base * (2 ** attempt))
+        return (rng or random).uniform(ceiling / 4, ceiling)
+
+
+# ---------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class SpApiSettings:
+    endpoint: str
+    lwa_endpoint: str
+    refresh_token: str = field(repr=False)
+    lwa_app_id: str
+    lwa_client_secret: str = field(repr=False)
+    marketplaces: tuple[str, ...]
+    timeout: float = 30.0
+
+    @property
+    def seller_key(self) -> str:
+        """A stable, non-secret key for the seller authorisation (limiter and token cache key)."""
+        return hashlib.sha256(self.refresh_token.encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_config(cls) -> SpApiSettings:
+        from sage_amazon import config
+
+        settings = config.load()
+        return cls(
+            endpoint=settings.sp_api_endpoint,
+            lwa_endpoint=settings.lwa_endpoint,
+            refresh_token=config.get("SP_API_REFRESH_TOKEN"),
+            lwa_app_id=config.get("LWA_APP_ID"),
+            lwa_client_secret=config.get("LWA_CLIENT_SECRET"),
+            marketplaces=settings.marketplaces,
+        )
+
+
+_REGION_BY_MARKETPLACE = {
+    "ATVPDKIKX0DER": "us-east-1", "A2EUQ1WTGCTBG2": "us-east-1", "A1AM78C64UM0Y8": "us-east-1",
+    "A2Q3Y263D00KWC": "us-east-1",
+}
+
+
+class _Transport:
+    """Wraps the library's httpx transport: Host header, 429/5xx detection, rate-limit header."""
+
+    def __init__(self, inner: Any, host: str, on_headers: Callable[[Any], None]) -> None:
+        self._inner = inner
+        self._host = host
+        self._on_headers = on_headers
+
+    def request(self, method: str, url: str, *, headers: dict | None = None, **kwargs: Any) -> Any:
+        headers = {**(headers or {}), "host": self._host}
+        res = self._inner.request(method, url, headers=headers, **kwargs)
+        self._on_headers(res.headers)
+        if res.status_code in RETRYABLE_STATUS:
+            raise SpApiRetryable(res.status_code, _error_message(res), res.headers)
+        return res
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.stream(*args, **kwargs)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _error_message(res: Any) -> str:
+    try:
+        errors = res.json().get("errors") or []
+        if errors:
+            return f"HTTP {res.status_code} {errors[0].get('code', '')}: {errors[0].get('message', '')}"
+    except Exception:  # noqa: BLE001 - any non-JSON body
+        pass
+    return f"HTTP {res.status_code}"
+
+
+class SpApi:
+    """Rate-limited, retrying access to SP-API for one seller.
+
+    `calls` counts the HTTP calls made per operation (retries included): the benchmark reads it.
+    """
+
+    def __init__(self, settings: SpApiSettings, *, limiters: RateLimiters | None = None,
+                 backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.limiters = limiters or LIMITERS
+        self.backoff = backoff or Backoff()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.calls: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+
+    # -- construction (design/amazon-sp-api.md 1.4) -------------------------------------------
+    def _token_client_class(self) -> type:
+        from sp_api.auth import AccessTokenClient
+
+        parts = urlsplit(self.settings.lwa_endpoint)
+        return type("ConfiguredTokenClient", (AccessTokenClient,), {
+            "scheme": f"{parts.scheme}://", "host": parts.netloc, "path": parts.path or "/auth/o2/token"})
+
+    def client(self, api: str, marketplace_id: str | None = None) -> Any:
+        """A python-amazon-sp-api client: api is "orders2026", "ordersV0" or "reports"."""
+        from sp_api.api import OrdersV0, OrdersV20260101, Reports
+
+        classes = {"orders2026": OrdersV20260101, "ordersV0": OrdersV0, "reports": Reports}
+        marketplace_id = marketplace_id or self.settings.marketplaces[0]
+        key = (api, marketplace_id, None)
+        with self._lock:
+            existing = self._clients.get(key)
+            if existing is not None:
+                return existing
+            marketplace = SimpleNamespace(endpoint=self.settings.endpoint.rstrip("/"),
+                                          marketplace_id=marketplace_id,
+                                          region=_REGION_BY_MARKETPLACE.get(marketplace_id, "eu-west-1"))
+            credentials = {"refresh_token": self.settings.refresh_token,
+                           "lwa_app_id": self.settings.lwa_app_id,
+                           "lwa_client_secret": self.settings.lwa_client_secret}
+            client = classes[api](marketplace, credentials=credentials,
+                                  auth_token_client_class=self._token_client_class(),
+                                  timeout=self.settings.timeout)
+            client._transport = _Transport(client._transport, urlsplit(self.settings.endpoint).netloc,
+                                           self._record_headers)
+            self._clients[key] = client
+            return client
+
+    def _record_headers(self, headers: Any) -> None:
+        operation = getattr(self._local, "operation", None)
+        value = headers.get("x-amzn-RateLimit-Limit") if headers is not None else None
+        if operation and value:
+            try:
+                self.limiters.get(self.settings.seller_key, operation).set_rate(float(value))
+            except ValueError:
+                pass
+
+    # -- calling --------------------------------------------------------------------------------
+    def call(self, operation: str, api: str, method: str, *args: Any,
+             marketplace_id: str | None = None, **kwargs: Any) -> Any:
+        """Call `method` of the `api` client under the (seller, operation) limiter, retrying 429/5xx."""
+        from sp_api.base.exceptions import SellingApiException
+
+        bucket = self.limiters.get(self.settings.seller_key, operation)
+        client = self.client(api, marketplace_id)
+        attempt = 0
+        refreshed = False
+        while True:
+            bucket.acquire()
+            self.calls[operation] += 1
+            self._local.operation = operation
+            try:
+                return getattr(client, method)(*args, **dict(kwargs))
+            except SpApiRetryable as exc:
+                failure: Exception = exc
+                status = exc.status
+            except SellingApiException as exc:  # a JSON error body the library turned into an exception
+                status = getattr(exc, "code", None)
+                if status in (401, 403) and not refreshed:
+                    # a cached LWA token from another sandbox/run: drop it and get a fresh one once
+                    self._forget_token()
+                    refreshed = True
+                    continue
+                if status not in RETRYABLE_STATUS:
+                    raise SpApiError(_library_message(exc), status=status, operation=operation) from exc
+                failure = exc
+            except Exception as exc:  # transport errors (connection reset, timeout)
+                import httpx
+
+                if not isinstance(exc, httpx.TransportError):
+                    raise
+                failure, status = exc, None
+            finally:
+                self._local.operation = None
+            if status == 429:
+                bucket.drain()
+            attempt += 1
+            self.retries[operation] += 1
+            if attempt >= self.backoff.max_attempts:
+                raise SpApiError(f"gave up after {attempt} attempts: {failure}", status=status,
+                                 operation=operation) from failure
+            delay = self.backoff.delay(attempt - 1, self._rng)
+            log.info("SP-API %s: %s, retry %d in %.2fs", operation, status or type(failure).__name__,
+                     attempt, delay)
+            self._sleep(delay)
+
+    def _forget_token(self) -> None:
+        from sp_api.auth import access_token_client
+
+        access_token_client.cache.clear()
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._clients.clear()
+
+
+def _library_message(exc: Any) -> str:
+    error = getattr(exc, "error", None)
+    if isinstance(error, list) and error:
+        first = error[0]
+        return f"{first.get('code', '')}: {first.get('message', '')}"
+    return str(exc)
