@@ -1,0 +1,156 @@
+"""Reference data of the Sage 500 sandbox company, mirroring the Amazon sandbox's seller (README.md).
+
+Account numbers, customers, sites, missing SKUs and the closed period match the X3 sandbox so that
+both targets give the same business result. Seeding runs once: a seeded company is left untouched.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import Connection, text
+
+COMPANY_ID = "NWD"
+COMPANY_NAME = "Northwind Outdoor Goods LLC"
+HOME_CURRENCY = "USD"
+MODULES = (1, 2, 5, 7, 8)  # GL, CI, AR, IM, SO
+CURRENCIES = (("USD", "US Dollar"), ("GBP", "Pound Sterling"), ("EUR", "Euro"))
+
+WAREHOUSES = (
+    # WhseID, description, bin
+    ("US01", "Northwind US warehouse (MFN)", "A01"),
+    ("GB01", "Northwind UK sales (no stock)", "A01"),
+    ("DE01", "Northwind DE sales (no stock)", "A01"),
+    ("FBAUS", "Amazon FBA US fulfilment centres", "FBA"),
+    ("FBAEU", "Amazon FBA EU fulfilment centres", "FBA"),
+)
+SHIP_METHODS = (
+    ("UPS GROUND", "UPS Ground"),
+    ("UPS 2ND DAY", "UPS 2nd Day Air"),
+    ("FEDEX GROUND", "FedEx Ground"),
+    ("FEDEX 2DAY", "FedEx 2Day"),
+    ("USPS PRIORITY", "USPS Priority Mail"),
+    ("USPS FIRST", "USPS First-Class Package"),
+    ("DHL EXPRESS", "DHL Express Worldwide"),
+    ("DHL PAKET", "DHL Paket (DE)"),
+    ("ROYAL MAIL 48", "Royal Mail Tracked 48"),
+    ("DPD NEXT DAY", "DPD Next Day"),
+    ("AMAZON SHIP", "Amazon Shipping"),
+    ("BEST WAY", "Best way (carrier chosen at shipping)"),
+)
+CUSTOMERS = (
+    # CustID, name, currency, country, default warehouse, default ship method, Amazon marketplace
+    ("AMZUS", "Amazon.com customers", "USD", "US", "US01", "USPS PRIORITY", "ATVPDKIKX0DER"),
+    ("AMZGB", "Amazon.co.uk customers", "GBP", "GB", "GB01", "ROYAL MAIL 48", "A1F83G8C2ARO7P"),
+    ("AMZDE", "Amazon.de Kunden", "EUR", "DE", "DE01", "DHL PAKET", "A1PA6795UKMFR9"),
+)
+MISSING_SKUS = frozenset({"NW-FILTER-SQ", "NW-CHAIR-FLD"})
+ACCOUNTS = (
+    ("1010", "Bank - operating account"),
+    ("1100", "Accounts receivable - trade"),
+    ("1210", "Amazon clearing"),
+    ("1220", "Amazon reserve held"),
+    ("1300", "Inventory - own warehouse"),
+    ("1310", "Inventory - Amazon FBA"),
+    ("2100", "Accounts payable"),
+    ("2200", "Sales tax payable"),
+    ("2210", "VAT payable"),
+    ("2990", "Suspense"),
+    ("4000", "Product sales"),
+    ("4010", "Shipping income"),
+    ("4020", "Gift wrap income"),
+    ("4050", "Promotions and discounts"),
+    ("4060", "Refunds and returns"),
+    ("4500", "FBA reimbursements"),
+    ("5000", "Cost of goods sold"),
+    ("6100", "Amazon marketplace fees"),
+    ("6110", "FBA fulfilment fees"),
+    ("6120", "FBA storage fees"),
+    ("6130", "Advertising"),
+    ("6140", "Amazon subscription fees"),
+    ("6150", "Other Amazon fees"),
+    ("7900", "Exchange gains and losses"),
+)
+SUSPENSE_ACCOUNT = "2990"
+FISCAL_YEARS = (2025, 2026, 2027)
+CLOSED_PERIODS = ((2025, 6),)
+
+
+def item_id(sku: str) -> str | None:
+    """The Sage 500 ItemID of an Amazon SellerSKU (the SKU itself), None when deliberately missing."""
+    return None if sku in MISSING_SKUS else sku
+
+
+def _stock_sites(entry) -> tuple[str, ...]:
+    return ("US01", "FBAUS", "FBAEU") if entry.fba else ("US01",)
+
+
+def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
+    """Load the reference data once; return False when the company was already seeded."""
+    if conn.execute(text("SELECT 1 FROM tsmCompany WHERE CompanyID = :c"), {"c": COMPANY_ID}).first():
+        return False
+    if catalog is None:
+        from sage_amazon.sandbox.seller_catalog import CATALOG as catalog
+    ex = conn.execute
+    c = {"c": COMPANY_ID}
+    ex(text("INSERT INTO tsmCompany (CompanyID, CompanyName, CurrID) VALUES (:c, :n, :cur)"),
+       {**c, "n": COMPANY_NAME, "cur": HOME_CURRENCY})
+    ex(text("INSERT INTO tsmCompanyModule (CompanyID, ModuleNo, Active) VALUES (:c, :m, 1)"),
+       [{**c, "m": m} for m in MODULES])
+    ex(text("INSERT INTO tmcCurrency (CurrID, CurrDesc, DigitsAfterDecimal) VALUES (:i, :d, 2) "
+            "ON CONFLICT DO NOTHING"), [{"i": i, "d": d} for i, d in CURRENCIES])
+    ex(text("INSERT INTO tciUnitMeasure (CompanyID, UnitMeasID, Description) VALUES (:c, 'EA', 'Each')"), c)
+    ex(text("INSERT INTO tciShipMethod (CompanyID, ShipMethID, ShipMethDesc) VALUES (:c, :i, :d)"),
+       [{**c, "i": i, "d": d} for i, d in SHIP_METHODS])
+    for whse, desc, bin_id in WAREHOUSES:
+        ex(text("INSERT INTO timWarehouse (CompanyID, WhseID, Description) VALUES (:c, :w, :d)"),
+           {**c, "w": whse, "d": desc})
+        ex(text("INSERT INTO timWhseBin (WhseKey, WhseBinID) SELECT WhseKey, :b FROM timWarehouse "
+                "WHERE CompanyID = :c AND WhseID = :w"), {**c, "w": whse, "b": bin_id})
+    ex(text("INSERT INTO tarCustClass (CompanyID, CustClassID, Description) "
+            "VALUES (:c, 'AMAZON', 'Amazon marketplace customers')"), c)
+    for cust_id, name, cur, country, whse, meth, marketplace in CUSTOMERS:
+        addr = ex(text("INSERT INTO tciAddress (AddrName, AddrLine1, City, CountryID) "
+                       "VALUES (:n, 'Amazon marketplace buyers', '', :cty) RETURNING AddrKey"),
+                  {"n": name, "cty": country}).scalar_one()
+        cust = ex(text(
+            "INSERT INTO tarCustomer (CompanyID, CustID, CustName, CustClassKey, PrimaryAddrKey, DfltBillToAddrKey,"
+            " DfltShipToAddrKey, Status, UserFld1) SELECT :c, :id, :n, CustClassKey, :a, :a, :a, 1, :mkp"
+            " FROM tarCustClass WHERE CompanyID = :c AND CustClassID = 'AMAZON' RETURNING CustKey"),
+            {**c, "id": cust_id, "n": name, "a": addr, "mkp": marketplace}).scalar_one()
+        ex(text("INSERT INTO tarCustAddr (AddrKey, CustKey, CustAddrID, CurrID, WhseKey, ShipMethKey) "
+                "SELECT :a, :k, 'MAIN', :cur, w.WhseKey, m.ShipMethKey FROM timWarehouse w, tciShipMethod m "
+                "WHERE w.CompanyID = :c AND w.WhseID = :w AND m.CompanyID = :c AND m.ShipMethID = :m"),
+           {**c, "a": addr, "k": cust, "cur": cur, "w": whse, "m": meth})
+    ex(text("INSERT INTO tglAccount (CompanyID, GLAcctNo, Description) VALUES (:c, :n, :d)"),
+       [{**c, "n": n, "d": d} for n, d in ACCOUNTS])
+    ex(text("INSERT INTO tglOptions (CompanyID, SuspenseAcctKey, UseSuspenseAcct) SELECT :c, GLAcctKey, 0 "
+            "FROM tglAccount WHERE CompanyID = :c AND GLAcctNo = :s"), {**c, "s": SUSPENSE_ACCOUNT})
+    ex(text("INSERT INTO tglJournal (CompanyID, JrnlID, Description) VALUES (:c, 'GJ', 'General journal')"), c)
+    for year in FISCAL_YEARS:
+        ex(text("INSERT INTO tglFiscalYear (CompanyID, FiscYear, StartDate, EndDate) VALUES (:c, :y, :s, :e)"),
+           {**c, "y": str(year), "s": date(year, 1, 1), "e": date(year, 12, 31)})
+        ex(text("INSERT INTO tglFiscalPeriod (CompanyID, FiscYear, FiscPer, StartDate, EndDate, Status) "
+                "VALUES (:c, :y, :p, :s, :e, :st)"),
+           [{**c, "y": str(year), "p": month, "s": date(year, month, 1),
+             "e": date(year, month, calendar.monthrange(year, month)[1]),
+             "st": 2 if (year, month) in CLOSED_PERIODS else 1} for month in range(1, 13)])
+    for idx, entry in enumerate(catalog):
+        item = item_id(entry.sku)
+        if item is None:
+            continue
+        key = ex(text(
+            "INSERT INTO timItem (CompanyID, ItemID, ItemType, Status, StockUnitMeasKey, SalesUnitMeasKey, StdPrice,"
+            " StdUnitCost) SELECT :c, :i, 5, 1, UnitMeasKey, UnitMeasKey, :p, :u FROM tciUnitMeasure"
+            " WHERE CompanyID = :c AND UnitMeasID = 'EA' RETURNING ItemKey"),
+            {**c, "i": item, "p": entry.price("ATVPDKIKX0DER"), "u": entry.unit_cost}).scalar_one()
+        ex(text("INSERT INTO timItemDescription (ItemKey, ShortDesc, LongDesc) VALUES (:k, :s, :l)"),
+           {"k": key, "s": entry.title[:40], "l": f"{entry.title} (ASIN {entry.asin})"})
+        for site_no, site in enumerate(_stock_sites(entry)):
+            qty = 20 + (idx * 7 + site_no * 13) % 60  # the same quantities as the X3 sandbox
+            ex(text("INSERT INTO timWhseBinInvt (WhseBinKey, ItemKey, QtyOnHand) SELECT b.WhseBinKey, :k, :q "
+                    "FROM timWhseBin b JOIN timWarehouse w ON w.WhseKey = b.WhseKey "
+                    "WHERE w.CompanyID = :c AND w.WhseID = :w"), {**c, "k": key, "q": qty, "w": site})
+    return True
