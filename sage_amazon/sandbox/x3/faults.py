@@ -1,0 +1,28 @@
+"""Faults the sandbox can play, switchable at start (CLI flags) or at run time (tests)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    pool_busy: int = 0  # refuse the next N SOAP calls with HTTP 500 "No web services accepted"; -1: always
+    slow: float = 0.0  # seconds added to every SOAP answer
+    lose_replies: int = 0  # commit the next N writes, then drop the reply; -1: always
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def take(self, name: str) -> bool:
+        """Consume one occurrence of a counted fault."""
+        with self._lock:
+            left = getattr(self, name)
+            if left == 0:
+                return False
+            if left > 0:
+                setattr(self, name, left - 1)
+            return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self.pool_busy, self.slow, self.lose_replies = 0, 0.0, 0

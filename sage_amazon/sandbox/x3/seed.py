@@ -1,0 +1,134 @@
+"""Reference data of the sandbox folder, mirroring the Amazon sandbox's seller (see README.md)."""
+
+from __future__ import annotations
+
+import calendar
+import textwrap
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, insert, select
+
+from . import tables as t
+
+COMPANY_CODE = "NWUS"
+CHART = "US"
+
+SITES = (
+    # code, name, sales site, storage site, country, Amazon marketplace served
+    ("US01", "Northwind US sales & warehouse", 2, 2, "US", "ATVPDKIKX0DER"),
+    ("GB01", "Northwind UK sales & stock", 2, 2, "GB", "A1F83G8C2ARO7P"),
+    ("DE01", "Northwind DE sales & stock", 2, 2, "DE", "A1PA6795UKMFR9"),
+    ("FBAUS", "Amazon FBA US fulfilment centres", 1, 2, "US", ""),
+    ("FBAEU", "Amazon FBA EU fulfilment centres", 1, 2, "DE", ""),
+)
+CUSTOMERS = (
+    # code, name, currency, country, language, marketplace
+    ("AMZUS", "Amazon.com customers", "USD", "US", "ENG", "ATVPDKIKX0DER"),
+    ("AMZGB", "Amazon.co.uk customers", "GBP", "GB", "BRI", "A1F83G8C2ARO7P"),
+    ("AMZDE", "Amazon.de Kunden", "EUR", "DE", "GER", "A1PA6795UKMFR9"),
+)
+MISSING_SKUS = frozenset({"NW-FILTER-SQ", "NW-CHAIR-FLD"})
+RENAMED_SKUS = {"NW-BOTTLE-1L": "NW-BTL-1000", "NW-LAMP-300": "NW-HL300"}
+ACCOUNTS = (
+    ("1010", "Bank - operating account"),
+    ("1100", "Accounts receivable - trade"),
+    ("1210", "Amazon clearing"),
+    ("1220", "Amazon reserve held"),
+    ("1300", "Inventory - own warehouse"),
+    ("1310", "Inventory - Amazon FBA"),
+    ("2100", "Accounts payable"),
+    ("2200", "Sales tax payable"),
+    ("2210", "VAT payable"),
+    ("2990", "Suspense"),
+    ("4000", "Product sales"),
+    ("4010", "Shipping income"),
+    ("4020", "Gift wrap income"),
+    ("4050", "Promotions and discounts"),
+    ("4060", "Refunds and returns"),
+    ("4500", "FBA reimbursements"),
+    ("5000", "Cost of goods sold"),
+    ("6100", "Amazon marketplace fees"),
+    ("6110", "FBA fulfilment fees"),
+    ("6120", "FBA storage fees"),
+    ("6130", "Advertising"),
+    ("6140", "Amazon subscription fees"),
+    ("6150", "Other Amazon fees"),
+    ("7900", "Exchange gains and losses"),
+)
+FISCAL_YEARS = (2025, 2026, 2027)
+CLOSED_PERIODS = ((2025, 6),)
+ORDER_TYPES = (("SON", "Normal sales order"),)
+CURRENCIES = (("USD", "US dollar"), ("GBP", "Pound sterling"), ("EUR", "Euro"))
+
+
+def _audit() -> dict:
+    now = datetime(2025, 1, 1, 8, 0, 0)
+    return {"CREUSR_0": "ADMIN", "CREDATTIM_0": now, "UPDUSR_0": "ADMIN", "UPDDATTIM_0": now,
+            "AUUID_0": str(uuid.uuid4())}
+
+
+def item_code(sku: str) -> str | None:
+    """The X3 item that stands for an Amazon SKU in this folder (None: deliberately not created)."""
+    if sku in MISSING_SKUS:
+        return None
+    return RENAMED_SKUS.get(sku, sku)
+
+
+def seed(engine: Engine, catalog: Iterable | None = None) -> None:
+    """Create the tables and load the reference data once (a no-op on a seeded database)."""
+    t.metadata.create_all(engine)
+    if catalog is None:
+        from sage_amazon.sandbox.seller_catalog import CATALOG as catalog
+    with engine.begin() as conn:
+        if conn.execute(select(func.count()).select_from(t.COMPANY)).scalar():
+            return
+        conn.execute(insert(t.COMPANY), [{"CPY_0": COMPANY_CODE, "CPYNAM_0": "Northwind Outdoor Goods LLC",
+                                           "CUR_0": "USD", "CRY_0": "US", **_audit()}])
+        conn.execute(insert(t.FACILITY), [
+            {"FCY_0": code, "FCYNAM_0": name, "LEGCPY_0": COMPANY_CODE, "SALFLG_0": sal, "STOFLG_0": sto,
+             "CRY_0": cry, "YAMZMKP_0": mkp, **_audit()}
+            for code, name, sal, sto, cry, mkp in SITES])
+        conn.execute(insert(t.BPCUSTOMER), [
+            {"BPCNUM_0": code, "BPCNAM_0": name, "BPCSHO_0": code, "BCGCOD_0": "AMZ", "CUR_0": cur,
+             "CRY_0": cry, "LAN_0": lan, "BPCSTA_0": 2, "PTE_0": "AMAZON", "ACCCOD_0": "AMZ", **_audit()}
+            for code, name, cur, cry, lan, _mkp in CUSTOMERS])
+        conn.execute(insert(t.GACCOUNT), [
+            {"COA_0": CHART, "ACC_0": acc, "DES_0": des, "SHODES_0": des[:10], "ACCTYP_0": 1, **_audit()}
+            for acc, des in ACCOUNTS])
+        periods = []
+        for year in FISCAL_YEARS:
+            for month in range(1, 13):
+                last = calendar.monthrange(year, month)[1]
+                status = t.PERIOD_CLOSED if (year, month) in CLOSED_PERIODS else t.PERIOD_OPEN
+                periods.append({"CPY_0": COMPANY_CODE, "FIY_0": year, "PER_0": month,
+                                "PERSTRDAT_0": date(year, month, 1), "PERENDDAT_0": date(year, month, last),
+                                "PERSTA_0": status, **_audit()})
+        conn.execute(insert(t.PERIOD), periods)
+        conn.execute(insert(t.TABSOHTYP), [{"SOHTYP_0": c, "DES_0": d, "SOHCAT_0": 1, **_audit()}
+                                           for c, d in ORDER_TYPES])
+        conn.execute(insert(t.TABCUR), [{"CUR_0": c, "DES_0": d, **_audit()} for c, d in CURRENCIES])
+        items, mvts, stock = [], [], []
+        for idx, entry in enumerate(catalog):
+            code = item_code(entry.sku)
+            if code is None:
+                continue
+            title = [*textwrap.wrap(entry.title, 30), "", ""]
+            items.append({"ITMREF_0": code, "ITMDES1_0": title[0], "ITMDES2_0": title[1][:30],
+                          "ITMDES3_0": entry.asin, "TCLCOD_0": "FG", "STU_0": "UN", "SAU_0": "UN",
+                          "ITMSTA_0": 1, "ACCCOD_0": "STD", "EANCOD_0": "", "ITMWEI_0": entry.weight_kg,
+                          **_audit()})
+            sites = ("US01", "FBAUS", "FBAEU") if entry.fba else ("US01",)
+            for site_no, site in enumerate(sites):
+                qty = Decimal(20 + (idx * 7 + site_no * 13) % 60)
+                allocated = Decimal(idx % 3)
+                mvts.append({"STOFCY_0": site, "ITMREF_0": code, "PHYSTO_0": qty, "PHYALL_0": allocated,
+                             "AVC_0": entry.unit_cost, **_audit()})
+                stock.append({"STOFCY_0": site, "STOCOU_0": len(stock) + 1, "ITMREF_0": code,
+                              "LOT_0": "", "LOC_0": "A01" if site == "US01" else "FBA", "STA_0": "A",
+                              "PCU_0": "UN", "QTYPCU_0": qty, "QTYSTU_0": qty, **_audit()})
+        conn.execute(insert(t.ITMMASTER), items)
+        conn.execute(insert(t.ITMMVT), mvts)
+        conn.execute(insert(t.STOCK), stock)
