@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Everything else is what they use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench run sandbox ui clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/sage-amazon demo
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+run: setup
+	$(BIN)/sage-amazon run
+
+sandbox: setup
+	$(BIN)/sage-amazon sandbox up
+
+ui: setup
+	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/data/dagster_home} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,67 @@
+"""`sage-amazon deadletter list|replay`: see what could not be processed, and try again after a fix."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from sage_amazon import config
+
+
+@click.group()
+def deadletter() -> None:
+    """Records that could not be processed, with their reasons."""
+
+
+@deadletter.command("list")
+@click.option("--flow", help="Only this flow (orders, shipments, settlements, ...).")
+@click.option("--reason", help="Only reasons containing this text.")
+def list_command(flow: str | None, reason: str | None) -> None:
+    """Open dead letters, oldest first."""
+    from tabulate import tabulate
+
+    from sage_amazon import deadletters
+    from sage_amazon.warehouse import Warehouse
+
+    with Warehouse(config.load().warehouse_path).write() as con:
+        letters = deadletters.open_letters(con, flow=flow, reason=reason)
+    rows = [(d.flow, d.record_key, d.reason[:80], d.attempts, d.last_seen.strftime("%Y-%m-%d %H:%M")) for d in letters]
+    click.echo(tabulate(rows, headers=["flow", "record", "reason", "attempts", "last seen"]) if rows else "No open dead letters.")
+
+
+@deadletter.command("replay")
+@click.option("--flow", help="Only this flow.")
+@click.option("--reason", help="Only dead letters whose reason contains this text.")
+def replay_command(flow: str | None, reason: str | None) -> None:
+    """Re-run the flows of the matching dead letters so fixed records post (once)."""
+    from sage_amazon import deadletters, instance
+    from sage_amazon.warehouse import Warehouse
+
+    settings = config.load()
+    warehouse = Warehouse(settings.warehouse_path)
+    with warehouse.write() as con:
+        before = deadletters.open_letters(con, flow=flow, reason=reason)
+    if not before:
+        click.echo("No open dead letters match.")
+        return
+    click.echo(f"Replaying {len(before)} dead letter(s) in {len({d.flow for d in before})} flow(s)...")
+    instance.ensure_home(settings.dagster_home)
+    import os
+
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    from sage_amazon.definitions import replay_flows
+
+    by_flow: dict[str, list[str]] = {}
+    for d in before:
+        by_flow.setdefault(d.flow, []).append(d.record_key)
+    ok = replay_flows(sorted(by_flow), by_flow)
+    with warehouse.write() as con:
+        still = {(d.flow, d.record_key) for d in deadletters.open_letters(con, flow=flow, reason=reason)}
+    resolved = [d for d in before if (d.flow, d.record_key) not in still]
+    click.echo(f"{len(resolved)} resolved, {len(still)} still open.")
+    for d in before:
+        if (d.flow, d.record_key) in still:
+            click.echo(f"  still open: {d.flow} {d.record_key}: {d.reason[:100]}")
+    if not ok:
+        sys.exit(1)

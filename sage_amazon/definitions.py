@@ -1,0 +1,200 @@
+"""The one place the Dagster Definitions are assembled, from assets/, resources/ and sensors/."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import dagster as dg
+
+import assets
+import sensors
+from assets.sql_models import build_sql_model_assets
+from resources import build_resources
+
+_AUTOMATION_TYPES = (dg.SensorDefinition, dg.ScheduleDefinition, dg.JobDefinition)
+
+
+def _automation(package: ModuleType) -> dict[str, list]:
+    """Every sensor, schedule and job defined at the top level of the package's modules."""
+    found: dict[str, dict[str, object]] = {"sensors": {}, "schedules": {}, "jobs": {}}
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, dg.SensorDefinition):
+                found["sensors"][value.name] = value
+            elif isinstance(value, dg.ScheduleDefinition):
+                found["schedules"][value.name] = value
+            elif isinstance(value, dg.JobDefinition | dg.UnresolvedAssetJobDefinition):
+                found["jobs"][value.name] = value
+    return {kind: list(values.values()) for kind, values in found.items()}
+
+
+_python_assets = dg.load_assets_from_package_module(assets)
+_known = {key.path[-1] for a in _python_assets for key in a.keys}
+
+defs = dg.Definitions(
+    assets=[*_python_assets, *build_sql_model_assets(_known)],
+    asset_checks=dg.load_asset_checks_from_package_module(assets),
+    resources=build_resources(),
+    **_automation(sensors),
+)
+
+
+# ---- running the whole graph without the UI (`sage-amazon run`) -------------------------------------
+
+_STAGE_TIME, _STAGE_SETTLEMENT = "time", "settlement"
+
+
+def _kind(asset_node) -> str:
+    pdef = asset_node.partitions_def
+    if pdef is None:
+        return "none"
+    return _STAGE_SETTLEMENT if isinstance(pdef, dg.DynamicPartitionsDefinition) else _STAGE_TIME
+
+
+def plan_stages(graph=None) -> list[tuple[str, list[dg.AssetKey]]]:
+    """Split the asset graph into runs that can execute in order.
+
+    Unpartitioned and daily assets share a run (one ranged run over the days); settlement assets run
+    once per settlement id; an asset whose upstream has another partitioning starts a later stage.
+    """
+    graph = graph or defs.resolve_asset_graph()
+    index: dict[dg.AssetKey, int] = {}
+    for level in graph.toposorted_asset_keys_by_level:
+        for key in level:
+            node = graph.get(key)
+            kind = _kind(node)
+            stage = 0
+            for parent in node.parent_keys:
+                if parent not in index:
+                    continue
+                parent_kind = _kind(graph.get(parent))
+                compatible = parent_kind == kind or (parent_kind == "none" and kind == _STAGE_TIME)
+                compatible = compatible or (parent_kind == _STAGE_TIME and kind == "none")
+                stage = max(stage, index[parent] + (0 if compatible else 1))
+            index[key] = stage
+    stages: dict[tuple[int, str], list[dg.AssetKey]] = {}
+    for key, stage in index.items():
+        group = _STAGE_SETTLEMENT if _kind(graph.get(key)) == _STAGE_SETTLEMENT else _STAGE_TIME
+        stages.setdefault((stage, group), []).append(key)
+    order = sorted(stages, key=lambda sg: (sg[0], sg[1] == _STAGE_SETTLEMENT))
+    return [(group, sorted(stages[(stage, group)])) for stage, group in order]
+
+
+@dg.logger
+def _progress_logger(init_context):
+    """Prints one short line per step outcome and materialization, for a person watching `run`."""
+    import logging
+
+    class _Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            event = getattr(record, "dagster_event", None)
+            if event is None:
+                return
+            name = event.event_type_value
+            if name in ("STEP_SUCCESS", "STEP_FAILURE", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"):
+                step = event.step_key or ""
+                if name == "STEP_FAILURE":
+                    print(f"  ✗ {step}: {event.event_specific_data.error.message.strip()[:300]}", flush=True)
+                elif name == "ASSET_MATERIALIZATION":
+                    mat = event.event_specific_data.materialization
+                    rows = mat.metadata.get("dagster/row_count")
+                    part = f" [{mat.partition}]" if mat.partition else ""
+                    suffix = f" ({rows.value} rows)" if rows is not None else ""
+                    print(f"  ✓ {mat.asset_key.to_user_string()}{part}{suffix}", flush=True)
+                elif name == "ASSET_CHECK_EVALUATION":
+                    ev = event.event_specific_data
+                    mark = "✓" if ev.passed else "!"
+                    print(f"    {mark} check {ev.asset_key.to_user_string()}:{ev.check_name}", flush=True)
+
+    log = logging.getLogger("sage_amazon.run")
+    log.setLevel(logging.INFO)
+    log.handlers = [_Handler()]
+    log.propagate = False
+    return log
+
+
+def run_pipeline(start: str, end: str, instance: dg.DagsterInstance | None = None) -> list[tuple[str, bool, str]]:
+    """Materialize every asset in stage order for days [start, end]. Returns (stage label, ok, run id).
+
+    Runs are recorded in the instance of DAGSTER_HOME unless one is given, so the UI shows them.
+    """
+    if instance is None:
+        with dg.DagsterInstance.get() as home_instance:
+            return run_pipeline(start, end, home_instance)
+    graph = defs.resolve_asset_graph()
+    stages = plan_stages(graph)
+    jobs = [dg.define_asset_job(f"cli_run_stage_{i}", selection=keys) for i, (_, keys) in enumerate(stages)]
+    run_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
+    outcomes: list[tuple[str, bool, str]] = []
+
+    def execute(i: int, keys: list[dg.AssetKey], label: str, **kwargs) -> None:
+        print(f"▶ {label}: {', '.join(k.to_user_string() for k in keys)}", flush=True)
+        result = run_defs.resolve_job_def(f"cli_run_stage_{i}").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"progress": {}}},
+            **kwargs,
+        )
+        outcomes.append((label, result.success, result.run_id))
+
+    for i, (group, keys) in enumerate(stages):
+        if group == _STAGE_SETTLEMENT:
+            pdef = graph.get(keys[0]).partitions_def
+            for settlement_id in pdef.get_partition_keys(dynamic_partitions_store=instance):
+                execute(i, keys, f"settlement {settlement_id}", partition_key=settlement_id)
+        elif any(graph.get(k).partitions_def is not None for k in keys):
+            tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+            execute(i, keys, f"days {start}..{end}", tags=tags)
+        else:
+            execute(i, keys, "unpartitioned")
+    return outcomes
+
+
+DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"
+
+
+def replay_flows(
+    flows: list[str], record_keys: dict[str, list[str]], instance: dg.DagsterInstance | None = None
+) -> bool:
+    """Re-run, for each flow, the assets that write its dead letters and their unpartitioned upstream
+    (mappings loaded from YAML, SQL models), so a fixed mapping takes effect. A partitioned load runs
+    for the partitions named by the dead letters' record keys ("<partition key>:<record>" or the key).
+    """
+    if instance is None:
+        with dg.DagsterInstance.get() as home_instance:
+            return replay_flows(flows, record_keys, home_instance)
+    graph = defs.resolve_asset_graph()
+    ok = True
+    for flow in flows:
+        loads = [k for k in graph.get_all_asset_keys() if graph.get(k).tags.get(DEAD_LETTER_FLOW_TAG) == flow]
+        if not loads:
+            print(f"no asset writes dead letters for flow {flow!r}; nothing to replay", flush=True)
+            ok = False
+            continue
+        upstream = dg.AssetSelection.assets(*loads).upstream().resolve(graph)
+        unpartitioned = sorted(k for k in upstream if graph.get(k).partitions_def is None)
+        partitioned = sorted(k for k in loads if graph.get(k).partitions_def is not None)
+        job_defs = [dg.define_asset_job(f"replay_{flow}_models", selection=unpartitioned)] if unpartitioned else []
+        job_defs += [dg.define_asset_job(f"replay_{flow}_loads", selection=partitioned)] if partitioned else []
+        run_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=job_defs, loggers={"progress": _progress_logger}))
+        run_config = {"loggers": {"progress": {}}}
+        if unpartitioned:
+            print(f"▶ replay {flow}: {', '.join(k.to_user_string() for k in unpartitioned)}", flush=True)
+            result = run_defs.resolve_job_def(f"replay_{flow}_models").execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config
+            )
+            ok = ok and result.success
+        if partitioned:
+            pdef = graph.get(partitioned[0]).partitions_def
+            existing = set(pdef.get_partition_keys(dynamic_partitions_store=instance))
+            wanted = sorted({key.split(":", 1)[0] for key in record_keys.get(flow, [])} & existing)
+            for partition_key in wanted:
+                print(f"▶ replay {flow} [{partition_key}]", flush=True)
+                result = run_defs.resolve_job_def(f"replay_{flow}_loads").execute_in_process(
+                    instance=instance, raise_on_error=False, run_config=run_config, partition_key=partition_key
+                )
+                ok = ok and result.success
+    return ok

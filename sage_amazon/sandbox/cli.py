@@ -1,0 +1,34 @@
+"""`sage-amazon sandbox ...`: the local stand-ins for Amazon and Sage."""
+
+from __future__ import annotations
+
+import click
+
+from sage_amazon.lazy_group import LazyGroup
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands={
+        "amazon": "sage_amazon.sandbox.amazon.cli:amazon_command",
+        "sqs": "sage_amazon.sandbox.amazon.cli:sqs_command",
+        "generate-settlement": "sage_amazon.sandbox.amazon.cli:generate_settlement_command",
+        "x3": "sage_amazon.sandbox.x3.cli:x3_command",
+        "sage500": "sage_amazon.sandbox.sage500.cli:sage500_command",
+    },
+)
+def sandbox() -> None:
+    """Local Amazon SP-API, SQS, Sage X3 and Sage 500 stand-ins speaking the real wire formats."""
+
+
+@sandbox.command("up")
+@click.option("--seed", default=42, show_default=True, help="Seed of the generated seller.")
+@click.option("--time-scale", default=None, type=float, help="Speed up the Amazon sandbox's rate-limit clock.")
+def up_command(seed: int, time_scale: float | None) -> None:
+    """Start every sandbox in the foreground and print the environment to export."""
+    from sage_amazon.sandbox import supervisor
+
+    with supervisor.sandboxes(seed=seed, time_scale=time_scale) as env:
+        click.echo(supervisor.format_env(env))
+        click.echo("\nSandboxes running. Ctrl-C stops them.")
+        supervisor.wait_forever()
