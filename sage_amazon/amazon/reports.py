@@ -1,0 +1,193 @@
+"""Reports API 2021-06-30: request, poll, download; and the order and shipment flat-file parsers.
+
+(Settlement files are parsed elsewhere: sage_amazon/amazon/settlement*.)
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import time
+import zlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sage_amazon.amazon.client import SpApi, SpApiError
+
+FULFILLED_SHIPMENTS_REPORT = "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL"
+DONE, CANCELLED, FATAL = "DONE", "CANCELLED", "FATAL"
+
+
+class ReportFailed(SpApiError):
+    """The report ended FATAL (or CANCELLED without data)."""
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def request_report(api: SpApi, report_type: str, start: datetime, end: datetime,
+                   marketplaces: Iterable[str] | None = None) -> str:
+    body = {"reportType": report_type, "dataStartTime": _iso(start), "dataEndTime": _iso(end),
+            "marketplaceIds": list(marketplaces or api.settings.marketplaces)}
+    res = api.call("createReport", "reports", "create_report", **body)
+    report_id = (res.payload or {}).get("reportId")
+    if not report_id:
+        raise ReportFailed(f"createReport returned no reportId for {report_type}", operation="createReport")
+    return str(report_id)
+
+
+def wait_for_report(api: SpApi, report_id: str, *, poll_seconds: float = 2.0, timeout: float = 900.0,
+                    sleep=time.sleep) -> dict[str, Any]:
+    """Poll getReport until DONE; returns the report. Raises ReportFailed on FATAL/CANCELLED/timeout."""
+    deadline = time.monotonic() + timeout
+    delay = poll_seconds
+    while True:
+        report = api.call("getReport", "reports", "get_report", report_id).payload or {}
+        status = report.get("processingStatus")
+        if status == DONE:
+            return report
+        if status in (FATAL, CANCELLED):
+            raise ReportFailed(f"report {report_id} ended {status}", operation="getReport")
+        if time.monotonic() > deadline:
+            raise ReportFailed(f"report {report_id} still {status} after {timeout:.0f}s", operation="getReport")
+        sleep(delay)
+        delay = min(delay * 1.5, 30.0)
+
+
+def download_document(api: SpApi, document_id: str, *, attempts: int = 5) -> str:
+    """getReportDocument, then fetch the pre-signed URL ourselves (retrying), un-gzip and decode."""
+    import httpx
+
+    meta = api.call("getReportDocument", "reports", "get_report_document", document_id).payload or {}
+    url = meta.get("url")
+    if not url:
+        raise ReportFailed(f"report document {document_id} has no url", operation="getReportDocument")
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            with httpx.Client(timeout=api.settings.timeout) as client:
+                res = client.get(url)
+            if res.status_code >= 500 or res.status_code == 429:
+                raise httpx.HTTPStatusError(f"HTTP {res.status_code}", request=res.request, response=res)
+            res.raise_for_status()
+            return decode_document(res.content, meta.get("compressionAlgorithm"), res.headers.get("content-type"))
+        except httpx.HTTPError as exc:
+            last = exc
+            time.sleep(api.backoff.delay(attempt))
+    raise ReportFailed(f"could not download report document {document_id}: {last}", operation="download")
+
+
+def decode_document(data: bytes, compression: str | None, content_type: str | None = None) -> str:
+    if compression or data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError):
+            data = zlib.decompress(data, 15 + 32)
+    charset = "utf-8"
+    if content_type and "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=")[1].split(";")[0].strip() or "utf-8"
+    try:
+        return data.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("cp1252", errors="replace")
+
+
+def fetch_report(api: SpApi, report_type: str, start: datetime, end: datetime, *,
+                 marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0) -> str:
+    """Request a report for [start, end), wait for it and return its text."""
+    report_id = request_report(api, report_type, start, end, marketplaces)
+    report = wait_for_report(api, report_id, poll_seconds=poll_seconds)
+    document_id = report.get("reportDocumentId")
+    if not document_id:  # DONE with no data
+        return ""
+    return download_document(api, str(document_id))
+
+
+def parse_flat_file(text: str) -> list[dict[str, str]]:
+    """A tab-separated report with a header row to dicts keyed by lower-case header names."""
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        return []
+    reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows = list(reader)
+    header = [h.strip().lower() for h in rows[0]]
+    out = []
+    for values in rows[1:]:
+        if not any(v.strip() for v in values):
+            continue
+        out.append({h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)})
+    return out
+
+
+# ---------------------------------------------------------------------- fulfilled shipments
+
+SHIPMENT_COLUMNS: dict[str, str] = {
+    "shipment_id": "VARCHAR",
+    "shipment_item_id": "VARCHAR",
+    "amazon_order_id": "VARCHAR",
+    "order_item_id": "VARCHAR",
+    "partition_date": "DATE",  # shipment date (UTC)
+    "purchase_date": "TIMESTAMP",
+    "shipment_date": "TIMESTAMP",
+    "reporting_date": "TIMESTAMP",
+    "sku": "VARCHAR",
+    "quantity_shipped": "INTEGER",
+    "currency": "VARCHAR",
+    "item_price": "DECIMAL(18,2)",
+    "shipping_price": "DECIMAL(18,2)",
+    "carrier": "VARCHAR",
+    "tracking_number": "VARCHAR",
+    "estimated_arrival_date": "TIMESTAMP",
+    "fulfillment_center_id": "VARCHAR",
+    "fulfillment_channel": "VARCHAR",
+    "sales_channel": "VARCHAR",
+    "ship_city": "VARCHAR",
+    "ship_postal_code": "VARCHAR",
+    "ship_country": "VARCHAR",
+    "extracted_at": "TIMESTAMP",
+}
+SHIPMENT_REQUIRED = ("amazon-order-id", "shipment-id", "sku", "quantity-shipped", "shipment-date")
+
+
+def parse_fulfilled_shipments(rows: list[dict[str, str]], extracted_at: datetime | None = None
+                              ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Fulfilled-shipments report rows to shipment rows; second value lists drift (missing columns)."""
+    from sage_amazon.amazon.orders import money, parse_time
+
+    extracted_at = extracted_at or datetime.now(UTC).replace(tzinfo=None)
+    if rows:
+        missing = [c for c in SHIPMENT_REQUIRED if c not in rows[0]]
+        if missing:
+            return [], [f"fulfilled-shipments report without columns {', '.join(missing)}"]
+    out = []
+    for r in rows:
+        shipped = parse_time(r.get("shipment-date"))
+        out.append({
+            "shipment_id": r.get("shipment-id", ""),
+            "shipment_item_id": r.get("shipment-item-id", "") or f"{r.get('shipment-id')}-{r.get('amazon-order-item-id')}",
+            "amazon_order_id": r.get("amazon-order-id", ""),
+            "order_item_id": r.get("amazon-order-item-id", ""),
+            "partition_date": shipped.date() if shipped else None,
+            "purchase_date": parse_time(r.get("purchase-date")),
+            "shipment_date": shipped,
+            "reporting_date": parse_time(r.get("reporting-date")),
+            "sku": r.get("sku", ""),
+            "quantity_shipped": int(r.get("quantity-shipped") or 0),
+            "currency": r.get("currency", ""),
+            "item_price": money(r.get("item-price")),
+            "shipping_price": money(r.get("shipping-price")),
+            "carrier": r.get("carrier", ""),
+            "tracking_number": r.get("tracking-number", ""),
+            "estimated_arrival_date": parse_time(r.get("estimated-arrival-date")),
+            "fulfillment_center_id": r.get("fulfillment-center-id", ""),
+            "fulfillment_channel": r.get("fulfillment-channel", ""),
+            "sales_channel": r.get("sales-channel", ""),
+            "ship_city": r.get("ship-city", ""),
+            "ship_postal_code": r.get("ship-postal-code", ""),
+            "ship_country": r.get("ship-country", ""),
+            "extracted_at": extracted_at,
+        })
+    return out, []

@@ -1,0 +1,177 @@
+"""Landing extracted orders, items and shipments in the raw tables, and the extraction log.
+
+- `replace_days`: delete the days' rows, insert the extract (a partition re-run never duplicates);
+- `append_versions`: add the current version of some orders (after ORDER_CHANGE), replacing only an
+  identical version (same order, same last-updated time), so a duplicate notification changes nothing.
+Staging keeps the latest version of each order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sage_amazon.amazon.orders import ITEM_COLUMNS, ORDER_COLUMNS, Extract
+from sage_amazon.amazon.reports import SHIPMENT_COLUMNS
+
+if TYPE_CHECKING:
+    import duckdb
+
+ORDERS_TABLE, ITEMS_TABLE, SHIPMENTS_TABLE = "raw.amazon_orders", "raw.amazon_order_items", "raw.amazon_fba_shipments"
+LOG_DDL = """
+CREATE TABLE IF NOT EXISTS ops.order_extractions (
+    flow VARCHAR NOT NULL,              -- orders | fba_shipments
+    partition_date DATE NOT NULL,
+    extracted_at TIMESTAMP NOT NULL,
+    source VARCHAR NOT NULL,
+    mode VARCHAR NOT NULL,              -- day | orders
+    records INTEGER NOT NULL,
+    api_calls INTEGER NOT NULL,
+    drift VARCHAR                       -- schema drift seen, NULL when none
+)
+"""
+
+
+def _ddl(table: str, columns: dict[str, str]) -> str:
+    cols = ", ".join(f"{name} {dtype}" for name, dtype in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in ("raw", "ops"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(_ddl(ORDERS_TABLE, ORDER_COLUMNS))
+    con.execute(_ddl(ITEMS_TABLE, ITEM_COLUMNS))
+    con.execute(_ddl(SHIPMENTS_TABLE, SHIPMENT_COLUMNS))
+    con.execute(LOG_DDL)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: Sequence[dict]) -> None:
+    if not rows:
+        return
+    names = list(columns)
+    placeholders = ", ".join("?" for _ in names)
+    con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
+                    [[row.get(n) for n in names] for row in rows])
+
+
+def _log(con: duckdb.DuckDBPyConnection, flow: str, days: Iterable[date], extract_source: str, mode: str,
+         counts: dict[date, int], calls: int, drift: list[str]) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    days = sorted(set(days))
+    text = "; ".join(drift)[:2000] if drift else None
+    con.executemany(
+        "INSERT INTO ops.order_extractions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[flow, d, now, extract_source or "none", mode, counts.get(d, 0), calls if i == 0 else 0, text]
+         for i, d in enumerate(days)],
+    )
+
+
+def replace_days(con: duckdb.DuckDBPyConnection, days: Sequence[date], extract: Extract) -> dict[date, int]:
+    """Replace the given days' orders and items with the extract's; returns orders per day."""
+    ensure(con)
+    days = sorted(set(days))
+    orders = [o for o in extract.orders if o["partition_date"] in days]
+    keep = {o["amazon_order_id"] for o in orders}
+    items = [i for i in extract.items if i["amazon_order_id"] in keep]
+    con.execute("BEGIN")
+    try:
+        for table in (ORDERS_TABLE, ITEMS_TABLE):
+            con.execute(f"DELETE FROM {table} WHERE partition_date IN (SELECT unnest(?::DATE[]))", [days])
+        _insert(con, ORDERS_TABLE, ORDER_COLUMNS, orders)
+        _insert(con, ITEMS_TABLE, ITEM_COLUMNS, items)
+        counts: dict[date, int] = {}
+        for o in orders:
+            counts[o["partition_date"]] = counts.get(o["partition_date"], 0) + 1
+        _log(con, "orders", days, extract.source, "day", counts, extract.calls, extract.drift)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def append_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> dict[date, int]:
+    """Add the orders' current versions (sensor runs); an identical version is replaced, not doubled."""
+    ensure(con)
+    counts: dict[date, int] = {}
+    con.execute("BEGIN")
+    try:
+        for o in extract.orders:
+            key = [o["amazon_order_id"], o["last_updated"]]
+            con.execute(f"DELETE FROM {ITEMS_TABLE} WHERE amazon_order_id = ? AND last_updated IS NOT DISTINCT FROM ?", key)
+            con.execute(f"DELETE FROM {ORDERS_TABLE} WHERE amazon_order_id = ? AND last_updated IS NOT DISTINCT FROM ?", key)
+            counts[o["partition_date"]] = counts.get(o["partition_date"], 0) + 1
+        _insert(con, ORDERS_TABLE, ORDER_COLUMNS, extract.orders)
+        _insert(con, ITEMS_TABLE, ITEM_COLUMNS, extract.items)
+        if counts or extract.drift:
+            _log(con, "orders", counts or [datetime.now(UTC).date()], extract.source, "orders", counts,
+                 extract.calls, extract.drift)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def replace_shipment_days(con: duckdb.DuckDBPyConnection, days: Sequence[date], rows: list[dict[str, Any]],
+                          calls: int, drift: list[str], source: str = "fulfilled_shipments_report") -> dict[date, int]:
+    ensure(con)
+    days = sorted(set(days))
+    rows = [r for r in rows if r["partition_date"] in days]
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM {SHIPMENTS_TABLE} WHERE partition_date IN (SELECT unnest(?::DATE[]))", [days])
+        _insert(con, SHIPMENTS_TABLE, SHIPMENT_COLUMNS, rows)
+        counts: dict[date, int] = {}
+        for r in rows:
+            counts[r["partition_date"]] = counts.get(r["partition_date"], 0) + 1
+        _log(con, "fba_shipments", days, source, "day", counts, calls, drift)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def latest_log(con: duckdb.DuckDBPyConnection, flow: str, days: Sequence[date]) -> list[dict[str, Any]]:
+    """The last extraction logged for each day (for the structural checks)."""
+    ensure(con)
+    rows = con.execute(
+        """SELECT partition_date, source, mode, records, drift FROM ops.order_extractions
+           WHERE flow = ? AND partition_date IN (SELECT unnest(?::DATE[])) AND mode = 'day'
+           QUALIFY row_number() OVER (PARTITION BY partition_date ORDER BY extracted_at DESC) = 1
+           ORDER BY partition_date""", [flow, sorted(set(days))]).fetchall()
+    return [dict(zip(("partition_date", "source", "mode", "records", "drift"), r, strict=True)) for r in rows]
+
+
+def typical_daily_volume(con: duckdb.DuckDBPyConnection, flow: str, before: date, days: int = 14) -> float:
+    """Average records per day logged in the `days` days before `before` (0 when unknown)."""
+    ensure(con)
+    row = con.execute(
+        """WITH last AS (
+             SELECT partition_date, records FROM ops.order_extractions
+             WHERE flow = ? AND mode = 'day' AND partition_date < ? AND partition_date >= ? - ?::INTEGER
+             QUALIFY row_number() OVER (PARTITION BY partition_date ORDER BY extracted_at DESC) = 1)
+           SELECT coalesce(avg(records), 0) FROM last""", [flow, before, before, days]).fetchone()
+    return float(row[0] or 0)
+
+
+def preview(rows: list[dict[str, Any]], columns: Sequence[str], limit: int = 10) -> str:
+    """A small markdown table of some rows (no payloads, no addresses)."""
+    if not rows:
+        return "_no rows_"
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "".join("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |\n" for r in rows[:limit])
+    more = f"\n_{len(rows) - limit} more rows_" if len(rows) > limit else ""
+    return head + body + more
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        value = json.dumps(value, default=str)
+    return str(value).replace("|", "/").replace("\n", " ")[:60]
