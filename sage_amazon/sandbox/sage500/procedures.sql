@@ -39,9 +39,9 @@ END $$;
 -- ProcessStatus 2 and one tdmMigrationLogWrk row (Status 1) per reason. _oRetVal: 1 all succeeded,
 -- 2 some failed, 3 bad parameters, 0 unexpected error.
 CREATE OR REPLACE PROCEDURE spSOapiSalesOrdIns(
-    iCancel smallint, iSessionKey int, iCompanyID varchar, iRptOption smallint, iPrintWarnings smallint,
-    UseStageTable smallint,
-    OUT oContinue smallint, OUT oRecsProcessed int, OUT oFailedRecs int, OUT oTotalRecs int,
+    iCancel int, iSessionKey int, iCompanyID varchar, iRptOption int, iPrintWarnings int,
+    UseStageTable int,
+    OUT oContinue int, OUT oRecsProcessed int, OUT oFailedRecs int, OUT oTotalRecs int,
     OUT _oRetVal int)
 LANGUAGE plpgsql AS $$
 DECLARE
