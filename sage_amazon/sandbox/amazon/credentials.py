@@ -1,0 +1,34 @@
+"""The sandbox's own LWA application and seller authorisation (documented in README.md)."""
+
+from __future__ import annotations
+
+from sage_amazon.sandbox.seller_catalog import DEFAULT_MARKETPLACE_IDS
+
+LWA_APP_ID = "amzn1.application-oa2-client.sageamazonsandbox0001"
+LWA_CLIENT_SECRET = "amzn1.oa2-cs.v1.sage-amazon-sandbox-client-secret"
+SP_API_REFRESH_TOKEN = "Atzr|sage-amazon-sandbox-refresh-token-A2SAGESANDBOX01"
+APPLICATION_ID = "amzn1.sp.solution.sage-amazon-sandbox"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8100
+DEFAULT_SQS_PORT = 9324
+DEFAULT_QUEUE_NAME = "sage-amazon-notifications"
+SQS_ACCOUNT_ID = "123456789012"
+SQS_REGION = "us-east-1"
+
+
+def sandbox_environment(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                        sqs_port: int = DEFAULT_SQS_PORT) -> dict[str, str]:
+    """The environment a pipeline exports to talk to a sandbox on host:port."""
+    base = f"http://{host}:{port}"
+    return {
+        "LWA_APP_ID": LWA_APP_ID,
+        "LWA_CLIENT_SECRET": LWA_CLIENT_SECRET,
+        "SP_API_REFRESH_TOKEN": SP_API_REFRESH_TOKEN,
+        "SP_API_ENDPOINT": base,
+        "SP_API_LWA_ENDPOINT": f"{base}/auth/o2/token",
+        "SP_API_MARKETPLACES": ",".join(DEFAULT_MARKETPLACE_IDS),
+        "SQS_QUEUE_URL": f"http://{host}:{sqs_port}/{SQS_ACCOUNT_ID}/{DEFAULT_QUEUE_NAME}",
+    }
+
+
+SANDBOX_CREDENTIALS: dict[str, str] = sandbox_environment()

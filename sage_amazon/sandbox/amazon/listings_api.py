@@ -1,0 +1,152 @@
+"""Listings Items 2021-08-01: getListingsItem, putListingsItem, patchListingsItem; also the target of
+JSON_LISTINGS_FEED messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+
+from sage_amazon.sandbox.amazon.guard import guard, json_response
+from sage_amazon.sandbox.amazon.wire import ApiError, bad_request, csv_param, iso, not_found
+from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, MARKETPLACES_BY_ID, SELLER_ID
+
+router = APIRouter()
+INCLUDED = {"summaries", "attributes", "issues", "offers", "fulfillmentAvailability", "procurement",
+            "relationships", "productTypes"}
+
+
+def apply_attributes(listing: dict[str, Any], attributes: dict[str, Any]) -> None:
+    """Keep the fields the sandbox understands in step with the attributes: price and MFN quantity."""
+    for entry in attributes.get("fulfillment_availability") or []:
+        if isinstance(entry, dict) and "quantity" in entry:
+            listing["quantity"] = int(entry["quantity"])
+    for entry in attributes.get("purchasable_offer") or []:
+        for schedule in (entry or {}).get("our_price") or []:
+            for price in (schedule or {}).get("schedule") or []:
+                if "value_with_tax" in price:
+                    listing["price"] = str(price["value_with_tax"])
+                elif "value" in price:
+                    listing["price"] = str(price["value"])
+
+
+def apply_patches(listing: dict[str, Any], patches: list[dict[str, Any]]) -> None:
+    for patch in patches:
+        name = str(patch.get("path", "")).removeprefix("/attributes/")
+        if patch.get("op") == "delete":
+            listing["attributes"].pop(name, None)
+        else:
+            listing["attributes"][name] = patch.get("value")
+            apply_attributes(listing, {name: patch.get("value")})
+
+
+def validate_patches(patches: Any) -> None:
+    if not isinstance(patches, list) or not patches:
+        raise bad_request("patches must be a non-empty list.")
+    for patch in patches:
+        if not isinstance(patch, dict) or patch.get("op") not in ("add", "replace", "merge", "delete") \
+                or not str(patch.get("path", "")).startswith("/attributes/"):
+            raise bad_request(f"Invalid patch operation: {patch}.")
+
+
+def item_body(listing: dict[str, Any], included: set[str]) -> dict[str, Any]:
+    mp = listing["marketplace_id"]
+    cat = CATALOG_BY_SKU.get(listing["sku"])
+    body: dict[str, Any] = {"sku": listing["sku"]}
+    if "summaries" in included:
+        summary = {"marketplaceId": mp, "productType": listing["product_type"], "conditionType": "new_new",
+                   "status": listing["status"], "itemName": cat.title if cat else listing["sku"],
+                   "createdDate": listing["created"], "lastUpdatedDate": listing["updated"]}
+        if cat:
+            summary.update({"asin": cat.asin, "fnSku": cat.fnsku})
+        body["summaries"] = [summary]
+    if "attributes" in included:
+        body["attributes"] = listing["attributes"]
+    if "issues" in included:
+        body["issues"] = []
+    if "offers" in included:
+        body["offers"] = [{"marketplaceId": mp, "offerType": "B2C",
+                           "price": {"currencyCode": MARKETPLACES_BY_ID[mp].currency, "amount": listing["price"]}}]
+    if "fulfillmentAvailability" in included:
+        if cat is not None and cat.fba:
+            body["fulfillmentAvailability"] = [{"fulfillmentChannelCode": "AMAZON_NA" if mp == "ATVPDKIKX0DER"
+                                                else "AMAZON_EU"}]
+        else:
+            body["fulfillmentAvailability"] = [{"fulfillmentChannelCode": "DEFAULT",
+                                                "quantity": listing.get("quantity") or 0}]
+    return body
+
+
+def _context(request: Request, seller_id: str) -> tuple[str, set[str]]:
+    if seller_id != SELLER_ID:
+        raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                       "The seller ID does not match the authorized seller.")
+    mps = csv_param(request.query_params.get("marketplaceIds"))
+    world = request.app.state.sandbox.world
+    if len(mps) != 1 or mps[0] not in world.options.marketplace_ids:
+        raise bad_request("marketplaceIds must name exactly one marketplace of this seller.")
+    included = set(csv_param(request.query_params.get("includedData"))) or {"summaries"}
+    if included - INCLUDED:
+        raise bad_request(f"Invalid includedData: {', '.join(sorted(included - INCLUDED))}.")
+    return mps[0], included
+
+
+def _submission(sku: str, status: str = "ACCEPTED") -> dict[str, Any]:
+    return {"sku": sku, "status": status, "submissionId": uuid.uuid4().hex, "issues": []}
+
+
+@router.get("/listings/2021-08-01/items/{seller_id}/{sku}")
+def get_listings_item(request: Request, seller_id: str, sku: str) -> Any:
+    sandbox = guard(request, "getListingsItem")
+    mp, included = _context(request, seller_id)
+    with sandbox.world.lock:
+        listing = sandbox.world.state["listings"].get(f"{mp}|{sku}")
+        if listing is None:
+            raise not_found(f"SKU {sku} not found in marketplace {mp}.")
+        return json_response(item_body(listing, included))
+
+
+@router.put("/listings/2021-08-01/items/{seller_id}/{sku}")
+def put_listings_item(request: Request, seller_id: str, sku: str, body: Any = Body(None)) -> Any:
+    sandbox = guard(request, "putListingsItem")
+    mp, _ = _context(request, seller_id)
+    body = body if isinstance(body, dict) else {}
+    if not body.get("productType") or not isinstance(body.get("attributes"), dict):
+        raise bad_request("productType and attributes are required.")
+    if request.query_params.get("mode") == "VALIDATION_PREVIEW":
+        return json_response(_submission(sku, "VALID"))
+    world = sandbox.world
+    with world.lock:
+        now = iso(world.clock())
+        cat = CATALOG_BY_SKU.get(sku)
+        listing = world.state["listings"].get(f"{mp}|{sku}") or {
+            "marketplace_id": mp, "sku": sku, "status": ["BUYABLE", "DISCOVERABLE"],
+            "price": str(cat.price(mp)) if cat else "0.00", "quantity": None, "created": now}
+        listing.update({"product_type": body["productType"], "attributes": body["attributes"], "updated": now})
+        apply_attributes(listing, body["attributes"])
+        world.put("listings", f"{mp}|{sku}", listing)
+        world.flush()
+    return json_response(_submission(sku))
+
+
+@router.patch("/listings/2021-08-01/items/{seller_id}/{sku}")
+def patch_listings_item(request: Request, seller_id: str, sku: str, body: Any = Body(None)) -> Any:
+    sandbox = guard(request, "patchListingsItem")
+    mp, _ = _context(request, seller_id)
+    body = body if isinstance(body, dict) else {}
+    if not body.get("productType"):
+        raise bad_request("productType is required.")
+    validate_patches(body.get("patches"))
+    world = sandbox.world
+    with world.lock:
+        listing = world.state["listings"].get(f"{mp}|{sku}")
+        if listing is None:
+            raise not_found(f"SKU {sku} not found in marketplace {mp}.")
+        if request.query_params.get("mode") == "VALIDATION_PREVIEW":
+            return json_response(_submission(sku, "VALID"))
+        apply_patches(listing, body["patches"])
+        listing["updated"] = iso(world.clock())
+        world.save("listings", f"{mp}|{sku}")
+        world.flush()
+    return json_response(_submission(sku))

@@ -1,0 +1,323 @@
+"""The Amazon sandbox as an ASGI app, and helpers to run it.
+
+    from sage_amazon.sandbox.amazon.server import running_sandbox
+
+    with running_sandbox(tmp_path, seed=42, time_scale=50, order_rate=0) as sb:
+        sb.base_url            # http://127.0.0.1:<free port>  (SP_API_ENDPOINT)
+        sb.lwa_url             # .../auth/o2/token            (SP_API_LWA_ENDPOINT)
+        sb.env                 # every environment variable a pipeline needs (credentials included)
+        sb.truths()            # ground truth of every published settlement (truth.SettlementTruth)
+        sb.add_order("ATVPDKIKX0DER")   # a buyer orders now (announced by ORDER_CHANGE); returns the order
+        sb.tick()              # apply everything due now (orders ship, reports finish, settlements close)
+        sb.world               # the seller's state, under sb.world.lock
+
+`running_sandbox` starts uvicorn in a thread on a free loopback port and always stops it, even if the
+body raises. Pass sqs_endpoint="http://127.0.0.1:<port>" to deliver notifications (see sandbox/sqs.py).
+"""
+
+
+import contextlib
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sage_amazon.sandbox.amazon import credentials
+from sage_amazon.sandbox.amazon.faults import Faults
+from sage_amazon.sandbox.amazon.ratelimit import TokenBuckets
+from sage_amazon.sandbox.amazon.world import World, WorldOptions
+
+TICK_SECONDS = 0.25
+
+
+@dataclass
+class Sandbox:
+    """A running seller: world state, rate limits, faults, notification delivery and its base URL."""
+
+    world: World
+    base_url: str
+    faults: Faults = field(default_factory=Faults)
+    sqs_endpoint: str | None = None
+    inventory_page_size: int = 50
+    buckets: TokenBuckets = field(init=False)
+    notifier: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        from sage_amazon.sandbox.amazon import reports_api
+        from sage_amazon.sandbox.amazon.notifications import Notifier
+
+        self.buckets = TokenBuckets(self.world.options.time_scale)
+        # historical settlements get their reports without notifications; later ones notify
+        with self.world.lock:
+            published = {r.get("settlementId") for r in self.world.state["reports"].values()}
+            self.world.notify_enabled = False
+            for settlement in sorted(self.world.state["settlements"].values(), key=lambda s: s["end"]):
+                if settlement["settlement_id"] not in published:
+                    reports_api.on_settlement_closed(self, settlement)
+            self.world.notify_enabled = True
+            self.world.flush()
+        self.notifier = Notifier(self.world, self.sqs_endpoint, self.faults)
+        self.world.listeners.append(self._on_world_event)
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def _on_world_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "SETTLEMENT_CLOSED":
+            from sage_amazon.sandbox.amazon import reports_api
+
+            reports_api.on_settlement_closed(self, data["settlement"])
+
+    @property
+    def lwa_url(self) -> str:
+        return f"{self.base_url}/auth/o2/token"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(credentials.SANDBOX_CREDENTIALS)
+        env.update({"SP_API_ENDPOINT": self.base_url, "SP_API_LWA_ENDPOINT": self.lwa_url,
+                    "SP_API_MARKETPLACES": ",".join(self.world.options.marketplace_ids)})
+        if self.sqs_endpoint:
+            env["SQS_QUEUE_URL"] = (f"{self.sqs_endpoint.rstrip('/')}/{credentials.SQS_ACCOUNT_ID}/"
+                                    f"{credentials.DEFAULT_QUEUE_NAME}")
+        return env
+
+    def tick(self) -> None:
+        from sage_amazon.sandbox.amazon import feeds_api, fulfillment_api, reports_api
+
+        with self.world.lock:
+            self.world.tick()
+            reports_api.advance(self)
+            feeds_api.advance(self)
+            fulfillment_api.advance(self)
+            self.world.flush()
+
+    def add_order(self, marketplace_id: str | None = None) -> dict[str, Any]:
+        return self.world.add_live_order(marketplace_id)
+
+    def truths(self) -> list[Any]:
+        from sage_amazon.sandbox.amazon.truth import settlement_truths
+
+        return settlement_truths(self.world)
+
+    def start(self) -> None:
+        self.notifier.start()
+        self._ticker = threading.Thread(target=self._run, name="sandbox-amazon-clock", daemon=True)
+        self._ticker.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.tick()
+            except Exception:  # keep the clock alive; the error is visible in the server log
+                import logging
+
+                logging.getLogger(__name__).exception("sandbox tick failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker:
+            self._ticker.join(timeout=5)
+        self.notifier.stop()
+        self.notifier.deliver_pending() if self.sqs_endpoint else None
+        self.world.close()
+
+
+def create_sandbox(data_dir: Path, *, seed: int = 42, base_url: str, history_days: int = 90,
+                   now: datetime | None = None, order_rate: float = 1.0, time_scale: float = 1.0,
+                   sqs_endpoint: str | None = None, faults: Faults | None = None,
+                   inventory_page_size: int = 50) -> Sandbox:
+    world = World(Path(data_dir), WorldOptions(seed=seed, history_days=history_days, now=now,
+                                               order_rate=order_rate, time_scale=time_scale))
+    return Sandbox(world, base_url.rstrip("/"), faults or Faults(), sqs_endpoint, inventory_page_size)
+
+
+def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox | None = None,
+               base_url: str = "http://127.0.0.1:8100", **options: Any) -> Any:
+    """The FastAPI app. Either pass a Sandbox, or data_dir/seed/options to build one."""
+    from fastapi import FastAPI, Request, Response
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from sage_amazon.sandbox.amazon import (
+        feeds_api,
+        finances_api,
+        fulfillment_api,
+        inventory_api,
+        listings_api,
+        lwa,
+        notifications_api,
+        orders_api,
+        reports_api,
+        tokens_api,
+    )
+    from sage_amazon.sandbox.amazon.guard import json_response
+    from sage_amazon.sandbox.amazon.wire import ApiError, error_body
+
+    if sandbox is None:
+        if data_dir is None:
+            raise ValueError("create_app needs data_dir or sandbox")
+        sandbox = create_sandbox(Path(data_dir), seed=seed, base_url=base_url, **options)
+    app = FastAPI(title="sage-amazon SP-API sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.sandbox = sandbox
+
+    @app.middleware("http")
+    async def amazon_headers(request: Request, call_next: Any) -> Any:
+        request_id = str(uuid.uuid4())
+        response = await call_next(request)
+        response.headers["x-amzn-RequestId"] = request_id
+        rate = getattr(request.state, "rate", None)
+        if rate is not None:
+            response.headers["x-amzn-RateLimit-Limit"] = str(rate)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Any:
+        response = json_response(error_body(exc.code, exc.message, exc.details), exc.status)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:
+        return json_response(error_body("InvalidInput", "The request is not valid JSON."), 400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        if exc.status_code == 404:
+            return json_response(error_body("NotFound", "Resource not found."), 404)
+        if exc.status_code == 405:
+            return json_response(error_body("MethodNotAllowed", "Method not allowed."), 405)
+        return json_response(error_body("InternalFailure", str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Any:
+        return json_response(error_body("InternalFailure", "We encountered an internal error."), 500)
+
+    @app.post("/auth/o2/token")
+    async def token(request: Request) -> Any:
+        from urllib.parse import parse_qsl
+
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        status, body = lwa.issue_token(sandbox.world, form)
+        return json_response(body, status)
+
+    @app.get("/_documents/{document_id}")
+    def download(request: Request, document_id: str) -> Any:
+        from sage_amazon.sandbox.amazon import documents
+
+        q = request.query_params
+        with sandbox.world.lock:
+            problem = documents.check_url(sandbox.world, document_id, "GET", q.get("X-Amz-Date", ""),
+                                          q.get("X-Amz-Signature", ""))
+            meta = sandbox.world.state["documents"].get(document_id)
+        if problem or meta is None:
+            message = "Request has expired" if problem == "AccessDenied" else "Access Denied"
+            return Response(documents.s3_error(problem or "NoSuchKey", message), 403,
+                            media_type="application/xml")
+        data = documents.document_path(sandbox.world, document_id).read_bytes()
+        return Response(data, 200, media_type="text/plain; charset=UTF-8")
+
+    @app.put("/_uploads/{document_id}")
+    async def upload(request: Request, document_id: str) -> Any:
+        from sage_amazon.sandbox.amazon import documents
+
+        q = request.query_params
+        data = await request.body()
+        with sandbox.world.lock:
+            problem = documents.check_url(sandbox.world, document_id, "PUT", q.get("X-Amz-Date", ""),
+                                          q.get("X-Amz-Signature", ""))
+            meta = sandbox.world.state["feed_documents"].get(document_id)
+            if problem or meta is None:
+                return Response(documents.s3_error(problem or "NoSuchKey", "Access Denied"), 403,
+                                media_type="application/xml")
+            documents.document_path(sandbox.world, document_id).write_bytes(data)
+            meta["uploaded"] = True
+            sandbox.world.save("feed_documents", document_id)
+            sandbox.world.flush()
+        return Response(b"", 200)
+
+    @app.post("/_sandbox/orders")
+    def sandbox_order(request: Request) -> Any:
+        """Test hook (not an Amazon API): place an order now."""
+        mp = request.query_params.get("marketplaceId")
+        order = sandbox.add_order(mp)
+        return json_response({"amazonOrderId": order["id"], "marketplaceId": order["marketplace_id"]})
+
+    for module in (orders_api, reports_api, inventory_api, finances_api, fulfillment_api, feeds_api, listings_api,
+                   notifications_api, tokens_api):
+        app.include_router(module.router)
+    drop = _DropConnections(app, sandbox)
+    drop.state = app.state  # uvicorn and tests reach app.state through the wrapper
+    return drop
+
+
+class _DropConnections:
+    """ASGI wrapper: cuts a share of API connections after the status line (a dropped connection)."""
+
+    def __init__(self, app: Any, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        faults = self.sandbox.faults
+        if scope["type"] == "http" and not scope["path"].startswith(("/_", "/auth")) and faults.roll(faults.drop_rate):
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send({"type": "http.response.body", "body": b'{"payload":', "more_body": True})
+            raise ConnectionResetError("sandbox fault: connection dropped")
+        await self.app(scope, receive, send)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class _Server:
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=f"sandbox-amazon-{port}", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the Amazon sandbox did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def running_sandbox(tmp_path: Path, seed: int = 42, *, host: str = "127.0.0.1", port: int | None = None,
+                    ticking: bool = True, **options: Any) -> Iterator[Sandbox]:
+    """Run the sandbox on a free port for the duration of the block (see the module docstring).
+
+    options: history_days, now, order_rate (default 0 here: no surprise orders), time_scale,
+    sqs_endpoint, faults (Faults), inventory_page_size. ticking=False leaves the clock to sb.tick().
+    """
+    options.setdefault("order_rate", 0.0)
+    port = port or free_port(host)
+    sandbox = create_sandbox(Path(tmp_path) / "sandbox-amazon", seed=seed, base_url=f"http://{host}:{port}",
+                             **options)
+    server = _Server(create_app(sandbox=sandbox), host, port)
+    try:
+        server.start()
+        if ticking:
+            sandbox.start()
+        else:
+            sandbox.notifier.start()
+        yield sandbox
+    finally:
+        server.stop()
+        sandbox.stop()
