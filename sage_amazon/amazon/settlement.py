@@ -421,6 +421,10 @@ def _select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
                     desc = f"coalesce({_nz(q(type_col))}, {_nz(q('transaction-type'))})"
             elif fixed:
                 desc = _sql_str(fixed)
+            elif "other-fee-reason-description" in has and "other-fee-amount" in has:
+                # V1 puts reimbursement reasons (WAREHOUSE_DAMAGE ...) next to other-amount
+                desc = (f"coalesce(CASE WHEN {_nz(q('other-fee-amount'))} IS NULL THEN "
+                        f"{_nz(q('other-fee-reason-description'))} END, {_nz(q('transaction-type'))})")
             else:
                 desc = _nz(q("transaction-type"))
             parts.append(select(_sql_str(amount_type), desc, amount_col, f"{_nz(q(amount_col))} IS NOT NULL"))
@@ -441,7 +445,7 @@ def ensure_tables(con, schema: str = "raw") -> None:
     cols = ", ".join(f"{n} {t}" for n, t in LINE_COLUMNS)
     con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.settlement_lines ({cols})")
     cols = ", ".join(f"{n} {t}" for n, t in SETTLEMENT_COLUMNS)
-    con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.settlements ({cols})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.settlement_reports ({cols})")
 
 
 def _summary_from_layout(layout: FileLayout, sha: str) -> dict[str, Any]:
@@ -531,7 +535,7 @@ def land(con, path: Path | str, *, schema: str = "raw", source: str = "file",
     """Parse a settlement file and land it as one partition of `<schema>.settlement_lines`.
 
     Replaces any earlier landing of the same settlement id (delete + insert, one transaction) and
-    upserts its row in `<schema>.settlements`. Raises `SettlementFileError` and lands nothing when
+    upserts its row in `<schema>.settlement_reports`. Raises `SettlementFileError` and lands nothing when
     the file is malformed.
     """
     path = Path(path)
@@ -560,9 +564,9 @@ def land(con, path: Path | str, *, schema: str = "raw", source: str = "file",
         marketplace_name = mkt or ""
         code = marketplace or MARKETPLACES.get(marketplace_name.removeprefix("www.")) or \
             MARKETPLACES.get(marketplace_name) or CURRENCY_MARKETPLACE.get(head["currency"], "")
-        con.execute(f"DELETE FROM {schema}.settlements WHERE settlement_id = ?", [sid])
+        con.execute(f"DELETE FROM {schema}.settlement_reports WHERE settlement_id = ?", [sid])
         con.execute(
-            f"INSERT INTO {schema}.settlements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            f"INSERT INTO {schema}.settlement_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
             [sid, layout.file_format, head["settlement_start"], head["settlement_end"], head["deposit_date"],
              head["total_amount"], head["currency"], marketplace_name, code, int(n), str(path), sha, source])
         con.execute("COMMIT")

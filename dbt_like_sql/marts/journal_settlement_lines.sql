@@ -1,0 +1,169 @@
+-- description: Balanced journal lines of a settlement, one journal per accounting period (month of the posted date): account lines summarised per GL account against the Amazon clearing account; the deposit (or the amount charged) moves from clearing to the bank on the deposit date. amount is credit-positive in the settlement currency; ledger_* are in the company currency at the configured rate, rounding absorbed by the clearing line.
+-- partitions: settlement
+-- partition_column: settlement_id
+WITH rep AS (
+    SELECT
+        r.settlement_id,
+        r.currency,
+        r.total_amount,
+        r.deposit_date,
+        coalesce(CAST(r.settlement_end AS DATE), r.deposit_date) AS end_date,
+        CASE
+            WHEN r.marketplace IN (SELECT m.marketplace FROM ref.settlement_account_map AS m) THEN r.marketplace
+            ELSE '*'
+        END AS map_marketplace
+    FROM raw.settlement_reports AS r
+    WHERE r.settlement_id = $partition_key
+),
+fx AS (
+    SELECT
+        rep.settlement_id,
+        coalesce(
+            (SELECT m.company_currency FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' LIMIT 1),
+            rep.currency
+        ) AS company_currency,
+        CASE
+            WHEN rep.currency = (SELECT m.company_currency FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' LIMIT 1)
+                THEN CAST(1 AS DECIMAL(18, 8))
+            ELSE (SELECT m.rate FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' AND m.currency = rep.currency)
+        END AS rate
+    FROM rep
+),
+fixed AS (
+    SELECT m.role, m.account, coalesce(m.tax_code, '') AS tax_code
+    FROM ref.settlement_account_map AS m, rep
+    WHERE m.kind = 'role' AND m.marketplace = rep.map_marketplace AND m.role IN ('clearing', 'bank')
+),
+by_key AS (
+    SELECT
+        date_trunc('month', coalesce(l.posted_date, (SELECT rep.end_date FROM rep))) AS period_start,
+        coalesce(l.transaction_type, '') AS transaction_type,
+        coalesce(l.amount_type, '') AS amount_type,
+        coalesce(l.amount_description, '') AS amount_description,
+        sum(l.amount) AS amount,
+        count(*) AS line_count
+    FROM raw.settlement_lines AS l
+    WHERE l.settlement_id = $partition_key
+    GROUP BY ALL
+),
+by_account AS (
+    SELECT
+        CAST(k.period_start AS DATE) AS period_start,
+        c.role,
+        c.account,
+        c.tax_code,
+        bool_or(c.is_suspense) AS is_suspense,
+        CAST(sum(k.amount) AS DECIMAL(18, 2)) AS amount,
+        sum(k.line_count) AS line_count
+    FROM by_key AS k
+    INNER JOIN staging.stg_settlement_categories AS c
+        ON c.settlement_id = $partition_key
+        AND c.transaction_type = k.transaction_type
+        AND c.amount_type = k.amount_type
+        AND c.amount_description = k.amount_description
+    GROUP BY ALL
+),
+account_lines AS (
+    SELECT
+        a.period_start,
+        1 AS kind_order,
+        'account' AS line_kind,
+        a.role,
+        a.account,
+        a.tax_code,
+        a.is_suspense,
+        a.amount,
+        CAST(round(a.amount * fx.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
+        a.line_count
+    FROM by_account AS a, fx
+),
+clearing_net AS (
+    SELECT
+        a.period_start,
+        2 AS kind_order,
+        'clearing' AS line_kind,
+        'clearing' AS role,
+        f.account,
+        f.tax_code,
+        false AS is_suspense,
+        CAST(-sum(a.amount) AS DECIMAL(18, 2)) AS amount,
+        CAST(-sum(a.ledger_amount) AS DECIMAL(18, 2)) AS ledger_amount,
+        CAST(0 AS BIGINT) AS line_count
+    FROM account_lines AS a
+    INNER JOIN fixed AS f ON f.role = 'clearing'
+    GROUP BY a.period_start, f.account, f.tax_code
+),
+deposit_bank AS (
+    SELECT
+        CAST(date_trunc('month', rep.deposit_date) AS DATE) AS period_start,
+        3 AS kind_order,
+        'bank' AS line_kind,
+        'bank' AS role,
+        f.account,
+        f.tax_code,
+        false AS is_suspense,
+        CAST(-rep.total_amount AS DECIMAL(18, 2)) AS amount,
+        CAST(round(-rep.total_amount * fx.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
+        CAST(0 AS BIGINT) AS line_count
+    FROM rep, fx, fixed AS f
+    WHERE f.role = 'bank' AND rep.deposit_date IS NOT NULL
+),
+deposit_clearing AS (
+    SELECT
+        b.period_start,
+        4 AS kind_order,
+        'clearing' AS line_kind,
+        'clearing' AS role,
+        f.account,
+        f.tax_code,
+        false AS is_suspense,
+        -b.amount AS amount,
+        -b.ledger_amount AS ledger_amount,
+        CAST(0 AS BIGINT) AS line_count
+    FROM deposit_bank AS b
+    INNER JOIN fixed AS f ON f.role = 'clearing'
+),
+all_lines AS (
+    SELECT * FROM account_lines
+    UNION ALL
+    SELECT * FROM clearing_net
+    UNION ALL
+    SELECT * FROM deposit_bank
+    UNION ALL
+    SELECT * FROM deposit_clearing
+)
+SELECT
+    rep.settlement_id,
+    'AMZ-' || rep.settlement_id || '-' || strftime(l.period_start, '%Y%m') AS journal_reference,
+    strftime(l.period_start, '%Y-%m') AS period,
+    CASE
+        WHEN date_trunc('month', rep.deposit_date) = l.period_start THEN rep.deposit_date
+        ELSE least(last_day(l.period_start), greatest(l.period_start, rep.end_date))
+    END AS accounting_date,
+    rep.currency,
+    fx.company_currency,
+    fx.rate,
+    row_number() OVER (
+        PARTITION BY l.period_start ORDER BY l.kind_order, l.account, l.tax_code, l.role
+    ) AS line_no,
+    l.line_kind,
+    l.role,
+    l.account,
+    l.tax_code,
+    CASE
+        WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'Amazon charged settlement ' || rep.settlement_id
+        WHEN l.line_kind = 'bank' THEN 'Amazon deposit settlement ' || rep.settlement_id
+        WHEN l.kind_order = 4 THEN 'Amazon clearing: deposit of settlement ' || rep.settlement_id
+        WHEN l.line_kind = 'clearing' THEN 'Amazon clearing: settlement ' || rep.settlement_id
+        WHEN l.is_suspense THEN 'UNMAPPED Amazon lines (suspense) settlement ' || rep.settlement_id
+        ELSE 'Amazon ' || replace(l.role, '_', ' ') || ' settlement ' || rep.settlement_id
+    END AS description,
+    l.is_suspense,
+    l.amount,
+    CAST(CASE WHEN l.amount < 0 THEN -l.amount ELSE 0 END AS DECIMAL(18, 2)) AS debit,
+    CAST(CASE WHEN l.amount > 0 THEN l.amount ELSE 0 END AS DECIMAL(18, 2)) AS credit,
+    CAST(CASE WHEN l.ledger_amount < 0 THEN -l.ledger_amount ELSE 0 END AS DECIMAL(18, 2)) AS ledger_debit,
+    CAST(CASE WHEN l.ledger_amount > 0 THEN l.ledger_amount ELSE 0 END AS DECIMAL(18, 2)) AS ledger_credit,
+    l.line_count
+FROM all_lines AS l, rep, fx
+WHERE l.amount <> 0 OR l.ledger_amount <> 0

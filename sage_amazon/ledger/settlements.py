@@ -1,0 +1,309 @@
+"""Settlement -> journals: run the settlement SQL models, read the journals back, validate, reconcile.
+
+The SQL in dbt_like_sql/ is the one implementation of categorisation, period split and balancing:
+Dagster runs it as assets against the warehouse, and `inspect` / the benchmark run the same files
+against an in-memory DuckDB through `build()`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sage_amazon.sage.protocol import Journal, JournalLine
+
+if TYPE_CHECKING:
+    import duckdb
+
+# in dependency order
+MODELS = (
+    ("staging", "stg_settlement_categories"),
+    ("marts", "journal_settlement_lines"),
+    ("marts", "settlement_reconciliation"),
+    ("marts", "settlement_fee_rates"),
+)
+JOURNAL_MODELS = MODELS[:2]
+FLOW = "settlement_journal"
+ZERO = Decimal("0.00")
+
+
+def _model(group: str, name: str):
+    from sage_amazon import sql_models
+
+    return sql_models.parse_model(sql_models.SQL_ROOT / group / f"{name}.sql")
+
+
+def build(con: duckdb.DuckDBPyConnection, settlement_id: str, models=MODELS) -> dict[str, int]:
+    """Materialize the settlement's partition of each model; returns row counts by model."""
+    from sage_amazon import sql_models
+
+    counts = {}
+    for group, name in models:
+        result = sql_models.materialize(con, _model(group, name), settlement_id)
+        counts[name] = result.row_count
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# journals
+
+
+def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal]:
+    """The settlement's journals, one per accounting period, as the Sage protocol's Journal."""
+    rows = con.execute(
+        """SELECT journal_reference, period, accounting_date, currency, company_currency, rate, line_no,
+                  line_kind, role, account, tax_code, description, debit, credit, ledger_debit, ledger_credit
+           FROM marts.journal_settlement_lines WHERE settlement_id = ?
+           ORDER BY journal_reference, line_no""",
+        [settlement_id],
+    ).fetchall()
+    grouped: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        grouped[row[0]].append(row)
+    out = []
+    for reference, lines in grouped.items():
+        first = lines[0]
+        currency, company, rate = first[3], first[4], first[5]
+        foreign = currency != company
+        jl = tuple(
+            JournalLine(
+                account=r[9], debit=r[12], credit=r[13], description=r[11], tax_code=r[10] or "",
+                ledger_debit=r[14] if foreign else None, ledger_credit=r[15] if foreign else None,
+                reference=f"{settlement_id}/{r[8]}",
+            )
+            for r in lines
+        )
+        out.append(Journal(
+            reference=reference, accounting_date=first[2], currency=currency, lines=jl,
+            description=f"Amazon settlement {settlement_id} period {first[1]}",
+            rate=Decimal(rate) if rate is not None else Decimal("1"),
+        ))
+    return out
+
+
+def journal_payload(journal: Journal) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(journal)
+
+
+# ---------------------------------------------------------------------------------------------
+# validation
+
+
+@dataclass
+class Outcome:
+    name: str
+    passed: bool
+    blocking: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _table_exists(con, qualified: str) -> bool:
+    from sage_amazon.warehouse import table_exists
+
+    return table_exists(con, qualified)
+
+
+def reconciliation_row(con: duckdb.DuckDBPyConnection, settlement_id: str) -> dict[str, Any] | None:
+    cur = con.execute("SELECT * FROM marts.settlement_reconciliation WHERE settlement_id = ?", [settlement_id])
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    return dict(zip(names, row, strict=True)) if row else None
+
+
+def check_totals(con, settlement_id: str) -> Outcome:
+    """Blocking: the detail amounts add up exactly to total-amount."""
+    total, lines, n = con.execute(
+        """SELECT r.total_amount, (SELECT coalesce(sum(amount), 0) FROM raw.settlement_lines l
+                                   WHERE l.settlement_id = r.settlement_id),
+                  (SELECT count(*) FROM raw.settlement_lines l WHERE l.settlement_id = r.settlement_id)
+           FROM raw.settlement_reports r WHERE r.settlement_id = ?""", [settlement_id]).fetchone()
+    variance = Decimal(total) - Decimal(lines)
+    ok = variance == 0 and n > 0
+    text = (f"detail lines add up to total-amount {total}" if ok else
+            f"detail lines add up to {lines}, total-amount is {total}: variance {variance}" if n else
+            "the settlement has no detail lines")
+    return Outcome("settlement_totals_match", ok, True, text,
+                   {"total_amount": float(total), "sum_of_lines": float(lines), "variance": float(variance),
+                    "line_count": int(n)})
+
+
+def check_currency(con, settlement_id: str) -> Outcome:
+    """Blocking: one currency per settlement, the summary's."""
+    header, found = con.execute(
+        """SELECT r.currency, (SELECT list(DISTINCT l.currency ORDER BY l.currency) FROM raw.settlement_lines l
+                               WHERE l.settlement_id = r.settlement_id)
+           FROM raw.settlement_reports r WHERE r.settlement_id = ?""", [settlement_id]).fetchone()
+    found = [c for c in (found or []) if c]
+    ok = all(c == header for c in found)
+    text = f"every line is in {header}" if ok else f"lines in {', '.join(found)} but the settlement is in {header}"
+    return Outcome("settlement_single_currency", ok, True, text, {"currency": header, "line_currencies": ", ".join(found)})
+
+
+def check_not_posted_twice(con, settlement_id: str) -> Outcome:
+    """Blocking: a settlement is posted once. Re-running an already posted settlement is a no-op, but
+    the same file under another settlement id, or posted journals that would now differ, are refused."""
+    sha = con.execute("SELECT file_sha256 FROM raw.settlement_reports WHERE settlement_id = ?",
+                      [settlement_id]).fetchone()[0]
+    twins = [r[0] for r in con.execute(
+        "SELECT settlement_id FROM raw.settlement_reports WHERE file_sha256 = ? AND settlement_id <> ?",
+        [sha, settlement_id]).fetchall()]
+    changed: list[str] = []
+    posted: list[str] = []
+    if _table_exists(con, "ops.posting_ledger") and _table_exists(con, "marts.journal_settlement_lines"):
+        from sage_amazon.posting_ledger import payload_hash
+
+        for journal in journals(con, settlement_id):
+            row = con.execute(
+                "SELECT status, payload_hash FROM ops.posting_ledger WHERE flow = ? AND record_key = ?",
+                [FLOW, journal.reference]).fetchone()
+            if row and row[0] == "posted":
+                posted.append(journal.reference)
+                if row[1] != payload_hash(journal):
+                    changed.append(journal.reference)
+        # a journal posted earlier for a period that the settlement no longer has
+        refs = {j.reference for j in journals(con, settlement_id)}
+        for (key,) in con.execute(
+                "SELECT record_key FROM ops.posting_ledger WHERE flow = ? AND status = 'posted' AND record_key LIKE ?",
+                [FLOW, f"AMZ-{settlement_id}-%"]).fetchall():
+            if key not in refs:
+                changed.append(key)
+    ok = not twins and not changed
+    if twins:
+        text = f"the same file was already loaded as settlement {', '.join(twins)}"
+    elif changed:
+        text = (f"journal(s) {', '.join(sorted(changed))} were already posted with different content: "
+                "reverse them in Sage before posting this settlement again")
+    elif posted:
+        text = f"already posted ({', '.join(posted)}): nothing will be posted again"
+    else:
+        text = "not posted yet"
+    return Outcome("settlement_not_posted_twice", ok, True, text,
+                   {"already_posted": ", ".join(posted), "changed_after_posting": ", ".join(changed),
+                    "same_file_as": ", ".join(twins)})
+
+
+def check_balanced(con, settlement_id: str) -> Outcome:
+    """Blocking: every journal balances in the settlement currency and in the company currency."""
+    rows = con.execute(
+        """SELECT journal_reference, sum(debit), sum(credit), sum(ledger_debit), sum(ledger_credit),
+                  bool_or(account IS NULL OR account = ''), bool_or(rate IS NULL)
+           FROM marts.journal_settlement_lines WHERE settlement_id = ? GROUP BY 1 ORDER BY 1""",
+        [settlement_id]).fetchall()
+    bad = [r[0] for r in rows if r[1] != r[2] or r[3] != r[4]]
+    no_account = [r[0] for r in rows if r[5]]
+    no_rate = [r[0] for r in rows if r[6]]
+    ok = bool(rows) and not bad and not no_account and not no_rate
+    if not rows:
+        text = "no journal lines"
+    elif no_rate:
+        text = "no exchange rate for the settlement currency in accounts.yaml `rates`"
+    elif no_account:
+        text = f"journal(s) {', '.join(no_account)} have lines without a GL account"
+    elif bad:
+        text = f"journal(s) {', '.join(bad)} do not balance"
+    else:
+        text = f"{len(rows)} journal(s), each balanced"
+    return Outcome("settlement_journals_balanced", ok, True, text,
+                   {"journals": len(rows), "unbalanced": ", ".join(bad)})
+
+
+def check_unmapped(con, settlement_id: str) -> Outcome:
+    """Non-blocking: lines that no rule maps are posted to suspense; list them so a rule gets added."""
+    rows = con.execute(
+        """SELECT transaction_type, amount_type, amount_description, line_count, amount, account
+           FROM staging.stg_settlement_categories WHERE settlement_id = ? AND is_suspense
+           ORDER BY abs(amount) DESC""", [settlement_id]).fetchall()
+    ok = not rows
+    total = sum((Decimal(r[4]) for r in rows), ZERO)
+    text = ("every line has a mapping" if ok else
+            f"{sum(r[3] for r in rows)} line(s) of {len(rows)} unmapped type(s), {total} in total, "
+            f"posted to suspense account {rows[0][5]}: add a rule to accounts.yaml and re-run")
+    md = "\n".join(["| transaction-type | amount-type | amount-description | lines | amount |",
+                    "|---|---|---|---|---|"] + [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in rows])
+    return Outcome("settlement_unmapped_lines", ok, False, text,
+                   {"unmapped_lines": int(sum(r[3] for r in rows)), "unmapped_amount": float(total),
+                    "unmapped_types": md if rows else ""})
+
+
+def validate(con, settlement_id: str) -> list[Outcome]:
+    return [check_totals(con, settlement_id), check_currency(con, settlement_id),
+            check_not_posted_twice(con, settlement_id), check_balanced(con, settlement_id),
+            check_unmapped(con, settlement_id)]
+
+
+# ---------------------------------------------------------------------------------------------
+# reconciliation for finance
+
+
+def account_table(con, settlement_id: str) -> list[dict[str, Any]]:
+    """Per GL account: the net settlement amount (credit-positive), debits and credits, line count."""
+    rows = con.execute(
+        """SELECT account, any_value(role) AS role, string_agg(DISTINCT line_kind, ',') AS kinds,
+                  sum(debit), sum(credit), sum(amount), sum(ledger_debit), sum(ledger_credit), sum(line_count)
+           FROM marts.journal_settlement_lines WHERE settlement_id = ?
+           GROUP BY account ORDER BY account""", [settlement_id]).fetchall()
+    return [{"account": r[0], "role": r[1], "debit": r[3], "credit": r[4], "net": r[5], "ledger_debit": r[6],
+             "ledger_credit": r[7], "lines": int(r[8] or 0)} for r in rows]
+
+
+def per_account_totals(con, settlement_id: str, kinds: tuple[str, ...] = ("account",)) -> dict[str, Decimal]:
+    """Net credit-positive amount per account over all the settlement's journals (account lines by default)."""
+    rows = con.execute(
+        f"""SELECT account, sum(amount) FROM marts.journal_settlement_lines
+            WHERE settlement_id = ? AND line_kind IN ({', '.join('?' * len(kinds))}) GROUP BY account""",
+        [settlement_id, *kinds]).fetchall()
+    return {a: Decimal(v) for a, v in rows}
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "\n".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# a file, end to end, without the warehouse (inspect and the benchmark)
+
+
+@dataclass
+class Preview:
+    summary: Any
+    outcomes: list[Outcome]
+    journals: list[Journal]
+    reconciliation: dict[str, Any] | None
+    accounts: list[dict[str, Any]]
+    unmapped: list[tuple]
+
+
+def preview(path: Path | str, target: str | None = None, con=None, with_marts: bool = True) -> Preview:
+    """Parse, validate and build the journals of a settlement file in memory; posts nothing."""
+    import duckdb
+
+    from sage_amazon import config
+    from sage_amazon.amazon import settlement as parser
+    from sage_amazon.mapping import accounts
+
+    own = con is None
+    con = con or duckdb.connect()
+    try:
+        for schema in ("raw", "ref", "staging", "marts", "ops"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        accounts.write_table(con, accounts.load(), target or config.get("SAGE_AMAZON_TARGET").lower())
+        summary = parser.land(con, path, source="inspect")
+        build(con, summary.settlement_id, MODELS if with_marts else JOURNAL_MODELS)
+        outcomes = validate(con, summary.settlement_id)
+        unmapped = con.execute(
+            """SELECT transaction_type, amount_type, amount_description, line_count, amount
+               FROM staging.stg_settlement_categories WHERE settlement_id = ? AND is_suspense""",
+            [summary.settlement_id]).fetchall()
+        return Preview(summary, outcomes, journals(con, summary.settlement_id),
+                       reconciliation_row(con, summary.settlement_id) if with_marts else None,
+                       account_table(con, summary.settlement_id), unmapped)
+    finally:
+        if own:
+            con.close()

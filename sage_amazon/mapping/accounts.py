@@ -1,0 +1,208 @@
+"""The settlement account map (`accounts.yaml`): line patterns -> roles -> GL accounts and tax codes.
+
+`load()` validates the file and returns an `AccountMap`; `rows()` compiles it into the table
+`ref.settlement_account_map` that the SQL models join (one row per rule per marketplace, plus the
+fixed roles and the currency rates), so the SQL and Python views of the map cannot disagree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sage_amazon.mapping import MappingError, load_yaml, mapping_file
+
+FILE = "accounts.yaml"
+FIXED_ROLES = ("clearing", "bank", "reserve", "suspense")
+ANY = "*"
+
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("kind", "VARCHAR"),  # rule | role | rate
+    ("target", "VARCHAR"),
+    ("marketplace", "VARCHAR"),  # US, UK, DE ... or * (any other marketplace)
+    ("rule_no", "INTEGER"),
+    ("transaction_type_like", "VARCHAR"),  # lower-case LIKE pattern
+    ("amount_type_like", "VARCHAR"),
+    ("description_like", "VARCHAR"),
+    ("role", "VARCHAR"),
+    ("account", "VARCHAR"),
+    ("tax_code", "VARCHAR"),
+    ("currency", "VARCHAR"),
+    ("rate", "DECIMAL(18,8)"),
+    ("company_currency", "VARCHAR"),
+    ("rule_text", "VARCHAR"),
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    no: int
+    role: str
+    transaction_type: str = ANY
+    amount_type: str = ANY
+    description: str = ANY
+    marketplaces: tuple[str, ...] = ()
+
+    def matches(self, transaction_type: str, amount_type: str, description: str, marketplace: str = "") -> bool:
+        if self.marketplaces and marketplace not in self.marketplaces:
+            return False
+        return all(
+            fnmatch.fnmatchcase((value or "").lower(), pattern.lower())
+            for value, pattern in ((transaction_type, self.transaction_type), (amount_type, self.amount_type),
+                                   (description, self.description))
+        )
+
+    def text(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in (("transaction_type", self.transaction_type),
+                                            ("amount_type", self.amount_type),
+                                            ("description", self.description)) if v != ANY]
+        return f"rule {self.no}: " + (", ".join(parts) or "any line") + f" -> {self.role}"
+
+
+@dataclass(frozen=True)
+class AccountMap:
+    source: str
+    company_currency: str
+    rates: dict[str, Decimal]
+    documents: str
+    targets: dict[str, dict[str, str]]  # target -> role -> account
+    marketplaces: dict[str, dict[str, Any]]  # code -> {currency, accounts, tax_codes}
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+    def roles(self) -> set[str]:
+        return {r.role for r in self.rules} | set(FIXED_ROLES)
+
+    def account(self, target: str, role: str, marketplace: str = "") -> str:
+        override = self.marketplaces.get(marketplace, {}).get("accounts", {})
+        if role in override:
+            return override[role]
+        try:
+            return self.targets[target][role]
+        except KeyError:
+            raise MappingError(f"{self.source}: no account for role {role!r} under targets.{target}") from None
+
+    def tax_code(self, role: str, marketplace: str = "") -> str:
+        return self.marketplaces.get(marketplace, {}).get("tax_codes", {}).get(role, "")
+
+    def rate(self, currency: str) -> Decimal:
+        if currency == self.company_currency:
+            return Decimal("1")
+        try:
+            return self.rates[currency]
+        except KeyError:
+            raise MappingError(f"{self.source}: no rate for currency {currency} in `rates`") from None
+
+    def role_for(self, transaction_type: str, amount_type: str, description: str,
+                 marketplace: str = "") -> tuple[str, Rule | None]:
+        """The role of a line and the rule that gave it (suspense and None when nothing matches)."""
+        for rule in self.rules:
+            if rule.matches(transaction_type, amount_type, description, marketplace):
+                return rule.role, rule
+        return "suspense", None
+
+
+def _text(value: Any, where: str, source: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool | dict | list):
+        raise MappingError(f"{source}: {where} must be text, got {value!r}")
+    return str(value)
+
+
+def parse(data: Any, source: str = FILE) -> AccountMap:
+    if not isinstance(data, dict):
+        raise MappingError(f"{source}: expected a mapping at the top level")
+    company = _text(data.get("company_currency"), "company_currency", source).upper()
+    if len(company) != 3:
+        raise MappingError(f"{source}: company_currency must be an ISO currency code like USD")
+    rates: dict[str, Decimal] = {}
+    for cur, value in (data.get("rates") or {}).items():
+        try:
+            rate = Decimal(_text(value, f"rates.{cur}", source))
+        except InvalidOperation:
+            raise MappingError(f"{source}: rates.{cur} must be a number in quotes, got {value!r}") from None
+        if rate <= 0:
+            raise MappingError(f"{source}: rates.{cur} must be positive")
+        rates[str(cur).upper()] = rate
+    targets: dict[str, dict[str, str]] = {}
+    for target, body in (data.get("targets") or {}).items():
+        accounts = (body or {}).get("accounts") or {}
+        targets[str(target)] = {str(k): _text(v, f"targets.{target}.accounts.{k}", source) for k, v in accounts.items()}
+    if not targets:
+        raise MappingError(f"{source}: `targets` must give the accounts of at least one Sage target")
+    markets: dict[str, dict[str, Any]] = {}
+    for code, body in (data.get("marketplaces") or {}).items():
+        body = body or {}
+        markets[str(code).upper()] = {
+            "currency": _text(body.get("currency"), f"marketplaces.{code}.currency", source).upper(),
+            "accounts": {str(k): _text(v, "account", source) for k, v in (body.get("accounts") or {}).items()},
+            "tax_codes": {str(k): _text(v, "tax code", source) for k, v in (body.get("tax_codes") or {}).items()},
+        }
+    rules = []
+    for i, raw in enumerate(data.get("rules") or [], start=1):
+        if not isinstance(raw, dict) or "role" not in raw:
+            raise MappingError(f"{source}: rules[{i}] needs a `role`, got {raw!r}")
+        unknown = set(raw) - {"role", "transaction_type", "amount_type", "description", "marketplaces"}
+        if unknown:
+            raise MappingError(f"{source}: rules[{i}] has unknown key(s) {', '.join(sorted(unknown))}")
+        rules.append(Rule(
+            no=i, role=_text(raw["role"], f"rules[{i}].role", source),
+            transaction_type=_text(raw.get("transaction_type", ANY), "pattern", source) or ANY,
+            amount_type=_text(raw.get("amount_type", ANY), "pattern", source) or ANY,
+            description=_text(raw.get("description", ANY), "pattern", source) or ANY,
+            marketplaces=tuple(str(m).upper() for m in raw.get("marketplaces") or ()),
+        ))
+    amap = AccountMap(source, company, rates, _text(data.get("documents") or "journal_only", "documents", source),
+                      targets, markets, tuple(rules))
+    for target, accounts in targets.items():
+        missing = sorted(r for r in amap.roles() if r not in accounts)
+        if missing:
+            raise MappingError(f"{source}: targets.{target}.accounts has no account for role(s) {', '.join(missing)}")
+    return amap
+
+
+def load() -> AccountMap:
+    return parse(load_yaml(FILE), str(mapping_file(FILE)))
+
+
+def like_pattern(glob: str) -> str:
+    """Shell pattern -> lower-case SQL LIKE pattern (`_` stays a one-character wildcard: harmless here)."""
+    return glob.lower().replace("*", "%").replace("?", "_")
+
+
+def rows(amap: AccountMap, target: str) -> list[tuple]:
+    """The account map as rows of ref.settlement_account_map for one Sage target."""
+    if target not in amap.targets:
+        raise MappingError(f"{amap.source}: no `targets.{target}` section")
+    out: list[tuple] = []
+    markets = [*amap.marketplaces, ANY]
+    for market in markets:
+        mk = "" if market == ANY else market
+        for rule in amap.rules:
+            if rule.marketplaces and mk not in rule.marketplaces:
+                continue
+            out.append(("rule", target, market, rule.no, like_pattern(rule.transaction_type),
+                        like_pattern(rule.amount_type), like_pattern(rule.description), rule.role,
+                        amap.account(target, rule.role, mk), amap.tax_code(rule.role, mk), None, None, None,
+                        rule.text()))
+        for role in sorted(amap.roles()):
+            out.append(("role", target, market, None, None, None, None, role, amap.account(target, role, mk),
+                        amap.tax_code(role, mk), None, None, None, None))
+    currencies = set(amap.rates) | {amap.company_currency}
+    for cur in sorted(currencies):
+        out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, amap.rate(cur),
+                    amap.company_currency, None))
+    return out
+
+
+def write_table(con, amap: AccountMap, target: str, table: str = "ref.settlement_account_map") -> int:
+    """(Re)create the account map table; returns its row count."""
+    schema = table.split(".")[0]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    cols = ", ".join(f"{n} {t}" for n, t in TABLE_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
+    data = rows(amap, target)
+    con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(TABLE_COLUMNS))})", data)
+    return len(data)
