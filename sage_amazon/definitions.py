@@ -97,7 +97,11 @@ def _progress_logger(init_context):
             if name in ("STEP_SUCCESS", "STEP_FAILURE", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"):
                 step = event.step_key or ""
                 if name == "STEP_FAILURE":
-                    print(f"  ✗ {step}: {event.event_specific_data.error.message.strip()[:300]}", flush=True)
+                    error = event.event_specific_data.error
+                    while error is not None and error.cause is not None:  # the user's exception, not the wrapper
+                        error = error.cause
+                    message = error.message.strip() if error is not None else "failed"
+                    print(f"  ✗ {step}: {message[:300]}", flush=True)
                 elif name == "ASSET_MATERIALIZATION":
                     mat = event.event_specific_data.materialization
                     rows = mat.metadata.get("dagster/row_count")
@@ -110,24 +114,27 @@ def _progress_logger(init_context):
                     print(f"    {mark} check {ev.asset_key.to_user_string()}:{ev.check_name}", flush=True)
 
     log = logging.getLogger("sage_amazon.run")
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.DEBUG)  # Dagster logs materializations at DEBUG
     log.handlers = [_Handler()]
     log.propagate = False
     return log
 
 
-def run_pipeline(start: str, end: str, instance: dg.DagsterInstance | None = None) -> list[tuple[str, bool, str]]:
+def run_pipeline(
+    start: str, end: str, instance: dg.DagsterInstance | None = None, definitions: dg.Definitions | None = None
+) -> list[tuple[str, bool, str]]:
     """Materialize every asset in stage order for days [start, end]. Returns (stage label, ok, run id).
 
     Runs are recorded in the instance of DAGSTER_HOME unless one is given, so the UI shows them.
     """
     if instance is None:
         with dg.DagsterInstance.get() as home_instance:
-            return run_pipeline(start, end, home_instance)
-    graph = defs.resolve_asset_graph()
+            return run_pipeline(start, end, home_instance, definitions)
+    definitions = definitions or defs
+    graph = definitions.resolve_asset_graph()
     stages = plan_stages(graph)
     jobs = [dg.define_asset_job(f"cli_run_stage_{i}", selection=keys) for i, (_, keys) in enumerate(stages)]
-    run_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
+    run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
     outcomes: list[tuple[str, bool, str]] = []
 
     def execute(i: int, keys: list[dg.AssetKey], label: str, **kwargs) -> None:
