@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from types import ModuleType
@@ -31,15 +32,25 @@ def _automation(package: ModuleType) -> dict[str, list]:
     return {kind: list(values.values()) for kind, values in found.items()}
 
 
-_python_assets = dg.load_assets_from_package_module(assets)
-_known = {key.path[-1] for a in _python_assets for key in a.keys}
+@functools.cache
+def build_definitions() -> dg.Definitions:
+    """Everything the code location serves. Built on first use, so a broken asset module fails the
+    code location (with its message) without breaking imports of the helpers below."""
+    python_assets = dg.load_assets_from_package_module(assets)
+    known = {key.path[-1] for a in python_assets for key in a.keys}
+    return dg.Definitions(
+        assets=[*python_assets, *build_sql_model_assets(known)],
+        asset_checks=dg.load_asset_checks_from_package_module(assets),
+        resources=build_resources(),
+        **_automation(sensors),
+    )
 
-defs = dg.Definitions(
-    assets=[*_python_assets, *build_sql_model_assets(_known)],
-    asset_checks=dg.load_asset_checks_from_package_module(assets),
-    resources=build_resources(),
-    **_automation(sensors),
-)
+
+def __getattr__(name: str):
+    # `defs` is what workspace.yaml loads (module attribute, resolved lazily).
+    if name == "defs":
+        return build_definitions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---- running the whole graph without the UI (`sage-amazon run`) -------------------------------------
@@ -60,7 +71,7 @@ def plan_stages(graph=None) -> list[tuple[str, list[dg.AssetKey]]]:
     Unpartitioned and daily assets share a run (one ranged run over the days); settlement assets run
     once per settlement id; an asset whose upstream has another partitioning starts a later stage.
     """
-    graph = graph or defs.resolve_asset_graph()
+    graph = graph or build_definitions().resolve_asset_graph()
     index: dict[dg.AssetKey, int] = {}
     for level in graph.toposorted_asset_keys_by_level:
         for key in level:
@@ -130,7 +141,7 @@ def run_pipeline(
     if instance is None:
         with dg.DagsterInstance.get() as home_instance:
             return run_pipeline(start, end, home_instance, definitions)
-    definitions = definitions or defs
+    definitions = definitions or build_definitions()
     graph = definitions.resolve_asset_graph()
     stages = plan_stages(graph)
     jobs = [dg.define_asset_job(f"cli_run_stage_{i}", selection=keys) for i, (_, keys) in enumerate(stages)]
@@ -173,7 +184,8 @@ def replay_flows(
     if instance is None:
         with dg.DagsterInstance.get() as home_instance:
             return replay_flows(flows, record_keys, home_instance)
-    graph = defs.resolve_asset_graph()
+    definitions = build_definitions()
+    graph = definitions.resolve_asset_graph()
     ok = True
     for flow in flows:
         loads = [k for k in graph.get_all_asset_keys() if graph.get(k).tags.get(DEAD_LETTER_FLOW_TAG) == flow]
@@ -186,7 +198,7 @@ def replay_flows(
         partitioned = sorted(k for k in loads if graph.get(k).partitions_def is not None)
         job_defs = [dg.define_asset_job(f"replay_{flow}_models", selection=unpartitioned)] if unpartitioned else []
         job_defs += [dg.define_asset_job(f"replay_{flow}_loads", selection=partitioned)] if partitioned else []
-        run_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=job_defs, loggers={"progress": _progress_logger}))
+        run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=job_defs, loggers={"progress": _progress_logger}))
         run_config = {"loggers": {"progress": {}}}
         if unpartitioned:
             print(f"▶ replay {flow}: {', '.join(k.to_user_string() for k in unpartitioned)}", flush=True)
