@@ -175,8 +175,11 @@ class Sage500Target:
                 results[ref] = err
         if to_stage:
             results.update(self._import_session(to_stage))
-        if promote:
-            self._update_headers([(tran_no, status, "") for _, tran_no, status in promote])
+        if promote:  # Amazon released a pending order: release it in Sage too (the order is adopted anyway)
+            try:
+                self._update_headers([(tran_no, status, "") for _, tran_no, status in promote])
+            except e.SageError as err:
+                log.warning("could not release pending Sage 500 orders %s: %s", [p[1] for p in promote], err)
         return [results[o.customer_order_ref] for o in orders]
 
     def _status_text(self, order: SalesOrder) -> str:
@@ -246,13 +249,14 @@ class Sage500Target:
         return outcome
 
     def _purge_stale_staging(self, conn: Connection, refs: Sequence[str]) -> None:
-        """Earlier failed attempts of the orders being re-sent leave Sage's staging (their log stays)."""
+        """Earlier failed attempts (ProcessStatus 2) of the orders being re-sent leave Sage's staging, so
+        the staging table shows each order's latest refusal only; the tdmMigrationLogWrk history stays."""
         params = {"refs": list(refs)}
         conn.execute(text(
             "DELETE FROM StgSOLine WHERE EXISTS (SELECT 1 FROM StgSalesOrder o WHERE o.SessionKey = StgSOLine.SessionKey "
-            "AND o.TranNo = StgSOLine.TranNo AND o.CustPONo IN :refs)").bindparams(bindparam("refs", expanding=True)),
-            params)
-        conn.execute(text("DELETE FROM StgSalesOrder WHERE CustPONo IN :refs").bindparams(
+            "AND o.TranNo = StgSOLine.TranNo AND o.ProcessStatus = 2 AND o.CustPONo IN :refs)").bindparams(
+            bindparam("refs", expanding=True)), params)
+        conn.execute(text("DELETE FROM StgSalesOrder WHERE ProcessStatus = 2 AND CustPONo IN :refs").bindparams(
             bindparam("refs", expanding=True)), params)
 
     def _session_failures(self, conn: Connection, session: int) -> dict[str, list[dict]]:
