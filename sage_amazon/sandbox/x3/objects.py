@@ -124,6 +124,20 @@ def _open_period(conn: Connection, company: str, when: date, field: str) -> None
         raise Refused(f"{field} : {when:%Y%m%d} : Period closed for company {company}")
 
 
+def _criterion(table: Table, name: str, value: str):
+    """A query key as a typed equality (keys travel as strings)."""
+    col = table.c[f"{name}_0"]
+    if isinstance(col.type, t.Integer):
+        if not value.lstrip("-").isdigit():
+            raise Refused(f"{name} : {value} : Incorrect value")
+        return col == int(value)
+    if isinstance(col.type, t.Date):
+        return col == parse_date(value, name)
+    if isinstance(col.type, t.X3Decimal):
+        return col == parse_decimal(value, name)
+    return col == value
+
+
 def _key(keys: list[tuple[str, str]], name: str, pub: str) -> str:
     for k, v in keys:
         if k == name:
@@ -238,7 +252,7 @@ class SalesOrders:
         for k, v in keys:
             if f"{k}_0" not in t.SORDER.c:
                 raise Refused(f"{k} : not a selection criterion of SOH")
-            stmt = stmt.where(t.SORDER.c[f"{k}_0"] == v)
+            stmt = stmt.where(_criterion(t.SORDER, k, v))
         rows = conn.execute(stmt.order_by(t.SORDER.c.SOHNUM_0).limit(size or 20)).all()
         return [_strip(r) for r in rows]
 
@@ -358,7 +372,7 @@ class MasterData:
         for k, v in keys:
             if f"{k}_0" not in self.table.c:
                 raise Refused(f"{k} : not a selection criterion")
-            stmt = stmt.where(self.table.c[f"{k}_0"] == v)
+            stmt = stmt.where(_criterion(self.table, k, v))
         rows = conn.execute(stmt.order_by(self.table.c[f"{self.key}_0"]).limit(size or 20)).all()
         return [self.load(conn, [(self.key, _strip(r)[self.key])])[0] for r in rows]
 
@@ -438,7 +452,7 @@ class Invoices:
         for k, v in keys:
             if f"{k}_0" not in t.SINVOICE.c:
                 raise Refused(f"{k} : not a selection criterion of SIH")
-            stmt = stmt.where(t.SINVOICE.c[f"{k}_0"] == v)
+            stmt = stmt.where(_criterion(t.SINVOICE, k, v))
         return [_strip(r) for r in conn.execute(stmt.order_by(t.SINVOICE.c.NUM_0).limit(size or 20)).all()]
 
     def modify(self, conn, pub, keys, data, user):
@@ -540,7 +554,7 @@ class JournalEntries:
         for k, v in keys:
             if f"{k}_0" not in t.GACCENTRY.c:
                 raise Refused(f"{k} : not a selection criterion of GAS")
-            stmt = stmt.where(t.GACCENTRY.c[f"{k}_0"] == v)
+            stmt = stmt.where(_criterion(t.GACCENTRY, k, v))
         return [_strip(r) for r in conn.execute(stmt.order_by(t.GACCENTRY.c.NUM_0).limit(size or 20)).all()]
 
     def modify(self, conn, pub, keys, data, user):
