@@ -77,7 +77,7 @@ class ModelValidator:
 
     def schema_of(self, model: str, operation_id: str, status: int) -> dict[str, Any]:
         for methods in self.doc(model)["paths"].values():
-            for method, op in methods.items():
+            for op in methods.values():
                 if isinstance(op, dict) and op.get("operationId") == operation_id:
                     return op["responses"][str(status)]["schema"]
         raise KeyError(f"{operation_id} not in {model}")
