@@ -136,3 +136,12 @@ def test_many_orders_in_one_session(target):
     assert all(r.created for r in results) and len({r.sage_number for r in results}) == 120
     assert q(target, "SELECT count(*), sum(SalesAmt) FROM tsoSalesOrder WHERE CustPONo LIKE '999-2000000-%'") == [
         (120, sum(D("59.99") * (n % 3 + 1) for n in range(120)))]
+
+
+def test_amazon_line_total_survives_a_fractional_unit_price(target):
+    from sage_amazon.sage.sage500 import amazon_line_amounts
+
+    unit, discount = amazon_line_amounts(D("3"), D("10.00"), D("-1.00"))
+    r = target.create_sales_order(
+        order("111-1000000-0000040", SalesOrderLine(1, "NW-LAMP-300", D("3"), unit, discount)))
+    assert q(target, "SELECT SalesAmt FROM tsoSalesOrder WHERE TranNo = :t", t=r.sage_number) == [(D("9.00"),)]

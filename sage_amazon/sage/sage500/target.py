@@ -38,7 +38,7 @@ from sage_amazon.sage.protocol import (
     StockLevel,
 )
 
-from .rules import STATUS_CODES, AmazonCarrier, Sage500Rules
+from .rules import STATUS_CODES, UNIT_PRICE_QUANTUM, AmazonCarrier, Sage500Rules
 from .shim import call_procedure
 
 log = logging.getLogger(__name__)
@@ -291,12 +291,16 @@ class Sage500Target:
 
     def _line_rows(self, session: int, tran_no: str, order: SalesOrder) -> list[dict]:
         sales_account = self.rules.gl_accounts.get("sales")
-        return [{
-            "SessionKey": session, "TranNo": tran_no, "SOLineNo": line.line_no, "ItemID": line.item,
-            "Description": line.description[:40] or None, "QtyOrd": line.quantity, "UnitPrice": line.gross_price,
-            "TradeDiscAmt": line.discount, "ExtAmt": cents(line.quantity * line.gross_price) - line.discount,
-            "WarehouseID": order.site or None, "GLAcctNo": sales_account, "UserFld1": line.external_line_ref[:15] or None,
-        } for line in order.lines]
+        rows = []
+        for line in order.lines:
+            price = line.gross_price.quantize(UNIT_PRICE_QUANTUM)  # what DECIMAL(15,5) will hold
+            rows.append({
+                "SessionKey": session, "TranNo": tran_no, "SOLineNo": line.line_no, "ItemID": line.item,
+                "Description": line.description[:40] or None, "QtyOrd": line.quantity, "UnitPrice": price,
+                "TradeDiscAmt": line.discount, "ExtAmt": cents(line.quantity * price) - line.discount,
+                "WarehouseID": order.site or None, "GLAcctNo": sales_account,
+                "UserFld1": line.external_line_ref[:15] or None})
+        return rows
 
     def close_sales_order(self, sage_number: str, reason: str = "") -> None:
         with self._tx() as conn:

@@ -2,6 +2,19 @@
 -- semantics (see README.md). Parameters keep Sage's names without the '@'. PostgreSQL requires every
 -- OUT parameter to be passed in CALL (as NULL); callers use named notation.
 
+-- Re-installing replaces every procedure, whatever signature an older version had.
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT p.oid::regprocedure AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = current_schema() AND p.proname IN (
+                 'spgetnextsurrogatekey', 'spgetnextblocksurrogatekey', 'spdmcreatemigrationlogentry',
+                 'spsoapisalesordins', 'spglapipostbatchlessglposting', 'spsosandboxshiporder')
+    LOOP
+        EXECUTE 'DROP ROUTINE ' || r.sig;
+    END LOOP;
+END $$;
+
 -- Surrogate keys ------------------------------------------------------------------------------------
 CREATE OR REPLACE PROCEDURE spGetNextSurrogateKey(iTableName varchar, OUT oNewKey int)
 LANGUAGE plpgsql AS $$
