@@ -117,6 +117,16 @@ def test_zeep_client_from_the_wsdl(x3):
     as_json = service.read(json_ctx, "BPC", key_array([key_type(key="BPCNUM", value="AMZGB")]))
     assert as_json.status == 1 and '"CUR": "GBP"' in as_json.resultXml
 
+    stock = service.run(context(), "YSTKAVL",
+                        "<PARAM><GRP ID='GRP1'><FLD NAME='STOFCY'>US01</FLD><FLD NAME='ITMREF'>NW-KNIFE-MT</FLD>"
+                        "</GRP></PARAM>")
+    assert stock.status == 1
+    out = {f.get("NAME"): f.text for f in etree.fromstring(stock.resultXml.encode()).iter("FLD")}
+    [mvt] = x3.rows("ITMMVT", STOFCY="US01", ITMREF="NW-KNIFE-MT")
+    assert (out["O_STAT"], out["O_AVAILABLE"]) == ("1", format(mvt["PHYSTO_0"] - mvt["PHYALL_0"], "f"))
+    unpublished = service.run(context(), "NOPROG", "<PARAM/>")
+    assert unpublished.status == 0 and "NOPROG" in unpublished.messages[0].message
+
     wrong_pool = service.save(context("NOPOOL"), "SOH", xml)
     assert wrong_pool.status == 0
     assert [(m.type, m.message) for m in wrong_pool.messages] == [

@@ -61,3 +61,18 @@ def test_unknown_publication_is_a_configuration_error(x3):
     with pytest.raises(SageConfigurationError, match="WSCOMCLT"):
         target.description("SOH")
     target.close()
+
+
+def test_group_ids_are_configurable_per_publication(tmp_path, order_ref):
+    from sage_amazon.sandbox.x3 import running_x3
+
+    renames = {"SOH": {"SOH4_1": "YSOHLIN", "SOH0_1": "YSOHHDR"}, "GAS": {"GAS1_1": "YGASLIN"}}
+    with running_x3(tmp_path, group_ids=renames) as x3:
+        target = make_target(x3)
+        desc = target.description("SOH")
+        assert (desc.lines.id, desc.header_group("SOHNUM").id, desc.header_group("BPCINV").id) == (
+            "YSOHLIN", "YSOHHDR", "SOH1_1")
+        assert target.description("GAS").lines.id == "YGASLIN"
+        assert target.create_sales_order(an_order(order_ref)).created
+        target.close()
+        assert x3.count_orders(order_ref) == 1

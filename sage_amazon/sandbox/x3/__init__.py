@@ -15,7 +15,8 @@ For tests elsewhere in the project::
 
 `running_x3(tmp_path, layout="standard", db_url=None, **options)` starts the sandbox on a free
 loopback port in a thread and stops it on exit, even when the body raises. `db_url` defaults to
-an SQLite file in `tmp_path`. Options: folder, pool, user, password, pool_size, and the faults
+an SQLite file in `tmp_path`. Options: folder, pool, user, password, pool_size, group_ids
+(per-publication group renames, e.g. {"SOH": {"SOH4_1": "YSOHLIN"}}), and the faults
 pool_busy (int, -1 = always), slow (seconds), lose_replies (int, -1 = always). The handle has
 `.url .user .password .pool .folder .layout .engine .faults` and the helpers shown above. See
 README.md for the seeded reference data.
@@ -81,7 +82,8 @@ def set_period_status(engine, year: int, month: int, *, closed: bool) -> None:
 @contextmanager
 def running_x3(tmp_path: Path | str, layout: str = "standard", db_url: str | None = None, *,
                folder: str = "SEED", pool: str = "SEED", user: str = "admin", password: str = "admin",
-               pool_size: int = 4, pool_busy: int = 0, slow: float = 0.0, lose_replies: int = 0,
+               pool_size: int = 4, group_ids: dict[str, dict[str, str]] | None = None,
+               pool_busy: int = 0, slow: float = 0.0, lose_replies: int = 0,
                catalog=None) -> Iterator[RunningX3]:
     from .app import X3Settings
     from .faults import Faults
@@ -90,7 +92,7 @@ def running_x3(tmp_path: Path | str, layout: str = "standard", db_url: str | Non
     db_url = db_url or f"sqlite:///{Path(tmp_path) / 'x3.sqlite'}"
     faults = Faults(pool_busy=pool_busy, slow=slow, lose_replies=lose_replies)
     settings = X3Settings(folder=folder, pools=(pool,), user=user, password=password, layout=layout,
-                          pool_size=pool_size, faults=faults)
+                          pool_size=pool_size, group_ids=group_ids or {}, faults=faults)
     engine, app = build(db_url, settings, catalog)
     port = free_port()
     server = BackgroundServer(app, "127.0.0.1", port)

@@ -16,6 +16,7 @@ from . import envelope, objects, rest
 from .faults import Faults
 from .layouts import layout as load_layout
 from .objxml import Refused, parse_object, render_description, render_object, render_rows
+from .subprograms import SUBPROGRAMS
 
 SOAP_PATH = "/soap-generic/syracuse/collaboration/syracuse/CAdxWebServiceXmlCC"
 WSDL_PATH = "/soap-wsdl/syracuse/collaboration/syracuse/CAdxWebServiceXmlCC"
@@ -30,13 +31,14 @@ class X3Settings:
     password: str = "admin"
     layout: str = "standard"
     pool_size: int = 4
+    group_ids: dict[str, dict[str, str]] = field(default_factory=dict)  # {"SOH": {"SOH4_1": "YLINES"}}
     faults: Faults = field(default_factory=Faults)
 
 
 class Syracuse:
     def __init__(self, engine: Engine, settings: X3Settings) -> None:
         self.engine, self.settings = engine, settings
-        self.publications = load_layout(settings.layout)
+        self.publications = load_layout(settings.layout, settings.group_ids)
         # X3 channels of a pool run one request each; SQLite wants one writer: serialise the work
         self.lock = threading.Lock()
         self.pool = threading.BoundedSemaphore(settings.pool_size)
@@ -75,7 +77,11 @@ class Syracuse:
         if op in ("actionObject", "deleteLines", "insertLines", "getDataXmlSchema"):
             raise Refused(f"{op} : operation not available in this sandbox")
         if op == "run":
-            raise Refused(f"Sub-program {call.public_name} : web service not published")
+            program = SUBPROGRAMS.get(call.public_name)
+            if program is None:
+                raise Refused(f"Web service {call.public_name} does not exist")
+            with self.lock, self.engine.begin() as conn:
+                return program(conn, call.input_xml, fmt)
         if pub is None:
             raise Refused(f"Web service {call.public_name} does not exist")
         if op == "getDescription":

@@ -36,11 +36,13 @@ def default_db_url() -> str:
 @click.option("--pool-size", default=4, show_default=True, type=int)
 @click.option("--user", default="admin", show_default=True)
 @click.option("--password", default="admin", show_default=True)
+@click.option("--group-id", "group_ids", multiple=True, metavar="PUB:GROUP=NEWID",
+              help="rename a publication group, e.g. SOH:SOH4_1=YSOHLIN (repeatable)")
 @click.option("--fault-pool-busy", default=0, type=int, help="refuse the first N SOAP calls (-1: all)")
 @click.option("--fault-slow", default=0.0, type=float, help="seconds added to every SOAP answer")
 @click.option("--fault-lose-replies", default=0, type=int, help="drop the reply of the first N writes")
-def x3_command(host, port, db_url, layout, folder, pools, pool_size, user, password, fault_pool_busy,
-               fault_slow, fault_lose_replies) -> None:
+def x3_command(host, port, db_url, layout, folder, pools, pool_size, user, password, group_ids,
+               fault_pool_busy, fault_slow, fault_lose_replies) -> None:
     """Run the Sage X3 (Syracuse) sandbox in the foreground."""
     import uvicorn
 
@@ -48,8 +50,15 @@ def x3_command(host, port, db_url, layout, folder, pools, pool_size, user, passw
     from .faults import Faults
     from .server import build
 
+    renames: dict[str, dict[str, str]] = {}
+    for spec in group_ids:
+        pub, _, rename = spec.partition(":")
+        old, _, new = rename.partition("=")
+        if not (pub and old and new):
+            raise click.BadParameter(f"{spec!r}: expected PUB:GROUP=NEWID", param_hint="--group-id")
+        renames.setdefault(pub, {})[old] = new
     settings = X3Settings(folder=folder, pools=tuple(pools), user=user, password=password, layout=layout,
-                          pool_size=pool_size,
+                          pool_size=pool_size, group_ids=renames,
                           faults=Faults(fault_pool_busy, fault_slow, fault_lose_replies))
     db_url = db_url or default_db_url()
     _engine, app = build(db_url, settings)

@@ -178,9 +178,22 @@ def _custom() -> dict[str, Publication]:
     )}
 
 
-def layout(name: str) -> dict[str, Publication]:
+def layout(name: str, group_ids: dict[str, dict[str, str]] | None = None) -> dict[str, Publication]:
+    """The publications of a layout; `group_ids` renames groups per publication, e.g.
+    {"SOH": {"SOH4_1": "YSOHLIN"}}, as a customer's own GESAWE publication would."""
     if name == "standard":
-        return _standard()
-    if name == "custom":
-        return _custom()
-    raise ValueError(f"unknown layout {name!r}; choose one of {LAYOUT_NAMES}")
+        pubs = _standard()
+    elif name == "custom":
+        pubs = _custom()
+    else:
+        raise ValueError(f"unknown layout {name!r}; choose one of {LAYOUT_NAMES}")
+    for pub_name, renames in (group_ids or {}).items():
+        pub = pubs.get(pub_name)
+        if pub is None:
+            raise ValueError(f"no publication {pub_name} to rename groups of")
+        unknown = set(renames) - {g.id for g in pub.groups}
+        if unknown:
+            raise ValueError(f"publication {pub_name} has no group {', '.join(sorted(unknown))}")
+        groups = tuple(Group(renames.get(g.id, g.id), g.fields, g.table, g.dim) for g in pub.groups)
+        pubs[pub_name] = Publication(pub.name, pub.object, pub.title, groups)
+    return pubs
