@@ -1,0 +1,283 @@
+"""Settlement to ledger: Amazon settlement reports landed, validated, journalised and posted to Sage.
+
+Asset graph (partitioned by settlement id, `settlement_ids`):
+
+    settlement_account_map (ref, unpartitioned) ─┐
+    settlement_lines + settlement_reports (raw) ─┴─▶ stg_settlement_categories ─▶ journal_settlement_lines
+        ─▶ settlement_reconciliation ─▶ settlement_journal_postings (Sage)      (SQL models in dbt_like_sql/)
+    settlement_lines ─▶ settlement_fee_rates (fee anomalies, non-blocking)
+
+Blocking checks: totals add up, one currency, journals balanced, not posted twice, reconciliation ties out.
+"""
+
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from assets.partitions import settlement_partitions
+from resources.sage import SageResource
+from resources.warehouse import WarehouseResource
+
+GROUP = "settlements"
+OWNERS = ["team:finance"]
+
+
+def _settings():
+    from sage_amazon import config
+
+    return config.load()
+
+
+def _outcome_result(outcome, asset_key: str, severity_warn: bool = False) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=outcome.name, asset_key=asset_key, passed=bool(outcome.passed), description=outcome.description,
+        severity=dg.AssetCheckSeverity.WARN if severity_warn else dg.AssetCheckSeverity.ERROR,
+        metadata={k: (dg.MetadataValue.md(v) if isinstance(v, str) and v.startswith("|") else v)
+                  for k, v in outcome.metadata.items()},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the account map
+
+
+@dg.asset(
+    group_name=GROUP, owners=OWNERS, kinds={"duckdb", "yaml"}, pool="duckdb_write",
+    description="accounts.yaml compiled into ref.settlement_account_map: line patterns -> role -> GL account "
+                "and tax code for the configured Sage target, plus currency rates.",
+)
+def settlement_account_map(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon.mapping import accounts
+
+    amap = accounts.load()
+    target = _settings().target
+    with warehouse.write() as con:
+        n = accounts.write_table(con, amap, target)
+    rules = "\n".join(f"| {r.no} | {r.transaction_type} | {r.amount_type} | {r.description} | {r.role} | "
+                      f"{amap.account(target, r.role)} |" for r in amap.rules)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "source": amap.source, "target": target,
+        "company_currency": amap.company_currency,
+        "rules": dg.MetadataValue.md("| # | transaction-type | amount-type | description | role | account |\n"
+                                     "|---|---|---|---|---|---|\n" + rules),
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# landing
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("settlement_lines", group_name=GROUP, owners=OWNERS, kinds={"duckdb"},
+                     description="raw.settlement_lines: every detail line of each settlement file (V2, or V1 "
+                                 "unpivoted to V2 amount-type/amount-description), amounts DECIMAL(18,2)."),
+        dg.AssetSpec("settlement_reports", group_name=GROUP, owners=OWNERS, kinds={"duckdb"},
+                     description="raw.settlement_reports: the summary row of each settlement (dates, total, "
+                                 "currency), its marketplace and the raw file kept for audit."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("settlement_totals_match", asset="settlement_lines", blocking=True,
+                          description="The detail amounts add up exactly to total-amount."),
+        dg.AssetCheckSpec("settlement_single_currency", asset="settlement_lines", blocking=True,
+                          description="Every line is in the settlement's currency."),
+    ],
+    partitions_def=settlement_partitions,
+    pool="duckdb_write",
+)
+def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Parse the settlement's raw file (kept under the data dir) into DuckDB with DuckDB's CSV reader."""
+    from sage_amazon.amazon import settlement as parser
+    from sage_amazon.ledger import intake, settlements
+    from sage_amazon.mapping import accounts
+
+    sid = context.partition_key
+    settings = _settings()
+    path = intake.find_file(settings.raw_dir, sid)
+    if path is None:
+        raise dg.Failure(
+            description=f"no raw file for settlement {sid} under {intake.settlements_dir(settings.raw_dir)}; "
+                        f"the discovery sensor downloads it, or bring it in with `sage-amazon settlement import FILE`",
+        )
+    origin = intake.manifest(settings.raw_dir, sid).get("origin", "file")
+    started = datetime.now(UTC)
+    with warehouse.write() as con:
+        accounts.write_table(con, accounts.load(), settings.target)
+        try:
+            summary = parser.land(con, path, source=origin)
+        except parser.SettlementFileError as exc:
+            raise dg.Failure(description=str(exc), metadata={
+                "file": str(exc.path), "line": exc.line or 0, "column": exc.column or ""}) from None
+        if summary.settlement_id != sid:
+            raise dg.Failure(description=f"{path} is settlement {summary.settlement_id}, not {sid}")
+        totals = settlements.check_totals(con, sid)
+        currency = settlements.check_currency(con, sid)
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    yield dg.MaterializeResult(asset_key="settlement_lines", metadata={
+        "dagster/row_count": summary.line_count, "file": dg.MetadataValue.path(str(path)),
+        "file_format": summary.file_format, "marketplace": summary.marketplace, "currency": summary.currency,
+        "total_amount": float(summary.total_amount), "load_seconds": round(seconds, 3),
+    })
+    yield dg.MaterializeResult(asset_key="settlement_reports", metadata={
+        "dagster/row_count": 1, "settlement_id": sid, "deposit_date": str(summary.deposit_date),
+        "settlement_start": str(summary.settlement_start), "settlement_end": str(summary.settlement_end),
+        "sha256": summary.file_sha256, "origin": origin,
+    })
+    yield _outcome_result(totals, "settlement_lines")
+    yield _outcome_result(currency, "settlement_lines")
+
+
+# Great Expectations suite on the landed lines (GX imported only when the check runs).
+_GX_CHECKS = {
+    "gx_amount_not_null": ("ExpectColumnValuesToNotBeNull", {"column": "amount"}, True),
+    "gx_transaction_type_not_null": ("ExpectColumnValuesToNotBeNull", {"column": "transaction_type"}, False),
+    "gx_posted_date_not_null": ("ExpectColumnValuesToNotBeNull", {"column": "posted_date", "mostly": 0.99}, False),
+    "gx_currency_iso": ("ExpectColumnValueLengthsToEqual", {"column": "currency", "value": 3}, True),
+}
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(name, asset="settlement_lines", blocking=blocking,
+                             description=f"Great Expectations: {kind} {kwargs}")
+           for name, (kind, kwargs, blocking) in _GX_CHECKS.items()],
+    pool="duckdb_write",
+)
+def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    sid = context.partition_key
+    with warehouse.read() as con:
+        df = con.execute(
+            "SELECT amount::VARCHAR AS amount, transaction_type, posted_date, currency "
+            "FROM raw.settlement_lines WHERE settlement_id = ?", [sid]).df()
+    ctx = gx.get_context(mode="ephemeral")
+    try:
+        ctx.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
+    except Exception:  # pragma: no cover - cosmetic
+        pass
+    batch = (ctx.data_sources.add_pandas("settlements").add_dataframe_asset("lines")
+             .add_batch_definition_whole_dataframe("partition").get_batch(batch_parameters={"dataframe": df}))
+    for name, (kind, kwargs, _) in _GX_CHECKS.items():
+        res = batch.validate(getattr(gxe, kind)(**kwargs))
+        result = res.result or {}
+        yield dg.AssetCheckResult(
+            check_name=name, asset_key="settlement_lines", passed=bool(res.success),
+            metadata={"unexpected_count": int(result.get("unexpected_count") or 0),
+                      "unexpected_percent": float(result.get("unexpected_percent") or 0.0),
+                      "rows": int(len(df))})
+
+
+# ---------------------------------------------------------------------------------------------
+# checks on the SQL models
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec("settlement_journals_balanced", asset="journal_settlement_lines", blocking=True,
+                          description="Every journal balances in the settlement and the company currency."),
+        dg.AssetCheckSpec("settlement_not_posted_twice", asset="journal_settlement_lines", blocking=True,
+                          description="No settlement is posted twice (same file under two ids, or posted "
+                                      "journals that would change)."),
+        dg.AssetCheckSpec("settlement_unmapped_lines", asset="journal_settlement_lines", blocking=False,
+                          description="Lines no account-map rule matches: posted to suspense and flagged."),
+    ],
+    pool="duckdb_write",
+)
+def settlement_journal_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    from sage_amazon.ledger import settlements
+
+    sid = context.partition_key
+    with warehouse.read() as con:
+        outcomes = [settlements.check_balanced(con, sid), settlements.check_not_posted_twice(con, sid),
+                    settlements.check_unmapped(con, sid)]
+    for outcome in outcomes:
+        yield _outcome_result(outcome, "journal_settlement_lines", severity_warn=not outcome.blocking)
+
+
+@dg.asset_check(asset="settlement_reconciliation", blocking=True, pool="duckdb_write",
+                description="Total = sum of lines = sum of journal account lines = deposit; variance 0.00.")
+def settlement_reconciliation_ties_out(context: dg.AssetCheckExecutionContext,
+                                       warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from sage_amazon.ledger import settlements
+
+    sid = context.partition_key
+    with warehouse.read() as con:
+        row = settlements.reconciliation_row(con, sid)
+        table = settlements.account_table(con, sid)
+    if row is None:
+        return dg.AssetCheckResult(passed=False, description=f"no reconciliation row for settlement {sid}")
+    ok = (row["variance"] == 0 and row["clearing_balance"] == 0 and row["journals_balanced"]
+          and row["sum_journal_lines"] == row["sum_lines"] == row["total_amount"] == row["deposit"])
+    return dg.AssetCheckResult(passed=bool(ok), metadata=_reconciliation_metadata(row, table),
+                               description="ties out" if ok else f"variance {row['variance']}")
+
+
+def _reconciliation_metadata(row: dict, table: list[dict]) -> dict:
+    from sage_amazon.ledger import settlements
+
+    money = ("total_amount", "sum_lines", "sum_journal_lines", "deposit", "variance", "clearing_balance",
+             "unmapped_amount")
+    md = {k: dg.MetadataValue.text(f"{row[k]:.2f}") for k in money}
+    md.update({
+        "currency": row["currency"], "deposit_date": str(row["deposit_date"]), "periods": row["periods"] or "",
+        "journal_count": int(row["journal_count"] or 0), "line_count": int(row["line_count"] or 0),
+        "unmapped_lines": int(row["unmapped_lines"] or 0),
+        "per_account": dg.MetadataValue.md(settlements.markdown_table(
+            table, ["account", "role", "debit", "credit", "net", "lines"])),
+    })
+    return md
+
+
+@dg.asset_check(asset="settlement_fee_rates", blocking=False, pool="duckdb_write",
+                description="Fees far from their usual rate for the SKU (or the marketplace): referral fee rate, "
+                            "FBA fee per unit. Evidence listed; never blocks posting.")
+def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
+                             warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    from sage_amazon.ledger import anomalies, settlements
+
+    sid = context.partition_key
+    with warehouse.read() as con:
+        found = anomalies.find(con, sid)
+    rows = [a.as_dict() for a in found]
+    return dg.AssetCheckResult(
+        passed=not found, severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(found)} fee(s) deviate from their usual rate" if found else "fees at their usual rates",
+        metadata={"anomalies": len(found), "evidence": dg.MetadataValue.md(settlements.markdown_table(
+            rows[:50], ["order_id", "sku", "fee", "observed", "usual", "basis", "history", "fee_amount"]))
+            if rows else ""})
+
+
+# ---------------------------------------------------------------------------------------------
+# posting
+
+
+@dg.asset(
+    group_name=GROUP, owners=OWNERS, kinds={"sage"}, partitions_def=settlement_partitions, pool="duckdb_write",
+    deps=["journal_settlement_lines", "settlement_reconciliation"],
+    description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "
+                "Refusals such as a closed fiscal period are dead letters, retried on later runs.",
+)
+def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                                sage: SageResource) -> dg.MaterializeResult:
+    from sage_amazon.ledger import posting, settlements
+
+    sid = context.partition_key
+    target = sage.get_target()
+    report = posting.post_settlement(warehouse.write, target, sid)
+    with warehouse.read() as con:
+        row = settlements.reconciliation_row(con, sid)
+        table = settlements.account_table(con, sid)
+    md = _reconciliation_metadata(row, table) if row else {}
+    md.update({
+        "sage_target": getattr(target, "name", ""),
+        "posted": dg.MetadataValue.json(report.numbers()),
+        "posted_this_run": len(report.posted),
+        "dead_letters": dg.MetadataValue.json(report.dead_letters),
+    })
+    if report.transient:
+        raise dg.Failure(description=f"journals not posted yet (will retry): {report.transient}", metadata=md)
+    for ref, reason in report.dead_letters.items():
+        context.log.warning(f"{ref}: {reason} (dead letter, retried on the next run)")
+    return dg.MaterializeResult(metadata=md)

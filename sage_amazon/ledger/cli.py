@@ -1,0 +1,133 @@
+"""`sage-amazon settlement import FILE` and `sage-amazon settlement inspect FILE [--json]`.
+
+Import-light: everything heavy (duckdb, dagster) is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group("settlement")
+def settlement_group() -> None:
+    """Amazon settlement reports: import files downloaded by hand, preview their journals."""
+
+
+def _money(value) -> str:
+    return f"{value:,.2f}" if value is not None else ""
+
+
+@settlement_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--run/--no-run", default=False,
+              help="Also run the settlement job for it now, in this process (default: leave it to Dagster).")
+def import_command(file: Path, run: bool) -> None:
+    """Bring in a settlement file downloaded from Seller Central (reports older than 90 days are not in
+    the API). It is kept under the data dir and added as a settlement partition, like a discovered one."""
+    from sage_amazon import config
+    from sage_amazon.amazon.settlement import SettlementFileError
+    from sage_amazon.ledger import intake
+
+    settings = config.load()
+    try:
+        stored = intake.store(file, settings.raw_dir, origin="import")
+    except SettlementFileError as exc:
+        click.echo(f"sage-amazon: {exc}", err=True)
+        sys.exit(1)
+    state = ("already imported (same content)" if stored.kept_existing and stored.file_format != "V1"
+             else "kept the V2 file already there" if stored.kept_existing
+             else "replaced an earlier file (kept beside it)" if stored.replaced else "stored")
+    click.echo(f"settlement {stored.settlement_id} ({stored.file_format}): {state} at {stored.path}")
+    from sensors.settlements import add_settlement_partition, run_settlement
+
+    if add_settlement_partition(stored.settlement_id):
+        click.echo(f"added partition {stored.settlement_id} to settlement_ids")
+    if run:
+        ok, run_id = run_settlement(stored.settlement_id)
+        click.echo(f"settlement_job {'succeeded' if ok else 'FAILED'} (run {run_id})")
+        if not ok:
+            sys.exit(1)
+    else:
+        click.echo("materialize it from the UI (settlement_job) or re-run with --run")
+
+
+@settlement_group.command("inspect")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--target", type=click.Choice(["x3", "sage500"]), default=None,
+              help="Account codes of this Sage target (default: SAGE_AMAZON_TARGET).")
+def inspect_command(file: Path, as_json: bool, target: str | None) -> None:
+    """Parse, validate and preview the journals of a settlement file, without posting anything.
+    Exit code 1 when a blocking check fails or the file cannot be read."""
+    from sage_amazon.amazon.settlement import SettlementFileError
+    from sage_amazon.ledger import settlements
+
+    try:
+        preview = settlements.preview(file, target)
+    except SettlementFileError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "error": str(exc), "file": exc.path, "line": exc.line,
+                                   "column": exc.column}))
+        else:
+            click.echo(f"sage-amazon: {exc}", err=True)
+        sys.exit(1)
+    blocking_failed = [o for o in preview.outcomes if o.blocking and not o.passed]
+    if as_json:
+        doc = {
+            "ok": not blocking_failed,
+            "settlement": preview.summary.as_dict(),
+            "checks": [{"name": o.name, "passed": o.passed, "blocking": o.blocking, "description": o.description}
+                       for o in preview.outcomes],
+            "reconciliation": {k: (str(v) if v is not None else None) for k, v in (preview.reconciliation or {}).items()},
+            "accounts": [{k: str(v) for k, v in row.items()} for row in preview.accounts],
+            "unmapped": [{"transaction_type": u[0], "amount_type": u[1], "amount_description": u[2],
+                          "lines": u[3], "amount": str(u[4])} for u in preview.unmapped],
+            "journals": [{
+                "reference": j.reference, "accounting_date": j.accounting_date.isoformat(), "currency": j.currency,
+                "rate": str(j.rate), "description": j.description,
+                "lines": [{"account": line.account, "debit": str(line.debit), "credit": str(line.credit),
+                           "ledger_debit": None if line.ledger_debit is None else str(line.ledger_debit),
+                           "ledger_credit": None if line.ledger_credit is None else str(line.ledger_credit),
+                           "tax_code": line.tax_code, "description": line.description} for line in j.lines],
+            } for j in preview.journals],
+        }
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        _print_preview(preview)
+    if blocking_failed:
+        sys.exit(1)
+
+
+def _print_preview(preview) -> None:
+    from tabulate import tabulate
+
+    s = preview.summary
+    click.echo(f"settlement {s.settlement_id} ({s.file_format}, {s.marketplace or '?'}, {s.currency}) "
+               f"{s.settlement_start:%Y-%m-%d} .. {s.settlement_end:%Y-%m-%d}, deposit {s.deposit_date}, "
+               f"{s.line_count} lines")
+    r = preview.reconciliation or {}
+    click.echo(tabulate(
+        [("total-amount", _money(r.get("total_amount"))), ("sum of lines", _money(r.get("sum_lines"))),
+         ("sum of journal lines", _money(r.get("sum_journal_lines"))), ("deposit", _money(r.get("deposit"))),
+         ("variance", _money(r.get("variance"))), ("unmapped (suspense)", _money(r.get("unmapped_amount")))],
+        tablefmt="plain", colalign=("left", "right")))
+    click.echo("")
+    click.echo(tabulate([("ok" if o.passed else ("FAIL" if o.blocking else "warn"), o.name, o.description)
+                         for o in preview.outcomes], headers=["", "check", ""], tablefmt="simple"))
+    for journal in preview.journals:
+        click.echo(f"\n{journal.reference}  {journal.accounting_date}  {journal.currency}"
+                   + (f"  rate {journal.rate}" if journal.rate != 1 else ""))
+        rows = [(line.account, _money(line.debit) if line.debit else "", _money(line.credit) if line.credit else "",
+                 line.description) for line in journal.lines]
+        rows.append(("", _money(sum(line.debit for line in journal.lines)),
+                     _money(sum(line.credit for line in journal.lines)), "total"))
+        click.echo(tabulate(rows, headers=["account", "debit", "credit", ""], tablefmt="simple",
+                            colalign=("left", "right", "right", "left")))
+    if preview.unmapped:
+        click.echo("\nunmapped lines (posted to suspense; add a rule to accounts.yaml):")
+        click.echo(tabulate(preview.unmapped, headers=["transaction-type", "amount-type", "amount-description",
+                                                       "lines", "amount"], tablefmt="simple"))

@@ -1,0 +1,192 @@
+"""Settlement files into the data dir: from the SP-API (getReports) or imported by hand.
+
+Every settlement file is kept as downloaded under `<raw dir>/settlements/<settlement id>.txt`
+(`.txt.gz` if it came compressed) with a `<settlement id>.json` manifest (source, report id,
+document id, report type, sha256, when). The landing asset reads from there, so a failed run
+never loses a report: the file stays, and the run can be retried or re-requested any time.
+A newer file for the same settlement (Amazon reissues) replaces the old one, which is kept
+beside it with its timestamp; a V1 file never replaces a V2 file of the same settlement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sage_amazon.amazon import settlement as parser
+
+V2_REPORT = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+V1_REPORT = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE"
+REPORT_TYPES = (V2_REPORT, V1_REPORT)  # V2 first: it wins when both exist
+LOOKBACK = timedelta(days=89, hours=23)  # getReports refuses exactly 90 days
+
+
+def settlements_dir(raw_dir: Path) -> Path:
+    return Path(raw_dir) / "settlements"
+
+
+def find_file(raw_dir: Path, settlement_id: str) -> Path | None:
+    folder = settlements_dir(raw_dir)
+    for name in (parser.raw_file_name(settlement_id) + ".gz", parser.raw_file_name(settlement_id)):
+        path = folder / name
+        if path.exists():
+            return path
+    return None
+
+
+def manifest(raw_dir: Path, settlement_id: str) -> dict[str, Any]:
+    path = settlements_dir(raw_dir) / (parser.raw_file_name(settlement_id).removesuffix(".txt") + ".json")
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {}
+
+
+@dataclass(frozen=True)
+class Stored:
+    settlement_id: str
+    path: Path
+    replaced: bool  # an earlier, different file of the same settlement was set aside
+    kept_existing: bool  # the new file was not used (same content, or V1 next to a V2)
+    file_format: str
+
+
+def store(source: Path, raw_dir: Path, *, origin: str, meta: dict[str, Any] | None = None) -> Stored:
+    """Keep a settlement file under the data dir (validating its header and summary row first)."""
+    source = Path(source)
+    layout = parser.sniff(source, sample_lines=3)
+    sid = layout.summary["settlement-id"]
+    folder = settlements_dir(raw_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / parser.raw_file_name(sid, source)
+    existing = find_file(raw_dir, sid)
+    sha = parser.file_sha256(source)
+    replaced = False
+    if existing is not None:
+        old = manifest(raw_dir, sid)
+        if old.get("sha256") == sha:
+            return Stored(sid, existing, False, True, layout.file_format)
+        if old.get("file_format") == "V2" and layout.file_format == "V1":
+            return Stored(sid, existing, False, True, layout.file_format)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        existing.rename(existing.with_name(f"{existing.name}.replaced-{stamp}"))
+        replaced = True
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    doc = {"settlement_id": sid, "file": target.name, "file_format": layout.file_format, "sha256": sha,
+           "origin": origin, "stored_at": datetime.now(UTC).isoformat(), "original_name": source.name,
+           **(meta or {})}
+    (folder / (target.name.split(".")[0] + ".json")).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return Stored(sid, target, replaced, False, layout.file_format)
+
+
+def store_text(text: str, raw_dir: Path, *, origin: str, meta: dict[str, Any] | None = None) -> Stored:
+    folder = settlements_dir(raw_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="download-", suffix=".txt", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        return store(Path(name), raw_dir, origin=origin, meta=meta)
+    finally:
+        if os.path.exists(name):
+            os.unlink(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# discovery through the SP-API
+
+
+@dataclass
+class Discovery:
+    stored: list[Stored]
+    cursor: dict[str, Any]
+    errors: list[str]
+
+
+def _report_list(api: Any, since: datetime) -> list[dict[str, Any]]:
+    reports: list[dict[str, Any]] = []
+    res = api.call("getReports", "reports", "get_reports", reportTypes=",".join(REPORT_TYPES),
+                   processingStatuses="DONE", createdSince=since.strftime("%Y-%m-%dT%H:%M:%SZ"), pageSize=100)
+    while True:
+        body = res.payload or {}
+        reports.extend(body.get("reports") or [])
+        token = body.get("nextToken") or getattr(res, "next_token", None)
+        if not token:
+            break
+        res = api.call("getReports", "reports", "get_reports", nextToken=token)
+    return reports
+
+
+def discover(api: Any, raw_dir: Path, cursor: dict[str, Any] | None = None, *, now: datetime | None = None,
+             max_downloads: int = 20, document_ids: list[str] | None = None) -> Discovery:
+    """List DONE settlement reports (getReports) and download each new one at once.
+
+    `cursor` remembers report ids already kept (pruned after 90 days). `document_ids` are documents
+    announced by REPORT_PROCESSING_FINISHED notifications, downloaded first. At most `max_downloads`
+    per call, so a sensor tick stays short; the rest come on the next call.
+    """
+    from sage_amazon.amazon.reports import download_document
+
+    now = now or datetime.now(UTC)
+    cursor = dict(cursor or {})
+    seen: dict[str, str] = dict(cursor.get("seen") or {})  # report or document id -> iso time seen
+    stored: list[Stored] = []
+    errors: list[str] = []
+    todo: list[tuple[str, str, str]] = [(f"doc:{d}", d, "") for d in (document_ids or []) if f"doc:{d}" not in seen]
+    for report in sorted(_report_list(api, now - LOOKBACK),
+                         key=lambda r: (REPORT_TYPES.index(r.get("reportType", V2_REPORT))
+                                        if r.get("reportType") in REPORT_TYPES else 9, r.get("createdTime", ""))):
+        rid, doc = str(report.get("reportId", "")), report.get("reportDocumentId")
+        if not rid or not doc or rid in seen or f"doc:{doc}" in seen:
+            continue
+        todo.append((rid, str(doc), report.get("reportType", "")))
+    for key, doc, report_type in todo[:max_downloads]:
+        try:
+            text = download_document(api, doc)  # the URL expires in 5 minutes: fetched right now
+            kept = store_text(text, raw_dir, origin="sp-api",
+                              meta={"report_id": key if not key.startswith("doc:") else "",
+                                    "report_document_id": doc, "report_type": report_type})
+        except parser.SettlementFileError as exc:
+            errors.append(f"report {key}: {exc}")
+            seen[key] = now.isoformat()  # a bad file is reported, not downloaded forever
+            continue
+        except Exception as exc:  # network or API error: try again next tick
+            errors.append(f"report {key}: {type(exc).__name__}: {exc}")
+            continue
+        seen[key] = now.isoformat()
+        seen[f"doc:{doc}"] = now.isoformat()
+        stored.append(kept)
+    horizon = (now - timedelta(days=91)).isoformat()
+    cursor["seen"] = {k: v for k, v in seen.items() if v >= horizon}
+    cursor["last_poll"] = now.isoformat()
+    return Discovery(stored, cursor, errors)
+
+
+def settlement_documents(messages: list[Any]) -> tuple[list[str], list[str]]:
+    """REPORT_PROCESSING_FINISHED notifications of settlement reports -> (document ids, handled receipt handles)."""
+    docs, handles = [], []
+    for message in messages:
+        try:
+            doc = json.loads(message.body)
+            if isinstance(doc, dict) and isinstance(doc.get("Message"), str):
+                doc = json.loads(doc["Message"])
+        except (ValueError, TypeError):
+            continue
+        if not isinstance(doc, dict):
+            continue
+        if (doc.get("notificationType") or doc.get("NotificationType")) != "REPORT_PROCESSING_FINISHED":
+            continue
+        payload = (doc.get("payload") or {}).get("reportProcessingFinishedNotification") or {}
+        if payload.get("reportType") not in REPORT_TYPES:
+            continue
+        handles.append(message.receipt_handle)
+        if payload.get("processingStatus") == "DONE" and payload.get("reportDocumentId"):
+            docs.append(str(payload["reportDocumentId"]))
+    return docs, handles

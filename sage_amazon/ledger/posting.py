@@ -1,0 +1,133 @@
+"""Post a settlement's journals to Sage once per settlement and period.
+
+Each journal is keyed by its reference (AMZ-<settlement id>-<YYYYMM>) in the posting ledger:
+'sending' is committed before Sage is called; a leftover 'sending' (crash, lost reply) is resolved by
+asking Sage for the reference before anything is sent again. Business refusals (closed fiscal period,
+unknown account, unbalanced) go to the dead-letter table with their reason and the journal as
+payload; the next run retries them (a closed period posts once it is reopened) and resolves the
+letter. Transient errors are raised so Dagster retries the step.
+
+The warehouse is opened in short write sessions (`open_write`), never held while Sage works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from sage_amazon import deadletters, posting_ledger
+from sage_amazon.ledger.settlements import FLOW, journal_payload, journals
+from sage_amazon.sage import errors
+from sage_amazon.sage.protocol import Journal, SageTarget
+
+
+@dataclass
+class PostingReport:
+    settlement_id: str
+    posted: dict[str, str] = field(default_factory=dict)  # reference -> Sage document number (this run)
+    already: dict[str, str] = field(default_factory=dict)  # posted by an earlier run
+    adopted: dict[str, str] = field(default_factory=dict)  # found in Sage after an unknown outcome
+    dead_letters: dict[str, str] = field(default_factory=dict)  # reference -> reason
+    transient: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_posted(self) -> bool:
+        return not self.dead_letters and not self.transient
+
+    def numbers(self) -> dict[str, str]:
+        return {**self.already, **self.adopted, **self.posted}
+
+
+class PostingIncomplete(RuntimeError):
+    """Some journals could not be sent for a transient reason or an unknown outcome: retry the run."""
+
+
+def _reason(exc: errors.SageError) -> str:
+    if isinstance(exc, errors.ClosedPeriod):
+        return f"closed fiscal period: {exc.reason}"
+    return f"{type(exc).__name__}: {exc.reason}"
+
+
+def post_settlement(open_write: Callable[[], AbstractContextManager], target: SageTarget,
+                    settlement_id: str, only: list[Journal] | None = None) -> PostingReport:
+    report = PostingReport(settlement_id)
+    with open_write() as con:
+        todo = only if only is not None else journals(con, settlement_id)
+        state = {j.reference: posting_ledger.get(con, FLOW, j.reference) for j in todo}
+    for journal in todo:
+        ref = journal.reference
+        entry = state[ref]
+        if entry is not None and entry.status == posting_ledger.POSTED:
+            report.already[ref] = entry.sage_number or ""
+            continue
+        if entry is not None:
+            # an earlier attempt: its outcome may be unknown, so ask Sage before sending again
+            try:
+                number = target.find_journal(ref)
+            except errors.SageTransientError as exc:
+                report.transient[ref] = str(exc)
+                continue
+            if number:
+                with open_write() as con:
+                    posting_ledger.posted(con, FLOW, ref, number)
+                    deadletters.resolve(con, FLOW, ref)
+                report.adopted[ref] = number
+                continue
+        digest = posting_ledger.payload_hash(journal)
+        with open_write() as con:
+            posting_ledger.start(con, FLOW, ref, digest)
+        try:
+            result = target.post_journal(journal)
+        except errors.SageBusinessError as exc:
+            reason = _reason(exc)
+            with open_write() as con:
+                posting_ledger.failed(con, FLOW, ref, reason)
+                deadletters.record(con, FLOW, ref, reason, journal_payload(journal))
+            report.dead_letters[ref] = reason
+            continue
+        except errors.SageUnknownOutcome as exc:
+            # leave 'sending': the next run asks Sage for the reference first
+            report.transient[ref] = f"unknown outcome: {exc}"
+            continue
+        except (errors.SageTransientError, errors.SageConfigurationError) as exc:
+            with open_write() as con:
+                posting_ledger.failed(con, FLOW, ref, str(exc))
+            report.transient[ref] = str(exc)
+            continue
+        with open_write() as con:
+            posting_ledger.posted(con, FLOW, ref, result.document_number)
+            deadletters.resolve(con, FLOW, ref)
+        (report.posted if result.created else report.adopted)[ref] = result.document_number
+    return report
+
+
+def unposted_settlements(con, settlement_ids: list[str] | None = None) -> list[str]:
+    """Settlements landed in the warehouse with at least one journal not posted (or no journals built yet)."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "raw.settlement_reports"):
+        return []
+    ids = [r[0] for r in con.execute("SELECT settlement_id FROM raw.settlement_reports ORDER BY settlement_id").fetchall()]
+    if settlement_ids is not None:
+        ids = [i for i in ids if i in set(settlement_ids)]
+    if not table_exists(con, "marts.journal_settlement_lines"):
+        return ids
+    have_ledger = table_exists(con, "ops.posting_ledger")
+    out = []
+    for sid in ids:
+        refs = [r[0] for r in con.execute(
+            "SELECT DISTINCT journal_reference FROM marts.journal_settlement_lines WHERE settlement_id = ?",
+            [sid]).fetchall()]
+        if not refs:
+            out.append(sid)
+            continue
+        if not have_ledger:
+            out.append(sid)
+            continue
+        posted = con.execute(
+            f"SELECT count(*) FROM ops.posting_ledger WHERE flow = ? AND status = 'posted' "
+            f"AND record_key IN ({', '.join('?' * len(refs))})", [FLOW, *refs]).fetchone()[0]
+        if posted < len(refs):
+            out.append(sid)
+    return out

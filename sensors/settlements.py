@@ -1,0 +1,161 @@
+"""Settlement discovery sensor, daily reconciliation schedule and the settlement job.
+
+- `settlement_discovery_sensor` lists settlement reports with getReports (and reads
+  REPORT_PROCESSING_FINISHED notifications for settlement report types from the queue), downloads
+  each new document at once (its URL expires in 5 minutes), keeps it under the data dir, adds the
+  settlement id as a dynamic partition and requests its run with run key = settlement id.
+- `settlement_reconciliation_schedule` runs daily: every settlement partition whose journals are
+  not all posted (failed runs, dead letters such as a closed period) is requested again, so no
+  report is lost when a run fails.
+"""
+
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from assets.partitions import settlement_partitions
+
+SETTLEMENT_ASSETS = (
+    "settlement_lines", "settlement_reports", "stg_settlement_categories", "journal_settlement_lines",
+    "settlement_reconciliation", "settlement_fee_rates", "settlement_journal_postings",
+)
+
+settlement_job = dg.define_asset_job(
+    "settlement_job",
+    selection=dg.AssetSelection.assets(*SETTLEMENT_ASSETS),
+    description="Land, validate, journalise, reconcile and post one settlement (partition = settlement id).",
+    tags={"flow": "settlements"},
+)
+
+
+def _raw_dir():
+    from sage_amazon import config
+
+    return config.load().raw_dir
+
+
+def _sp_api_client():
+    """The SP-API client, from the `sp_api` resource's settings (built here so the sensor needs no
+    resource that other flows may not have registered)."""
+    from resources.sp_api import SpApiResource
+
+    return SpApiResource.from_env().get_client()
+
+
+def _queue_documents(context) -> tuple[list[str], list[str], object | None]:
+    """Settlement REPORT_PROCESSING_FINISHED notifications on the queue: (document ids, handles, queue)."""
+    try:
+        from resources.notifications import SqsResource
+        from sage_amazon.ledger import intake
+
+        queue = SqsResource.from_env()
+        messages = queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=2)
+    except Exception as exc:  # no queue configured or reachable: getReports polling still finds everything
+        context.log.debug(f"notification queue not read: {exc}")
+        return [], [], None
+    docs, handles = intake.settlement_documents(messages)
+    return docs, handles, queue
+
+
+def evaluate_discovery(context, api, raw_dir, instance, document_ids=None):
+    """The sensor's work, callable from tests with any SP-API client object."""
+    from sage_amazon.ledger import intake
+
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    found = intake.discover(api, raw_dir, cursor, document_ids=document_ids or [])
+    for error in found.errors:
+        context.log.warning(error)
+    ids = sorted({s.settlement_id for s in found.stored})
+    existing = set(instance.get_dynamic_partitions(settlement_partitions.name))
+    new = [i for i in ids if i not in existing]
+    requests = [dg.RunRequest(run_key=i, partition_key=i, tags={"settlement_id": i, "origin": "sp-api"})
+                for i in ids]
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[settlement_partitions.build_add_request(new)] if new else [],
+        cursor=json.dumps(found.cursor, sort_keys=True),
+        skip_reason=None if requests else dg.SkipReason(
+            "no new settlement report" + (f" ({len(found.errors)} error(s): {found.errors[0]})" if found.errors else "")),
+    )
+
+
+@dg.sensor(job=settlement_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="New Amazon settlement reports (getReports + REPORT_PROCESSING_FINISHED) -> partitions and runs.")
+def settlement_discovery_sensor(context: dg.SensorEvaluationContext):
+    docs, handles, queue = _queue_documents(context)
+    result = evaluate_discovery(context, _sp_api_client(), _raw_dir(), context.instance, docs)
+    if queue is not None and handles:
+        try:
+            queue.delete(handles)  # the documents are on disk now (or will be re-listed by getReports)
+        except Exception as exc:
+            context.log.warning(f"could not delete settlement notifications: {exc}")
+    return result
+
+
+def reconciliation_requests(instance, warehouse_path, day: str) -> list[dg.RunRequest]:
+    """A run for every settlement partition not fully posted yet (landing failed, dead letters, never run)."""
+    from sage_amazon.ledger import posting
+    from sage_amazon.warehouse import Warehouse
+
+    keys = list(instance.get_dynamic_partitions(settlement_partitions.name))
+    if not keys:
+        return []
+    with Warehouse(warehouse_path, lock_timeout=60).read() as con:
+        landed = posting.unposted_settlements(con)
+        from sage_amazon.warehouse import table_exists
+
+        known = set()
+        if table_exists(con, "raw.settlement_reports"):
+            known = {r[0] for r in con.execute("SELECT settlement_id FROM raw.settlement_reports").fetchall()}
+    pending = [k for k in keys if k not in known or k in set(landed)]
+    return [dg.RunRequest(run_key=f"reconcile-{k}-{day}", partition_key=k,
+                          tags={"settlement_id": k, "origin": "daily-reconciliation"}) for k in sorted(pending)]
+
+
+@dg.schedule(job=settlement_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Daily: reconcile and post every settlement not yet posted (retries dead letters).")
+def settlement_reconciliation_schedule(context: dg.ScheduleEvaluationContext):
+    from sage_amazon import config
+
+    day = (context.scheduled_execution_time or datetime.now(UTC)).strftime("%Y-%m-%d")
+    requests = reconciliation_requests(context.instance, config.load().warehouse_path, day)
+    if not requests:
+        return dg.SkipReason("every settlement is posted")
+    return requests
+
+
+# ---------------------------------------------------------------------------------------------
+# used by `sage-amazon settlement import` (sage_amazon/ never imports dagster itself)
+
+
+def embedded_instance() -> dg.DagsterInstance:
+    import os
+
+    from sage_amazon import config, instance
+
+    home = instance.ensure_home(config.load().dagster_home)
+    os.environ.setdefault("DAGSTER_HOME", str(home))
+    return dg.DagsterInstance.get()
+
+
+def add_settlement_partition(settlement_id: str, instance: dg.DagsterInstance | None = None) -> bool:
+    """Add the settlement id as a partition of `settlement_ids`; False if it was there already."""
+    instance = instance or embedded_instance()
+    if instance.has_dynamic_partition(settlement_partitions.name, settlement_id):
+        return False
+    instance.add_dynamic_partitions(settlement_partitions.name, [settlement_id])
+    return True
+
+
+def run_settlement(settlement_id: str, instance: dg.DagsterInstance | None = None) -> tuple[bool, str]:
+    """Run the settlement job for one partition in this process: (success, run id)."""
+    from sage_amazon.definitions import defs
+
+    instance = instance or embedded_instance()
+    result = defs.resolve_job_def("settlement_job").execute_in_process(
+        instance=instance, partition_key=settlement_id, raise_on_error=False,
+        tags={"settlement_id": settlement_id, "origin": "import"})
+    return result.success, result.run_id
