@@ -59,9 +59,39 @@ def test_revenue_entries_split_shipping_and_promotions_where_configured():
     assert [(e.account, e.credit) for e in revenue_entries(order, plain)] == [("4000", D("295.97"))]
 
 
+class _FakeCursor:
+    """A DBAPI cursor whose batch first yields a report result set of the procedure, then the outputs."""
+
+    def __init__(self):
+        self.sets = [([("Comment",)], [("a report row",)]), ([("oRetVal",)], [(1,)])]
+        self.sql = self.args = None
+
+    def execute(self, sql, args):
+        self.sql, self.args = sql, args
+
+    @property
+    def description(self):
+        return self.sets[0][0]
+
+    def fetchall(self):
+        return self.sets[0][1]
+
+    def nextset(self):
+        self.sets.pop(0)
+        return bool(self.sets)
+
+    def close(self):
+        pass
+
+
 class _FakeConn:
-    def __init__(self, dialect):
-        self.dialect = SimpleNamespace(name=dialect)
+    def __init__(self, dialect_name):
+        from sqlalchemy.dialects import mssql, postgresql
+
+        self.dialect = (mssql.dialect() if dialect_name == "mssql" else postgresql.dialect() if dialect_name ==
+                        "postgresql" else SimpleNamespace(name=dialect_name))
+        self.cursor = _FakeCursor()
+        self.connection = SimpleNamespace(cursor=lambda: self.cursor)
         self.sql = None
 
     def execute(self, stmt, binds):
@@ -72,9 +102,11 @@ class _FakeConn:
 def test_shim_speaks_sql_server_and_postgresql():
     ms = _FakeConn("mssql")
     out = call_procedure(ms, "spglAPIPostBatchlessGLPosting", {"iBatchKey": 7}, [("oRetVal", "int")])
-    assert out == {"oretval": 1}
-    assert ms.sql == ("SET NOCOUNT ON; DECLARE @oRetVal int; EXEC spglAPIPostBatchlessGLPosting "
-                      "@iBatchKey = :p_iBatchKey, @oRetVal = @oRetVal OUTPUT; SELECT @oRetVal AS oRetVal;")
+    assert out == {"oretval": 1}  # the outputs, not the procedure's own report rows
+    assert ms.cursor.sql.startswith("SET NOCOUNT ON; DECLARE @oRetVal int; EXEC spglAPIPostBatchlessGLPosting "
+                                    "@iBatchKey = ")
+    assert ms.cursor.sql.endswith(", @oRetVal = @oRetVal OUTPUT; SELECT @oRetVal AS oRetVal;")
+    assert 7 in (ms.cursor.args.values() if isinstance(ms.cursor.args, dict) else ms.cursor.args)
     pg = _FakeConn("postgresql")
     call_procedure(pg, "spX", {"iA": 1}, [("oB", "int")])
     assert pg.sql == "CALL spX(iA => :p_iA, oB => NULL)" and pg.binds == {"p_iA": 1}
