@@ -86,10 +86,11 @@ class _FakeCursor:
 
 class _FakeConn:
     def __init__(self, dialect_name):
-        from sqlalchemy.dialects import mssql, postgresql
+        from sqlalchemy.dialects import postgresql
+        from sqlalchemy.dialects.mssql import pyodbc
 
-        self.dialect = (mssql.dialect() if dialect_name == "mssql" else postgresql.dialect() if dialect_name ==
-                        "postgresql" else SimpleNamespace(name=dialect_name))
+        self.dialect = (pyodbc.dialect(paramstyle="qmark") if dialect_name == "mssql" else postgresql.dialect()
+                        if dialect_name == "postgresql" else SimpleNamespace(name=dialect_name))
         self.cursor = _FakeCursor()
         self.connection = SimpleNamespace(cursor=lambda: self.cursor)
         self.sql = None
@@ -103,10 +104,9 @@ def test_shim_speaks_sql_server_and_postgresql():
     ms = _FakeConn("mssql")
     out = call_procedure(ms, "spglAPIPostBatchlessGLPosting", {"iBatchKey": 7}, [("oRetVal", "int")])
     assert out == {"oretval": 1}  # the outputs, not the procedure's own report rows
-    assert ms.cursor.sql.startswith("SET NOCOUNT ON; DECLARE @oRetVal int; EXEC spglAPIPostBatchlessGLPosting "
-                                    "@iBatchKey = ")
-    assert ms.cursor.sql.endswith(", @oRetVal = @oRetVal OUTPUT; SELECT @oRetVal AS oRetVal;")
-    assert 7 in (ms.cursor.args.values() if isinstance(ms.cursor.args, dict) else ms.cursor.args)
+    assert ms.cursor.sql == ("SET NOCOUNT ON; DECLARE @oRetVal int; EXEC spglAPIPostBatchlessGLPosting "
+                             "@iBatchKey = ?, @oRetVal = @oRetVal OUTPUT; SELECT @oRetVal AS oRetVal;")
+    assert ms.cursor.args == (7,)
     pg = _FakeConn("postgresql")
     call_procedure(pg, "spX", {"iA": 1}, [("oB", "int")])
     assert pg.sql == "CALL spX(iA => :p_iA, oB => NULL)" and pg.binds == {"p_iA": 1}
