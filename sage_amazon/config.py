@@ -27,9 +27,9 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SAGE_AMAZON_MAPPING_DIR": ("", "Folder of mapping YAML files overriding the shipped defaults"),
     "SP_API_ENDPOINT": ("http://127.0.0.1:8100", "Selling Partner API base URL"),
     "SP_API_LWA_ENDPOINT": ("http://127.0.0.1:8100/auth/o2/token", "Login with Amazon token URL"),
-    "SP_API_REFRESH_TOKEN": ("Atzr|sandbox-refresh-token", "LWA refresh token of the seller (secret)"),
-    "LWA_APP_ID": ("amzn1.application-oa2-client.sandbox", "LWA client id"),
-    "LWA_CLIENT_SECRET": ("sandbox-client-secret", "LWA client secret (secret)"),
+    "SP_API_REFRESH_TOKEN": ("Atzr|sage-amazon-sandbox-refresh-token-A2SAGESANDBOX01", "LWA refresh token of the seller (secret)"),
+    "LWA_APP_ID": ("amzn1.application-oa2-client.sageamazonsandbox0001", "LWA client id"),
+    "LWA_CLIENT_SECRET": ("amzn1.oa2-cs.v1.sage-amazon-sandbox-client-secret", "LWA client secret (secret)"),
     "SP_API_MARKETPLACES": (
         "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9",
         "Comma-separated marketplace ids to extract",

@@ -61,12 +61,17 @@ def stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def sandbox_env() -> dict[str, str]:
+def sandbox_env(ports: dict[str, int] | None = None) -> dict[str, str]:
     """The settings that point the product at the sandboxes."""
+    ports = {**PORTS, **(ports or {})}
     from sage_amazon.sandbox.amazon.credentials import SANDBOX_CREDENTIALS
     from sage_amazon.sandbox.x3.cli import SANDBOX_SETTINGS as X3_SETTINGS
 
     env = {**SANDBOX_CREDENTIALS, **X3_SETTINGS}
+    env["SP_API_ENDPOINT"] = f"http://127.0.0.1:{ports['amazon']}"
+    env["SP_API_LWA_ENDPOINT"] = f"http://127.0.0.1:{ports['amazon']}/auth/o2/token"
+    env["SQS_QUEUE_URL"] = env["SQS_QUEUE_URL"].replace(":9324/", f":{ports['sqs']}/")
+    env["SAGE_X3_URL"] = f"http://127.0.0.1:{ports['x3']}"
     if config.get("SAGE_AMAZON_TARGET") == "sage500":
         from sage_amazon.sandbox.sage500.cli import SANDBOX_SETTINGS as S500_SETTINGS
 
@@ -76,37 +81,47 @@ def sandbox_env() -> dict[str, str]:
 
 
 @contextmanager
-def sandboxes(seed: int = 42, time_scale: float | None = None) -> Iterator[dict[str, str]]:
+def sandboxes(
+    seed: int = 42, time_scale: float | None = None, ports: dict[str, int] | None = None
+) -> Iterator[dict[str, str]]:
     """Run SQS, the Amazon SP-API and Sage X3 (and install the Sage 500 database when it is the target)."""
+    ports = {**PORTS, **(ports or {})}
     settings = config.load()
     logs = settings.data_dir / "sandbox" / "logs"
-    busy = [f"{name} ({port})" for name, port in PORTS.items() if _port_open(port)]
+    busy = [f"{name} ({port})" for name, port in ports.items() if _port_open(port)]
     if busy:
         raise RuntimeError(f"ports already in use: {', '.join(busy)}; is another sandbox running?")
-    env = sandbox_env()
+    env = sandbox_env(ports)
     procs: list[subprocess.Popen] = []
+    # SIGTERM (timeout, systemd, kill) must stop the children too, like Ctrl-C does
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         if settings.target == "sage500":
             subprocess.run(
                 [sys.executable, "-m", "sage_amazon.cli", "sandbox", "sage500", "--db", env["SAGE500_DB_URL"]],
                 check=True,
             )
-        sqs = _spawn(["sandbox", "sqs", "--port", str(PORTS["sqs"])], logs / "sqs.log")
+        sqs = _spawn(["sandbox", "sqs", "--port", str(ports["sqs"])], logs / "sqs.log")
         procs.append(sqs)
-        _wait_for("sqs", PORTS["sqs"], sqs, logs / "sqs.log")
-        amazon_args = ["sandbox", "amazon", "--port", str(PORTS["amazon"]), "--seed", str(seed)]
-        amazon_args += ["--sqs-endpoint", f"http://127.0.0.1:{PORTS['sqs']}"]
+        _wait_for("sqs", ports["sqs"], sqs, logs / "sqs.log")
+        amazon_args = ["sandbox", "amazon", "--port", str(ports["amazon"]), "--seed", str(seed)]
+        amazon_args += ["--sqs-endpoint", f"http://127.0.0.1:{ports['sqs']}"]
         if time_scale:
             amazon_args += ["--time-scale", str(time_scale)]
         amazon = _spawn(amazon_args, logs / "amazon.log")
         procs.append(amazon)
-        x3 = _spawn(["sandbox", "x3", "--port", str(PORTS["x3"])], logs / "x3.log")
+        x3 = _spawn(["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
         procs.append(x3)
-        _wait_for("amazon", PORTS["amazon"], amazon, logs / "amazon.log", timeout=180)
-        _wait_for("x3", PORTS["x3"], x3, logs / "x3.log", timeout=120)
+        _wait_for("amazon", ports["amazon"], amazon, logs / "amazon.log", timeout=180)
+        _wait_for("x3", ports["x3"], x3, logs / "x3.log", timeout=120)
         yield env
     finally:
         stop(procs)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def format_env(env: dict[str, str]) -> str:
