@@ -157,3 +157,11 @@ def test_from_settings(monkeypatch):
     assert (t.engine.url.database, t.company_id) == ("db", "ABC")
     t2 = Sage500Target.from_settings({"sage500_db_url": "postgresql+psycopg2://u@h/other"})
     assert (t2.engine.url.database, t2.company_id) == ("other", "ABC")
+
+
+def test_available_stock_is_on_hand_less_committed(target):
+    from sage_amazon.sandbox.seller_catalog import CATALOG
+
+    idx = next(i for i, c in enumerate(CATALOG) if c.sku == "NW-TENT-4P")
+    on_hand = 20 + (idx * 7 + 1 * 13) % 60  # FBAUS is the second stock site of FBA items
+    assert idx % 3 and target.read_stock("FBAUS", ["NW-TENT-4P"])[0].quantity == on_hand - idx % 3

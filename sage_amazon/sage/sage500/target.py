@@ -555,8 +555,11 @@ class Sage500Target:
             if conn.execute(text("SELECT 1 FROM timWarehouse WHERE CompanyID = :c AND WhseID = :w"),
                             {"c": self.company_id, "w": site}).first() is None:
                 raise e.UnknownSite(f"Invalid Warehouse ID '{site}'", refused=f"stock of {site}")
-            sql = ("SELECT i.ItemID, SUM(bi.QtyOnHand) FROM timWhseBinInvt bi JOIN timWhseBin b ON b.WhseBinKey = "
-                   "bi.WhseBinKey JOIN timWarehouse w ON w.WhseKey = b.WhseKey JOIN timItem i ON i.ItemKey = bi.ItemKey "
+            # available = on hand in the warehouse's bins - quantity committed to sales orders
+            sql = ("SELECT i.ItemID, SUM(bi.QtyOnHand) - COALESCE(MAX(inv.QtyOnSO), 0) FROM timWhseBinInvt bi "
+                   "JOIN timWhseBin b ON b.WhseBinKey = bi.WhseBinKey JOIN timWarehouse w ON w.WhseKey = b.WhseKey "
+                   "JOIN timItem i ON i.ItemKey = bi.ItemKey "
+                   "LEFT JOIN timInventory inv ON inv.WhseKey = w.WhseKey AND inv.ItemKey = i.ItemKey "
                    "WHERE w.CompanyID = :c AND w.WhseID = :w")
             params: dict[str, Any] = {"c": self.company_id, "w": site}
             stmt = text(sql + " GROUP BY i.ItemID ORDER BY i.ItemID")

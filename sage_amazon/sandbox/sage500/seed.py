@@ -149,8 +149,10 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
         ex(text("INSERT INTO timItemDescription (ItemKey, ShortDesc, LongDesc) VALUES (:k, :s, :l)"),
            {"k": key, "s": entry.title[:40], "l": f"{entry.title} (ASIN {entry.asin})"})
         for site_no, site in enumerate(_stock_sites(entry)):
-            qty = 20 + (idx * 7 + site_no * 13) % 60  # the same quantities as the X3 sandbox
+            qty = 20 + (idx * 7 + site_no * 13) % 60  # the same quantities (and allocations) as the X3 sandbox
             ex(text("INSERT INTO timWhseBinInvt (WhseBinKey, ItemKey, QtyOnHand) SELECT b.WhseBinKey, :k, :q "
                     "FROM timWhseBin b JOIN timWarehouse w ON w.WhseKey = b.WhseKey "
                     "WHERE w.CompanyID = :c AND w.WhseID = :w"), {**c, "k": key, "q": qty, "w": site})
+            ex(text("INSERT INTO timInventory (WhseKey, ItemKey, QtyOnSO) SELECT WhseKey, :k, :so FROM timWarehouse "
+                    "WHERE CompanyID = :c AND WhseID = :w"), {**c, "k": key, "so": idx % 3, "w": site})
     return True
