@@ -125,3 +125,12 @@ def test_credit_note_refusals(x3, target, order_ref):
         target.create_credit_note(a_note(f"RF-C{order_ref}", document_date=date(2025, 6, 3)))
     with pytest.raises(UnknownCustomer):
         target.create_credit_note(a_note(f"RF-U{order_ref}", customer="NOBODY"))
+
+
+def test_reference_longer_than_the_x3_field_is_refused_before_sending(x3, target):
+    from sage_amazon.sage.errors import MalformedRequest
+
+    ref = "AMZ-" + "9" * 30
+    with pytest.raises(MalformedRequest, match="REF"):
+        target.post_journal(a_journal(ref))
+    assert x3.rows("GACCENTRY", REF=ref[:30]) == []

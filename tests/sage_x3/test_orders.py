@@ -232,3 +232,11 @@ def test_x3_accepts_a_second_order_with_the_same_reference(x3, target, order_ref
     result = target.soap.call("save", "SOH", object_xml=xml)
     assert result.status == 1
     assert x3.count_orders(order_ref) == 2
+
+
+def test_same_order_posted_from_many_threads_is_created_once(x3, target, order_ref):
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: target.create_sales_order(an_order(order_ref)), range(4)))
+    assert sum(r.created for r in results) == 1
+    assert len({r.sage_number for r in results}) == 1
+    assert x3.count_orders(order_ref) == 1

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import httpx
 
-from ..errors import SageBusinessError, SageTransientError, SageUnknownOutcome
+from ..errors import MalformedRequest, SageBusinessError, SageTransientError, SageUnknownOutcome
 from ..protocol import (
     CreditNote,
     CreditNoteResult,
@@ -67,6 +67,20 @@ class X3Target:
                              **(publications or {})}
         self._descriptions: dict[str, Description] = {}
         self._lock = threading.Lock()
+        # one writer per business reference inside this process (lock striping)
+        self._ref_locks = tuple(threading.Lock() for _ in range(64))
+
+    def _ref_lock(self, reference: str) -> threading.Lock:
+        import zlib
+
+        return self._ref_locks[zlib.crc32(reference.encode("utf-8")) % len(self._ref_locks)]
+
+    def _check_reference(self, publication: str, field_name: str, value: str, refused: str) -> None:
+        """A reference longer than its X3 field would be cut, and never found again by lookup."""
+        group = self.description(publication).header_group(field_name)
+        length = group.fields[field_name].length if group else 0
+        if not value or (length and len(value) > length):
+            raise MalformedRequest(f"{field_name} must be 1 to {length} characters, got {value!r}", refused=refused)
 
     @classmethod
     def from_settings(cls, url: str, user: str, password: str, pool: str, folder: str, pool_size: int = 4,
@@ -124,7 +138,10 @@ class X3Target:
                 result = self._call(operation, publication, **params)
             except SageUnknownOutcome as exc:
                 last_error = exc
-                found = self._retrying(lookup)
+                try:
+                    found = self._retrying(lookup)
+                except SageTransientError as lookup_error:
+                    raise exc from lookup_error  # still unknown: the caller must look up later
                 if found:
                     log.info("X3 %s: reply lost, adopting %s", refused, found)
                     return found, None
@@ -146,10 +163,15 @@ class X3Target:
         return rows[0]["SOHNUM"] if rows else None
 
     def create_sales_order(self, order: SalesOrder) -> SalesOrderResult:
+        refused = f"SOH order {order.customer_order_ref}"
+        self._check_reference("SOH", "CUSORDREF", order.customer_order_ref, refused)
+        with self._ref_lock(order.customer_order_ref):
+            return self._create_sales_order(order, refused)
+
+    def _create_sales_order(self, order: SalesOrder, refused: str) -> SalesOrderResult:
         existing = self.find_sales_order(order.customer_order_ref)
         if existing:
             return SalesOrderResult(existing, created=False)
-        refused = f"SOH order {order.customer_order_ref}"
 
         def build(desc: Description) -> str:
             header: dict[str, object] = {
@@ -244,10 +266,15 @@ class X3Target:
         return rows[0]["NUM"] if rows else None
 
     def post_journal(self, journal: Journal) -> JournalResult:
+        refused = f"GAS journal {journal.reference}"
+        self._check_reference("GAS", "REF", journal.reference, refused)
+        with self._ref_lock(journal.reference):
+            return self._post_journal(journal, refused)
+
+    def _post_journal(self, journal: Journal, refused: str) -> JournalResult:
         existing = self.find_journal(journal.reference)
         if existing:
             return JournalResult(existing, created=False)
-        refused = f"GAS journal {journal.reference}"
 
         def build(desc: Description) -> str:
             header: dict[str, object] = {"FCY": journal.site or self.journal_site,
@@ -285,10 +312,15 @@ class X3Target:
         return rows[0]["NUM"] if rows else None
 
     def create_credit_note(self, note: CreditNote) -> CreditNoteResult:
+        refused = f"SIH credit note {note.reference}"
+        self._check_reference("SIH", "INVREF", note.reference, refused)
+        with self._ref_lock(note.reference):
+            return self._create_credit_note(note, refused)
+
+    def _create_credit_note(self, note: CreditNote, refused: str) -> CreditNoteResult:
         existing = self._find_credit_note(note.reference)
         if existing:
             return CreditNoteResult(existing, created=False)
-        refused = f"SIH credit note {note.reference}"
 
         def build(desc: Description) -> str:
             header = {"SALFCY": note.site, "SIVTYP": self.credit_note_type, "NUM": "", "INVREF": note.reference,
