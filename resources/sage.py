@@ -34,5 +34,5 @@ class SageResource(dg.ConfigurableResource):
         if self.target == "sage500":
             from sage_amazon.sage.sage500 import Sage500Target
 
-            return Sage500Target.from_settings(db_url=self.sage500_db_url)
+            return Sage500Target(self.sage500_db_url)
         raise ValueError(f"SAGE_AMAZON_TARGET must be x3 or sage500, got {self.target!r}")
