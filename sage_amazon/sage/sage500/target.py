@@ -157,10 +157,12 @@ class Sage500Target:
             existing = self._existing_orders(conn, [o.customer_order_ref for o in orders])
         to_stage: list[tuple[SalesOrder, str]] = []
         promote: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
         for order in orders:
             ref = order.customer_order_ref
-            if ref in results or any(ref == o.customer_order_ref for o, _ in to_stage):
+            if ref in seen:  # the same order twice in one call: one result for both
                 continue
+            seen.add(ref)
             try:
                 status = self._status_text(order)
                 if ref in existing:
