@@ -20,6 +20,9 @@ an SQLite file in `tmp_path`. Options: folder, pool, user, password, pool_size, 
 pool_busy (int, -1 = always), slow (seconds), lose_replies (int, -1 = always). The handle has
 `.url .user .password .pool .folder .layout .engine .faults` and the helpers shown above. See
 README.md for the seeded reference data.
+
+`start_x3(host, port, db_url=None, layout="standard", **options)` does the same without a context
+manager (for `sandbox up`): it returns the handle, `.stop()` stops it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ class RunningX3:
     def _set_period(self, year: int, month: int, *, closed: bool) -> None:
         set_period_status(self.engine, year, month, closed=closed)
 
+    def stop(self) -> None:
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.stop()
+        self.engine.dispose()
+
 
 def set_period_status(engine, year: int, month: int, *, closed: bool) -> None:
     from sqlalchemy import update
@@ -79,27 +88,41 @@ def set_period_status(engine, year: int, month: int, *, closed: bool) -> None:
                      .values(PERSTA_0=t.PERIOD_CLOSED if closed else t.PERIOD_OPEN))
 
 
-@contextmanager
-def running_x3(tmp_path: Path | str, layout: str = "standard", db_url: str | None = None, *,
-               folder: str = "SEED", pool: str = "SEED", user: str = "admin", password: str = "admin",
-               pool_size: int = 4, group_ids: dict[str, dict[str, str]] | None = None,
-               pool_busy: int = 0, slow: float = 0.0, lose_replies: int = 0,
-               catalog=None) -> Iterator[RunningX3]:
+def start_x3(host: str = "127.0.0.1", port: int = 8124, db_url: str | None = None, layout: str = "standard", *,
+             folder: str = "SEED", pool: str = "SEED", user: str = "admin", password: str = "admin",
+             pool_size: int = 4, group_ids: dict[str, dict[str, str]] | None = None, pool_busy: int = 0,
+             slow: float = 0.0, lose_replies: int = 0, catalog=None) -> RunningX3:
+    """Start the sandbox in a background thread (for `sandbox up`); call `.stop()` on the result.
+    `db_url` defaults to $SAGE_AMAZON_DATA_DIR/sandbox/x3.sqlite."""
     from .app import X3Settings
+    from .cli import default_db_url
     from .faults import Faults
-    from .server import BackgroundServer, build, free_port
+    from .server import BackgroundServer, build
 
-    db_url = db_url or f"sqlite:///{Path(tmp_path) / 'x3.sqlite'}"
     faults = Faults(pool_busy=pool_busy, slow=slow, lose_replies=lose_replies)
     settings = X3Settings(folder=folder, pools=(pool,), user=user, password=password, layout=layout,
                           pool_size=pool_size, group_ids=group_ids or {}, faults=faults)
-    engine, app = build(db_url, settings, catalog)
-    port = free_port()
-    server = BackgroundServer(app, "127.0.0.1", port)
+    engine, app = build(db_url or default_db_url(), settings, catalog)
+    server = BackgroundServer(app, host, port)
     try:
         server.start()
-        yield RunningX3(url=f"http://127.0.0.1:{port}", user=user, password=password, pool=pool,
-                        folder=folder, layout=layout, engine=engine, faults=faults)
-    finally:
-        server.stop()
+    except BaseException:
         engine.dispose()
+        raise
+    handle = RunningX3(url=f"http://{host}:{port}", user=user, password=password, pool=pool, folder=folder,
+                       layout=layout, engine=engine, faults=faults)
+    handle._server = server
+    return handle
+
+
+@contextmanager
+def running_x3(tmp_path: Path | str, layout: str = "standard", db_url: str | None = None,
+               **options) -> Iterator[RunningX3]:
+    from .server import free_port
+
+    handle = start_x3("127.0.0.1", free_port(), db_url or f"sqlite:///{Path(tmp_path) / 'x3.sqlite'}", layout,
+                      **options)
+    try:
+        yield handle
+    finally:
+        handle.stop()
