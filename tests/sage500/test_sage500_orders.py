@@ -67,9 +67,12 @@ def test_refused_orders_are_typed_dead_letters_and_the_rest_goes_through(target)
     assert isinstance(results[2], errors.UnknownCustomer) and "AMZXX" in results[2].reason
     assert isinstance(results[3], errors.UnknownSite) and "ZZ99" in results[3].reason
     assert "111-1000000-0000011" in results[1].refused
-    dead = {r["custpono"]: r for r in failed_staging_rows(target.engine)}
+    dead = {r["custpono"]: r for r in failed_staging_rows(target.engine)}  # as a Sage user sees them
     assert dead["111-1000000-0000011"]["columnid"] == "ItemID"
     assert {"111-1000000-0000012", "111-1000000-0000013"} <= set(dead)
+    letters = {r["customer_order_ref"]: r for r in target.staging_dead_letters()}  # as the product reads them
+    assert letters["111-1000000-0000011"]["reason"] == "Line 1: Invalid Item ID 'NW-FILTER-SQ'."
+    assert letters["111-1000000-0000012"]["column"] == "CustID"
     with pytest.raises(errors.UnknownItem):
         target.create_sales_order(missing_sku)
     # re-sending replaces the stale staging rows instead of piling them up; still nothing in tsoSalesOrder

@@ -250,6 +250,17 @@ class Sage500Target:
                 break
         return outcome
 
+    def staging_dead_letters(self) -> list[dict[str, Any]]:
+        """Orders Sage refused and still holds in staging (ProcessStatus 2), one row per reason:
+        customer_order_ref, tran_no, session, column, value, reason."""
+        with self._tx() as conn:
+            rows = conn.execute(text(
+                "SELECT o.CustPONo, o.TranNo, o.SessionKey, l.ColumnID, l.ColumnValue, l.Comment "
+                "FROM StgSalesOrder o JOIN tdmMigrationLogWrk l ON l.SessionKey = o.SessionKey AND l.EntityID = o.TranNo "
+                "AND l.Status = 1 WHERE o.ProcessStatus = 2 ORDER BY o.RowKey, l.LogKey")).all()
+        keys = ("customer_order_ref", "tran_no", "session", "column", "value", "reason")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def _purge_stale_staging(self, conn: Connection, refs: Sequence[str]) -> None:
         """Earlier failed attempts (ProcessStatus 2) of the orders being re-sent leave Sage's staging, so
         the staging table shows each order's latest refusal only; the tdmMigrationLogWrk history stays."""
