@@ -304,7 +304,7 @@ def _m(amount: Decimal | str, currency: str) -> dict[str, str]:
     return {"amount": str(Decimal(amount).quantize(Decimal("0.01"))), "currencyCode": currency}
 
 
-def order_2026(order: dict[str, Any], included: set[str]) -> dict[str, Any]:
+def order_2026(order: dict[str, Any], included: set[str], with_pii: bool = False) -> dict[str, Any]:
     mp = MARKETPLACES_BY_ID[order["marketplace_id"]]
     cur = order["currency"]
     status = STATUS_2026.get(order["status"], "PENDING")
@@ -336,14 +336,16 @@ def order_2026(order: dict[str, Any], included: set[str]) -> dict[str, Any]:
         "salesChannel": {"channelName": "AMAZON", "marketplaceId": mp.marketplace_id, "marketplaceName": mp.name},
         "orderItems": items,
     }
-    if "BUYER" in included:
-        body["buyer"] = {"buyerName": order["address"]["Name"], "buyerEmail": order["buyer_email"]}
+    if "BUYER" in included:  # buyer PII needs a restricted data token, as with Amazon
+        body["buyer"] = {"buyerName": order["address"]["Name"], "buyerEmail": order["buyer_email"]} if with_pii \
+            else {}
     if "RECIPIENT" in included:
         a = order["address"]
-        body["recipient"] = {"deliveryAddress": {
-            "name": a["Name"], "addressLine1": a["AddressLine1"], "city": a["City"], "stateOrRegion":
-            a["StateOrRegion"], "postalCode": a["PostalCode"], "countryCode": a["CountryCode"], "phone": a["Phone"],
-            "addressType": "RESIDENTIAL"}}
+        address = {"city": a["City"], "stateOrRegion": a["StateOrRegion"], "postalCode": a["PostalCode"],
+                   "countryCode": a["CountryCode"], "addressType": "RESIDENTIAL"}
+        if with_pii:
+            address.update({"name": a["Name"], "addressLine1": a["AddressLine1"], "phone": a["Phone"]})
+        body["recipient"] = {"deliveryAddress": address}
     if "PROCEEDS" in included:
         body["proceeds"] = {"grandTotal": _m(_order_total(order), cur)}
     if "FULFILLMENT" in included:
@@ -407,7 +409,8 @@ def search_orders(request: Request) -> Any:
     with world.lock:
         matched = _select(world, query)
         offset, size = query["offset"], query["size"]
-        page = [order_2026(o, set(query["included"])) for o in matched[offset:offset + size]]
+        pii = _rdt_granted(request)
+        page = [order_2026(o, set(query["included"]), pii) for o in matched[offset:offset + size]]
     body: dict[str, Any] = {"orders": page}
     if offset + size < len(matched):
         body["pagination"] = {"nextToken": encode_token({**query, "offset": offset + size})}
@@ -421,4 +424,4 @@ def get_order_2026(request: Request, order_id: str) -> Any:
     included = _included(request.query_params)
     with sandbox.world.lock:
         order = _get_order(sandbox.world, order_id)
-        return json_response({"order": order_2026(order, included)})
+        return json_response({"order": order_2026(order, included, _rdt_granted(request))})

@@ -12,7 +12,8 @@
         sb.world               # the seller's state, under sb.world.lock
 
 `running_sandbox` starts uvicorn in a thread on a free loopback port and always stops it, even if the
-body raises. Pass sqs_endpoint="http://127.0.0.1:<port>" to deliver notifications (see sandbox/sqs.py).
+body raises. `start_server(data_dir, host=, port=, seed=, ...)` does the same without a with-block (for
+`sandbox up`) and returns a handle with `.stop()`; `create_app(data_dir, seed, ...)` gives the ASGI app. Pass sqs_endpoint="http://127.0.0.1:<port>" to deliver notifications (see sandbox/sqs.py).
 """
 
 
@@ -296,6 +297,39 @@ class _Server:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@dataclass
+class RunningSandbox:
+    """A sandbox served by uvicorn in a background thread (what `sandbox up` needs); call stop()."""
+
+    sandbox: Sandbox
+    server: Any
+
+    @property
+    def base_url(self) -> str:
+        return self.sandbox.base_url
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.sandbox.stop()
+
+
+def start_server(data_dir: Path, *, host: str = credentials.DEFAULT_HOST, port: int = credentials.DEFAULT_PORT,
+                 seed: int = 42, **options: Any) -> RunningSandbox:
+    """Start the sandbox on host:port in background threads, state in data_dir exactly.
+
+    options as create_sandbox: history_days, order_rate, time_scale, sqs_endpoint, faults, inventory_page_size.
+    """
+    sandbox = create_sandbox(Path(data_dir), seed=seed, base_url=f"http://{host}:{port}", **options)
+    server = _Server(create_app(sandbox=sandbox), host, port)
+    try:
+        server.start()
+    except BaseException:
+        sandbox.stop()
+        raise
+    sandbox.start()
+    return RunningSandbox(sandbox, server)
 
 
 @contextlib.contextmanager

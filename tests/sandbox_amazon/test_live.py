@@ -1,0 +1,122 @@
+"""The sandbox while it runs: orders keep arriving and are announced, settlements close by themselves,
+notifications are duplicated on demand, document URLs expire."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+import httpx
+from sp_api.api import Reports
+
+from sage_amazon.sandbox.amazon import credentials, documents
+from sage_amazon.sandbox.amazon.faults import Faults
+from sage_amazon.sandbox.amazon.server import running_sandbox
+from tests.sandbox_amazon.conftest import make_client
+
+
+def _queue(endpoint: str) -> tuple[object, str]:
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x")
+    url = sqs.create_queue(QueueName=credentials.DEFAULT_QUEUE_NAME)["QueueUrl"]
+    while True:  # empty it (PurgeQueue is limited to once a minute)
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not messages:
+            return sqs, url
+        for msg in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+
+
+def _drain(sqs: object, url: str, seconds: float, until) -> list[dict]:  # noqa: ANN001
+    bodies: list[dict] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not until(bodies):
+        for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+            bodies.append(json.loads(msg["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+        time.sleep(0.05)
+    return bodies
+
+
+def test_new_orders_keep_arriving_and_are_announced(tmp_path: Path, sqs_endpoint: str, models) -> None:
+    sqs, url = _queue(sqs_endpoint)
+    with running_sandbox(tmp_path, seed=11, history_days=10, order_rate=240, time_scale=200,
+                         sqs_endpoint=sqs_endpoint) as sb:
+        before = set(sb.world.state["orders"])
+
+        def enough(bodies: list[dict]) -> bool:
+            live = {b["Payload"]["OrderChangeNotification"]["AmazonOrderId"] for b in bodies
+                    if b.get("NotificationType") == "ORDER_CHANGE"} - before
+            return len(live) >= 3
+
+        bodies = _drain(sqs, url, 20, enough)
+        assert enough(bodies)
+        live_ids = set(sb.world.state["orders"]) - before
+        assert len(live_ids) >= 3
+        for body in bodies:
+            if body.get("NotificationType") == "ORDER_CHANGE":
+                models.validate_notification("OrderChangeNotification.json", body)
+                assert body["Payload"]["OrderChangeNotification"]["AmazonOrderId"] in live_ids
+
+
+def test_duplicated_notifications_on_demand(tmp_path: Path, sqs_endpoint: str) -> None:
+    sqs, url = _queue(sqs_endpoint)
+    with running_sandbox(tmp_path, seed=12, history_days=5, time_scale=100, sqs_endpoint=sqs_endpoint,
+                         faults=Faults(duplicate_rate=1.0)) as sb:
+        order = sb.add_order("A1PA6795UKMFR9")
+
+        def mine(bodies: list[dict]) -> list[dict]:
+            return [b for b in bodies if b.get("NotificationType") == "ORDER_CHANGE"
+                    and b["Payload"]["OrderChangeNotification"]["AmazonOrderId"] == order["id"]
+                    and b["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"] == "Pending"]
+
+        bodies = _drain(sqs, url, 15, lambda b: len(mine(b)) >= 2)
+        pending = mine(bodies)
+        assert len(pending) == 2
+        assert pending[0]["NotificationMetadata"]["NotificationId"] == pending[1]["NotificationMetadata"][
+            "NotificationId"]
+
+
+def test_settlements_close_by_themselves(tmp_path: Path, sqs_endpoint: str) -> None:
+    sqs, url = _queue(sqs_endpoint)
+    anchor = datetime.now(UTC).replace(microsecond=0) - timedelta(days=16)
+    with running_sandbox(tmp_path, seed=13, history_days=30, now=anchor, time_scale=100,
+                         sqs_endpoint=sqs_endpoint, ticking=False) as sb:
+        generated = set(sb.world.state["settlements"])
+        sb.tick()  # sixteen days pass in one step: every marketplace closes at least one period
+        new = [s for sid, s in sb.world.state["settlements"].items() if sid not in generated]
+        assert {s["marketplace_id"] for s in new} == {"ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
+        reports = make_client(Reports, sb.base_url)
+        found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"], pageSize=100)
+        by_id = {r["reportDocumentId"]: r for r in found.payload["reports"]}
+        truths = {t.settlement_id: t for t in sb.truths()}
+        checked = 0
+        for doc_id in by_id:
+            text = reports.get_report_document(doc_id, download=True).payload["document"]
+            rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+            truth = truths[rows[0]["settlement-id"]]
+            assert Decimal(rows[0]["total-amount"]) == truth.total == sum(Decimal(r["amount"]) for r in rows[1:])
+            checked += 1
+        assert checked >= len(new)
+        finished = _drain(sqs, url, 10, lambda b: sum(
+            1 for x in b if x.get("notificationType") == "REPORT_PROCESSING_FINISHED") >= 2 * len(new))
+        types = {x["payload"]["reportProcessingFinishedNotification"]["reportType"] for x in finished
+                 if x.get("notificationType") == "REPORT_PROCESSING_FINISHED"}
+        assert types == {"GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2", "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE"}
+
+
+def test_document_url_expires_after_five_minutes(sandbox, monkeypatch) -> None:
+    reports = make_client(Reports, sandbox.base_url)
+    found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"]).payload["reports"]
+    url = reports.get_report_document(found[0]["reportDocumentId"]).payload["url"]
+    assert httpx.get(url).status_code == 200
+    later = datetime.now(UTC) + timedelta(minutes=5, seconds=5)
+    monkeypatch.setattr(documents, "utcnow", lambda: later)
+    expired = httpx.get(url)
+    assert expired.status_code == 403 and b"expired" in expired.content
