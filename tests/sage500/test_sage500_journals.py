@@ -90,6 +90,14 @@ def test_foreign_currency_journal_balances_in_home_currency(target):
     assert max(abs(r[2] - r[1] * D("1.2713")) for r in rows) <= D("0.05")
 
 
+def test_zero_lines_are_skipped(target):
+    j = Journal("AMZ-88888888888-202610", date(2026, 10, 2), "USD", (
+        JournalLine("1210", debit=D("5")), JournalLine("6150"), JournalLine("4000", credit=D("5"))))
+    doc = target.post_journal(j).document_number
+    assert q(target, "SELECT count(*) FROM tglTransaction t JOIN tciBatchLog b ON b.BatchKey = t.BatchKey "
+                     "WHERE b.BatchID = :b", b=doc) == [(2,)]
+
+
 def test_malformed_journal_lines(target):
     with pytest.raises(errors.MalformedRequest):
         target.post_journal(Journal("AMZ-X", date(2026, 10, 1), "USD",

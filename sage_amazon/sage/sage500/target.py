@@ -495,10 +495,11 @@ class Sage500Target:
         if len(journal.reference) > 50 or not journal.reference:
             raise e.MalformedRequest("the journal reference must be 1 to 50 characters (tciBatchLog.BatchCmnt)",
                                      refused=refused)
-        if len(journal.lines) < 2:
-            raise e.MalformedRequest("a journal needs at least two lines", refused=refused)
+        lines = [ln for ln in journal.lines if ln.debit or ln.credit]  # a zero line posts nothing
+        if len(lines) < 2:
+            raise e.MalformedRequest("a journal needs at least two non-zero lines", refused=refused)
         rows = []
-        for line in journal.lines:
+        for line in lines:
             if (line.debit > 0) == (line.credit > 0) or line.debit < 0 or line.credit < 0:
                 raise e.MalformedRequest(f"line on {line.account}: exactly one of debit/credit must be positive",
                                          refused=refused)
