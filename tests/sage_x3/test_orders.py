@@ -240,3 +240,19 @@ def test_same_order_posted_from_many_threads_is_created_once(x3, target, order_r
     assert sum(r.created for r in results) == 1
     assert len({r.sage_number for r in results}) == 1
     assert x3.count_orders(order_ref) == 1
+
+
+def test_connector_never_exceeds_its_pool_size(x3, order_ref):
+    target = make_target(x3, pool_size=2)
+    target.description("SOH")
+    x3.faults.slow = 0.15
+    x3.stats.reset()
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda i: target.create_sales_order(an_order(f"{order_ref}-p{i}")), range(6)))
+    finally:
+        x3.faults.slow = 0.0
+        target.close()
+    assert all(r.created for r in results)
+    assert x3.stats.calls == 6
+    assert x3.stats.peak_in_flight == 2

@@ -45,6 +45,7 @@ class RunningX3:
     layout: str
     engine: object  # sqlalchemy.Engine over the X3 tables
     faults: object  # faults.Faults, mutable while running
+    stats: object = None  # faults.Stats: SOAP calls seen, peak concurrency
 
     def rows(self, table: str, **where) -> list[dict]:
         """Rows of a physical X3 table as dicts of NAME_0 columns, filtered on NAME=value."""
@@ -96,12 +97,13 @@ def start_x3(host: str = "127.0.0.1", port: int = 8124, db_url: str | None = Non
     `db_url` defaults to $SAGE_AMAZON_DATA_DIR/sandbox/x3.sqlite."""
     from .app import X3Settings
     from .cli import default_db_url
-    from .faults import Faults
+    from .faults import Faults, Stats
     from .server import BackgroundServer, build
 
     faults = Faults(pool_busy=pool_busy, slow=slow, lose_replies=lose_replies)
+    stats = Stats()
     settings = X3Settings(folder=folder, pools=(pool,), user=user, password=password, layout=layout,
-                          pool_size=pool_size, group_ids=group_ids or {}, faults=faults)
+                          pool_size=pool_size, group_ids=group_ids or {}, faults=faults, stats=stats)
     engine, app = build(db_url or default_db_url(), settings, catalog)
     server = BackgroundServer(app, host, port)
     try:
@@ -110,7 +112,7 @@ def start_x3(host: str = "127.0.0.1", port: int = 8124, db_url: str | None = Non
         engine.dispose()
         raise
     handle = RunningX3(url=f"http://{host}:{port}", user=user, password=password, pool=pool, folder=folder,
-                       layout=layout, engine=engine, faults=faults)
+                       layout=layout, engine=engine, faults=faults, stats=stats)
     handle._server = server
     return handle
 

@@ -13,7 +13,7 @@ from importlib import resources
 from sqlalchemy import Engine
 
 from . import envelope, objects, rest
-from .faults import Faults
+from .faults import Faults, Stats
 from .layouts import layout as load_layout
 from .objxml import Refused, parse_object, render_description, render_object, render_rows
 from .subprograms import SUBPROGRAMS
@@ -33,6 +33,7 @@ class X3Settings:
     pool_size: int = 4
     group_ids: dict[str, dict[str, str]] = field(default_factory=dict)  # {"SOH": {"SOH4_1": "YLINES"}}
     faults: Faults = field(default_factory=Faults)
+    stats: Stats = field(default_factory=Stats)
 
 
 class Syracuse:
@@ -154,7 +155,11 @@ def create_app(engine: Engine, settings: X3Settings):
         from starlette.concurrency import run_in_threadpool
 
         body = await request.body()
-        return await run_in_threadpool(soap, request, body)
+        settings.stats.enter()
+        try:
+            return await run_in_threadpool(soap, request, body)
+        finally:
+            settings.stats.leave()
 
     def api1(request: Request) -> Response:
         if not syracuse.authorised(request.headers.get("authorization")):

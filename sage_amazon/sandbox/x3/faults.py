@@ -26,3 +26,27 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self.pool_busy, self.slow, self.lose_replies = 0, 0.0, 0
+
+
+@dataclass
+class Stats:
+    """What the sandbox observed, for tests: SOAP calls in flight now and at most."""
+
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def enter(self) -> None:
+        with self._lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.peak_in_flight, self.calls = self.in_flight, 0
