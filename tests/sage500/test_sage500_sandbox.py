@@ -177,3 +177,8 @@ def test_cli_installs_idempotently_and_keeps_data(sage500_db):
 def test_installer_refuses_other_databases():
     with pytest.raises(ValueError, match="PostgreSQL"):
         install("sqlite:///nowhere.db")
+
+
+def test_cli_reports_an_unreachable_server_without_its_password():
+    result = CliRunner().invoke(sage500_command, ["--db", "postgresql+psycopg2://postgres:s3cret@127.0.0.1:1/x"])
+    assert result.exit_code == 1 and "cannot reach PostgreSQL" in result.output and "s3cret" not in result.output

@@ -17,11 +17,15 @@ SANDBOX_SETTINGS = {"SAGE500_DB_URL": os.environ.get("SAGE500_DB_URL", DEFAULT_D
 def sage500_command(db_url: str, reset: bool) -> None:
     """Create the Sage 500 sandbox: tables, spSOapiSalesOrdIns and GL posting procedures, seed."""
     from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
 
     from .install import install
 
     try:
         install(db_url, reset=reset, echo=click.echo)
-    except ValueError as exc:
+    except (ValueError, ArgumentError) as exc:
         raise click.UsageError(str(exc)) from exc
+    except OperationalError as exc:
+        where = make_url(db_url).render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot reach PostgreSQL for {where}: {str(exc.orig).strip().splitlines()[0]}") from exc
     click.echo(f"SAGE500_DB_URL={make_url(db_url).render_as_string(hide_password=True)}")
