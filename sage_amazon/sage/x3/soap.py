@@ -96,7 +96,9 @@ class X3Soap:
             raise SageConfigurationError("X3 refused the credentials (HTTP 401)", refused=what)
         if response.status_code in (403, 404):
             raise SageConfigurationError(f"X3 web service not found (HTTP {response.status_code})", refused=what)
-        if response.status_code >= 500 or response.status_code != 200:
+        if 400 <= response.status_code < 500:
+            raise MalformedRequest(f"HTTP {response.status_code}: {_fault_text(response.content)}", refused=what)
+        if response.status_code != 200:
             fault = _fault_text(response.content)
             if POOL_BUSY.lower() in fault.lower() or response.status_code == 503:
                 raise SageTransientError(f"X3 pool busy: {fault or response.status_code}", refused=what)
