@@ -150,14 +150,14 @@ SELECT
     l.role,
     l.account,
     l.tax_code,
-    CASE
-        WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'Amazon charged settlement ' || rep.settlement_id
-        WHEN l.line_kind = 'bank' THEN 'Amazon deposit settlement ' || rep.settlement_id
-        WHEN l.kind_order = 4 THEN 'Amazon clearing: deposit of settlement ' || rep.settlement_id
-        WHEN l.line_kind = 'clearing' THEN 'Amazon clearing: settlement ' || rep.settlement_id
-        WHEN l.is_suspense THEN 'UNMAPPED Amazon lines (suspense) settlement ' || rep.settlement_id
-        ELSE 'Amazon ' || replace(l.role, '_', ' ') || ' settlement ' || rep.settlement_id
-    END AS description,
+    left(CASE  -- X3 keeps 30 characters of a line description
+        WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'AMZ ' || rep.settlement_id || ' charged'
+        WHEN l.line_kind = 'bank' THEN 'AMZ ' || rep.settlement_id || ' deposit'
+        WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing deposit'
+        WHEN l.line_kind = 'clearing' THEN 'AMZ ' || rep.settlement_id || ' clearing'
+        WHEN l.is_suspense THEN 'AMZ ' || rep.settlement_id || ' UNMAPPED suspense'
+        ELSE 'AMZ ' || rep.settlement_id || ' ' || replace(l.role, '_', ' ')
+    END, 30) AS description,
     l.is_suspense,
     l.amount,
     CAST(CASE WHEN l.amount < 0 THEN -l.amount ELSE 0 END AS DECIMAL(18, 2)) AS debit,

@@ -112,8 +112,12 @@ class Discovery:
 
 def _report_list(api: Any, since: datetime) -> list[dict[str, Any]]:
     reports: list[dict[str, Any]] = []
-    res = api.call("getReports", "reports", "get_reports", reportTypes=",".join(REPORT_TYPES),
-                   processingStatuses="DONE", createdSince=since.strftime("%Y-%m-%dT%H:%M:%SZ"), pageSize=100)
+    params: dict[str, Any] = {"reportTypes": ",".join(REPORT_TYPES), "processingStatuses": "DONE",
+                              "createdSince": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "pageSize": 100}
+    marketplaces = getattr(getattr(api, "settings", None), "marketplaces", None)
+    if marketplaces:  # every marketplace of the seller, not only the client's own
+        params["marketplaceIds"] = ",".join(marketplaces)
+    res = api.call("getReports", "reports", "get_reports", **params)
     while True:
         body = res.payload or {}
         reports.extend(body.get("reports") or [])

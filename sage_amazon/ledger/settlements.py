@@ -60,6 +60,12 @@ def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal
            ORDER BY journal_reference, line_no""",
         [settlement_id],
     ).fetchall()
+    site_row = con.execute(
+        """SELECT m.account FROM ref.settlement_account_map m, raw.settlement_reports r
+           WHERE r.settlement_id = ? AND m.kind = 'site'
+             AND m.marketplace IN (r.marketplace, '*')
+           ORDER BY m.marketplace = '*' LIMIT 1""", [settlement_id]).fetchone()
+    site = (site_row[0] or "") if site_row else ""
     grouped: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
         grouped[row[0]].append(row)
@@ -78,8 +84,8 @@ def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal
         )
         out.append(Journal(
             reference=reference, accounting_date=first[2], currency=currency, lines=jl,
-            description=f"Amazon settlement {settlement_id} period {first[1]}",
-            rate=Decimal(rate) if rate is not None else Decimal("1"),
+            description=f"AMZ settlement {settlement_id} {first[1]}"[:30],
+            rate=Decimal(rate) if rate is not None else Decimal("1"), site=site,
         ))
     return out
 

@@ -68,6 +68,7 @@ class AccountMap:
     rates: dict[str, Decimal]
     documents: str
     targets: dict[str, dict[str, str]]  # target -> role -> account
+    sites: dict[str, dict[str, str]]  # target -> marketplace (or *) -> journal site
     marketplaces: dict[str, dict[str, Any]]  # code -> {currency, accounts, tax_codes}
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
@@ -82,6 +83,10 @@ class AccountMap:
             return self.targets[target][role]
         except KeyError:
             raise MappingError(f"{self.source}: no account for role {role!r} under targets.{target}") from None
+
+    def site(self, target: str, marketplace: str = "") -> str:
+        sites = self.sites.get(target, {})
+        return sites.get(marketplace) or sites.get(ANY, "")
 
     def tax_code(self, role: str, marketplace: str = "") -> str:
         return self.marketplaces.get(marketplace, {}).get("tax_codes", {}).get(role, "")
@@ -127,8 +132,11 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
             raise MappingError(f"{source}: rates.{cur} must be positive")
         rates[str(cur).upper()] = rate
     targets: dict[str, dict[str, str]] = {}
+    sites: dict[str, dict[str, str]] = {}
     for target, body in (data.get("targets") or {}).items():
         accounts = (body or {}).get("accounts") or {}
+        sites[str(target)] = {str(k).upper() if k != ANY else ANY: _text(v, f"targets.{target}.sites.{k}", source)
+                              for k, v in ((body or {}).get("sites") or {}).items()}
         targets[str(target)] = {str(k): _text(v, f"targets.{target}.accounts.{k}", source) for k, v in accounts.items()}
     if not targets:
         raise MappingError(f"{source}: `targets` must give the accounts of at least one Sage target")
@@ -155,7 +163,7 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
             marketplaces=tuple(str(m).upper() for m in raw.get("marketplaces") or ()),
         ))
     amap = AccountMap(source, company, rates, _text(data.get("documents") or "journal_only", "documents", source),
-                      targets, markets, tuple(rules))
+                      targets, sites, markets, tuple(rules))
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:
@@ -190,6 +198,8 @@ def rows(amap: AccountMap, target: str) -> list[tuple]:
         for role in sorted(amap.roles()):
             out.append(("role", target, market, None, None, None, None, role, amap.account(target, role, mk),
                         amap.tax_code(role, mk), None, None, None, None))
+        out.append(("site", target, market, None, None, None, None, None, amap.site(target, mk), None, None,
+                    None, None, None))
     currencies = set(amap.rates) | {amap.company_currency}
     for cur in sorted(currencies):
         out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, amap.rate(cur),
