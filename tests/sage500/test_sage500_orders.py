@@ -106,7 +106,10 @@ def test_amazon_statuses_map_to_sage_statuses(target):
 
 def test_close_sales_order_cancels_it_and_its_lines(target):
     r = target.create_sales_order(order("111-1000000-0000030"))
+    with target.engine.begin() as conn:  # a Sage user had put it on hold: cancelling keeps that
+        conn.execute(text("UPDATE tsoSalesOrder SET Hold = 1 WHERE TranNo = :t"), {"t": r.sage_number})
     target.close_sales_order(r.sage_number, "Amazon cancellation")
+    assert q(target, "SELECT Hold FROM tsoSalesOrder WHERE TranNo = :t", t=r.sage_number) == [(1,)]
     target.close_sales_order(r.sage_number, "again")  # no-op
     assert q(target, "SELECT Status, TranCmnt FROM tsoSalesOrder WHERE TranNo = :t", t=r.sage_number) == [
         (3, "Closed: Amazon cancellation")]

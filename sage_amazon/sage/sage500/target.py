@@ -330,8 +330,8 @@ class Sage500Target:
         with self._tx() as conn:
             session = self._next_keys(conn, "tdmMigrationLogWrk")
             conn.execute(text(
-                "INSERT INTO StgSalesOrder (SessionKey, ProcessStatus, TranNo, Status, Hold, TranCmnt, Action) "
-                "VALUES (:s, 0, :t, :st, 'No', :cm, 2)"),
+                "INSERT INTO StgSalesOrder (SessionKey, ProcessStatus, TranNo, Status, TranCmnt, Action) "
+                "VALUES (:s, 0, :t, :st, :cm, 2)"),
                 [{"s": session, "t": t, "st": st, "cm": f"Closed: {reason}"[:50] if reason else None}
                  for t, st, reason in updates])
         self._run_import(session)

@@ -154,7 +154,12 @@ BEGIN
                         'Sales order ''' || coalesce(h.TranNo, '') || ''' does not exist; it cannot be updated.');
                 END IF;
                 IF v_errs = 0 THEN
-                    UPDATE tsoSalesOrder SET Status = v_status, Hold = v_hold,
+                    -- a column left NULL in staging keeps its value
+                    IF nullif(trim(h.Status), '') IS NULL THEN
+                        SELECT so.Status INTO v_status FROM tsoSalesOrder so WHERE so.SOKey = v_sokey;
+                    END IF;
+                    UPDATE tsoSalesOrder SET Status = v_status,
+                           Hold = CASE WHEN nullif(trim(h.Hold), '') IS NULL THEN Hold ELSE v_hold END,
                            HoldReason = coalesce(h.HoldReason, HoldReason), TranCmnt = coalesce(h.TranCmnt, TranCmnt),
                            UpdateDate = now()
                     WHERE SOKey = v_sokey;
