@@ -50,6 +50,8 @@ def test_rest_query_where_order_count_and_next(x3):
         page = httpx.get(page["$links"]["$next"]["$url"], auth=auth).json()
         seen += [r["ITMREF"] for r in page["$resources"]]
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == len(CATALOG) - 2
+    after = httpx.get(url, params={"representation": "ITMMASTER.$query", "key": f"gt.{seen[4]}"}, auth=auth).json()
+    assert [r["ITMREF"] for r in after["$resources"]] == seen[5:]
 
 
 def test_rest_sorder_query_and_details(x3, target, order_ref):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -86,3 +87,26 @@ def test_cli_runs_the_sandbox_in_the_foreground(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_tables_have_x3_physical_shape_and_no_nulls(x3_standard):
+    from sage_amazon.sandbox.x3 import tables
+
+    target = make_target(x3_standard)
+    number = target.create_sales_order(an_order(f"NULLS-{uuid.uuid4().hex[:8]}", ship_to=None)).sage_number
+    target.close()
+
+    names = {"SORDER", "SORDERQ", "SORDERP", "BPCUSTOMER", "ITMMASTER", "ITMMVT", "STOCK", "SINVOICE",
+             "SINVOICED", "GACCENTRY", "GACCENTRYD"}
+    inspector = sa.inspect(x3_standard.engine)
+    assert names <= set(inspector.get_table_names())
+    with x3_standard.engine.connect() as conn:
+        for name in names:
+            columns = inspector.get_columns(name)
+            data = [c["name"] for c in columns if c["name"] != "ROWID"]
+            assert all(re.fullmatch(r"[A-Z0-9]+_\d+", c) for c in data), name
+            assert not any(c["nullable"] for c in columns if c["name"] != "ROWID"), name
+            nulls = " OR ".join(f'"{c}" IS NULL' for c in data)
+            assert conn.execute(sa.text(f'SELECT COUNT(*) FROM "{name}" WHERE {nulls}')).scalar() == 0
+    assert isinstance(tables.SORDER.c.ORDSTA_0.type, sa.Integer)
+    assert x3_standard.rows("SORDER", SOHNUM=number)[0]["SHIDAT_0"] == tables.NO_DATE  # X3's empty date

@@ -179,6 +179,13 @@ def query(conn: Connection, cls: str, params: dict, base_url: str) -> dict:
             raise RestError(400, f"orderBy: unknown property {name}")
         stmt = stmt.order_by(col.desc() if direction.strip().lower() == "desc" else col.asc())
     stmt = stmt.order_by(*(table.c[f"{k}_0"] for k in keys))
+    key_cursor = params.get("key", "")
+    if key_cursor:  # key=gt.<value> / lt.<value>: keyset paging on a single-column key
+        op, _, value = key_cursor.partition(".")
+        if len(keys) != 1 or op not in ("gt", "lt", "ge", "le"):
+            raise RestError(400, f"key: expected gt.<{keys[0]}> on a single-key class")
+        col = table.c[f"{keys[0]}_0"]
+        stmt = stmt.where({"gt": col > value, "lt": col < value, "ge": col >= value, "le": col <= value}[op])
     try:
         count = min(int(params.get("count", DEFAULT_COUNT)), MAX_COUNT)
         # [UNCONFIRMED] startIndex (1-based, SData) as the paging cursor of $links.$next
@@ -187,7 +194,9 @@ def query(conn: Connection, cls: str, params: dict, base_url: str) -> dict:
         raise RestError(400, "count and startIndex must be integers") from exc
     rows = conn.execute(stmt.offset(start - 1).limit(count + 1)).all()
     more = len(rows) > count
-    links: dict = {}
+    first = {**params, "count": str(count)}
+    first.pop("startIndex", None)
+    links: dict = {"$first": {"$url": f"{base_url}?{urlencode(first)}"}}
     if more:
         nxt = {**params, "count": str(count), "startIndex": str(start + count)}
         links["$next"] = {"$url": f"{base_url}?{urlencode(nxt)}", "$type": "application/json; vnd.sage=syracuse"}
