@@ -13,7 +13,11 @@ import pytest
 from click.testing import CliRunner
 from sp_api.api import Orders, Reports
 from sp_api.auth.exceptions import AuthorizationError
-from sp_api.base import SellingApiRequestThrottledException, SellingApiServerException
+from sp_api.base import (
+    SellingApiNotFoundException,
+    SellingApiRequestThrottledException,
+    SellingApiServerException,
+)
 
 from sage_amazon.sandbox.amazon import credentials
 from sage_amazon.sandbox.amazon.cli import generate_settlement_command
@@ -82,6 +86,48 @@ def test_fault_injection_errors(tmp_path: Path) -> None:
                          faults=Faults(drop_rate=1.0)) as sb:
         with pytest.raises(httpx.HTTPError):
             make_client(Orders, sb.base_url).get_order("111-0000000-0000000")
+
+
+def test_fault_injection_latency_and_fatal_reports(tmp_path: Path) -> None:
+    import time
+
+    with running_sandbox(tmp_path, seed=4, history_days=10, time_scale=200,
+                         faults=Faults(latency_ms=300, fatal_rate=1.0)) as sb:
+        reports = make_client(Reports, sb.base_url)
+        start = time.monotonic()
+        rid = reports.create_report(reportType="GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA").payload["reportId"]
+        assert time.monotonic() - start >= 0.3
+        deadline = time.monotonic() + 10
+        while reports.get_report(rid).payload["processingStatus"] != "FATAL":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def test_error_bodies_follow_the_model(sandbox, models) -> None:
+    reports_model = "reports-api-model/reports_2021-06-30.json"
+    res = httpx.get(f"{sandbox.base_url}/reports/2021-06-30/reports/1", headers={"x-amz-access-token": "nope"})
+    assert res.status_code == 403
+    models.validate(reports_model, "getReport", 403, res.json())
+    client = make_client(Reports, sandbox.base_url)
+    with pytest.raises(SellingApiNotFoundException) as info:
+        client.get_report("does-not-exist")
+    assert info.value.error[0]["code"] == "NotFound"
+    with pytest.raises(SellingApiRequestThrottledException) as throttled:
+        for _ in range(40):
+            client.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"])
+    models.validate(reports_model, "getReports", 429, {"errors": throttled.value.error})
+
+
+def test_ground_truth_endpoint_and_files(sandbox, tmp_path: Path) -> None:
+    from sage_amazon.sandbox.amazon.truth import write_settlement_files
+
+    published = httpx.get(f"{sandbox.base_url}/_sandbox/settlements").json()["settlements"]
+    with sandbox.world.lock:
+        written = write_settlement_files(sandbox.world, tmp_path)
+    assert [p["settlement_id"] for p in published] == [t.settlement_id for _, t in written]
+    for (path, truth), doc in zip(written, published, strict=True):
+        rows = list(csv.DictReader(path.open(encoding="utf-8"), delimiter="\t"))
+        assert Decimal(doc["total"]) == truth.total == sum(Decimal(r["amount"]) for r in rows[1:])
 
 
 def test_state_survives_restart(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@
         sb.base_url            # http://127.0.0.1:<free port>  (SP_API_ENDPOINT)
         sb.lwa_url             # .../auth/o2/token            (SP_API_LWA_ENDPOINT)
         sb.env                 # every environment variable a pipeline needs (credentials included)
-        sb.truths()            # ground truth of every published settlement (truth.SettlementTruth)
+        sb.truths()            # ground truth of every published settlement (truth.SettlementTruth);
+                               # also GET {base_url}/_sandbox/settlements as JSON (out-of-process tests)
         sb.add_order("ATVPDKIKX0DER")   # a buyer orders now (announced by ORDER_CHANGE); returns the order
         sb.tick()              # apply everything due now (orders ship, reports finish, settlements close)
         sb.world               # the seller's state, under sb.world.lock
@@ -246,6 +247,13 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         mp = request.query_params.get("marketplaceId")
         order = sandbox.add_order(mp)
         return json_response({"amazonOrderId": order["id"], "marketplaceId": order["marketplace_id"]})
+
+    @app.get("/_sandbox/settlements")
+    def sandbox_truth() -> Any:
+        """Test hook (not an Amazon API): the ground truth of every published settlement."""
+        from sage_amazon.sandbox.amazon.truth import truth_as_json
+
+        return json_response({"settlements": [truth_as_json(t) for t in sandbox.truths()]})
 
     for module in (orders_api, reports_api, inventory_api, finances_api, fulfillment_api, feeds_api, listings_api,
                    notifications_api, tokens_api):

@@ -81,3 +81,33 @@ def settlement_truths(world: Any) -> list[SettlementTruth]:
     with world.lock:
         return [settlement_truth(world, s) for s in sorted(world.state["settlements"].values(),
                                                             key=lambda s: (s["end"], s["marketplace_id"]))]
+
+
+def truth_as_json(truth: SettlementTruth) -> dict[str, Any]:
+    """A JSON-able ground truth (amounts as strings, exact)."""
+    return {"settlement_id": truth.settlement_id, "marketplace_id": truth.marketplace_id,
+            "currency": truth.currency, "start": truth.start, "end": truth.end, "deposit": truth.deposit,
+            "total": str(truth.total), "line_count": truth.line_count,
+            "categories": {k: str(v) for k, v in sorted(truth.categories.items())},
+            "by_line_type": [{"transaction_type": k[0], "amount_type": k[1], "amount_description": k[2],
+                              "amount": str(v)} for k, v in sorted(truth.by_line_type.items())],
+            "order_ids": sorted(truth.order_ids)}
+
+
+def write_settlement_files(world: Any, out_dir: Any, version: int = 2) -> list[tuple[Any, SettlementTruth]]:
+    """Write every published settlement of `world` as a flat file (V2 or V1) into out_dir; returns
+    (path, ground truth) pairs. For settlement-flow tests that need files without a running server."""
+    from pathlib import Path
+
+    from sage_amazon.sandbox.amazon.report_content import settlement_text
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for truth in settlement_truths(world):
+        path = folder / f"settlement-{truth.settlement_id}-v{version}.txt"
+        with world.lock:
+            text = settlement_text(world, world.state["settlements"][truth.settlement_id], version)
+        path.write_text(text, encoding="utf-8")
+        out.append((path, truth))
+    return out
