@@ -82,7 +82,10 @@ def sandbox_env(ports: dict[str, int] | None = None) -> dict[str, str]:
 
 @contextmanager
 def sandboxes(
-    seed: int = 42, time_scale: float | None = None, ports: dict[str, int] | None = None
+    seed: int = 42,
+    time_scale: float | None = None,
+    ports: dict[str, int] | None = None,
+    order_rate: float | None = None,
 ) -> Iterator[dict[str, str]]:
     """Run SQS, the Amazon SP-API and Sage X3 (and install the Sage 500 database when it is the target)."""
     ports = {**PORTS, **(ports or {})}
@@ -108,6 +111,8 @@ def sandboxes(
         amazon_args += ["--sqs-endpoint", f"http://127.0.0.1:{ports['sqs']}"]
         if time_scale:
             amazon_args += ["--time-scale", str(time_scale)]
+        if order_rate is not None:
+            amazon_args += ["--order-rate", str(order_rate)]
         amazon = _spawn(amazon_args, logs / "amazon.log")
         procs.append(amazon)
         x3 = _spawn(["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
