@@ -21,8 +21,7 @@ DEFAULT_SUBSCRIPTION_ID = "sandbox-default-subscription"
 
 
 def _order_item_status(order: dict[str, Any], item: dict[str, Any]) -> str:
-    if order["status"] == "Canceled":
-        return "Canceled"
+    # the schema knows only Unshipped/Shipped per item; a cancellation shows in Summary.OrderStatus
     return "Shipped" if item["qty_shipped"] >= item["qty"] else "Unshipped"
 
 
@@ -53,7 +52,8 @@ def order_change(data: dict[str, Any], subscription_id: str, now: Any) -> dict[s
                 "NumberOfItemsUnshipped": 0 if order["status"] == "Canceled" else ordered - shipped,
                 "EarliestShipDate": iso(purchased),
                 "LatestShipDate": iso(purchased.replace(microsecond=0) + _days(2)),
-                "OrderPrograms": ["Prime"] if order.get("is_prime") else [],
+                "OrderPrograms": (["Prime"] if order.get("is_prime") else []) + (
+                    ["Business"] if order.get("is_business") else []),
                 "ShippingPrograms": [],
                 "OrderItems": [{
                     "OrderItemId": it["order_item_id"], "SellerSKU": it["sku"],
