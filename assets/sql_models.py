@@ -1,7 +1,5 @@
 """One Dagster asset per SQL model in dbt_like_sql/ (see sage_amazon.sql_models)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.partitions import BY_NAME
