@@ -340,6 +340,25 @@ def _sql_iso(col: str, day_first: bool) -> str:
     return f"(CASE {cases} ELSE {expr} END)"
 
 
+def _sql_local_date(col: str, layout: FileLayout) -> str:
+    """The posting day as written (offset ignored); ISO dates need no rewriting, which is fast."""
+    if col == "NULL":
+        return "NULL"
+    fast = f"TRY_CAST(left({col}, 10) AS DATE)"
+    if layout.day_first:
+        return f"coalesce({fast}, TRY_CAST(left({_sql_iso(col, True)}, 10) AS DATE))"
+    return fast
+
+
+def _sql_timestamp(col: str, layout: FileLayout) -> str:
+    """TIMESTAMPTZ; the common '... UTC' form takes a fast path, anything else the general rewrite
+    (COALESCE only evaluates the fallback for rows the fast path could not read)."""
+    general = f"TRY_CAST({_sql_iso(col, layout.day_first)} AS TIMESTAMPTZ)"
+    if layout.day_first:
+        return general
+    return f"coalesce(TRY_CAST(replace({col}, ' UTC', '+00:00') AS TIMESTAMPTZ), {general})"
+
+
 def _sql_amount(col: str, decimal_comma: bool) -> str:
     if decimal_comma:
         return (f"TRY_CAST(CASE WHEN contains({col}, ',') THEN replace(replace(trim({col}), '.', ''), ',', '.')"
@@ -348,7 +367,8 @@ def _sql_amount(col: str, decimal_comma: bool) -> str:
 
 
 def _nz(col: str) -> str:
-    return f"NULLIF(trim({col}), '')"
+    # DuckDB's reader already turns empty fields into NULL; blank-only fields are treated as empty too
+    return col
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,9 +391,6 @@ def _select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
     def q(name: str) -> str:
         return '"' + name + '"' if name in has else "NULL"
 
-    def posted(name: str) -> str:
-        return _sql_iso(q(name), layout.day_first) if name in has else "NULL"
-
     sid = _sql_str(settlement_id)
     posted_src = "posted-date-time" if "posted-date-time" in has else "posted-date"
     common = {
@@ -386,9 +403,8 @@ def _select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
         "marketplace_name": _nz(q("marketplace-name")),
         "currency": f"coalesce({_nz(q('currency'))}, {_sql_str(layout.summary['currency'])})",
         "fulfillment_id": _nz(q("fulfillment-id")),
-        "posted_date": f"TRY_CAST(left({posted('posted-date')}, 10) AS DATE)",
-        "posted_at": (f"coalesce(TRY_CAST({posted(posted_src)} AS TIMESTAMPTZ), "
-                      f"TRY_CAST({posted('posted-date')} AS TIMESTAMPTZ))"),
+        "posted_date": _sql_local_date(q("posted-date"), layout),
+        "posted_at": _sql_timestamp(q(posted_src), layout) if posted_src in has else "NULL",
         "order_item_code": _nz(q("order-item-code")),
         "merchant_order_item_id": _nz(q("merchant-order-item-id")),
         "merchant_adjustment_item_id": _nz(q("merchant-adjustment-item-id")),
@@ -396,7 +412,7 @@ def _select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
         "quantity_purchased": f"TRY_CAST({_nz(q('quantity-purchased'))} AS INTEGER)",
         "promotion_id": _nz(q("promotion-id")),
     }
-    detail = f"coalesce(trim({q('total-amount')}), '') = ''"
+    detail = f"({q('total-amount')} IS NULL OR trim({q('total-amount')}) = '')"
 
     def select(amount_type: str, description: str, amount_col: str, extra_where: str) -> str:
         cols = dict(common)
