@@ -367,6 +367,22 @@ def test_notifications_reach_sqs_in_schema_shape(client, recorder, models, sandb
     assert summary["OrderStatus"] == "Pending" and summary["MarketplaceId"] == "ATVPDKIKX0DER"
     assert {i["SellerSKU"] for i in summary["OrderItems"]} == {i["sku"] for i in order["items"]}
 
+    nmodel = "notifications-api-model/notifications.json"
+    sub = api.get_subscription("ORDER_CHANGE").payload
+    models.validate(nmodel, "getSubscription", 200, recorder.last[3])
+    api.get_subscription_by_id("ORDER_CHANGE", sub["subscriptionId"])
+    models.validate(nmodel, "getSubscriptionById", 200, recorder.last[3])
+    api.get_destinations()
+    models.validate(nmodel, "getDestinations", 200, recorder.last[3])
+    for kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES"):
+        sub_id = api.get_subscription(kind).payload["subscriptionId"]
+        api.delete_notification_subscription(kind, sub_id)
+        models.validate(nmodel, "deleteSubscriptionById", 200, recorder.last[3])
+    api.delete_destination(dest.payload["destinationId"])
+    models.validate(nmodel, "deleteDestination", 200, recorder.last[3])
+    api.get_destinations()
+    assert recorder.last[3] == {"payload": []}
+
 
 def test_unauthorized_without_valid_token(sandbox) -> None:
     res = httpx.get(f"{sandbox.base_url}/orders/v0/orders/111-0000000-0000000",

@@ -44,7 +44,9 @@ def default_data_dir() -> Path:
 @click.option("--fault-latency-ms", type=int, default=None, help="Latency added to every API call.")
 @click.option("--fault-drop-rate", type=float, default=None, help="Share of API calls whose connection drops.")
 @click.option("--fault-fatal-rate", type=float, default=None, help="Share of requested reports ending FATAL.")
-@click.option("--fault-duplicate-rate", type=float, default=None, help="Share of notifications sent twice.")
+@click.option("--fault-duplicate-rate", type=float, default=None,
+              help="Share of notifications sent twice (default 0.02, or SANDBOX_AMAZON_FAULT_DUPLICATE_RATE):"
+                   " delivery is at-least-once, as with Amazon.")
 def amazon_command(host: str, port: int, seed: int, data_dir: Path | None, sqs_endpoint: str, history_days: int,
                    time_scale: float, order_rate: float, inventory_page_size: int, fault_error_rate: float | None,
                    fault_latency_ms: int | None, fault_drop_rate: float | None, fault_fatal_rate: float | None,
@@ -55,6 +57,8 @@ def amazon_command(host: str, port: int, seed: int, data_dir: Path | None, sqs_e
     from sage_amazon.sandbox.amazon.faults import Faults
     from sage_amazon.sandbox.amazon.server import create_app, create_sandbox
 
+    if fault_duplicate_rate is None and "SANDBOX_AMAZON_FAULT_DUPLICATE_RATE" not in os.environ:
+        fault_duplicate_rate = 0.02
     faults = Faults.from_env(error_rate=fault_error_rate, latency_ms=fault_latency_ms, drop_rate=fault_drop_rate,
                              fatal_rate=fault_fatal_rate, duplicate_rate=fault_duplicate_rate)
     sqs = None if sqs_endpoint.lower() == "none" else sqs_endpoint

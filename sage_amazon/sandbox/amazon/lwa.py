@@ -14,6 +14,7 @@ ACCESS_TOKEN_TTL = 3600
 RDT_TTL = 3600
 # Grantless operations accept a client_credentials token (scope sellingpartnerapi::notifications).
 GRANTLESS_OPERATIONS = {"createDestination", "getDestinations", "getDestination", "deleteDestination",
+                        "getSubscriptionById",
                         "deleteSubscriptionById"}
 
 

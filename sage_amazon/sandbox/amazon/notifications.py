@@ -18,6 +18,7 @@ from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, SELLER_ID
 
 DELIVERED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES")
 DEFAULT_SUBSCRIPTION_ID = "sandbox-default-subscription"
+OUTBOX_LIMIT = 20_000
 
 
 def _order_item_status(order: dict[str, Any], item: dict[str, Any]) -> str:
@@ -166,6 +167,11 @@ class Notifier:
         for copy in range(copies):
             key = f"N{n:09d}-{copy}"
             self.world.put("outbox", key, {"queue": queue, "type": kind, "body": body})
+        outbox = self.world.state["outbox"]
+        while len(outbox) > OUTBOX_LIMIT:  # SQS unreachable for long: keep the newest, as a bounded buffer
+            oldest = next(iter(outbox))
+            del outbox[oldest]
+            self.world.save("outbox", oldest)
         self._wake.set()
 
     def start(self) -> None:
@@ -183,9 +189,12 @@ class Notifier:
     def _sqs(self) -> Any:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
             self._client = boto3.client("sqs", endpoint_url=self.sqs_endpoint, region_name=credentials.SQS_REGION,
-                                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox")
+                                        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+                                        config=Config(connect_timeout=2, read_timeout=5,
+                                                      retries={"max_attempts": 1}))
         return self._client
 
     def _queue_url(self, name: str) -> str:

@@ -79,3 +79,52 @@ def get_subscription(request: Request, notification_type: str) -> Any:
     if sub is None:
         raise not_found(f"No subscription for {notification_type}.")
     return json_response({"payload": {k: v for k, v in sub.items() if k != "notificationType"}})
+
+
+@router.get("/notifications/v1/destinations/{destination_id}")
+def get_destination(request: Request, destination_id: str) -> Any:
+    sandbox = guard(request, "getDestination")
+    with sandbox.world.lock:
+        dest = sandbox.world.state["destinations"].get(destination_id)
+    if dest is None:
+        raise not_found(f"Destination {destination_id} not found.")
+    return json_response({"payload": dest})
+
+
+@router.delete("/notifications/v1/destinations/{destination_id}")
+def delete_destination(request: Request, destination_id: str) -> Any:
+    sandbox = guard(request, "deleteDestination")
+    world = sandbox.world
+    with world.lock:
+        if destination_id not in world.state["destinations"]:
+            raise not_found(f"Destination {destination_id} not found.")
+        if any(s["destinationId"] == destination_id for s in world.state["subscriptions"].values()):
+            raise ApiError(409, "Conflict", "The destination has subscriptions; delete them first.")
+        del world.state["destinations"][destination_id]
+        world.save("destinations", destination_id)
+        world.flush()
+    return json_response({})
+
+
+@router.delete("/notifications/v1/subscriptions/{notification_type}/{subscription_id}")
+def delete_subscription_by_id(request: Request, notification_type: str, subscription_id: str) -> Any:
+    sandbox = guard(request, "deleteSubscriptionById")
+    world = sandbox.world
+    with world.lock:
+        sub = world.state["subscriptions"].get(subscription_id)
+        if sub is None or sub["notificationType"] != notification_type:
+            raise not_found(f"Subscription {subscription_id} not found.")
+        del world.state["subscriptions"][subscription_id]
+        world.save("subscriptions", subscription_id)
+        world.flush()
+    return json_response({})
+
+
+@router.get("/notifications/v1/subscriptions/{notification_type}/{subscription_id}")
+def get_subscription_by_id(request: Request, notification_type: str, subscription_id: str) -> Any:
+    sandbox = guard(request, "getSubscriptionById")
+    with sandbox.world.lock:
+        sub = sandbox.world.state["subscriptions"].get(subscription_id)
+    if sub is None or sub["notificationType"] != notification_type:
+        raise not_found(f"Subscription {subscription_id} not found.")
+    return json_response({"payload": {k: v for k, v in sub.items() if k != "notificationType"}})
