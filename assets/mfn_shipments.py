@@ -1,0 +1,67 @@
+"""Merchant-fulfilled shipments recorded in Sage, confirmed to Amazon once (confirmShipment).
+
+Thin: the work is in sage_amazon.amazon.shipment_confirmation (posting ledger flow `mfn_shipments`).
+"""
+
+import dagster as dg
+
+from resources.sage import SageResource
+from resources.sp_api import SpApiResource
+from resources.warehouse import WarehouseResource
+
+FLOW = "mfn_shipments"  # = shipment_confirmation.FLOW (kept here so the module loads without importing it)
+DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"  # = sage_amazon.definitions.DEAD_LETTER_FLOW_TAG
+PUSH_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@dg.asset(
+    group_name="shipments",
+    kinds={"sage", "amazon"},
+    pool="duckdb_write",
+    retry_policy=PUSH_RETRY,
+    tags={DEAD_LETTER_FLOW_TAG: FLOW},
+    description="Confirms each merchant-fulfilled shipment recorded in Sage (Sage 500) to Amazon once "
+                "(Orders v0 confirmShipment: carrier, tracking, items); refusals become dead letters",
+)
+def amazon_shipment_confirmations(context: dg.AssetExecutionContext, sage: SageResource, sp_api: SpApiResource,
+                                  warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon import deadletters, posting_ledger
+    from sage_amazon.amazon import shipment_confirmation as sc
+
+    target = sage.get_target()
+    api = sp_api.get_client()
+    try:
+        with warehouse.write() as con:
+            result = sc.push_shipments(con, target, api)
+            letters = deadletters.summary(con, sc.FLOW)
+            ledger = posting_ledger.counts(con, sc.FLOW)
+    finally:
+        api.close()
+    counts = result.counts
+    if not result.supported:
+        context.log.info(result.reason)
+    else:
+        context.log.info(f"shipment confirmations: {dict(counts)}")
+    if result.transient:
+        # everything else is done and recorded; only what Amazon could not take now is tried again
+        raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from RuntimeError(
+            f"{len(result.transient)} shipment(s) could not be confirmed now: {result.transient[:5]}")
+    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["pushed"],
+        "sage_target": sage.target,
+        "supported": result.supported,
+        "reason": result.reason or "",
+        "pushed": counts["pushed"],
+        "skipped": result.skipped,
+        "already_pushed": counts["already_pushed"],
+        "adopted_from_amazon": counts["adopted"],
+        "dead_lettered": counts["dead_lettered"],
+        "open_dead_letters": letters["open"],
+        "confirm_shipment_calls": int(api.calls.get("confirmShipment", 0)),
+        "sp_api_calls": int(api.total_calls),
+        "ledger": dg.MetadataValue.json(ledger),
+        "dead_letter_reasons": dg.MetadataValue.md(
+            "| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "preview": dg.MetadataValue.md(sc.preview(result)),
+    })

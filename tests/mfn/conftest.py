@@ -1,0 +1,123 @@
+"""Fixtures: the Amazon sandbox in-process on a free port (clock stopped, so no order ships by itself), a fresh
+Sage 500 sandbox database per test (PostgreSQL 127.0.0.1:5432 or SAGE500_TEST_SERVER_URL; skipped when absent,
+failed under CI=true), Dagster resources pointing at both, and python-amazon-sp-api to read Amazon back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sage_amazon.sandbox.amazon import credentials
+
+SERVER_URL = os.environ.get("SAGE500_TEST_SERVER_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+MARKETPLACES = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
+REGION = {"ATVPDKIKX0DER": "us-east-1", "A1F83G8C2ARO7P": "eu-west-1", "A1PA6795UKMFR9": "eu-west-1"}
+
+
+def _postgres_unavailable() -> str | None:
+    engine = create_engine(SERVER_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:  # any failure to reach the server means: no PostgreSQL here
+        return f"no PostgreSQL at {engine.url.render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> None:
+    reason = _postgres_unavailable()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def sage500_db(postgres: None) -> Iterator[Any]:
+    from sage_amazon.sandbox.sage500 import sandbox_database
+
+    with sandbox_database(SERVER_URL) as db:
+        yield db
+
+
+@pytest.fixture
+def target(sage500_db: Any) -> Iterator[Any]:
+    from sage_amazon.sage.sage500 import Sage500Target
+
+    connector = Sage500Target(sage500_db.url, company_id=sage500_db.company_id)
+    yield connector
+    connector.engine.dispose()
+
+
+class ConfirmCounter:
+    """Counts the confirmations the Amazon sandbox applied (wraps its world's confirm_shipment)."""
+
+    def __init__(self, world: Any) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        original = world.confirm_shipment
+
+        def counted(order: dict[str, Any], carrier: str, tracking: str, *args: Any, **kwargs: Any) -> None:
+            self.calls.append((order["id"], carrier, tracking))
+            return original(order, carrier, tracking, *args, **kwargs)
+
+        world.confirm_shipment = counted
+
+    def for_order(self, order_id: str) -> list[tuple[str, str, str]]:
+        return [c for c in self.calls if c[0] == order_id]
+
+
+@pytest.fixture(scope="module")
+def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from sage_amazon.sandbox.amazon.server import running_sandbox
+
+    with running_sandbox(tmp_path_factory.mktemp("amazon"), seed=42, time_scale=50, sqs_endpoint=None,
+                         ticking=False, history_days=10) as sb:
+        sb.confirmations = ConfirmCounter(sb.world)
+        yield sb
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> None:
+    # python-amazon-sp-api caches access tokens per refresh token in module globals; each sandbox issues its own
+    from sp_api.auth import access_token_client
+
+    access_token_client.cache.clear()
+    access_token_client.grantless_cache.clear()
+
+
+def orders_v0(base_url: str, marketplace_id: str = "ATVPDKIKX0DER") -> Any:
+    """A python-amazon-sp-api Orders v0 client on the sandbox (only endpoint and LWA endpoint differ)."""
+    from sp_api.api import OrdersV0
+    from sp_api.auth import AccessTokenClient
+
+    token_client = type("SandboxTokenClient", (AccessTokenClient,), {
+        "scheme": "http://", "host": base_url.split("://", 1)[1], "path": "/auth/o2/token"})
+    marketplace = SimpleNamespace(endpoint=base_url, marketplace_id=marketplace_id, region=REGION[marketplace_id])
+    creds = {"refresh_token": credentials.SP_API_REFRESH_TOKEN, "lwa_app_id": credentials.LWA_APP_ID,
+             "lwa_client_secret": credentials.LWA_CLIENT_SECRET}
+    return OrdersV0(marketplace, credentials=creds, auth_token_client_class=token_client)
+
+
+@pytest.fixture
+def resources(amazon: Any, sage500_db: Any, tmp_path: Path) -> dict[str, Any]:
+    from resources.sage import SageResource
+    from resources.sp_api import SpApiResource
+    from resources.warehouse import WarehouseResource
+
+    return {
+        "sage": SageResource(target="sage500", sage500_db_url=sage500_db.url),
+        "sp_api": SpApiResource(endpoint=amazon.base_url, lwa_endpoint=amazon.lwa_url,
+                                refresh_token=credentials.SP_API_REFRESH_TOKEN, lwa_app_id=credentials.LWA_APP_ID,
+                                lwa_client_secret=credentials.LWA_CLIENT_SECRET, marketplaces=MARKETPLACES,
+                                max_attempts=3, timeout_seconds=10),
+        "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=30),
+    }
