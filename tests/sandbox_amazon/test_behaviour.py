@@ -26,7 +26,8 @@ from sage_amazon.sandbox.amazon.report_content import settlement_text
 from sage_amazon.sandbox.amazon.server import running_sandbox
 from sage_amazon.sandbox.amazon.truth import settlement_truths
 from sage_amazon.sandbox.amazon.world import World, WorldOptions
-from tests.sandbox_amazon.conftest import make_client
+
+from .conftest import make_client
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

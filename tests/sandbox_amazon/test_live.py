@@ -18,7 +18,8 @@ from sp_api.api import Reports
 from sage_amazon.sandbox.amazon import credentials, documents
 from sage_amazon.sandbox.amazon.faults import Faults
 from sage_amazon.sandbox.amazon.server import running_sandbox
-from tests.sandbox_amazon.conftest import make_client
+
+from .conftest import make_client
 
 
 def _queue(endpoint: str) -> tuple[object, str]:

@@ -392,7 +392,7 @@ def test_unauthorized_without_valid_token(sandbox) -> None:
 
 
 def test_forbidden_raised_by_client(sandbox) -> None:
-    from tests.sandbox_amazon.conftest import make_client
+    from .conftest import make_client
 
     api = make_client(Orders, sandbox.base_url)
     api.restricted_data_token = "Atz.sprdt|forged"
