@@ -267,6 +267,19 @@ def _already_applied(con: duckdb.DuckDBPyConnection, amazon: _Amazon, key: str, 
     return None
 
 
+def _shipped_elsewhere(amazon: _Amazon, order_id: str, *, asked: bool) -> bool:
+    """After a refusal: is the order Shipped on Amazon already (confirmed in Seller Central, say)? Only asked
+    when the marketplace came from the warehouse, i.e. getOrder was not called before sending."""
+    if asked:
+        return False
+    from sage_amazon.amazon.client import SpApiError
+
+    try:
+        return amazon.order(order_id).get("OrderStatus") == "Shipped"
+    except SpApiError:
+        return False
+
+
 def _push_one(con: duckdb.DuckDBPyConnection, target: Any, amazon: _Amazon, s: Any, result: PushResult,
               now: datetime | None) -> None:
     from dataclasses import asdict
@@ -341,7 +354,12 @@ def _push_one(con: duckdb.DuckDBPyConnection, target: Any, amazon: _Amazon, s: A
     try:
         amazon.confirm(order_id, marketplace_id, detail)
     except SpApiError as exc:
-        if _is_refusal(exc):
+        if _is_refusal(exc) and _shipped_elsewhere(amazon, order_id, asked=order_id in amazon.orders):
+            posting_ledger.posted(con, FLOW, key, order_id)
+            _mark(target, key, f"{order_id} already Shipped")
+            deadletters.resolve(con, FLOW, key)
+            result.add("adopted", key, order_id, f"Amazon already shows the order Shipped ({exc})")
+        elif _is_refusal(exc):
             _dead_letter(con, result, key, order_id, f"Amazon refused: {exc}", record, started=True)
         else:  # 5xx / throttled after every retry: it may have been applied
             posting_ledger.failed(con, FLOW, key, f"{UNKNOWN_OUTCOME}: {exc}"[:1000])

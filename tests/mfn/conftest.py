@@ -108,16 +108,22 @@ def orders_v0(base_url: str, marketplace_id: str = "ATVPDKIKX0DER") -> Any:
 
 
 @pytest.fixture
-def resources(amazon: Any, sage500_db: Any, tmp_path: Path) -> dict[str, Any]:
-    from resources.sage import SageResource
+def amazon_resources(amazon: Any, tmp_path: Path) -> dict[str, Any]:
+    """sp_api on the Amazon sandbox and a temporary warehouse (no Sage)."""
     from resources.sp_api import SpApiResource
     from resources.warehouse import WarehouseResource
 
     return {
-        "sage": SageResource(target="sage500", sage500_db_url=sage500_db.url),
         "sp_api": SpApiResource(endpoint=amazon.base_url, lwa_endpoint=amazon.lwa_url,
                                 refresh_token=credentials.SP_API_REFRESH_TOKEN, lwa_app_id=credentials.LWA_APP_ID,
                                 lwa_client_secret=credentials.LWA_CLIENT_SECRET, marketplaces=MARKETPLACES,
                                 max_attempts=3, timeout_seconds=10),
         "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=30),
     }
+
+
+@pytest.fixture
+def resources(amazon_resources: dict[str, Any], sage500_db: Any) -> dict[str, Any]:
+    from resources.sage import SageResource
+
+    return {**amazon_resources, "sage": SageResource(target="sage500", sage500_db_url=sage500_db.url)}

@@ -201,3 +201,36 @@ def test_package_detail_follows_the_model():
         assert "tracking" in str(exc)
     else:
         raise AssertionError("a shipment without tracking must be refused")
+
+
+def shipped_mfn(amazon: Any, marketplace_id: str) -> dict[str, Any]:
+    for order in sorted(amazon.world.state["orders"].values(), key=lambda o: o["id"]):
+        if (order["channel"] == "MFN" and order["status"] == "Shipped" and order["marketplace_id"] == marketplace_id
+                and order["id"] not in TAKEN and not {i["sku"] for i in order["items"]} & NOT_IN_SAGE):
+            TAKEN.add(order["id"])
+            return order
+    raise AssertionError(f"no MFN Shipped order in {marketplace_id}")
+
+
+def test_orders_amazon_already_shows_shipped_are_adopted(amazon, sage500_db, target, resources):
+    asked = shipped_mfn(amazon, "ATVPDKIKX0DER")  # marketplace unknown to the warehouse: getOrder says Shipped
+    extracted = shipped_mfn(amazon, "ATVPDKIKX0DER")  # marketplace known: confirmShipment refused, then getOrder
+    for order in (asked, extracted):
+        from_amazon(target, order)
+        ship_order(sage500_db.engine, order["id"], "UPS GROUND", "1ZSELLERCENTRAL", date(2026, 11, 22))
+    with ledger(resources) as con:
+        con.execute("CREATE TABLE raw.amazon_orders (amazon_order_id VARCHAR, marketplace_id VARCHAR)")
+        con.execute("INSERT INTO raw.amazon_orders VALUES (?, 'ATVPDKIKX0DER')", [extracted["id"]])
+    before = len(amazon.confirmations.calls)
+    meta = materialize(resources)
+    assert (meta["pushed"], meta["adopted_from_amazon"], meta["dead_lettered"]) == (0, 2, 0), meta["preview"]
+    assert meta["confirm_shipment_calls"] == 1 and len(amazon.confirmations.calls) == before
+    assert not target.unpushed_shipments()
+
+
+def test_x3_target_reports_zero_and_why(amazon_resources):
+    from resources.sage import SageResource
+
+    meta = materialize({**amazon_resources, "sage": SageResource(target="x3")})
+    assert (meta["supported"], meta["pushed"], meta["skipped"], meta["dead_lettered"]) == (False, 0, 0, 0)
+    assert "unpushed_shipments" in meta["reason"]
