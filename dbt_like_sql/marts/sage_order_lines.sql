@@ -3,6 +3,7 @@ SELECT
     i.amazon_order_id,
     CAST(row_number() OVER (PARTITION BY i.amazon_order_id ORDER BY i.order_item_id) AS INTEGER) AS line_no,
     i.order_item_id,
+    CASE WHEN i.order_item_id LIKE 'report:%' THEN '' ELSE i.order_item_id END AS external_line_ref,
     i.sku,
     CASE
         WHEN exact.item IS NOT NULL THEN exact.item

@@ -92,6 +92,7 @@ _SQUASHED = {s.replace("_", ""): s for s in STATUSES}
 SEARCH_INCLUDED_DATA = ["BUYER", "RECIPIENT", "PROCEEDS", "PROMOTION", "CANCELLATION", "FULFILLMENT"]
 ALL_ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 MAX_REPORT_DAYS = 30
+REPORT_LINE_PREFIX = "report:"  # order_item_id of a line read from the all-orders report (no item id there)
 ZERO = Decimal("0")
 
 
@@ -545,8 +546,9 @@ def orders_from_report_rows(rows: list[dict[str, str]], extract_id: str | None =
         order["currency"] = order["currency"] or currency
         extract.items.append({
             "amazon_order_id": order_id,
+            # the report has no order item id: a line is known by its SKU (and position if repeated)
             "order_item_id": (r.get("order-item-id") or r.get("amazon-order-item-id") or "").strip()
-            or f"{order_id}-{len(order['payload_rows'])}",
+            or f"{REPORT_LINE_PREFIX}{(r.get('sku') or '').strip()}#{len(order['payload_rows'])}",
             "partition_date": order["partition_date"],
             "last_updated": updated,
             "sku": (r.get("sku") or "").strip(),
@@ -602,4 +604,25 @@ def orders_from_report(api: SpApi, first: date, last: date, marketplace_by_chann
     keep = {o["amazon_order_id"] for o in extract.orders}
     extract.items = [i for i in extract.items if i["amazon_order_id"] in keep]
     extract.calls = api.total_calls - before
+    return extract
+
+
+def get_orders_v0_by_id(api: SpApi, order_ids: Iterable[str]) -> Extract:
+    """The current version of some orders through v0 getOrder + getOrderItems (two calls each)."""
+    extract = Extract(source="orders_v0")
+    extract_id, extracted_at = _stamp()
+    for order_id in order_ids:
+        res = api.call("getOrder", "ordersV0", "get_order", order_id)
+        extract.calls += 1
+        order = res.payload or {}
+        if not order:
+            continue
+        items = list(_order_items_v0(api, order_id, extract))
+        try:
+            row, item_rows = parse_order_v0(order, items, extract_id, extracted_at)
+        except SchemaDrift as exc:
+            extract.drift.append(str(exc))
+            continue
+        extract.orders.append(row)
+        extract.items.extend(item_rows)
     return extract

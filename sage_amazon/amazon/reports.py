@@ -54,7 +54,7 @@ def wait_for_report(api: SpApi, report_id: str, *, poll_seconds: float = 2.0, ti
         if time.monotonic() > deadline:
             raise ReportFailed(f"report {report_id} still {status} after {timeout:.0f}s", operation="getReport")
         sleep(delay)
-        delay = min(delay * 1.5, 30.0)
+        delay = min(delay * 1.5, 15.0)
 
 
 def download_document(api: SpApi, document_id: str, *, attempts: int = 5) -> str:

@@ -1,0 +1,126 @@
+"""Checks on the order models: a Great Expectations suite (wrapped as asset checks) and native checks.
+
+Record-level problems (an unmapped SKU, a wrong currency, totals that do not add up) do not block:
+the load dead-letters those orders with their reason and posts the others. Structural problems (the
+mart does not have one row per order, lines fan out) block the load.
+"""
+
+import dagster as dg
+
+from resources.warehouse import WarehouseResource
+
+WARN = dg.AssetCheckSeverity.WARN
+
+# check name -> (asset, expectation kind, kwargs); the suite is built from this inside the check
+GX_SUITE = {
+    "gx_order_id_present": ("sage_orders", "ExpectColumnValuesToNotBeNull", {"column": "amazon_order_id"}),
+    "gx_order_id_unique": ("sage_orders", "ExpectColumnValuesToBeUnique", {"column": "amazon_order_id"}),
+    "gx_order_date_present": ("sage_orders", "ExpectColumnValuesToNotBeNull", {"column": "order_date"}),
+    "gx_marketplace_present": ("sage_orders", "ExpectColumnValuesToNotBeNull", {"column": "marketplace_id"}),
+    "gx_currency_known": ("sage_orders", "ExpectColumnValuesToBeInSet", {"column": "currency"}),
+    "gx_site_and_customer_mapped": ("sage_orders", "ExpectColumnValuesToNotBeNull", {"column": "customer"}),
+    "gx_quantity_positive": ("sage_order_lines", "ExpectColumnValuesToBeBetween", {"column": "quantity", "min_value": 1}),
+    "gx_gross_price_not_negative": ("sage_order_lines", "ExpectColumnValuesToBeBetween",
+                                    {"column": "gross_price", "min_value": 0}),
+}
+
+
+def _frame(con, sql: str):
+    return con.execute(sql).df()
+
+
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec(name, asset=asset, description=f"Great Expectations: {kind} {kwargs}")
+           for name, (asset, kind, kwargs) in GX_SUITE.items()],
+    can_subset=True,
+    pool="duckdb_write",
+)
+def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    """The orders suite on the orders the load would post (action 'post')."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    with warehouse.read() as con:
+        orders = _frame(con, "SELECT * FROM marts.sage_orders WHERE action = 'post'")
+        lines = _frame(con, "SELECT l.* FROM marts.sage_order_lines l JOIN marts.sage_orders o USING (amazon_order_id)"
+                            " WHERE o.action = 'post'")
+        currencies = [r[0] for r in con.execute("SELECT currency FROM ref.order_currencies").fetchall()]
+    frames = {"sage_orders": orders, "sage_order_lines": lines}
+    selected = {key.name for key in context.selected_asset_check_keys}
+    ctx = gx.get_context(mode="ephemeral")
+    for asset in ("sage_orders", "sage_order_lines"):
+        names = [n for n, (a, _, _) in GX_SUITE.items() if a == asset and n in selected]
+        if not names:
+            continue
+        expectations = {}
+        for name in names:
+            _, kind, kwargs = GX_SUITE[name]
+            if name == "gx_currency_known":
+                kwargs = {**kwargs, "value_set": currencies}
+            expectations[name] = getattr(gxe, kind)(**kwargs)
+        batch = (ctx.data_sources.add_pandas(f"orders_{asset}").add_dataframe_asset(asset)
+                 .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frames[asset]}))
+        for name, expectation in expectations.items():
+            if frames[asset].empty:
+                res_ok, unexpected, examples = True, 0, []
+            else:
+                res = batch.validate(expectation, result_format="SUMMARY")
+                res_ok = bool(res.success)
+                unexpected = int(res.result.get("unexpected_count") or 0)
+                examples = [str(v) for v in (res.result.get("partial_unexpected_list") or [])[:5]]
+            yield dg.AssetCheckResult(
+                check_name=name, asset_key=asset, passed=res_ok, severity=WARN,
+                metadata={"rows": int(len(frames[asset])), "unexpected_count": unexpected,
+                          "examples": ", ".join(examples)},
+                description=None if res_ok else "the orders concerned are dead-lettered by the load, not posted",
+            )
+
+
+@dg.asset_check(asset="sage_orders", pool="duckdb_write",
+                description="Every SKU of an order to post maps to a Sage item (exact match, then alias)")
+def every_sku_mapped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.read() as con:
+        rows = con.execute(
+            """SELECT l.sku, count(DISTINCT l.amazon_order_id) FROM marts.sage_order_lines l
+               JOIN marts.sage_orders o USING (amazon_order_id)
+               WHERE o.action = 'post' AND l.item IS NULL GROUP BY l.sku ORDER BY 2 DESC""").fetchall()
+    orders = sum(n for _, n in rows)
+    return dg.AssetCheckResult(
+        passed=not rows, severity=WARN,
+        metadata={"unmapped_skus": len(rows), "orders_held": int(orders),
+                  "skus": dg.MetadataValue.md("\n".join(f"- {s}: {n} order(s)" for s, n in rows) or "_none_")})
+
+
+@dg.asset_check(asset="sage_orders", pool="duckdb_write",
+                description="Amazon's order total equals the sum of its lines (price + tax + shipping - discounts)")
+def order_totals_match_lines(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.read() as con:
+        rows = con.execute(
+            """SELECT amazon_order_id, order_total, lines_total FROM marts.sage_orders
+               WHERE order_total IS NOT NULL AND order_total <> lines_total ORDER BY amazon_order_id""").fetchall()
+        checked = con.execute("SELECT count(*) FROM marts.sage_orders WHERE order_total IS NOT NULL").fetchone()[0]
+    return dg.AssetCheckResult(
+        passed=not rows, severity=WARN,
+        metadata={"orders_checked": int(checked), "mismatches": len(rows),
+                  "examples": dg.MetadataValue.md("\n".join(f"- {o}: total {t}, lines {s}" for o, t, s in rows[:10])
+                                                  or "_none_")})
+
+
+@dg.asset_check(asset="sage_orders", blocking=True, pool="duckdb_write",
+                description="Structural: one mart row per staged order (a join fan-out or a lost order blocks the load)")
+def one_row_per_order(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.read() as con:
+        mart, distinct = con.execute("SELECT count(*), count(DISTINCT amazon_order_id) FROM marts.sage_orders").fetchone()
+        staged = con.execute("SELECT count(*) FROM staging.stg_amazon_orders").fetchone()[0]
+    return dg.AssetCheckResult(passed=mart == distinct == staged,
+                               metadata={"mart_rows": int(mart), "distinct_orders": int(distinct),
+                                         "staged_orders": int(staged)})
+
+
+@dg.asset_check(asset="sage_order_lines", blocking=True, pool="duckdb_write",
+                description="Structural: one mapped line per staged order item")
+def one_line_per_item(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.read() as con:
+        lines = con.execute("SELECT count(*) FROM marts.sage_order_lines").fetchone()[0]
+        staged = con.execute("SELECT count(*) FROM staging.stg_amazon_order_items").fetchone()[0]
+    return dg.AssetCheckResult(passed=lines == staged, metadata={"lines": int(lines), "staged_items": int(staged)})

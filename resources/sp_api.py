@@ -1,0 +1,65 @@
+"""The Selling Partner API as a Dagster resource: credentials through EnvVar, endpoints configurable.
+
+Build it with `SpApiResource.from_env()` (what resources/__init__.py should register under the key
+`sp_api`). Every client it hands out shares the process-wide rate limiter of
+sage_amazon.amazon.client (one token bucket per seller and operation).
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from sage_amazon.amazon.client import Backoff, SpApi, SpApiSettings
+
+
+def _secret(name: str):
+    """EnvVar when the variable is set (never stored in run config), else the sandbox default."""
+    from sage_amazon import config
+
+    return dg.EnvVar(name) if os.environ.get(name) else config.get(name)
+
+
+class SpApiResource(dg.ConfigurableResource):
+    """SP-API for one seller. `api_version` picks searchOrders 2026-01-01 (default) or the v0 Orders API."""
+
+    endpoint: str = "http://127.0.0.1:8100"
+    lwa_endpoint: str = "http://127.0.0.1:8100/auth/o2/token"
+    refresh_token: str
+    lwa_app_id: str
+    lwa_client_secret: str
+    marketplaces: str = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
+    api_version: str = "2026-01-01"
+    report_backfill_days: int = 3  # a run covering more days than this reads the all-orders report
+    report_poll_seconds: float = 2.0
+    timeout_seconds: float = 30.0
+    max_attempts: int = 8
+
+    @classmethod
+    def from_env(cls) -> SpApiResource:
+        from sage_amazon import config
+
+        settings = config.load()
+        return cls(
+            endpoint=settings.sp_api_endpoint,
+            lwa_endpoint=settings.lwa_endpoint,
+            refresh_token=_secret("SP_API_REFRESH_TOKEN"),
+            lwa_app_id=_secret("LWA_APP_ID"),
+            lwa_client_secret=_secret("LWA_CLIENT_SECRET"),
+            marketplaces=",".join(settings.marketplaces),
+        )
+
+    def settings(self) -> SpApiSettings:
+        return SpApiSettings(
+            endpoint=self.endpoint,
+            lwa_endpoint=self.lwa_endpoint,
+            refresh_token=self.refresh_token,
+            lwa_app_id=self.lwa_app_id,
+            lwa_client_secret=self.lwa_client_secret,
+            marketplaces=tuple(m.strip() for m in self.marketplaces.split(",") if m.strip()),
+            timeout=self.timeout_seconds,
+        )
+
+    def get_client(self) -> SpApi:
+        return SpApi(self.settings(), backoff=Backoff(max_attempts=self.max_attempts))

@@ -1,0 +1,118 @@
+"""Near real time: ORDER_CHANGE notifications from SQS become runs for just the orders that changed.
+
+Each tick deletes the messages of the previous tick (their runs were requested when that tick's
+result was stored), then receives a batch, and requests one run per purchase day with the changed
+order ids in the run config. A message is never deleted before its run is requested; a duplicate
+notification or a redelivery only re-posts nothing (the load is exactly-once through the ledger).
+"""
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from assets.partitions import daily_partitions
+from resources.notifications import SqsResource
+
+ORDER_CHANGE_ASSETS = ("amazon_orders", "amazon_order_items", "stg_amazon_orders", "stg_amazon_order_items",
+                       "sage_order_lines", "sage_orders", "sage_sales_orders")
+
+order_changes_job = dg.define_asset_job(
+    "order_changes_job",
+    selection=dg.AssetSelection.assets(*ORDER_CHANGE_ASSETS).without_checks()
+    | dg.AssetSelection.checks_for_assets("amazon_orders")
+    | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("sage_orders"), "one_row_per_order"),
+                               dg.AssetCheckKey(dg.AssetKey("sage_order_lines"), "one_line_per_item")),
+    description="Extract, model and post just the orders an ORDER_CHANGE notification named",
+    tags={"sage_amazon/flow": "orders"},
+)
+
+orders_catchup_job = dg.define_asset_job(
+    "orders_catchup_job",
+    selection=dg.AssetSelection.assets(
+        "amazon_orders", "amazon_order_items", "amazon_fba_shipments", "sku_map", "marketplace_map",
+        "order_status_map", "carrier_map", "order_currencies", "sage_item_codes", "stg_amazon_orders",
+        "stg_amazon_order_items", "stg_amazon_fba_shipments", "sage_order_lines", "sage_orders",
+        "sage_order_shipments", "sage_sales_orders", "sage_shipment_updates"),
+    description="Re-read the last days (late cancellations, shipments), then post, close and ship in Sage",
+    tags={"sage_amazon/flow": "orders"},
+)
+
+MAX_MESSAGES = 100
+SEEN_KEEP = 2000
+
+
+def _day(change, today: date) -> str | None:
+    day = change.purchase_day or today
+    first = date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
+    if day < first or day > today:
+        return None
+    return day.isoformat()
+
+
+def plan_runs(messages, cursor: dict, today: date | None = None):
+    """(run requests, new cursor, ignored count) for a batch of received SQS messages (pure: testable)."""
+    from sage_amazon.amazon.notifications import Ignored, parse_message
+
+    today = today or datetime.now(UTC).date()
+    seen = list(cursor.get("seen", []))
+    seen_set = set(seen)
+    by_day: dict[str, set[str]] = {}
+    ids_by_day: dict[str, set[str]] = {}
+    ignored = 0
+    for message in messages:
+        parsed = parse_message(message.body)
+        if isinstance(parsed, Ignored) or parsed.notification_id in seen_set:
+            ignored += 1
+            continue
+        seen_set.add(parsed.notification_id)
+        seen.append(parsed.notification_id)
+        day = _day(parsed, today)
+        if day is None:
+            ignored += 1
+            continue
+        by_day.setdefault(day, set()).add(parsed.amazon_order_id)
+        ids_by_day.setdefault(day, set()).add(parsed.notification_id)
+    requests = []
+    for day, orders in sorted(by_day.items()):
+        order_ids = sorted(orders)
+        digest = hashlib.sha256(",".join(sorted(ids_by_day[day])).encode()).hexdigest()[:16]
+        requests.append(dg.RunRequest(
+            run_key=f"order-change-{day}-{digest}",
+            partition_key=day,
+            run_config={"ops": {"amazon_orders": {"config": {"order_ids": order_ids}},
+                                "sage_sales_orders": {"config": {"order_ids": order_ids}}}},
+            tags={"sage_amazon/orders": ",".join(order_ids)[:200], "sage_amazon/trigger": "ORDER_CHANGE"},
+        ))
+    new_cursor = {"delete": [m.receipt_handle for m in messages], "seen": seen[-SEEN_KEEP:]}
+    return requests, new_cursor, ignored
+
+
+@dg.sensor(job=order_changes_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="ORDER_CHANGE notifications (SQS) -> runs for just the orders that changed")
+def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    previous = cursor.get("delete") or []
+    if previous:  # the runs for these were requested when the previous tick's result was stored
+        deleted = sqs.delete(previous)
+        context.log.info(f"deleted {deleted} handled notification(s)")
+        cursor["delete"] = []
+    messages = sqs.receive_batch(limit=MAX_MESSAGES, wait_seconds=1)
+    if not messages:
+        return dg.SensorResult(skip_reason="no ORDER_CHANGE notification", cursor=json.dumps(cursor))
+    requests, new_cursor, ignored = plan_runs(messages, cursor)
+    context.log.info(f"{len(messages)} message(s), {ignored} ignored, {len(requests)} run(s)")
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
+
+
+@dg.schedule(job=orders_catchup_job, cron_schedule="15 2 * * *", execution_timezone="UTC",
+             description="Every night: re-read the last 7 days (late changes, shipments) and load them")
+def orders_catchup_schedule(context: dg.ScheduleEvaluationContext):
+    end = context.scheduled_execution_time.astimezone(UTC).date()
+    start = max(end - timedelta(days=7), date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")))
+    return dg.RunRequest(
+        run_key=f"orders-catchup-{end.isoformat()}",
+        tags={"dagster/asset_partition_range_start": start.isoformat(),
+              "dagster/asset_partition_range_end": end.isoformat()},
+    )

@@ -1,0 +1,137 @@
+"""Fixtures for the order flow: the Amazon sandbox, the X3 sandbox, a temp warehouse, and a way to run
+just the order assets (the whole project's definitions also hold other flows still being built)."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from resources.warehouse import WarehouseResource
+from sage_amazon.sql_models import SQL_ROOT, parse_model
+
+ORDER_MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
+                "staging/stg_amazon_fba_shipments.sql", "marts/sage_order_lines.sql", "marts/sage_orders.sql",
+                "marts/sage_order_shipments.sql")
+
+
+def _model_asset(model):
+    """The foundation's SQL-model asset (assets/sql_models.py), restated here so that these tests do not
+    depend on every other flow's models resolving."""
+    from sage_amazon import sql_models
+
+    @dg.asset(name=model.name, group_name=model.group, deps=[dg.AssetKey(r) for r in model.refs],
+              kinds={"duckdb", "sql"}, pool="duckdb_write")
+    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.write() as con:
+            result = sql_models.materialize(con, model, None)
+        return dg.MaterializeResult(metadata={"dagster/row_count": result.row_count})
+
+    return _asset
+
+
+_CACHE: dict[str, tuple[list, list]] = {}
+
+
+def order_assets() -> tuple[list, list]:
+    if "defs" in _CACHE:
+        return _CACHE["defs"]
+    from assets import order_checks, orders, shipments
+
+    models = [_model_asset(parse_model(SQL_ROOT / rel)) for rel in ORDER_MODELS]
+    python_assets = [orders.amazon_orders, orders.order_mappings, orders.sage_item_codes, orders.sage_sales_orders,
+                     shipments.amazon_fba_shipments, shipments.sage_shipment_updates]
+    checks = [order_checks.order_expectations, order_checks.every_sku_mapped, order_checks.order_totals_match_lines,
+              order_checks.one_row_per_order, order_checks.one_line_per_item]
+    _CACHE["defs"] = ([*python_assets, *models], checks)
+    return _CACHE["defs"]
+
+
+@dataclass
+class Env:
+    amazon: Any  # sandbox.amazon.server.Sandbox
+    x3: Any  # sandbox.x3.RunningX3 (or None)
+    data_dir: Path
+    resources: dict[str, Any]
+    instance: dg.DagsterInstance
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "sage_amazon.duckdb"
+
+    def con(self):
+        import duckdb
+
+        return duckdb.connect(str(self.warehouse_path), read_only=True)
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        con = self.con()
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def materialize(self, first: date, last: date, *, selection: list[str] | None = None,
+                    include_checks: bool = True, run_config: dict | None = None, raise_on_error: bool = True):
+        assets, checks = order_assets()
+        tags = {"dagster/asset_partition_range_start": first.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat()}
+        return dg.materialize(
+            [*assets, *(checks if include_checks else [])], resources=self.resources, instance=self.instance,
+            tags=tags, selection=selection, run_config=run_config, raise_on_error=raise_on_error)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@pytest.fixture()
+def fresh_limiters():
+    from sage_amazon.amazon.client import LIMITERS
+
+    LIMITERS.clear()
+    yield
+    LIMITERS.clear()
+
+
+def _resources(amazon, x3, data_dir: Path) -> dict[str, Any]:
+    from resources.sage import SageResource
+    from resources.sp_api import SpApiResource
+    from resources.warehouse import WarehouseResource
+
+    env = amazon.env
+    resources: dict[str, Any] = {
+        "sp_api": SpApiResource(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
+                                refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
+                                lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=env["SP_API_MARKETPLACES"],
+                                report_poll_seconds=0.2, max_attempts=10),
+        "warehouse": WarehouseResource(path=str(data_dir / "warehouse" / "sage_amazon.duckdb")),
+    }
+    if x3 is not None:
+        resources["sage"] = SageResource(target="x3", x3_url=x3.url, x3_user=x3.user, x3_password=x3.password,
+                                         x3_pool=x3.pool, x3_folder=x3.folder, x3_pool_size=4)
+    else:
+        resources["sage"] = SageResource(target="x3")
+    return resources
+
+
+@pytest.fixture()
+def order_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
+    """Amazon sandbox with 6 days of history (its clock ticks: reports complete), X3 sandbox, temp data dir."""
+    from sage_amazon.sandbox.amazon.server import running_sandbox
+    from sage_amazon.sandbox.x3 import running_x3
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("SAGE_AMAZON_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SAGE_AMAZON_TARGET", "x3")
+    monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR", raising=False)
+    with running_sandbox(tmp_path, history_days=6, time_scale=20.0) as amazon, running_x3(tmp_path) as x3, \
+            dg.instance_for_test() as instance:
+        yield Env(amazon, x3, data_dir, _resources(amazon, x3, data_dir), instance)
+
+
+def days_back(n: int) -> date:
+    return today() - timedelta(days=n)
