@@ -96,14 +96,23 @@ def decode_document(data: bytes, compression: str | None, content_type: str | No
 
 
 def fetch_report(api: SpApi, report_type: str, start: datetime, end: datetime, *,
-                 marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0) -> str:
-    """Request a report for [start, end), wait for it and return its text."""
-    report_id = request_report(api, report_type, start, end, marketplaces)
-    report = wait_for_report(api, report_id, poll_seconds=poll_seconds)
-    document_id = report.get("reportDocumentId")
-    if not document_id:  # DONE with no data
-        return ""
-    return download_document(api, str(document_id))
+                 marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0, attempts: int = 3) -> str:
+    """Request a report for [start, end), wait for it and return its text. A report that ends FATAL
+    is requested again (up to `attempts` reports)."""
+    for attempt in range(attempts):
+        report_id = request_report(api, report_type, start, end, marketplaces)
+        try:
+            report = wait_for_report(api, report_id, poll_seconds=poll_seconds)
+        except ReportFailed:
+            if attempt + 1 >= attempts:
+                raise
+            time.sleep(api.backoff.delay(attempt))
+            continue
+        document_id = report.get("reportDocumentId")
+        if not document_id:  # DONE with no data
+            return ""
+        return download_document(api, str(document_id))
+    raise AssertionError("unreachable")
 
 
 def parse_flat_file(text: str) -> list[dict[str, str]]:

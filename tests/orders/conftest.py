@@ -135,3 +135,63 @@ def order_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
 
 def days_back(n: int) -> date:
     return today() - timedelta(days=n)
+
+
+@pytest.fixture()
+def sqs_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
+    """Like order_env, plus a local SQS (moto) receiving the sandbox's notifications."""
+    from resources.notifications import SqsResource
+    from sage_amazon.sandbox.amazon.server import free_port, running_sandbox
+    from sage_amazon.sandbox.sqs import SqsServer
+    from sage_amazon.sandbox.x3 import running_x3
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("SAGE_AMAZON_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SAGE_AMAZON_TARGET", "x3")
+    monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR", raising=False)
+    server = SqsServer(port=free_port())
+    queue_url = server.start()
+    try:
+        with running_sandbox(tmp_path, history_days=2, time_scale=20.0, sqs_endpoint=server.endpoint) as amazon, \
+                running_x3(tmp_path) as x3, dg.instance_for_test() as instance:
+            resources = _resources(amazon, x3, data_dir)
+            resources["sqs"] = SqsResource(queue_url=queue_url)
+            yield Env(amazon, x3, data_dir, resources, instance)
+    finally:
+        server.stop()
+
+
+POSTABLE = {"Unshipped", "PartiallyShipped", "Shipped"}
+
+
+def expected_outcome(env: Env, first: date, last: date) -> tuple[set[str], dict[str, list[str]]]:
+    """From the sandbox's own state: the orders of the period that must be Sage orders, and the ones
+    that must be dead letters (with their unmapped SKUs) on X3."""
+    from sage_amazon.sandbox.x3.seed import item_code
+
+    posted, dead = set(), {}
+    for order in env.amazon.world.orders_sorted():
+        if not first.isoformat() <= order["purchase_date"][:10] <= last.isoformat():
+            continue
+        if order["status"] not in POSTABLE:
+            continue
+        unmapped = sorted({it["sku"] for it in order["items"] if item_code(it["sku"]) is None})
+        if unmapped:
+            dead[order["id"]] = unmapped
+        else:
+            posted.add(order["id"])
+    return posted, dead
+
+
+def assert_sage_state(env: Env, first: date, last: date) -> None:
+    """Every expected order is exactly one X3 order; nothing else is; the rest are open dead letters."""
+    from collections import Counter
+
+    posted, dead = expected_outcome(env, first, last)
+    refs = Counter(r["CUSORDREF_0"] for r in env.x3.rows("SORDER"))
+    assert set(refs) == posted
+    assert all(n == 1 for n in refs.values()), [k for k, n in refs.items() if n > 1]
+    letters = dict(env.query("SELECT record_key, reason FROM ops.dead_letters WHERE flow='orders' AND status='open'"))
+    assert letters == {oid: "unmapped SKU: " + ", ".join(skus) for oid, skus in dead.items()}
+    ledger = dict(env.query("SELECT record_key, status FROM ops.posting_ledger WHERE flow='orders' AND status='posted'"))
+    assert set(ledger) == posted

@@ -1,0 +1,80 @@
+"""Faults on both sides end in the same Sage state as a clean run."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.orders.conftest import assert_sage_state, days_back, expected_outcome
+
+LOADS = ["sage_sales_orders", "sage_shipment_updates"]
+NOT_LOADS = ["amazon_orders", "amazon_order_items", "amazon_fba_shipments", "sku_map", "marketplace_map",
+             "order_status_map", "carrier_map", "order_currencies", "sage_item_codes", "stg_amazon_orders",
+             "stg_amazon_order_items", "stg_amazon_fba_shipments", "sage_order_lines", "sage_orders",
+             "sage_order_shipments"]
+
+
+@pytest.mark.slow
+def test_amazon_throttling_5xx_dropped_connections_and_fatal_reports(order_env):
+    from sage_amazon.sandbox.amazon.faults import Faults
+
+    env = order_env
+    env.amazon.faults.error_rate = 0.3
+    env.amazon.faults.drop_rate = 0.05
+    env.amazon.faults.fatal_rate = 0.5
+    assert isinstance(env.amazon.faults, Faults)
+    first, last = days_back(5), days_back(1)
+    assert env.materialize(first, last).success
+    assert_sage_state(env, first, last)
+
+
+@pytest.mark.slow
+def test_x3_lost_replies_and_busy_pool(order_env):
+    env = order_env
+    env.x3.faults.lose_replies = 3  # X3 saves the order, the reply never arrives
+    env.x3.faults.pool_busy = 2
+    first, last = days_back(3), days_back(1)
+    assert env.materialize(first, last).success
+    assert_sage_state(env, first, last)
+
+
+KILLED_LOAD = textwrap.dedent("""
+    import sys
+    from sage_amazon.orders import load
+    from sage_amazon.sage.x3 import X3Target
+    from sage_amazon.warehouse import Warehouse
+    url, warehouse = sys.argv[1], sys.argv[2]
+    target = X3Target.from_settings(url, "admin", "admin", "SEED", "SEED")
+    with Warehouse(warehouse).write() as con:
+        print("loading", flush=True)
+        load.load_orders(con, target, workers=1)
+""")
+
+
+@pytest.mark.slow
+def test_run_killed_mid_load_then_rerun_creates_no_duplicate_and_misses_nothing(order_env):
+    env = order_env
+    first, last = days_back(3), days_back(1)
+    assert env.materialize(first, last, selection=NOT_LOADS, include_checks=False).success
+    posted, _ = expected_outcome(env, first, last)
+    env.x3.faults.slow = 0.15  # each X3 call takes a while: the kill lands mid-load
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_LOAD, env.x3.url, str(env.warehouse_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=os.getcwd(),
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(env.x3.rows("SORDER")) < 3:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    partial = len(env.x3.rows("SORDER"))
+    assert 3 <= partial < len(posted), "the kill must land mid-load"
+    env.x3.faults.slow = 0.0
+    assert env.materialize(first, last).success
+    assert_sage_state(env, first, last)

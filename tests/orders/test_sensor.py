@@ -1,0 +1,100 @@
+"""ORDER_CHANGE notifications from SQS become runs for just the changed orders; the order reaches Sage."""
+
+import json
+import time
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from sensors.orders import order_change_sensor, order_changes_job, plan_runs
+from tests.orders.conftest import order_assets
+
+
+def _job_defs(env):
+    assets, checks = order_assets()
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[order_changes_job],
+                          sensors=[order_change_sensor], resources=env.resources)
+
+
+def _tick(env, defs, cursor):
+    context = dg.build_sensor_context(instance=env.instance, cursor=cursor, definitions=defs,
+                                      resources={"sqs": env.resources["sqs"]})
+    result = order_change_sensor(context)
+    return result
+
+
+def _run(env, defs, request):
+    job = defs.resolve_job_def("order_changes_job")
+    result = job.execute_in_process(instance=env.instance, partition_key=request.partition_key,
+                                    run_config=request.run_config, tags=request.tags)
+    assert result.success
+    return result
+
+
+@pytest.mark.slow
+def test_order_change_notification_posts_just_that_order(sqs_env):
+    env, x3 = sqs_env, sqs_env.x3
+    defs = _job_defs(env)
+    # mapping tables and the item master come from a normal run first
+    assert env.materialize(date.today(), date.today(), selection=[
+        "sku_map", "marketplace_map", "order_status_map", "carrier_map", "order_currencies", "sage_item_codes"],
+        include_checks=False).success
+    live = [env.amazon.add_order("ATVPDKIKX0DER")]
+    while {it["sku"] for it in live[-1]["items"]} & {"NW-FILTER-SQ", "NW-CHAIR-FLD"}:  # want a mappable one
+        live.append(env.amazon.add_order("ATVPDKIKX0DER"))
+    order = live[-1]
+    oid = order["id"]
+    cursor, posted_at, runs = None, None, 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        result = _tick(env, defs, cursor)
+        cursor = result.cursor
+        for request in result.run_requests or []:
+            assert request.partition_key == order["purchase_date"][:10]
+            _run(env, defs, request)
+            runs += 1
+        if x3.count_orders(oid):
+            posted_at = time.monotonic()
+            break
+        time.sleep(0.5)
+    assert posted_at is not None, "the order never reached Sage"
+    assert x3.count_orders(oid) == 1
+    # only the changed order was extracted by these runs
+    extracted = {r[0] for r in env.query("SELECT DISTINCT amazon_order_id FROM raw.amazon_orders")}
+    assert oid in extracted and extracted <= {o["id"] for o in live}  # not the day's other orders
+    # the next tick deletes what was handled: nothing comes back
+    result = _tick(env, defs, cursor)
+    assert not result.run_requests
+    assert json.loads(result.cursor)["delete"] == []
+
+
+class _Msg:
+    def __init__(self, body, handle):
+        self.body, self.receipt_handle = body, handle
+
+
+def _notification(nid, oid, status="Unshipped", purchase="2026-11-20T10:00:00Z"):
+    return json.dumps({"NotificationType": "ORDER_CHANGE", "EventTime": "2026-11-20T10:05:00Z",
+                       "Payload": {"OrderChangeNotification": {"AmazonOrderId": oid, "OrderChangeType": "OrderStatusChange",
+                                                               "Summary": {"OrderStatus": status, "PurchaseDate": purchase,
+                                                                           "MarketplaceId": "ATVPDKIKX0DER"}}},
+                       "NotificationMetadata": {"NotificationId": nid}})
+
+
+def test_plan_runs_groups_by_purchase_day_and_ignores_duplicates_and_junk():
+    msgs = [_Msg(_notification("n1", "111-1"), "h1"), _Msg(_notification("n1", "111-1"), "h2"),  # duplicate
+            _Msg(_notification("n2", "111-2", purchase="2026-11-21T23:59:00Z"), "h3"),
+            _Msg(_notification("n3", "111-3"), "h4"), _Msg("not json", "h5"),
+            _Msg(json.dumps({"NotificationType": "REPORT_PROCESSING_FINISHED"}), "h6")]
+    requests, cursor, ignored = plan_runs(msgs, {}, today=date(2026, 11, 22))
+    assert [(r.partition_key, r.run_config["ops"]["amazon_orders"]["config"]["order_ids"]) for r in requests] == [
+        ("2026-11-20", ["111-1", "111-3"]), ("2026-11-21", ["111-2"])]
+    assert ignored == 3
+    assert cursor["delete"] == ["h1", "h2", "h3", "h4", "h5", "h6"]  # every message goes, after the request
+    # a redelivered notification already turned into a run is not run again
+    again, _, ignored = plan_runs([_Msg(_notification("n2", "111-2"), "h7")], cursor, today=date(2026, 11, 22))
+    assert again == [] and ignored == 1
+    # the same notifications give the same run key (Dagster dedupes a repeated request)
+    r2, _, _ = plan_runs(msgs, {}, today=date(2026, 11, 22))
+    assert [r.run_key for r in r2] == [r.run_key for r in requests]
