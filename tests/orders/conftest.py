@@ -84,6 +84,18 @@ class Env:
             tags=tags, selection=selection, run_config=run_config, raise_on_error=raise_on_error)
 
 
+    def materialize_orders(self, day: date, order_ids: list[str]):
+        """What an ORDER_CHANGE run does: just these orders, through to Sage."""
+        from sensors.orders import ORDER_CHANGE_ASSETS
+
+        assets, checks = order_assets()
+        config = {"order_ids": list(order_ids)}
+        return dg.materialize(
+            [*assets, *checks], resources=self.resources, instance=self.instance, partition_key=day.isoformat(),
+            selection=list(ORDER_CHANGE_ASSETS),
+            run_config={"ops": {"amazon_orders": {"config": config}, "sage_sales_orders": {"config": config}}})
+
+
 def today() -> date:
     return datetime.now(UTC).date()
 
