@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sage_amazon.sandbox.amazon import credentials
@@ -52,7 +53,7 @@ def order_change(data: dict[str, Any], subscription_id: str, now: Any) -> dict[s
                 "NumberOfItemsShipped": shipped,
                 "NumberOfItemsUnshipped": 0 if order["status"] == "Canceled" else ordered - shipped,
                 "EarliestShipDate": iso(purchased),
-                "LatestShipDate": iso(purchased.replace(microsecond=0) + _days(2)),
+                "LatestShipDate": iso(purchased + timedelta(days=2)),
                 "OrderPrograms": (["Prime"] if order.get("is_prime") else []) + (
                     ["Business"] if order.get("is_business") else []),
                 "ShippingPrograms": [],
@@ -66,12 +67,6 @@ def order_change(data: dict[str, Any], subscription_id: str, now: Any) -> dict[s
         }},
         "NotificationMetadata": _metadata_pascal(subscription_id, now),
     }
-
-
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 def _metadata_pascal(subscription_id: str, now: Any) -> dict[str, str]:

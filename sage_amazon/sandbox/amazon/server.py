@@ -125,7 +125,8 @@ class Sandbox:
         if self._ticker:
             self._ticker.join(timeout=5)
         self.notifier.stop()
-        self.notifier.deliver_pending() if self.sqs_endpoint else None
+        if self.sqs_endpoint:
+            self.notifier.deliver_pending()  # last chance for what is still in the outbox
         self.world.close()
 
 

@@ -20,7 +20,7 @@ from sage_amazon.sandbox.amazon import seller
 from sage_amazon.sandbox.amazon.seller import q, settlement_period
 from sage_amazon.sandbox.amazon.store import Store
 from sage_amazon.sandbox.amazon.wire import iso, parse_iso, utcnow
-from sage_amazon.sandbox.seller_catalog import CATALOG, CATALOG_BY_SKU, DEFAULT_MARKETPLACE_IDS, SELLER_ID
+from sage_amazon.sandbox.seller_catalog import CATALOG, DEFAULT_MARKETPLACE_IDS, SELLER_ID
 
 KINDS = ("meta", "orders", "events", "settlements", "inventory", "reports", "documents", "feeds",
          "feed_documents", "listings", "fulfillment_orders", "destinations", "subscriptions", "tokens",
@@ -443,10 +443,6 @@ class World:
 
     def orders_sorted(self) -> list[dict[str, Any]]:
         return sorted(self.state["orders"].values(), key=lambda o: (o["purchase_date"], o["id"]))
-
-
-def catalog_item(sku: str):  # noqa: ANN201 - tiny accessor
-    return CATALOG_BY_SKU.get(sku)
 
 
 __all__ = ["World", "WorldOptions", "SELLER_ID"]
