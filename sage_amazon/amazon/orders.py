@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sage_amazon.amazon.client import SpApi
+from sage_amazon.amazon.client import SpApi, SpApiError
 
 # column -> DuckDB type; the raw tables are created from these
 ORDER_COLUMNS: dict[str, str] = {
@@ -328,7 +328,7 @@ def search_orders(api: SpApi, start: datetime, end: datetime,
             extract.drift.append(f"searchOrders response without 'orders': keys {sorted(payload)[:12]}")
             break
         _collect_2026([o for o in payload["orders"] if _in_window(o, start, end)], extract)
-        token = (payload.get("pagination") or {}).get("nextToken")
+        token = res.next_token  # the library moves "pagination" out of the payload
         if not token:
             break
     return extract
@@ -346,8 +346,13 @@ def get_orders_2026(api: SpApi, order_ids: Iterable[str]) -> Extract:
     extract = Extract(source="orders_2026")
     found = []
     for order_id in order_ids:
-        res = api.call("getOrder2026", "orders2026", "get_order", order_id, includedData=SEARCH_INCLUDED_DATA)
         extract.calls += 1
+        try:
+            res = api.call("getOrder2026", "orders2026", "get_order", order_id, includedData=SEARCH_INCLUDED_DATA)
+        except SpApiError as exc:
+            if exc.status == 404:  # not (yet) visible: the next notification or the daily run brings it
+                continue
+            raise
         payload = res.payload or {}
         order = payload.get("order", payload)
         if order:
@@ -455,7 +460,7 @@ def get_orders_v0(api: SpApi, start: datetime, end: datetime,
                 continue
             extract.orders.append(row)
             extract.items.extend(item_rows)
-        token = payload.get("NextToken")
+        token = res.next_token or payload.get("NextToken")
         if not token:
             break
     return extract
@@ -469,7 +474,7 @@ def _order_items_v0(api: SpApi, order_id: str, extract: Extract) -> Iterator[dic
         extract.calls += 1
         payload = res.payload or {}
         yield from payload.get("OrderItems") or []
-        token = payload.get("NextToken")
+        token = res.next_token or payload.get("NextToken")
         if not token:
             return
 
