@@ -65,12 +65,10 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
         extract = (amazon.get_orders_v0_by_id if v0 else amazon.get_orders_2026)(api, config.order_ids)
         mode = "orders"
     elif len(days) > sp_api.report_backfill_days:
-        extract = amazon.Extract(source="all_orders_report")
-        channels = marketplace_by_channel()
-        for first, last in amazon.windows(days):
-            context.log.info(f"all-orders report {first}..{last}")
-            extract.extend(amazon.orders_from_report(api, first, last, channels,
-                                                     poll_seconds=sp_api.report_poll_seconds))
+        spans = amazon.windows(days)
+        context.log.info(f"{len(spans)} all-orders report(s): " + ", ".join(f"{f}..{la}" for f, la in spans))
+        extract = amazon.orders_from_reports(api, spans, marketplace_by_channel(),
+                                             poll_seconds=sp_api.report_poll_seconds)
         mode = "days"
     else:
         extract = amazon.Extract(source="orders_v0" if v0 else "orders_2026")

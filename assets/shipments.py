@@ -35,13 +35,14 @@ def amazon_fba_shipments(context: dg.AssetExecutionContext, sp_api: SpApiResourc
     rows: list[dict] = []
     drift: list[str] = []
     now = datetime.now(UTC)
+    spans = []
     for first, last in windows(days):
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
         end = min(datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1), now - timedelta(minutes=2))
-        if end <= start:
-            continue
-        text = reports.fetch_report(api, reports.FULFILLED_SHIPMENTS_REPORT, start, end,
-                                    poll_seconds=sp_api.report_poll_seconds)
+        if end > start:
+            spans.append((start, end))
+    for text in reports.fetch_reports(api, reports.FULFILLED_SHIPMENTS_REPORT, spans,
+                                      poll_seconds=sp_api.report_poll_seconds):
         parsed, problems = reports.parse_fulfilled_shipments(reports.parse_flat_file(text))
         rows.extend(parsed)
         drift.extend(problems)
@@ -69,7 +70,7 @@ def sage_shipment_updates(context: dg.AssetExecutionContext, warehouse: Warehous
     from sage_amazon.orders import load, raw
 
     with warehouse.write() as con:
-        result = load.load_shipments(con, sage.get_target())
+        result = load.load_shipments(con, sage.get_target(), workers=4)
         letters = deadletters.summary(con, load.SHIPMENT_FLOW)
     counts = result.counts
     context.log.info(f"shipments: {dict(counts)}")

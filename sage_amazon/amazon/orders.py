@@ -593,21 +593,35 @@ def _channel(value: str | None) -> str:
     return (value or "").strip().upper()
 
 
-def orders_from_report(api: SpApi, first: date, last: date, marketplace_by_channel: dict[str, str],
-                       *, poll_seconds: float = 2.0) -> Extract:
-    """One all-orders report for [first, last] (at most 30 days): a handful of calls for any volume."""
-    from sage_amazon.amazon import reports
-
+def _span(first: date, last: date) -> tuple[datetime, datetime]:
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = min(datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1),
               datetime.now(UTC) - timedelta(minutes=2))
+    return start, end
+
+
+def orders_from_report(api: SpApi, first: date, last: date, marketplace_by_channel: dict[str, str],
+                       *, poll_seconds: float = 2.0) -> Extract:
+    """One all-orders report for [first, last] (at most 30 days): a handful of calls for any volume."""
+    return orders_from_reports(api, [(first, last)], marketplace_by_channel, poll_seconds=poll_seconds)
+
+
+def orders_from_reports(api: SpApi, spans: list[tuple[date, date]], marketplace_by_channel: dict[str, str],
+                        *, poll_seconds: float = 2.0) -> Extract:
+    """One all-orders report per window (windows of at most 30 days), requested together."""
+    from sage_amazon.amazon import reports
+
     before = api.total_calls
-    document = reports.fetch_report(api, ALL_ORDERS_REPORT, start, end, poll_seconds=poll_seconds)
-    extract = orders_from_report_rows(reports.parse_flat_file(document),
-                                      marketplace_by_channel=marketplace_by_channel)
-    extract.orders = [o for o in extract.orders if o["partition_date"] and first <= o["partition_date"] <= last]
-    keep = {o["amazon_order_id"] for o in extract.orders}
-    extract.items = [i for i in extract.items if i["amazon_order_id"] in keep]
+    spans = [(f, la) for f, la in spans if _span(f, la)[1] > _span(f, la)[0]]
+    texts = reports.fetch_reports(api, ALL_ORDERS_REPORT, [_span(f, la) for f, la in spans],
+                                  poll_seconds=poll_seconds)
+    extract = Extract(source="all_orders_report")
+    for (first, last), text in zip(spans, texts, strict=True):
+        part = orders_from_report_rows(reports.parse_flat_file(text), marketplace_by_channel=marketplace_by_channel)
+        part.orders = [o for o in part.orders if o["partition_date"] and first <= o["partition_date"] <= last]
+        keep = {o["amazon_order_id"] for o in part.orders}
+        part.items = [i for i in part.items if i["amazon_order_id"] in keep]
+        extract.extend(part)
     extract.calls = api.total_calls - before
     return extract
 

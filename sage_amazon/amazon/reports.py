@@ -97,22 +97,34 @@ def decode_document(data: bytes, compression: str | None, content_type: str | No
 
 def fetch_report(api: SpApi, report_type: str, start: datetime, end: datetime, *,
                  marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0, attempts: int = 3) -> str:
-    """Request a report for [start, end), wait for it and return its text. A report that ends FATAL
-    is requested again (up to `attempts` reports)."""
-    for attempt in range(attempts):
-        report_id = request_report(api, report_type, start, end, marketplaces)
-        try:
-            report = wait_for_report(api, report_id, poll_seconds=poll_seconds)
-        except ReportFailed:
-            if attempt + 1 >= attempts:
-                raise
-            time.sleep(api.backoff.delay(attempt))
-            continue
-        document_id = report.get("reportDocumentId")
-        if not document_id:  # DONE with no data
-            return ""
-        return download_document(api, str(document_id))
-    raise AssertionError("unreachable")
+    """Request a report for [start, end), wait for it and return its text."""
+    return fetch_reports(api, report_type, [(start, end)], marketplaces=marketplaces, poll_seconds=poll_seconds,
+                         attempts=attempts)[0]
+
+
+def fetch_reports(api: SpApi, report_type: str, spans: list[tuple[datetime, datetime]], *,
+                  marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0,
+                  attempts: int = 3) -> list[str]:
+    """One report per span, all requested up front (Amazon builds them side by side), then awaited in
+    order. A report that ends FATAL is requested again, up to `attempts` times per span."""
+    marketplaces = list(marketplaces or api.settings.marketplaces)
+    pending = {i: request_report(api, report_type, s, e, marketplaces) for i, (s, e) in enumerate(spans)}
+    tries = dict.fromkeys(pending, 1)
+    texts: dict[int, str] = {}
+    for i, (s, e) in enumerate(spans):
+        while i not in texts:
+            try:
+                report = wait_for_report(api, pending[i], poll_seconds=poll_seconds)
+            except ReportFailed:
+                if tries[i] >= attempts:
+                    raise
+                time.sleep(api.backoff.delay(tries[i] - 1))
+                tries[i] += 1
+                pending[i] = request_report(api, report_type, s, e, marketplaces)
+                continue
+            document_id = report.get("reportDocumentId")
+            texts[i] = download_document(api, str(document_id)) if document_id else ""  # DONE, no data
+    return [texts[i] for i in range(len(spans))]
 
 
 def parse_flat_file(text: str) -> list[dict[str, str]]:

@@ -30,7 +30,6 @@ from sage_amazon import deadletters, posting_ledger
 from sage_amazon.sage.errors import (
     SageBusinessError,
     SageConfigurationError,
-    SageError,
     SageTransientError,
     SageUnknownOutcome,
 )
@@ -303,12 +302,12 @@ def load_orders(con: duckdb.DuckDBPyConnection, target: SageTarget, *, order_ids
 
 
 def load_shipments(con: duckdb.DuckDBPyConnection, target: SageTarget, *, retry: Retry | None = None,
-                   sleep: Callable[[float], None] = time.sleep, order_ids: Iterable[str] | None = None) -> LoadResult:
+                   sleep: Callable[[float], None] = time.sleep, order_ids: Iterable[str] | None = None,
+                   workers: int = 1) -> LoadResult:
     """Record each FBA shipment once on its Sage order (delivery, carrier, tracking, shipped quantities)."""
     posting_ledger.ensure(con)
     deadletters.ensure(con)
-    retry = retry or Retry()
-    result = LoadResult()
+    loader = _Loader(con, target, retry or Retry(), sleep)
     where, params = "", []
     if order_ids is not None:
         where, params = "WHERE amazon_order_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(order_ids))]
@@ -316,54 +315,65 @@ def load_shipments(con: duckdb.DuckDBPyConnection, target: SageTarget, *, retry:
     shipments: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         shipments.setdefault((r["amazon_order_id"], r["shipment_id"]), []).append(r)
-    for (oid, shipment_id), lines in shipments.items():
-        key = f"{oid}/{shipment_id}"
-        entry = posting_ledger.get(con, SHIPMENT_FLOW, key)
-        if entry is not None and entry.status == posting_ledger.POSTED:
-            result.add("already_posted", key)
-            continue
-        order_entry = posting_ledger.get(con, FLOW, oid)
-        if order_entry is None or order_entry.status != posting_ledger.POSTED or not order_entry.sage_number:
-            result.add("waiting", key, "the Sage order is not posted (yet)")
-            continue
-        unmatched = [line for line in lines if line.get("line_no") is None]
-        if unmatched:
-            reason = "shipment line not on the Sage order: " + ", ".join(sorted({str(u.get("sku")) for u in unmatched}))
-            deadletters.record(con, SHIPMENT_FLOW, key, reason, {"lines": lines})
-            result.add("dead_lettered", key, reason)
-            continue
-        qty: dict[int, Decimal] = {}
-        items: dict[int, str] = {}
-        for line in lines:
-            qty[int(line["line_no"])] = qty.get(int(line["line_no"]), Decimal(0)) + Decimal(int(line["quantity_shipped"]))
-            items[int(line["line_no"])] = line["item"]
-        first = lines[0]
-        shipment = Shipment(
-            customer_order_ref=oid, sage_number=order_entry.sage_number, ship_date=first["ship_date"],
-            carrier=first.get("carrier") or "", tracking_number=first.get("tracking_number") or "",
-            lines=tuple(ShipmentLine(line_no=n, item=items[n], quantity=q) for n, q in sorted(qty.items())))
-        posting_ledger.start(con, SHIPMENT_FLOW, key, posting_ledger.payload_hash(shipment))
-        try:
-            for attempt in range(retry.attempts):
-                try:
-                    target.record_shipment(shipment)
-                    break
-                except (SageTransientError, SageUnknownOutcome):  # recording a shipment twice is idempotent
-                    if attempt + 1 >= retry.attempts:
-                        raise
-                    sleep(retry.delay(attempt))
-        except SageBusinessError as exc:
-            posting_ledger.failed(con, SHIPMENT_FLOW, key, f"refused: {exc.reason}")
-            deadletters.record(con, SHIPMENT_FLOW, key, f"Sage refused: {exc.reason}", asdict(shipment))
-            result.add("dead_lettered", key, exc.reason)
-            continue
-        except (SageTransientError, SageUnknownOutcome) as exc:
-            posting_ledger.failed(con, SHIPMENT_FLOW, key, f"transient: {exc}")
-            result.add("retry", key, str(exc))
-            continue
-        except SageError:
-            raise
-        posting_ledger.posted(con, SHIPMENT_FLOW, key, order_entry.sage_number)
-        deadletters.resolve(con, SHIPMENT_FLOW, key)
-        result.add("posted", key, order_entry.sage_number)
-    return result
+    work = list(shipments.items())
+    if workers <= 1:
+        for (oid, shipment_id), lines in work:
+            _shipment(loader, oid, shipment_id, lines)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sage-ship") as pool:
+            for future in [pool.submit(_shipment, loader, oid, sid, lines) for (oid, sid), lines in work]:
+                future.result()
+    return loader.result
+
+
+def _shipment(loader: _Loader, oid: str, shipment_id: str, lines: list[dict[str, Any]]) -> None:
+    con, target, retry = loader.cur, loader.target, loader.retry
+    key = f"{oid}/{shipment_id}"
+    entry = posting_ledger.get(con, SHIPMENT_FLOW, key)
+    if entry is not None and entry.status == posting_ledger.POSTED:
+        loader.add("already_posted", key)
+        return
+    order_entry = posting_ledger.get(con, FLOW, oid)
+    if order_entry is None or order_entry.status != posting_ledger.POSTED or not order_entry.sage_number:
+        loader.add("waiting", key, "the Sage order is not posted (yet)")
+        return
+    unmatched = [line for line in lines if line.get("line_no") is None]
+    if unmatched:
+        reason = "shipment line not on the Sage order: " + ", ".join(sorted({str(u.get("sku")) for u in unmatched}))
+        deadletters.record(con, SHIPMENT_FLOW, key, reason, {"lines": lines})
+        loader.add("dead_lettered", key, reason)
+        return
+    qty: dict[int, Decimal] = {}
+    items: dict[int, str] = {}
+    for line in lines:
+        qty[int(line["line_no"])] = qty.get(int(line["line_no"]), Decimal(0)) + Decimal(int(line["quantity_shipped"]))
+        items[int(line["line_no"])] = line["item"]
+    first = lines[0]
+    shipment = Shipment(
+        customer_order_ref=oid, sage_number=order_entry.sage_number, ship_date=first["ship_date"],
+        carrier=first.get("carrier") or "", tracking_number=first.get("tracking_number") or "",
+        lines=tuple(ShipmentLine(line_no=n, item=items[n], quantity=q) for n, q in sorted(qty.items())))
+    posting_ledger.start(con, SHIPMENT_FLOW, key, posting_ledger.payload_hash(shipment))
+    try:
+        for attempt in range(retry.attempts):
+            try:
+                target.record_shipment(shipment)  # idempotent per tracking number
+                break
+            except (SageTransientError, SageUnknownOutcome):
+                if attempt + 1 >= retry.attempts:
+                    raise
+                loader.sleep(retry.delay(attempt))
+    except SageConfigurationError:
+        raise
+    except SageBusinessError as exc:
+        posting_ledger.failed(con, SHIPMENT_FLOW, key, f"refused: {exc.reason}")
+        deadletters.record(con, SHIPMENT_FLOW, key, f"Sage refused: {exc.reason}", asdict(shipment))
+        loader.add("dead_lettered", key, exc.reason)
+        return
+    except (SageTransientError, SageUnknownOutcome) as exc:
+        posting_ledger.failed(con, SHIPMENT_FLOW, key, f"transient: {exc}")
+        loader.add("retry", key, str(exc))
+        return
+    posting_ledger.posted(con, SHIPMENT_FLOW, key, order_entry.sage_number)
+    deadletters.resolve(con, SHIPMENT_FLOW, key)
+    loader.add("posted", key, order_entry.sage_number)
