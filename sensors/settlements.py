@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.partitions import settlement_partitions
+from resources.notifications import SqsResource
+from resources.sp_api import SpApiResource
 
 SETTLEMENT_ASSETS = (
     "settlement_lines", "settlement_reports", "stg_settlement_categories", "journal_settlement_lines",
@@ -36,27 +38,19 @@ def _raw_dir():
     return config.load().raw_dir
 
 
-def _sp_api_client():
-    """The SP-API client, from the `sp_api` resource's settings (built here so the sensor needs no
-    resource that other flows may not have registered)."""
-    from resources.sp_api import SpApiResource
+def _queue_documents(context, sqs) -> tuple[list[str], list[str]]:
+    """Settlement REPORT_PROCESSING_FINISHED notifications on the queue: (document ids, receipt handles).
 
-    return SpApiResource.from_env().get_client()
+    Messages of other types are received with a short visibility timeout and not deleted, so they
+    come back at once for the flow that owns them."""
+    from sage_amazon.ledger import intake
 
-
-def _queue_documents(context) -> tuple[list[str], list[str], object | None]:
-    """Settlement REPORT_PROCESSING_FINISHED notifications on the queue: (document ids, handles, queue)."""
     try:
-        from resources.notifications import SqsResource
-        from sage_amazon.ledger import intake
-
-        queue = SqsResource.from_env()
-        messages = queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=2)
-    except Exception as exc:  # no queue configured or reachable: getReports polling still finds everything
-        context.log.debug(f"notification queue not read: {exc}")
-        return [], [], None
-    docs, handles = intake.settlement_documents(messages)
-    return docs, handles, queue
+        messages = sqs.receive(max_messages=10, wait_seconds=0, visibility_timeout=2)
+    except Exception as exc:  # no queue reachable: getReports polling still finds every report
+        context.log.info(f"notification queue not read: {type(exc).__name__}")
+        return [], []
+    return intake.settlement_documents(messages)
 
 
 def evaluate_discovery(context, api, raw_dir, instance, document_ids=None):
@@ -83,12 +77,12 @@ def evaluate_discovery(context, api, raw_dir, instance, document_ids=None):
 
 @dg.sensor(job=settlement_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
            description="New Amazon settlement reports (getReports + REPORT_PROCESSING_FINISHED) -> partitions and runs.")
-def settlement_discovery_sensor(context: dg.SensorEvaluationContext):
-    docs, handles, queue = _queue_documents(context)
-    result = evaluate_discovery(context, _sp_api_client(), _raw_dir(), context.instance, docs)
-    if queue is not None and handles:
+def settlement_discovery_sensor(context: dg.SensorEvaluationContext, sp_api: SpApiResource, sqs: SqsResource):
+    docs, handles = _queue_documents(context, sqs)
+    result = evaluate_discovery(context, sp_api.get_client(), _raw_dir(), context.instance, docs)
+    if handles:
         try:
-            queue.delete(handles)  # the documents are on disk now (or will be re-listed by getReports)
+            sqs.delete(handles)  # the documents are on disk now (or getReports lists them again)
         except Exception as exc:
             context.log.warning(f"could not delete settlement notifications: {exc}")
     return result

@@ -128,13 +128,19 @@ def _report_list(api: Any, since: datetime) -> list[dict[str, Any]]:
     return reports
 
 
+def _period_key(report: dict[str, Any]) -> str:
+    return "|".join([",".join(sorted(report.get("marketplaceIds") or [])), str(report.get("dataStartTime", "")),
+                     str(report.get("dataEndTime", ""))])
+
+
 def discover(api: Any, raw_dir: Path, cursor: dict[str, Any] | None = None, *, now: datetime | None = None,
-             max_downloads: int = 20, document_ids: list[str] | None = None) -> Discovery:
+             max_downloads: int = 5, document_ids: list[str] | None = None) -> Discovery:
     """List DONE settlement reports (getReports) and download each new one at once.
 
     `cursor` remembers report ids already kept (pruned after 90 days). `document_ids` are documents
     announced by REPORT_PROCESSING_FINISHED notifications, downloaded first. At most `max_downloads`
-    per call, so a sensor tick stays short; the rest come on the next call.
+    per call (getReportDocument refills one token a minute, burst 15), so a sensor tick stays well under
+    the 60 s sensor timeout; the rest come on the next call.
     """
     from sage_amazon.amazon.reports import download_document
 
@@ -144,11 +150,18 @@ def discover(api: Any, raw_dir: Path, cursor: dict[str, Any] | None = None, *, n
     stored: list[Stored] = []
     errors: list[str] = []
     todo: list[tuple[str, str, str]] = [(f"doc:{d}", d, "") for d in (document_ids or []) if f"doc:{d}" not in seen]
-    for report in sorted(_report_list(api, now - LOOKBACK),
-                         key=lambda r: (REPORT_TYPES.index(r.get("reportType", V2_REPORT))
-                                        if r.get("reportType") in REPORT_TYPES else 9, r.get("createdTime", ""))):
+    listed = sorted(_report_list(api, now - LOOKBACK),
+                    key=lambda r: (REPORT_TYPES.index(r.get("reportType", V2_REPORT))
+                                   if r.get("reportType") in REPORT_TYPES else 9, r.get("createdTime", "")))
+    # Amazon publishes a V1 and a V2 report for the same settlement; getReportDocument allows one
+    # call a minute, so the V1 one is skipped when a V2 report covers the same period and marketplace.
+    v2_periods = {_period_key(r) for r in listed if r.get("reportType") == V2_REPORT}
+    for report in listed:
         rid, doc = str(report.get("reportId", "")), report.get("reportDocumentId")
         if not rid or not doc or rid in seen or f"doc:{doc}" in seen:
+            continue
+        if report.get("reportType") == V1_REPORT and _period_key(report) in v2_periods:
+            seen[rid] = now.isoformat()
             continue
         todo.append((rid, str(doc), report.get("reportType", "")))
     for key, doc, report_type in todo[:max_downloads]:

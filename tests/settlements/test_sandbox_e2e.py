@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def _client(env):
-    from sage_amazon.amazon.client import SpApi, SpApiSettings
+    from sage_amazon.amazon.client import RateLimiters, SpApi, SpApiSettings
 
-    return SpApi(SpApiSettings(
+    return SpApi(limiters=RateLimiters(scale=1000), settings=SpApiSettings(
         endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
         refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
         lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=tuple(env["SP_API_MARKETPLACES"].split(","))))
@@ -41,9 +41,10 @@ def world(tmp_path_factory):
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     tmp = tmp_path_factory.mktemp("sandbox")
-    with running_sandbox(tmp, seed=7, history_days=35, ticking=False) as sb:
+    # time_scale: the sandbox refills its rate limits 1000x faster (getReportDocument is 1/min at Amazon)
+    with running_sandbox(tmp, seed=7, history_days=35, ticking=False, time_scale=1000) as sb:
         api = _client(sb.env)
-        found = intake.discover(api, tmp / "raw", {}, now=sb.world.clock())
+        found = intake.discover(api, tmp / "raw", {}, now=sb.world.clock(), max_downloads=50)
         yield sb, sb.truths(), found, tmp
 
 
@@ -51,6 +52,7 @@ def test_discovery_keeps_every_settlement_once(world):
     sb, truths, found, tmp = world
     assert not found.errors
     assert {t.settlement_id for t in truths} == {s.settlement_id for s in found.stored}
+    assert len(found.stored) == len(truths)  # the V1 twin of each V2 report is not downloaded
     assert {t.currency for t in truths} == {"USD", "GBP", "EUR"}
     for truth in truths:
         path = intake.find_file(tmp / "raw", truth.settlement_id)
@@ -124,3 +126,60 @@ def test_v1_file_of_a_settlement_gives_the_same_journals(world, tmp_path):
         return sorted((r["account"], r["net"]) for r in p.accounts)
 
     assert net(a) == net(b)
+
+
+def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement(world, data_dir, monkeypatch):
+    import dagster as dg
+
+    from resources.notifications import SqsResource
+    from resources.sp_api import SpApiResource
+    from sage_amazon.amazon import client
+    from sage_amazon.sandbox.amazon.server import free_port
+    from sensors.settlements import settlement_discovery_sensor
+
+    sb, truths, _, _ = world
+    monkeypatch.setattr(client, "LIMITERS", client.RateLimiters(scale=1000))
+    env = sb.env
+    resources = {
+        "sp_api": SpApiResource(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
+                                refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
+                                lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=env["SP_API_MARKETPLACES"]),
+        "sqs": SqsResource(queue_url=f"http://127.0.0.1:{free_port()}/123456789012/none"),  # no queue there
+    }
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        result = settlement_discovery_sensor(context)
+        ids = sorted(t.settlement_id for t in truths)
+        assert sorted(r.run_key for r in result.run_requests) == ids
+        assert all(r.partition_key == r.run_key for r in result.run_requests)
+        assert sorted(result.dynamic_partitions_requests[0].partition_keys) == ids
+        for sid in ids:  # downloaded at once and kept for audit
+            assert (data_dir / "raw" / "settlements" / f"{sid}.txt").exists()
+        instance.add_dynamic_partitions("settlement_ids", ids)
+        later = settlement_discovery_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor,
+                                                                    resources=resources))
+        assert not later.run_requests and not later.dynamic_partitions_requests
+
+
+def test_report_processing_finished_notification_is_downloaded_first(world, tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    sb, truths, _, _ = world
+    report = next(r for r in sb.world.state["reports"].values()
+                  if r["reportType"] == intake.V2_REPORT and r["settlementId"] == truths[-1].settlement_id)
+    body = {"notificationVersion": "2020-09-04", "notificationType": "REPORT_PROCESSING_FINISHED",
+            "payload": {"reportProcessingFinishedNotification": {
+                "sellerId": "A1", "reportId": report["reportId"], "reportType": intake.V2_REPORT,
+                "processingStatus": "DONE", "reportDocumentId": report["reportDocumentId"]}}}
+    orders = {"NotificationType": "ORDER_CHANGE", "Payload": {}}
+    messages = [SimpleNamespace(body=json.dumps(body), receipt_handle="h1"),
+                SimpleNamespace(body=json.dumps(orders), receipt_handle="h2")]
+    docs, handles = intake.settlement_documents(messages)
+    assert (docs, handles) == ([report["reportDocumentId"]], ["h1"])  # order messages are left alone
+    found = intake.discover(_client(sb.env), tmp_path / "raw", {}, now=sb.world.clock(), document_ids=docs,
+                            max_downloads=1)
+    assert [s.settlement_id for s in found.stored] == [truths[-1].settlement_id]
+    # the same report listed by getReports later is not downloaded again
+    rest = intake.discover(_client(sb.env), tmp_path / "raw", found.cursor, now=sb.world.clock())
+    assert truths[-1].settlement_id not in {s.settlement_id for s in rest.stored if not s.kept_existing}

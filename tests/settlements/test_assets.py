@@ -1,0 +1,144 @@
+"""The settlement assets in Dagster: land, check, journalise, reconcile and post to the X3 sandbox;
+a blocking failure posts nothing; a closed period is a dead letter that posts after reopening."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from tests.settlements.conftest import V1_SAMPLE, V2_SAMPLE
+
+SID = "28471003921"
+pytestmark = pytest.mark.slow
+
+
+def _defs():
+    import assets.settlements as a
+    from assets.sql_models import _model_asset
+    from sage_amazon import sql_models
+    from sage_amazon.ledger.settlements import MODELS
+
+    models = [_model_asset(sql_models.parse_model(sql_models.SQL_ROOT / g / f"{n}.sql")) for g, n in MODELS]
+    return [a.settlement_account_map, a.settlement_landing, *models, a.settlement_journal_postings,
+            a.settlement_lines_gx, a.settlement_journal_checks, a.settlement_reconciliation_ties_out,
+            a.settlement_fee_anomalies]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, data_dir):
+    from resources.sage import SageResource
+    from resources.warehouse import WarehouseResource
+    from sage_amazon import config
+    from sage_amazon.sandbox.x3 import running_x3
+
+    with running_x3(tmp_path / "x3") as x3:
+        resources = {
+            "warehouse": WarehouseResource(path=str(config.load().warehouse_path)),
+            "sage": SageResource(target="x3", x3_url=x3.url, x3_user=x3.user, x3_password=x3.password,
+                                 x3_pool=x3.pool, x3_folder=x3.folder),
+        }
+        with dg.instance_for_test() as instance:
+            yield x3, resources, instance, config.load()
+
+
+def _import(path, settings, instance, text=None):
+    from sage_amazon.ledger import intake
+    from sensors.settlements import add_settlement_partition
+
+    if text is not None:
+        path = settings.data_dir / "upload.txt"
+        path.write_text(text)
+    stored = intake.store(path, settings.raw_dir, origin="import")
+    add_settlement_partition(stored.settlement_id, instance)
+    return stored.settlement_id
+
+
+def _run(sid, resources, instance):
+    return dg.materialize(_defs(), partition_key=sid, resources=resources, instance=instance,
+                          raise_on_error=False)
+
+
+def _checks(result):
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_settlement_posts_with_finance_metadata(env):
+    x3, resources, instance, settings = env
+    sid = _import(V2_SAMPLE, settings, instance)
+    result = _run(sid, resources, instance)
+    assert result.success
+    checks = _checks(result)
+    for name in ("settlement_totals_match", "settlement_single_currency", "settlement_journals_balanced",
+                 "settlement_not_posted_twice", "settlement_reconciliation_ties_out", "gx_amount_not_null"):
+        assert checks[name].passed, name
+    posting = [m for m in result.get_asset_materialization_events()
+               if m.asset_key == dg.AssetKey("settlement_journal_postings")][0]
+    md = posting.materialization.metadata
+    assert md["variance"].value == "0.00" and md["total_amount"].value == "582.89"
+    assert md["deposit"].value == "582.89" and md["sum_journal_lines"].value == "582.89"
+    assert "| 4000 | sales |" in md["per_account"].value
+    assert sorted(md["posted"].value) == [f"AMZ-{sid}-202606", f"AMZ-{sid}-202607"]
+    headers = x3.rows("GACCENTRY")
+    assert sorted(h["REF_0"] for h in headers) == [f"AMZ-{sid}-202606", f"AMZ-{sid}-202607"]
+    # a second run (the daily schedule) posts nothing again
+    again = _run(sid, resources, instance)
+    assert again.success and len(x3.rows("GACCENTRY")) == 2
+    from sage_amazon.warehouse import Warehouse
+
+    with Warehouse(settings.warehouse_path).read() as con:
+        recon = con.execute("SELECT variance, deposit FROM marts.settlement_reconciliation").fetchall()
+    assert [tuple(str(v) for v in r) for r in recon] == [("0.00", "582.89")]
+
+
+def test_blocking_validation_posts_nothing(env):
+    x3, resources, instance, settings = env
+    sid = _import(V1_SAMPLE, settings, instance)  # its total does not add up
+    result = _run(sid, resources, instance)
+    assert not result.success
+    assert not _checks(result)["settlement_totals_match"].passed
+    assert x3.rows("GACCENTRY") == []
+
+
+def test_malformed_file_fails_naming_file_line_and_column(env):
+    _, resources, instance, settings = env
+    sid = _import(V2_SAMPLE, settings, instance)
+    from sage_amazon.ledger import intake
+
+    path = intake.find_file(settings.raw_dir, sid)
+    lines = path.read_text().splitlines()
+    bad = next(i for i, line in enumerate(lines) if "\t-6.83\t" in line)
+    lines[bad] = lines[bad].replace("\t-6.83\t", "\t-6,83x\t")
+    path.write_text("\n".join(lines) + "\n")
+    result = _run(sid, resources, instance)
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    message = failure.event_specific_data.error.message
+    assert str(path) in message and f"line {bad + 1}" in message and "'amount'" in message
+
+
+def test_closed_period_is_a_dead_letter_and_posts_after_reopening(env):
+    x3, resources, instance, settings = env
+    text = V2_SAMPLE.read_text().replace("2026-06-", "2025-06-").replace("2026-07-", "2025-07-")
+    x3.close_period(2025, 6)
+    sid = _import(None, settings, instance, text)
+    first = _run(sid, resources, instance)
+    assert first.success  # a dead letter is not a crash: the rest of the settlement posts
+    assert [h["REF_0"] for h in x3.rows("GACCENTRY")] == [f"AMZ-{sid}-202507"]
+    from sage_amazon import deadletters
+    from sage_amazon.warehouse import Warehouse
+
+    with Warehouse(settings.warehouse_path).write() as con:
+        letters = deadletters.open_letters(con, "settlement_journal")
+    assert [d.record_key for d in letters] == [f"AMZ-{sid}-202506"]
+    assert letters[0].reason.startswith("closed fiscal period")
+    from sensors.settlements import reconciliation_requests
+
+    pending = reconciliation_requests(instance, settings.warehouse_path, "2026-11-22")
+    assert [(r.partition_key, r.run_key) for r in pending] == [(sid, f"reconcile-{sid}-2026-11-22")]
+    x3.reopen_period(2025, 6)
+    second = _run(sid, resources, instance)
+    assert second.success
+    assert sorted(h["REF_0"] for h in x3.rows("GACCENTRY")) == [f"AMZ-{sid}-202506", f"AMZ-{sid}-202507"]
+    with Warehouse(settings.warehouse_path).write() as con:
+        assert deadletters.open_letters(con, "settlement_journal") == []
+    assert reconciliation_requests(instance, settings.warehouse_path, "2026-11-23") == []
