@@ -150,13 +150,20 @@ SELECT
     l.role,
     l.account,
     l.tax_code,
-    left(CASE  -- X3 keeps 30 characters of a line description
+    left(CASE  -- X3 keeps 30 characters of a line description: "AMZ <settlement id> <what>"
         WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'AMZ ' || rep.settlement_id || ' charged'
         WHEN l.line_kind = 'bank' THEN 'AMZ ' || rep.settlement_id || ' deposit'
-        WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing deposit'
+        WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing out'
         WHEN l.line_kind = 'clearing' THEN 'AMZ ' || rep.settlement_id || ' clearing'
-        WHEN l.is_suspense THEN 'AMZ ' || rep.settlement_id || ' UNMAPPED suspense'
-        ELSE 'AMZ ' || rep.settlement_id || ' ' || replace(l.role, '_', ' ')
+        WHEN l.is_suspense THEN 'AMZ ' || rep.settlement_id || ' UNMAPPED'
+        ELSE 'AMZ ' || rep.settlement_id || ' ' || CASE l.role
+            WHEN 'shipping_income' THEN 'shipping'
+            WHEN 'gift_wrap_income' THEN 'gift wrap'
+            WHEN 'marketplace_fees' THEN 'selling fees'
+            WHEN 'fba_fees' THEN 'FBA fees'
+            WHEN 'tax_payable' THEN 'tax'
+            ELSE replace(l.role, '_', ' ')
+        END
     END, 30) AS description,
     l.is_suspense,
     l.amount,

@@ -114,7 +114,7 @@ def _print_preview(preview) -> None:
         [("total-amount", _money(r.get("total_amount"))), ("sum of lines", _money(r.get("sum_lines"))),
          ("sum of journal lines", _money(r.get("sum_journal_lines"))), ("deposit", _money(r.get("deposit"))),
          ("variance", _money(r.get("variance"))), ("unmapped (suspense)", _money(r.get("unmapped_amount")))],
-        tablefmt="plain", colalign=("left", "right")))
+        tablefmt="plain", colalign=("left", "right"), disable_numparse=True))
     click.echo("")
     click.echo(tabulate([("ok" if o.passed else ("FAIL" if o.blocking else "warn"), o.name, o.description)
                          for o in preview.outcomes], headers=["", "check", ""], tablefmt="simple"))
@@ -126,7 +126,7 @@ def _print_preview(preview) -> None:
         rows.append(("", _money(sum(line.debit for line in journal.lines)),
                      _money(sum(line.credit for line in journal.lines)), "total"))
         click.echo(tabulate(rows, headers=["account", "debit", "credit", ""], tablefmt="simple",
-                            colalign=("left", "right", "right", "left")))
+                            colalign=("left", "right", "right", "left"), disable_numparse=True))
     if preview.unmapped:
         click.echo("\nunmapped lines (posted to suspense; add a rule to accounts.yaml):")
         click.echo(tabulate(preview.unmapped, headers=["transaction-type", "amount-type", "amount-description",

@@ -183,3 +183,45 @@ def test_report_processing_finished_notification_is_downloaded_first(world, tmp_
     # the same report listed by getReports later is not downloaded again
     rest = intake.discover(_client(sb.env), tmp_path / "raw", found.cursor, now=sb.world.clock())
     assert truths[-1].settlement_id not in {s.settlement_id for s in rest.stored if not s.kept_existing}
+
+
+def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_path):
+    from sqlalchemy import text
+
+    from sage_amazon.sage.sage500 import Sage500Target
+    from sage_amazon.sandbox.sage500 import sandbox_database
+    from tests.sage500.conftest import SERVER_URL, _postgres_unavailable
+
+    reason = _postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    _, truths, _, raw_tmp = world
+    amap = accounts.load()
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with sandbox_database(SERVER_URL) as db:
+        target = Sage500Target(db.url, company_id=db.company_id)
+        try:
+            for truth in truths:
+                with wh.write() as con:
+                    accounts.write_table(con, amap, "sage500")
+                    parser.land(con, intake.find_file(raw_tmp / "raw", truth.settlement_id))
+                    settlements.build(con, truth.settlement_id)
+                report = posting.post_settlement(wh.write, target, truth.settlement_id)
+                assert report.all_posted and report.posted, report
+            with db.engine.connect() as conn:
+                rows = conn.execute(text(
+                    "SELECT b.BatchCmnt, a.GLAcctNo, t.PostAmt, t.PostAmtHC FROM tglTransaction t "
+                    "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey "
+                    "JOIN tciBatchLog b ON b.BatchKey = t.BatchKey")).fetchall()
+        finally:
+            target.engine.dispose()
+    posted: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    home: dict[str, Decimal] = defaultdict(Decimal)
+    for ref, acc, amount, amount_hc in rows:
+        posted[ref.split("-")[1]][acc] += -Decimal(amount)  # Sage 500: debit positive; ours credit-positive
+        home[ref] += Decimal(amount_hc)
+    assert all(v == 0 for v in home.values())  # every batch balanced in the home currency
+    for truth in truths:
+        got = {a: v for a, v in posted[truth.settlement_id].items() if a not in ("1010", "1210") and v != 0}
+        assert got == _expected_accounts(truth, amap, "sage500"), truth.settlement_id
+        assert posted[truth.settlement_id]["1010"] == -truth.total
