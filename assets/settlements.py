@@ -262,10 +262,12 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                 sage: SageResource) -> dg.MaterializeResult:
     from sage_amazon.ledger import posting, settlements
+    from sage_amazon.mapping import accounts
 
     sid = context.partition_key
     target = sage.get_target()
-    report = posting.post_settlement(warehouse.write, target, sid)
+    report = posting.post_settlement(warehouse.write, target, sid, documents=accounts.load().documents,
+                                     target_name=sage.target)
     with warehouse.read() as con:
         row = settlements.reconciliation_row(con, sid)
         table = settlements.account_table(con, sid)
@@ -274,6 +276,7 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
         "sage_target": getattr(target, "name", ""),
         "posted": dg.MetadataValue.json(report.numbers()),
         "posted_this_run": len(report.posted),
+        "credit_notes": dg.MetadataValue.json(report.credit_notes),
         "dead_letters": dg.MetadataValue.json(report.dead_letters),
     })
     if report.transient:

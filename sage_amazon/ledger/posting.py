@@ -30,6 +30,7 @@ class PostingReport:
     adopted: dict[str, str] = field(default_factory=dict)  # found in Sage after an unknown outcome
     dead_letters: dict[str, str] = field(default_factory=dict)  # reference -> reason
     transient: dict[str, str] = field(default_factory=dict)
+    credit_notes: dict[str, str] = field(default_factory=dict)  # reference -> Sage number (documents mode)
 
     @property
     def all_posted(self) -> bool:
@@ -50,8 +51,65 @@ def _reason(exc: errors.SageError) -> str:
 
 
 def post_settlement(open_write: Callable[[], AbstractContextManager], target: SageTarget,
-                    settlement_id: str, only: list[Journal] | None = None) -> PostingReport:
+                    settlement_id: str, only: list[Journal] | None = None,
+                    documents: str = "journal_only", target_name: str | None = None) -> PostingReport:
     report = PostingReport(settlement_id)
+    _post_journals(open_write, target, settlement_id, only, report)
+    if documents == "credit_notes":
+        _post_credit_notes(open_write, target, settlement_id, target_name or getattr(target, "name", ""), report)
+    return report
+
+
+def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, target_name: str,
+                       report: PostingReport) -> None:
+    """Credit notes for the settlement's refunds; Sage's create is idempotent per reference."""
+    from sage_amazon.ledger import documents
+
+    with open_write() as con:
+        has_refunds = con.execute(
+            "SELECT count(*) FROM raw.settlement_lines WHERE settlement_id = ? AND transaction_type ILIKE '%refund%'",
+            [settlement_id]).fetchone()[0]
+        if not has_refunds:
+            return
+    try:
+        items = {item.code for item in target.read_items()}
+    except errors.SageError as exc:
+        report.transient["credit notes"] = f"could not read the item master: {exc}"
+        return
+    with open_write() as con:
+        planned = documents.plan(con, settlement_id, target_name, items)
+        state = {p.reference: posting_ledger.get(con, documents.FLOW, p.reference) for p in planned}
+    for item in planned:
+        ref, entry = item.reference, state[item.reference]
+        if entry is not None and entry.status == posting_ledger.POSTED:
+            report.credit_notes[ref] = entry.sage_number or ""
+            continue
+        if item.note is None:
+            with open_write() as con:
+                deadletters.record(con, documents.FLOW, ref, item.problem, item.payload)
+            report.dead_letters[ref] = item.problem
+            continue
+        with open_write() as con:
+            posting_ledger.start(con, documents.FLOW, ref, posting_ledger.payload_hash(item.note))
+        try:
+            result = target.create_credit_note(item.note)
+        except errors.SageBusinessError as exc:
+            with open_write() as con:
+                posting_ledger.failed(con, documents.FLOW, ref, _reason(exc))
+                deadletters.record(con, documents.FLOW, ref, _reason(exc), journal_payload(item.note))
+            report.dead_letters[ref] = _reason(exc)
+            continue
+        except errors.SageError as exc:  # transient or unknown outcome: create is idempotent, retry later
+            report.transient[ref] = str(exc)
+            continue
+        with open_write() as con:
+            posting_ledger.posted(con, documents.FLOW, ref, result.document_number)
+            deadletters.resolve(con, documents.FLOW, ref)
+        report.credit_notes[ref] = result.document_number
+
+
+def _post_journals(open_write, target: SageTarget, settlement_id: str, only: list[Journal] | None,
+                   report: PostingReport) -> None:
     with open_write() as con:
         todo = only if only is not None else journals(con, settlement_id)
         state = {j.reference: posting_ledger.get(con, FLOW, j.reference) for j in todo}
@@ -99,7 +157,6 @@ def post_settlement(open_write: Callable[[], AbstractContextManager], target: Sa
             posting_ledger.posted(con, FLOW, ref, result.document_number)
             deadletters.resolve(con, FLOW, ref)
         (report.posted if result.created else report.adopted)[ref] = result.document_number
-    return report
 
 
 def unposted_settlements(con, settlement_ids: list[str] | None = None) -> list[str]:

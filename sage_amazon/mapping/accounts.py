@@ -162,8 +162,13 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
             description=_text(raw.get("description", ANY), "pattern", source) or ANY,
             marketplaces=tuple(str(m).upper() for m in raw.get("marketplaces") or ()),
         ))
-    amap = AccountMap(source, company, rates, _text(data.get("documents") or "journal_only", "documents", source),
-                      targets, sites, markets, tuple(rules))
+    documents = _text(data.get("documents") or "journal_only", "documents", source)
+    if documents not in ("journal_only", "credit_notes"):
+        raise MappingError(f"{source}: documents must be journal_only or credit_notes, got {documents!r}")
+    if documents == "credit_notes":  # refunded principal clears the credit notes in receivables
+        rules.insert(0, Rule(no=0, role="receivables", transaction_type="*refund*", amount_type="ItemPrice",
+                             description="Principal"))
+    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules))
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:

@@ -225,3 +225,64 @@ def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_p
         got = {a: v for a, v in posted[truth.settlement_id].items() if a not in ("1010", "1210") and v != 0}
         assert got == _expected_accounts(truth, amap, "sage500"), truth.settlement_id
         assert posted[truth.settlement_id]["1010"] == -truth.total
+
+
+def test_credit_notes_for_refunds_when_configured(world, tmp_path, monkeypatch):
+    from sage_amazon import deadletters
+    from sage_amazon.ledger import documents
+    from sage_amazon.mapping import DEFAULTS_DIR
+    from sage_amazon.sage.x3 import X3Target
+    from sage_amazon.sandbox.x3 import running_x3
+
+    override = tmp_path / "mapping"
+    override.mkdir()
+    text = (DEFAULTS_DIR / "accounts.yaml").read_text().replace("documents: journal_only", "documents: credit_notes")
+    (override / "accounts.yaml").write_text(text)
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(override))
+    _, truths, _, raw_tmp = world
+    truth = max(truths, key=lambda t: abs(t.categories.get("refund", Decimal(0))) if t.currency == "USD" else 0)
+    refunded = sum(v for (tt, at, ad), v in truth.by_line_type.items()
+                   if tt == "Refund" and at == "ItemPrice" and ad == "Principal")
+    assert refunded < 0
+    amap = accounts.load()
+    assert amap.documents == "credit_notes"
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with running_x3(tmp_path / "x3") as x3:
+        target = X3Target.from_settings(url=x3.url, user=x3.user, password=x3.password, pool=x3.pool,
+                                        folder=x3.folder)
+        with wh.write() as con:
+            accounts.write_table(con, amap, "x3")
+            parser.land(con, intake.find_file(raw_tmp / "raw", truth.settlement_id))
+            settlements.build(con, truth.settlement_id)
+            net = settlements.per_account_totals(con, truth.settlement_id)
+        assert net["1100"] == refunded  # refunded principal waits in receivables for the credit notes
+        report = posting.post_settlement(wh.write, target, truth.settlement_id, documents="credit_notes",
+                                         target_name="x3")
+        again = posting.post_settlement(wh.write, target, truth.settlement_id, documents="credit_notes",
+                                        target_name="x3")
+        notes = x3.rows("SINVOICE")
+        with wh.write() as con:
+            letters = {d.record_key: d.reason for d in deadletters.open_letters(con, documents.FLOW)}
+    assert not report.transient and report.credit_notes, report
+    assert again.credit_notes == report.credit_notes and len(x3.rows("SINVOICE")) == len(notes)  # once each
+    assert {n["INVREF_0"] for n in notes} == set(report.credit_notes)
+    assert {n["BPCINV_0"] for n in notes} == {"AMZUS"}
+    credited = sum(Decimal(str(n["AMTNOT_0"])) for n in notes)
+    missing = sum(Decimal(p["principal"]) for ref in letters for p in _letter_lines(wh, ref))
+    assert credited + missing == -refunded  # every refund is a credit note, or a dead letter saying why
+    assert all("Sage item" in reason or "ITMREF" in reason for reason in letters.values())
+
+
+def _letter_lines(wh, reference):
+    import json
+
+    from sage_amazon.ledger import documents
+
+    with wh.write() as con:
+        payload = con.execute("SELECT payload FROM ops.dead_letters WHERE flow = ? AND record_key = ?",
+                              [documents.FLOW, reference]).fetchone()[0]
+    doc = json.loads(payload)
+    if "lines" in doc and doc["lines"] and "principal" in doc["lines"][0]:
+        return doc["lines"]
+    return [{"principal": str(sum(Decimal(str(line["net_price"])) * Decimal(str(line["quantity"]))
+                                  for line in doc["lines"]))}]

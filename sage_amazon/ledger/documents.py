@@ -1,0 +1,91 @@
+"""Credit notes for refunds, when the account map asks for them (`documents: credit_notes`).
+
+Default (`journal_only`): refunds are journal lines on the refunds account and no document is made.
+With `credit_notes`: every refund of a settlement (one per Amazon adjustment, lines per SKU at the
+refunded principal) becomes a Sage credit note for the marketplace's customer (marketplaces.yaml),
+and the settlement journal posts the refunded principal to the receivables account instead, so the
+credit note and the settlement clear each other in receivables. Invoices for orders stay with the
+orders flow (Sage invoices its sales orders); the settlement never duplicates them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sage_amazon.money import cents
+from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
+
+JOURNAL_ONLY, CREDIT_NOTES = "journal_only", "credit_notes"
+MODES = (JOURNAL_ONLY, CREDIT_NOTES)
+FLOW = "settlement_credit_note"
+
+
+@dataclass(frozen=True)
+class Planned:
+    reference: str
+    note: CreditNote | None
+    problem: str = ""  # why no credit note can be made (unknown customer, unmapped SKU): a dead letter
+    payload: dict | None = None
+
+
+def _customer(settlement_marketplace_name: str, currency: str, target: str) -> dict[str, str] | None:
+    from sage_amazon.mapping.orders import marketplace_rows
+
+    rows = marketplace_rows(target)
+    name = (settlement_marketplace_name or "").lower().removeprefix("www.")
+    for row in rows:
+        if row["sales_channel"].lower().removeprefix("www.") == name and row["customer"]:
+            return row
+    same_currency = [r for r in rows if r["currency"] == currency and r["customer"]]
+    return same_currency[0] if len(same_currency) == 1 else None
+
+
+def plan(con, settlement_id: str, target: str, sage_items: set[str] | None) -> list[Planned]:
+    """The credit notes a settlement's refunds call for (nothing if the map says journal_only)."""
+    from sage_amazon.mapping.orders import map_sku, sku_rules
+
+    rows = con.execute(
+        """SELECT l.order_id, coalesce(l.adjustment_id, l.order_id) AS ref, l.sku,
+                  max(abs(coalesce(l.quantity_purchased, 1))) AS qty, -sum(l.amount) AS principal,
+                  min(l.posted_date) AS day, any_value(r.currency), any_value(r.marketplace_name)
+           FROM raw.settlement_lines l JOIN raw.settlement_reports r USING (settlement_id)
+           WHERE l.settlement_id = ? AND l.transaction_type ILIKE '%refund%'
+             AND l.amount_type = 'ItemPrice' AND l.amount_description = 'Principal'
+           GROUP BY ALL HAVING sum(l.amount) <> 0 ORDER BY ref, l.sku""", [settlement_id]).fetchall()
+    by_ref: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        by_ref[row[1]].append(row)
+    rules = sku_rules(target)
+    out: list[Planned] = []
+    for ref, lines in by_ref.items():
+        reference = f"AMZ-RF-{ref}"[:30]
+        order_id, currency, market_name, day = lines[0][0], lines[0][6], lines[0][7], min(r[5] for r in lines)
+        payload = {"settlement_id": settlement_id, "order_id": order_id, "refund": ref,
+                   "lines": [{"sku": r[2], "qty": int(r[3]), "principal": str(r[4])} for r in lines]}
+        customer = _customer(market_name, currency, target)
+        if customer is None:
+            out.append(Planned(reference, None, f"no Sage customer for marketplace {market_name!r} in "
+                                                f"marketplaces.yaml ({target})", payload))
+            continue
+        note_lines, missing = [], []
+        for _, _, sku, qty, principal, *_ in lines:
+            item, _rule = map_sku(sku or "", sage_items, rules)
+            if item is None:
+                missing.append(sku or "(no sku)")
+                continue
+            qty, principal = Decimal(int(qty) or 1), Decimal(principal)
+            unit = principal / qty
+            if cents(unit) * qty != principal:  # not evenly divisible: one line at the refunded total
+                qty, unit = Decimal(1), principal
+            note_lines.append(CreditNoteLine(item=item, quantity=qty, net_price=cents(unit),
+                                             description=f"Amazon refund {order_id}"[:30]))
+        if missing:
+            out.append(Planned(reference, None, f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)",
+                               payload))
+            continue
+        out.append(Planned(reference, CreditNote(
+            reference=reference, customer=customer["customer"], site=customer["site"], currency=currency,
+            document_date=day, lines=tuple(note_lines), original_order_ref=order_id or ""), "", payload))
+    return out
