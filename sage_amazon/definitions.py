@@ -167,6 +167,7 @@ def run_pipeline(
     for i, (group, keys) in enumerate(stages):
         if group == _STAGE_SETTLEMENT:
             pdef = graph.get(keys[0]).partitions_def
+            _discover_settlements(instance, pdef)
             for settlement_id in pdef.get_partition_keys(dynamic_partitions_store=instance):
                 execute(i, keys, f"settlement {settlement_id}", partition_key=settlement_id)
         elif any(graph.get(k).partitions_def is not None for k in keys):
@@ -175,6 +176,37 @@ def run_pipeline(
         else:
             execute(i, keys, "unpartitioned")
     return outcomes
+
+
+def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> None:
+    """Before the settlement runs: fetch new settlement reports (as the discovery sensor does) and make
+    a partition of every settlement kept under the data dir, including files imported by hand."""
+    import json
+
+    from resources.sp_api import SpApiResource
+    from sage_amazon import config
+    from sage_amazon.ledger import intake
+
+    raw_dir = config.load().raw_dir
+    folder = intake.settlements_dir(raw_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    cursor_file = folder / ".run_discovery_cursor.json"
+    cursor = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+    found = intake.discover(SpApiResource.from_env().get_client(), raw_dir, cursor, max_downloads=500)
+    cursor_file.write_text(json.dumps(found.cursor, sort_keys=True))
+    for error in found.errors:
+        print(f"  ! settlement discovery: {error}", flush=True)
+    on_disk = set()
+    for manifest in folder.glob("*.json"):
+        try:
+            on_disk.add(str(json.loads(manifest.read_text())["settlement_id"]))
+        except (ValueError, KeyError):
+            continue
+    existing = set(pdef.get_partition_keys(dynamic_partitions_store=instance))
+    new = sorted(on_disk - existing)
+    if new:
+        instance.add_dynamic_partitions(pdef.name, new)
+    print(f"▶ settlements: {len(found.stored)} new report(s) fetched, {len(new)} new partition(s)", flush=True)
 
 
 DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"
