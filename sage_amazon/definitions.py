@@ -168,7 +168,7 @@ def run_pipeline(
         if group == _STAGE_SETTLEMENT:
             pdef = graph.get(keys[0]).partitions_def
             _discover_settlements(instance, pdef)
-            for settlement_id in pdef.get_partition_keys(dynamic_partitions_store=instance):
+            for settlement_id in _settlements_to_run(instance, pdef):
                 execute(i, keys, f"settlement {settlement_id}", partition_key=settlement_id)
         elif any(graph.get(k).partitions_def is not None for k in keys):
             tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
@@ -207,6 +207,21 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
     if new:
         instance.add_dynamic_partitions(pdef.name, new)
     print(f"▶ settlements: {len(found.stored)} new report(s) fetched, {len(new)} new partition(s)", flush=True)
+
+
+def _settlements_to_run(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> list[str]:
+    """Settlements not landed or not fully posted yet (the daily reconciliation schedule's rule)."""
+    from datetime import UTC, datetime
+
+    from sage_amazon import config
+    from sensors.settlements import reconciliation_requests
+
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    pending = [r.partition_key for r in reconciliation_requests(instance, config.load().warehouse_path, day)]
+    done = len(pdef.get_partition_keys(dynamic_partitions_store=instance)) - len(pending)
+    if done:
+        print(f"  {done} settlement(s) already posted and reconciled: not run again", flush=True)
+    return [key for key in pending if key is not None]
 
 
 DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"

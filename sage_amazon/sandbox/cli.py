@@ -25,17 +25,26 @@ def sandbox() -> None:
 @click.option("--seed", default=42, show_default=True, help="Seed of the generated seller.")
 @click.option("--time-scale", default=None, type=float, help="Speed up the Amazon sandbox's rate-limit clock.")
 @click.option("--order-rate", default=None, type=float, help="New Amazon orders per minute while running.")
+@click.option("--history-days", default=None, type=int, help="Days of generated Amazon history (default 90).")
 @click.option("--amazon-port", default=8100, show_default=True)
 @click.option("--sqs-port", default=9324, show_default=True)
 @click.option("--x3-port", default=8124, show_default=True)
 def up_command(
-    seed: int, time_scale: float | None, order_rate: float | None, amazon_port: int, sqs_port: int, x3_port: int
+    seed: int,
+    time_scale: float | None,
+    order_rate: float | None,
+    history_days: int | None,
+    amazon_port: int,
+    sqs_port: int,
+    x3_port: int,
 ) -> None:
     """Start every sandbox in the foreground and print the environment to export."""
     from sage_amazon.sandbox import supervisor
 
     ports = {"amazon": amazon_port, "sqs": sqs_port, "x3": x3_port}
-    with supervisor.sandboxes(seed=seed, time_scale=time_scale, ports=ports, order_rate=order_rate) as env:
+    with supervisor.sandboxes(
+        seed=seed, time_scale=time_scale, ports=ports, order_rate=order_rate, history_days=history_days
+    ) as env:
         click.echo(supervisor.format_env(env))
         click.echo("\nSandboxes running. Ctrl-C stops them.")
         supervisor.wait_forever()

@@ -86,6 +86,7 @@ def sandboxes(
     time_scale: float | None = None,
     ports: dict[str, int] | None = None,
     order_rate: float | None = None,
+    history_days: int | None = None,
 ) -> Iterator[dict[str, str]]:
     """Run SQS, the Amazon SP-API and Sage X3 (and install the Sage 500 database when it is the target)."""
     ports = {**PORTS, **(ports or {})}
@@ -113,6 +114,8 @@ def sandboxes(
             amazon_args += ["--time-scale", str(time_scale)]
         if order_rate is not None:
             amazon_args += ["--order-rate", str(order_rate)]
+        if history_days is not None:
+            amazon_args += ["--history-days", str(history_days)]
         amazon = _spawn(amazon_args, logs / "amazon.log")
         procs.append(amazon)
         x3 = _spawn(["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
