@@ -7,7 +7,7 @@ WITH rep AS (
         r.currency,
         r.total_amount,
         r.deposit_date,
-        coalesce(CAST(r.settlement_end AS DATE), r.deposit_date) AS end_date,
+        coalesce(r.settlement_end_date, r.deposit_date) AS end_date,
         CASE
             WHEN r.marketplace IN (SELECT m.marketplace FROM ref.settlement_account_map AS m) THEN r.marketplace
             ELSE '*'

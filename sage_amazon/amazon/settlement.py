@@ -86,6 +86,8 @@ SETTLEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("file_format", "VARCHAR"),
     ("settlement_start", "TIMESTAMPTZ"),
     ("settlement_end", "TIMESTAMPTZ"),
+    ("settlement_start_date", "DATE"),  # the days as written in the file (marketplace day)
+    ("settlement_end_date", "DATE"),
     ("deposit_date", "DATE"),
     ("total_amount", "DECIMAL(18,2)"),
     ("currency", "VARCHAR"),
@@ -480,6 +482,14 @@ def _summary_from_layout(layout: FileLayout, sha: str) -> dict[str, Any]:
         total = parse_amount(s["total-amount"], layout.decimal_comma)
     except ValueError as exc:
         raise SettlementFileError(path, str(exc), line=2, column="total-amount") from None
+    def day(name: str) -> date | None:
+        if not s.get(name):
+            return None
+        try:
+            return parse_local_date(s[name], layout.day_first)
+        except ValueError as exc:
+            raise SettlementFileError(path, str(exc), line=2, column=name) from None
+
     deposit = None
     if s.get("deposit-date"):
         try:
@@ -491,6 +501,8 @@ def _summary_from_layout(layout: FileLayout, sha: str) -> dict[str, Any]:
         "file_format": layout.file_format,
         "settlement_start": ts("settlement-start-date"),
         "settlement_end": ts("settlement-end-date"),
+        "settlement_start_date": day("settlement-start-date"),
+        "settlement_end_date": day("settlement-end-date"),
         "deposit_date": deposit,
         "total_amount": total,
         "currency": s["currency"].upper(),
@@ -582,8 +594,9 @@ def land(con, path: Path | str, *, schema: str = "raw", source: str = "file",
             MARKETPLACES.get(marketplace_name) or CURRENCY_MARKETPLACE.get(head["currency"], "")
         con.execute(f"DELETE FROM {schema}.settlement_reports WHERE settlement_id = ?", [sid])
         con.execute(
-            f"INSERT INTO {schema}.settlement_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [sid, layout.file_format, head["settlement_start"], head["settlement_end"], head["deposit_date"],
+            f"INSERT INTO {schema}.settlement_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [sid, layout.file_format, head["settlement_start"], head["settlement_end"],
+             head["settlement_start_date"], head["settlement_end_date"], head["deposit_date"],
              head["total_amount"], head["currency"], marketplace_name, code, int(n), str(path), sha, source])
         con.execute("COMMIT")
     except BaseException:

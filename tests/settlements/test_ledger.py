@@ -192,3 +192,14 @@ def test_account_map_errors_name_the_file():
                         "rules": [{"role": "sales"}]}, "my.yaml")
     with pytest.raises(MappingError, match="my.yaml: rules\\[1\\] needs a `role`"):
         accounts.parse({"company_currency": "USD", "targets": {"x3": {"accounts": {}}}, "rules": [{}]}, "my.yaml")
+
+
+def test_journal_dates_follow_the_files_days_whatever_the_session_time_zone(tmp_path):
+    import duckdb
+
+    text = V2_SAMPLE.read_text().replace("2026-06-30 23:59:59 UTC", "2026-06-30T23:59:59-07:00")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Tokyo'")
+    p = settlements.preview(_sample(tmp_path, "pacific.txt", text), "x3", con=con)
+    assert p.journals[0].accounting_date == date(2026, 6, 30)
+    assert p.reconciliation["settlement_end"] == date(2026, 6, 30)
