@@ -34,6 +34,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9",
         "Comma-separated marketplace ids to extract",
     ),
+    "SP_API_RATE_SCALE": (
+        "1",
+        "Multiplies SP-API rate limits; only for a sandbox started with --time-scale (its clock runs faster)",
+    ),
     "SQS_QUEUE_URL": (
         "http://127.0.0.1:9324/123456789012/sage-amazon-notifications",
         "SQS queue receiving SP-API notifications",
@@ -69,6 +73,17 @@ def _url(name: str) -> str:
     return value.rstrip("/")
 
 
+def rate_scale() -> float:
+    value = get("SP_API_RATE_SCALE")
+    try:
+        scale = float(value)
+    except ValueError:
+        raise ConfigError(f"SP_API_RATE_SCALE must be a number, got {value!r}") from None
+    if not scale > 0:
+        raise ConfigError(f"SP_API_RATE_SCALE must be positive, got {value!r}")
+    return scale
+
+
 def _int(name: str, low: int = 1) -> int:
     value = get(name)
     try:
@@ -89,6 +104,7 @@ class Settings:
     sp_api_endpoint: str
     lwa_endpoint: str
     marketplaces: tuple[str, ...]
+    rate_scale: float
     sqs_queue_url: str
     x3_url: str
     x3_user: str
@@ -137,6 +153,7 @@ def load() -> Settings:
         sp_api_endpoint=_url("SP_API_ENDPOINT"),
         lwa_endpoint=_url("SP_API_LWA_ENDPOINT"),
         marketplaces=marketplaces,
+        rate_scale=rate_scale(),
         sqs_queue_url=_url("SQS_QUEUE_URL"),
         x3_url=_url("SAGE_X3_URL"),
         x3_user=get("SAGE_X3_USER"),

@@ -122,6 +122,8 @@ def sandboxes(
         procs.append(x3)
         _wait_for("amazon", ports["amazon"], amazon, logs / "amazon.log", timeout=180)
         _wait_for("x3", ports["x3"], x3, logs / "x3.log", timeout=120)
+        if time_scale:  # the sandbox's buckets refill faster; its headers still carry Amazon's rates
+            env["SP_API_RATE_SCALE"] = str(time_scale)
         yield env
     finally:
         stop(procs)
