@@ -130,10 +130,11 @@ def check_totals(con, settlement_id: str) -> Outcome:
                   (SELECT count(*) FROM raw.settlement_lines l WHERE l.settlement_id = r.settlement_id)
            FROM raw.settlement_reports r WHERE r.settlement_id = ?""", [settlement_id]).fetchone()
     variance = Decimal(total) - Decimal(lines)
-    ok = variance == 0 and n > 0
-    text = (f"detail lines add up to total-amount {total}" if ok else
+    ok = variance == 0
+    text = (f"detail lines add up to total-amount {total}" if ok and n else
+            "an empty settlement (no lines, total 0.00): nothing to post" if ok else
             f"detail lines add up to {lines}, total-amount is {total}: variance {variance}" if n else
-            "the settlement has no detail lines")
+            f"the settlement has no detail lines but total-amount is {total}")
     return Outcome("settlement_totals_match", ok, True, text,
                    {"total_amount": float(total), "sum_of_lines": float(lines), "variance": float(variance),
                     "line_count": int(n)})
@@ -204,9 +205,12 @@ def check_balanced(con, settlement_id: str) -> Outcome:
     bad = [r[0] for r in rows if r[1] != r[2] or r[3] != r[4]]
     no_account = [r[0] for r in rows if r[5]]
     no_rate = [r[0] for r in rows if r[6]]
-    ok = bool(rows) and not bad and not no_account and not no_rate
+    empty = con.execute(
+        "SELECT total_amount = 0 AND line_count = 0 FROM raw.settlement_reports WHERE settlement_id = ?",
+        [settlement_id]).fetchone()
+    ok = (bool(rows) or bool(empty and empty[0])) and not bad and not no_account and not no_rate
     if not rows:
-        text = "no journal lines"
+        text = "an empty settlement: no journal to post" if ok else "no journal lines (was the file landed?)"
     elif no_rate:
         text = "no exchange rate for the settlement currency in accounts.yaml `rates`"
     elif no_account:

@@ -97,6 +97,16 @@ def test_blocking_validation_posts_nothing(env):
     assert not result.success
     assert not _checks(result)["settlement_totals_match"].passed
     assert x3.rows("GACCENTRY") == []
+    # a run that starts below the landing (`sage-amazon run` stages) is stopped by the reconciliation check
+    below = dg.materialize(_defs(), partition_key=sid, resources=resources, instance=instance,
+                           raise_on_error=False, selection=["stg_settlement_categories", "journal_settlement_lines",
+                                                            "settlement_reconciliation",
+                                                            "settlement_journal_postings"])
+    assert not below.success
+    assert not _checks(below)["settlement_reconciliation_ties_out"].passed
+    assert not [m for m in below.get_asset_materialization_events()
+                if m.asset_key == dg.AssetKey("settlement_journal_postings")]
+    assert x3.rows("GACCENTRY") == []
 
 
 def test_malformed_file_fails_naming_file_line_and_column(env):

@@ -203,3 +203,11 @@ def test_journal_dates_follow_the_files_days_whatever_the_session_time_zone(tmp_
     p = settlements.preview(_sample(tmp_path, "pacific.txt", text), "x3", con=con)
     assert p.journals[0].accounting_date == date(2026, 6, 30)
     assert p.reconciliation["settlement_end"] == date(2026, 6, 30)
+
+
+def test_empty_settlement_is_valid_and_posts_nothing(tmp_path):
+    lines = V2_SAMPLE.read_text().splitlines()
+    summary = lines[1].replace("\t582.89\t", "\t0.00\t")
+    p = settlements.preview(_sample(tmp_path, "empty.txt", "\n".join([lines[0], summary]) + "\n"), "x3")
+    assert all(o.passed for o in p.outcomes), [o.description for o in p.outcomes]
+    assert p.journals == []
