@@ -22,7 +22,7 @@ import gzip
 import hashlib
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -146,6 +146,7 @@ class FileLayout:
     decimal_comma: bool
     day_first: bool
     summary: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"  # "latin-1" for files saved by hand in a Western European code page
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,8 @@ def _read_csv_sql(layout: FileLayout) -> str:
     return (
         f"read_csv({_sql_str(str(layout.path))}, delim={_sql_str(layout.delimiter)}, header=true, "
         f"columns={{{cols}}}, auto_detect=false, quote='', escape='', null_padding=true, "
-        f"compression={_sql_str(layout.compression)}, max_line_size=1048576)"
+        f"compression={_sql_str(layout.compression)}, max_line_size=1048576"
+        + (f", encoding={_sql_str(layout.encoding)}" if layout.encoding != "utf-8" else "") + ")"
     )
 
 
@@ -580,7 +582,17 @@ def land(con, path: Path | str, *, schema: str = "raw", source: str = "file",
         try:
             con.execute(f"INSERT INTO {schema}.settlement_lines ({line_cols}) {select_sql}")
         except Exception as exc:  # duckdb.Error subclasses; keep duckdb import out of module import
-            raise _duckdb_error(layout, exc) from None
+            if "not utf-8 encoded" not in str(exc).lower():
+                raise _duckdb_error(layout, exc) from None
+            # not UTF-8: a file saved by hand in Latin-1 / Windows-1252; read it again as such
+            con.execute("ROLLBACK")
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"DELETE FROM {schema}.settlement_lines WHERE settlement_id = ?", [sid])
+            layout = replace(layout, encoding="latin-1")
+            try:
+                con.execute(f"INSERT INTO {schema}.settlement_lines ({line_cols}) {_select_lines_sql(layout, sid)}")
+            except Exception as exc2:
+                raise _duckdb_error(layout, exc2) from None
         bad_amounts, no_dates, n, mkt = con.execute(
             f"SELECT count(*) FILTER (WHERE amount IS NULL), count(*) FILTER (WHERE posted_date IS NULL), "
             f"count(*), mode(lower(marketplace_name)) FROM {schema}.settlement_lines WHERE settlement_id = ?",

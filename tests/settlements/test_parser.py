@@ -167,3 +167,12 @@ def test_parse_amount(text, comma, expected):
 def test_parse_amount_refuses_text():
     with pytest.raises(ValueError):
         st.parse_amount("12,30", False)
+
+
+def test_latin1_file_saved_by_hand_is_read(con, tmp_path):
+    text = V2_SAMPLE.read_text().replace("amazon.com", "amazon.de").replace("Refund Reimbursal", "Rückerstattung")
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(text.encode("latin-1"))
+    assert st.land(con, path).line_count == 23
+    assert con.execute("SELECT count(*) FROM raw.settlement_lines WHERE amount_description = 'Rückerstattung'"
+                       ).fetchone() == (1,)
