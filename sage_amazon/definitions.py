@@ -175,7 +175,15 @@ def run_pipeline(
             execute(i, keys, f"days {start}..{end}", tags=tags)
         else:
             execute(i, keys, "unpartitioned")
+    _refresh_reader_snapshot()
     return outcomes
+
+
+def _refresh_reader_snapshot() -> None:
+    from sage_amazon import config
+    from sage_amazon.warehouse import Warehouse
+
+    Warehouse(config.load().warehouse_path).refresh_snapshot()
 
 
 def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> None:

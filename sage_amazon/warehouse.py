@@ -69,7 +69,7 @@ class Warehouse:
                 yield con
             finally:
                 con.close()
-            self._refresh_snapshot()
+            self._refresh_snapshot(force=False)
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -86,10 +86,15 @@ class Warehouse:
             finally:
                 con.close()
 
-    def _refresh_snapshot(self) -> None:
+    def refresh_snapshot(self) -> None:
+        """Bring the readers' snapshot up to date now (at the end of a run)."""
+        with self._locked():
+            self._refresh_snapshot(force=True)
+
+    def _refresh_snapshot(self, force: bool) -> None:
         # Called with the lock held and no connection open, so the file is consistent.
         snap = self.snapshot_path
-        if snap.exists() and time.time() - snap.stat().st_mtime < self.snapshot_every:
+        if not force and snap.exists() and time.time() - snap.stat().st_mtime < self.snapshot_every:
             return
         if self.path.exists():
             tmp = snap.with_suffix(".tmp")

@@ -1,0 +1,101 @@
+"""The whole product from the outside: `sage-amazon sandbox up` on free ports, then `sage-amazon run`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    data_dir: Path
+    target: str
+
+    def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "sage_amazon.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def _postgres_database() -> tuple[str, callable]:
+    import sqlalchemy as sa
+
+    name = f"sage500_e2e_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
+        engine.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL must answer on 127.0.0.1:5432 in CI: {exc}")
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
+
+    def drop() -> None:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}", drop
+
+
+@pytest.fixture(scope="module", params=["x3", "sage500"])
+def stack(request, tmp_path_factory) -> Iterator[Stack]:
+    target = request.param
+    data_dir = tmp_path_factory.mktemp(f"e2e-{target}")
+    ports = {"amazon": _free_port(), "sqs": _free_port(), "x3": _free_port()}
+    env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data_dir), "SAGE_AMAZON_TARGET": target}
+    env.pop("DAGSTER_HOME", None)
+    drop = None
+    if target == "sage500":
+        env["SAGE500_DB_URL"], drop = _postgres_database()
+    cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--time-scale", "60", "--order-rate", "0"]
+    cmd += ["--history-days", "30"]
+    cmd += [f"--{name}-port={port}" for name, port in ports.items()]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            if line.startswith("export "):
+                name, _, value = line[len("export ") :].strip().partition("=")
+                env[name] = value.strip("'")
+            if "Sandboxes running" in line:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("sandboxes did not start in time")
+        else:
+            pytest.fail(f"sandbox up exited with {proc.wait()}")
+        yield Stack(env=env, data_dir=data_dir, target=target)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if drop is not None:
+            drop()

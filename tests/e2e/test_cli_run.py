@@ -1,0 +1,127 @@
+"""`sage-amazon run` against the sandboxes, on X3 and on Sage 500, from the outside.
+
+What a user relies on: the run posts every mappable Amazon order once and every settlement as
+balanced journals, the rest are dead letters with reasons, running again changes nothing, and both
+ERPs end up with the same business result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+import pytest
+import sqlalchemy as sa
+
+RESULTS: dict[str, dict] = {}
+UNMAPPED_SKUS = {"NW-FILTER-SQ", "NW-CHAIR-FLD"}  # items neither sandbox ERP has
+
+
+def _postgres_answers() -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+
+
+def _period() -> tuple[str, str]:
+    today = datetime.now(UTC).date()
+    return (today - timedelta(days=3)).isoformat(), (today - timedelta(days=1)).isoformat()
+
+
+def _sage_state(stack) -> dict:
+    """Orders by customer reference and net GL movement per account, read from the ERP's own tables."""
+    orders: dict[str, dict] = {}
+    movement: dict[str, Decimal] = defaultdict(Decimal)
+    unbalanced: list[str] = []
+    if stack.target == "x3":
+        engine = sa.create_engine(f"sqlite:///{stack.data_dir / 'sandbox' / 'x3.sqlite'}")
+        order_sql = """SELECT h.CUSORDREF_0, h.CUR_0, q.QTY_0, p.GROPRI_0 FROM SORDER h
+                       JOIN SORDERQ q ON q.SOHNUM_0 = h.SOHNUM_0
+                       JOIN SORDERP p ON p.SOHNUM_0 = q.SOHNUM_0 AND p.SOPLIN_0 = q.SOPLIN_0"""
+        gl_sql = """SELECT NUM_0, ACC_0, SNS_0 * AMTLED_0 FROM GACCENTRYD WHERE LEDTYP_0 = 1"""
+        count_sql = "SELECT CUSORDREF_0, count(*) FROM SORDER GROUP BY CUSORDREF_0"
+    else:
+        engine = sa.create_engine(stack.env["SAGE500_DB_URL"])
+        order_sql = """SELECT h.custpono, h.currid, d.qtyord, l.unitprice FROM tsosalesorder h
+                       JOIN tsosoline l ON l.sokey = h.sokey JOIN tsosolinedist d ON d.solinekey = l.solinekey"""
+        gl_sql = """SELECT t.batchkey, a.glacctno, t.postamthc FROM tglTransaction t
+                    JOIN tglAccount a ON a.glacctkey = t.glacctkey"""
+        count_sql = "SELECT custpono, count(*) FROM tsosalesorder GROUP BY custpono"
+    try:
+        with engine.connect() as conn:
+            for ref, currency, qty, price in conn.execute(sa.text(order_sql)):
+                order = orders.setdefault(ref, {"currency": currency, "lines": []})
+                order["lines"].append((Decimal(str(qty)).normalize(), Decimal(str(price)).quantize(Decimal("0.01"))))
+            copies = {ref: n for ref, n in conn.execute(sa.text(count_sql))}
+            per_entry: dict[str, Decimal] = defaultdict(Decimal)
+            for entry, account, amount in conn.execute(sa.text(gl_sql)):
+                amount = Decimal(str(amount))
+                movement[str(account)] += amount
+                per_entry[str(entry)] += amount
+            unbalanced = [e for e, total in per_entry.items() if total != 0]
+    finally:
+        engine.dispose()
+    for order in orders.values():
+        order["lines"].sort()
+    return {"orders": orders, "copies": copies, "movement": dict(movement), "unbalanced": unbalanced,
+            "journals": len(per_entry)}
+
+
+def _warehouse(stack, sql: str) -> list[tuple]:
+    # the snapshot a finance user's SQL client reads: refreshed when a run ends
+    con = duckdb.connect(str(stack.data_dir / "warehouse" / "snapshot.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_run_posts_once_and_a_second_run_changes_nothing(stack):
+    start, end = _period()
+    first = stack.cli("run", "--start", start, "--end", end, timeout=900)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    assert "stage run(s) succeeded, 0 failed" in first.stdout
+    after_first = _sage_state(stack)
+
+    assert after_first["orders"], "no sales order reached Sage"
+    assert max(after_first["copies"].values()) == 1, "an Amazon order was posted twice"
+    assert after_first["journals"] > 0 and after_first["unbalanced"] == []
+
+    # every order of the period either is in Sage or is an open dead letter saying why
+    eligible = {
+        oid
+        for (oid,) in _warehouse(
+            stack,
+            "SELECT amazon_order_id FROM staging.stg_amazon_orders WHERE upper(order_status) IN ('UNSHIPPED', 'SHIPPED')",
+        )
+    }
+    letters = dict(
+        _warehouse(stack, "SELECT record_key, reason FROM ops.dead_letters WHERE flow = 'orders' AND status = 'open'")
+    )
+    assert eligible, "no confirmed order in the period"
+    missing = eligible - set(after_first["orders"]) - set(letters)
+    assert not missing, f"orders neither posted nor dead-lettered: {sorted(missing)[:5]}"
+    assert letters, "the sandbox seller has unmapped SKUs: their orders must be dead letters"
+    assert all(any(sku in reason for sku in UNMAPPED_SKUS) for reason in letters.values()), letters
+
+    second = stack.cli("run", "--start", start, "--end", end, timeout=900)
+    assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-4000:]
+    after_second = _sage_state(stack)
+    assert after_second == after_first
+    RESULTS[stack.target] = after_first
+
+
+def test_both_erps_get_the_same_business_result():
+    if "sage500" not in RESULTS and os.environ.get("CI") != "true" and not _postgres_answers():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432 for the Sage 500 target")
+    assert set(RESULTS) == {"x3", "sage500"}, f"the run must pass on both targets first; passed: {sorted(RESULTS)}"
+    x3, s500 = RESULTS["x3"], RESULTS["sage500"]
+    assert set(x3["orders"]) == set(s500["orders"])
+    for ref, order in x3["orders"].items():
+        assert s500["orders"][ref] == order, ref
+    assert x3["movement"] == s500["movement"]
