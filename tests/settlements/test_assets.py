@@ -145,6 +145,13 @@ def test_closed_period_is_a_dead_letter_and_posts_after_reopening(env):
 
     pending = reconciliation_requests(instance, settings.warehouse_path, "2026-11-22")
     assert [(r.partition_key, r.run_key) for r in pending] == [(sid, f"reconcile-{sid}-2026-11-22")]
+    from datetime import UTC, datetime
+
+    from sensors.settlements import settlement_reconciliation_schedule
+
+    tick = settlement_reconciliation_schedule(dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2026, 11, 22, 6, tzinfo=UTC)))
+    assert [r.partition_key for r in tick] == [sid]
     x3.reopen_period(2025, 6)
     second = _run(sid, resources, instance)
     assert second.success
@@ -152,3 +159,6 @@ def test_closed_period_is_a_dead_letter_and_posts_after_reopening(env):
     with Warehouse(settings.warehouse_path).write() as con:
         assert deadletters.open_letters(con, "settlement_journal") == []
     assert reconciliation_requests(instance, settings.warehouse_path, "2026-11-23") == []
+    quiet = settlement_reconciliation_schedule(dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 6, tzinfo=UTC)))
+    assert isinstance(quiet, dg.SkipReason)
