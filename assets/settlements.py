@@ -261,6 +261,7 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"sage"}, partitions_def=settlement_partitions, pool="duckdb_write",
     deps=["journal_settlement_lines", "settlement_reconciliation"],
+    tags={"sage_amazon/dead_letter_flow": "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "
                 "Refusals such as a closed fiscal period are dead letters, retried on later runs.",
 )

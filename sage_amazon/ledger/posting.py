@@ -40,6 +40,15 @@ class PostingReport:
         return {**self.already, **self.adopted, **self.posted}
 
 
+# Dead letters of journals and credit notes share one flow, keyed "<settlement id>:<reference>", so
+# `sage-amazon deadletter replay` re-runs the settlement partition named before the colon.
+DEAD_LETTER_FLOW = "settlement"
+
+
+def letter_key(settlement_id: str, reference: str) -> str:
+    return f"{settlement_id}:{reference}"
+
+
 class PostingIncomplete(RuntimeError):
     """Some journals could not be sent for a transient reason or an unknown outcome: retry the run."""
 
@@ -86,7 +95,7 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
             continue
         if item.note is None:
             with open_write() as con:
-                deadletters.record(con, documents.FLOW, ref, item.problem, item.payload)
+                deadletters.record(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref), item.problem, item.payload)
             report.dead_letters[ref] = item.problem
             continue
         with open_write() as con:
@@ -96,7 +105,8 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
         except errors.SageBusinessError as exc:
             with open_write() as con:
                 posting_ledger.failed(con, documents.FLOW, ref, _reason(exc))
-                deadletters.record(con, documents.FLOW, ref, _reason(exc), journal_payload(item.note))
+                deadletters.record(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref), _reason(exc),
+                                   journal_payload(item.note))
             report.dead_letters[ref] = _reason(exc)
             continue
         except errors.SageError as exc:  # transient or unknown outcome: create is idempotent, retry later
@@ -104,7 +114,7 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
             continue
         with open_write() as con:
             posting_ledger.posted(con, documents.FLOW, ref, result.document_number)
-            deadletters.resolve(con, documents.FLOW, ref)
+            deadletters.resolve(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref))
         report.credit_notes[ref] = result.document_number
 
 
@@ -129,7 +139,7 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
             if number:
                 with open_write() as con:
                     posting_ledger.posted(con, FLOW, ref, number)
-                    deadletters.resolve(con, FLOW, ref)
+                    deadletters.resolve(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref))
                 report.adopted[ref] = number
                 continue
         digest = posting_ledger.payload_hash(journal)
@@ -141,7 +151,8 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
             reason = _reason(exc)
             with open_write() as con:
                 posting_ledger.failed(con, FLOW, ref, reason)
-                deadletters.record(con, FLOW, ref, reason, journal_payload(journal))
+                deadletters.record(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref), reason,
+                                   journal_payload(journal))
             report.dead_letters[ref] = reason
             continue
         except errors.SageUnknownOutcome as exc:
@@ -155,7 +166,7 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
             continue
         with open_write() as con:
             posting_ledger.posted(con, FLOW, ref, result.document_number)
-            deadletters.resolve(con, FLOW, ref)
+            deadletters.resolve(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref))
         (report.posted if result.created else report.adopted)[ref] = result.document_number
 
 

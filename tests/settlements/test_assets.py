@@ -138,8 +138,8 @@ def test_closed_period_is_a_dead_letter_and_posts_after_reopening(env):
     from sage_amazon.warehouse import Warehouse
 
     with Warehouse(settings.warehouse_path).write() as con:
-        letters = deadletters.open_letters(con, "settlement_journal")
-    assert [d.record_key for d in letters] == [f"AMZ-{sid}-202506"]
+        letters = deadletters.open_letters(con, "settlement")
+    assert [d.record_key for d in letters] == [f"{sid}:AMZ-{sid}-202506"]
     assert letters[0].reason.startswith("closed fiscal period")
     from sensors.settlements import reconciliation_requests
 
@@ -157,7 +157,7 @@ def test_closed_period_is_a_dead_letter_and_posts_after_reopening(env):
     assert second.success
     assert sorted(h["REF_0"] for h in x3.rows("GACCENTRY")) == [f"AMZ-{sid}-202506", f"AMZ-{sid}-202507"]
     with Warehouse(settings.warehouse_path).write() as con:
-        assert deadletters.open_letters(con, "settlement_journal") == []
+        assert deadletters.open_letters(con, "settlement") == []
     assert reconciliation_requests(instance, settings.warehouse_path, "2026-11-23") == []
     quiet = settlement_reconciliation_schedule(dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 6, tzinfo=UTC)))

@@ -76,16 +76,16 @@ def test_closed_period_is_a_dead_letter_then_posts_after_reopening(wh):
     assert "closed fiscal period" in report.dead_letters[f"AMZ-{SID}-202606"]
     assert list(report.posted) == [f"AMZ-{SID}-202607"]
     with wh.write() as con:
-        letters = deadletters.open_letters(con, settlements.FLOW)
+        letters = deadletters.open_letters(con, posting.DEAD_LETTER_FLOW)
         assert [(d.record_key, d.reason.startswith("closed fiscal period")) for d in letters] == [
-            (f"AMZ-{SID}-202606", True)]
+            (f"{SID}:AMZ-{SID}-202606", True)]
         assert '"reference": "AMZ-28471003921-202606"' in letters[0].payload
         assert posting.unposted_settlements(con) == [SID]
     sage.closed.clear()  # the accountant reopens June
     retry = posting.post_settlement(wh.write, sage, SID)
     assert list(retry.posted) == [f"AMZ-{SID}-202606"]
     with wh.write() as con:
-        assert deadletters.open_letters(con, settlements.FLOW) == []
+        assert deadletters.open_letters(con, posting.DEAD_LETTER_FLOW) == []
         assert posting.unposted_settlements(con) == []
 
 
@@ -131,4 +131,4 @@ def test_business_refusal_keeps_reason_and_payload(wh):
     with wh.write() as con:
         entry = posting_ledger.get(con, settlements.FLOW, f"AMZ-{SID}-202606")
         assert entry.status == "failed" and "UnknownAccount" in entry.message
-        assert len(deadletters.open_letters(con, settlements.FLOW)) == 2
+        assert len(deadletters.open_letters(con, posting.DEAD_LETTER_FLOW)) == 2

@@ -229,7 +229,6 @@ def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_p
 
 def test_credit_notes_for_refunds_when_configured(world, tmp_path, monkeypatch):
     from sage_amazon import deadletters
-    from sage_amazon.ledger import documents
     from sage_amazon.mapping import DEFAULTS_DIR
     from sage_amazon.sage.x3 import X3Target
     from sage_amazon.sandbox.x3 import running_x3
@@ -262,7 +261,7 @@ def test_credit_notes_for_refunds_when_configured(world, tmp_path, monkeypatch):
                                         target_name="x3")
         notes = x3.rows("SINVOICE")
         with wh.write() as con:
-            letters = {d.record_key: d.reason for d in deadletters.open_letters(con, documents.FLOW)}
+            letters = {d.record_key: d.reason for d in deadletters.open_letters(con, posting.DEAD_LETTER_FLOW)}
     assert not report.transient and report.credit_notes, report
     assert again.credit_notes == report.credit_notes and len(x3.rows("SINVOICE")) == len(notes)  # once each
     assert {n["INVREF_0"] for n in notes} == set(report.credit_notes)
@@ -276,11 +275,10 @@ def test_credit_notes_for_refunds_when_configured(world, tmp_path, monkeypatch):
 def _letter_lines(wh, reference):
     import json
 
-    from sage_amazon.ledger import documents
 
     with wh.write() as con:
         payload = con.execute("SELECT payload FROM ops.dead_letters WHERE flow = ? AND record_key = ?",
-                              [documents.FLOW, reference]).fetchone()[0]
+                              [posting.DEAD_LETTER_FLOW, reference]).fetchone()[0]
     doc = json.loads(payload)
     if "lines" in doc and doc["lines"] and "principal" in doc["lines"][0]:
         return doc["lines"]
