@@ -48,6 +48,7 @@ def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: Wareho
     frames = {"sage_orders": orders, "sage_order_lines": lines}
     selected = {key.name for key in context.selected_asset_check_keys}
     ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
     for asset in ("sage_orders", "sage_order_lines"):
         names = [n for n, (a, _, _) in GX_SUITE.items() if a == asset and n in selected]
         if not names:

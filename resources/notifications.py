@@ -47,7 +47,10 @@ class SqsResource(dg.ConfigurableResource):
         endpoint = self.endpoint_url or (f"{urlsplit(self.queue_url).scheme}://{host}" if local else None)
         kwargs = {}
         if self.aws_access_key_id:
-            kwargs = {"aws_access_key_id": self.aws_access_key_id, "aws_secret_access_key": self.aws_secret_access_key}
+            key, secret = self.aws_access_key_id, self.aws_secret_access_key
+            if isinstance(key, dg.EnvVar):  # used outside a run: resolve now
+                key, secret = key.get_value(), secret.get_value() if isinstance(secret, dg.EnvVar) else secret
+            kwargs = {"aws_access_key_id": key, "aws_secret_access_key": secret}
         elif local:
             kwargs = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
         return boto3.client("sqs", region_name=self.region, endpoint_url=endpoint,

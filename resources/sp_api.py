@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from sage_amazon.amazon.client import Backoff, SpApi, SpApiSettings
+from sage_amazon.amazon.client import LIMITERS, Backoff, SpApi, SpApiSettings, shared_limiters
 
 
 def _secret(name: str):
@@ -19,6 +19,11 @@ def _secret(name: str):
     from sage_amazon import config
 
     return dg.EnvVar(name) if os.environ.get(name) else config.get(name)
+
+
+def _value(field) -> str:
+    """A field's value, also when the resource is used outside a run (its EnvVar not resolved yet)."""
+    return field.get_value() if isinstance(field, dg.EnvVar) else field
 
 
 class SpApiResource(dg.ConfigurableResource):
@@ -35,6 +40,7 @@ class SpApiResource(dg.ConfigurableResource):
     report_poll_seconds: float = 2.0
     timeout_seconds: float = 30.0
     max_attempts: int = 8
+    limiter_dir: str = ""  # where the shared token buckets live: "" = <data dir>/sp_api_limits, "memory" = per process
 
     @classmethod
     def from_env(cls) -> SpApiResource:
@@ -54,12 +60,20 @@ class SpApiResource(dg.ConfigurableResource):
         return SpApiSettings(
             endpoint=self.endpoint,
             lwa_endpoint=self.lwa_endpoint,
-            refresh_token=self.refresh_token,
-            lwa_app_id=self.lwa_app_id,
-            lwa_client_secret=self.lwa_client_secret,
+            refresh_token=_value(self.refresh_token),
+            lwa_app_id=_value(self.lwa_app_id),
+            lwa_client_secret=_value(self.lwa_client_secret),
             marketplaces=tuple(m.strip() for m in self.marketplaces.split(",") if m.strip()),
             timeout=self.timeout_seconds,
         )
 
     def get_client(self) -> SpApi:
-        return SpApi(self.settings(), backoff=Backoff(max_attempts=self.max_attempts))
+        """A client whose limiter is shared by every process using the same data dir (or, with
+        limiter_dir "memory", by this process only)."""
+        if self.limiter_dir == "memory":
+            limiters = LIMITERS
+        else:
+            from sage_amazon import config
+
+            limiters = shared_limiters(self.limiter_dir or config.load().data_dir / "sp_api_limits")
+        return SpApi(self.settings(), limiters=limiters, backoff=Backoff(max_attempts=self.max_attempts))

@@ -18,14 +18,17 @@ No dagster here: the Dagster resource (resources/sp_api.py) only builds `SpApiSe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -128,27 +131,100 @@ class TokenBucket:
             return self._tokens
 
 
-class RateLimiters:
-    """One bucket per (seller, operation), shared by every client and thread of the process."""
+class FileTokenBucket:
+    """The same token bucket, its state in a small JSON file under a file lock, so that every process of
+    a seller (sensor runs, backfills, the CLI) draws from one budget. Wall-clock based."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, path: Path, rate: float, burst: int, *, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.path = path
+        self.burst = int(burst)
+        self._default_rate = float(rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._thread_lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict[str, float]]:
+        from filelock import FileLock
+
+        with self._thread_lock, FileLock(str(self.path) + ".lock", timeout=60):
+            try:
+                state = json.loads(self.path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, ValueError):
+                state = {"tokens": float(self.burst), "stamp": self._clock(), "rate": self._default_rate}
+            now = self._clock()
+            state["tokens"] = min(float(self.burst),
+                                  state["tokens"] + max(0.0, now - state["stamp"]) * state["rate"])
+            state["stamp"] = now
+            yield state
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state), encoding="utf-8")
+            tmp.replace(self.path)
+
+    @property
+    def rate(self) -> float:
+        with self._state() as state:
+            return state["rate"]
+
+    @property
+    def tokens(self) -> float:
+        with self._state() as state:
+            return state["tokens"]
+
+    def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            with self._state() as state:
+                if state["tokens"] >= 1.0:
+                    state["tokens"] -= 1.0
+                    return waited
+                delay = (1.0 - state["tokens"]) / state["rate"]
+            self._sleep(delay)
+            waited += delay
+
+    def set_rate(self, rate: float) -> None:
+        if rate > 0:
+            with self._state() as state:
+                state["rate"] = float(rate)
+
+    def drain(self) -> None:
+        with self._state() as state:
+            state["tokens"] = min(state["tokens"], 0.0)
+
+
+class RateLimiters:
+    """One bucket per (seller, operation), shared by every client and thread of the process; with
+    `state_dir`, shared by every process of the machine too (FileTokenBucket)."""
+
+    def __init__(self, *, clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 limits: dict[str, tuple[float, int]] | None = None, scale: float = 1.0) -> None:
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+                 limits: dict[str, tuple[float, int]] | None = None, scale: float = 1.0,
+                 state_dir: Path | str | None = None) -> None:
+        self._buckets: dict[tuple[str, str], TokenBucket | FileTokenBucket] = {}
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
         self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
         # > 1 only against a sandbox whose clock runs faster than Amazon's (its header keeps real rates)
         self.scale = scale
+        self.state_dir = Path(state_dir) if state_dir else None
 
-    def get(self, seller: str, operation: str) -> TokenBucket:
+    def get(self, seller: str, operation: str) -> TokenBucket | FileTokenBucket:
         key = (seller, operation)
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 rate, burst = self.limits.get(operation, FALLBACK_LIMIT)
-                bucket = TokenBucket(rate * self.scale, burst, clock=self._clock, sleep=self._sleep)
+                if self.state_dir is not None:
+                    bucket = FileTokenBucket(self.state_dir / f"{seller}-{operation}.json", rate * self.scale, burst,
+                                             clock=self._clock or time.time, sleep=self._sleep)
+                else:
+                    bucket = TokenBucket(rate * self.scale, burst, clock=self._clock or time.monotonic,
+                                         sleep=self._sleep)
                 self._buckets[key] = bucket
             return bucket
 
@@ -157,7 +233,23 @@ class RateLimiters:
             self._buckets.clear()
 
 
-LIMITERS = RateLimiters()  # the process-wide registry
+def _configured_scale() -> float:
+    from sage_amazon import config
+
+    return config.rate_scale()
+
+
+LIMITERS = RateLimiters(scale=_configured_scale())  # the process-wide registry (in memory)
+_SHARED: dict[str, RateLimiters] = {}
+
+
+def shared_limiters(state_dir: Path | str) -> RateLimiters:
+    """The registry whose buckets live under `state_dir`, shared by every process using it."""
+    key = str(Path(state_dir).resolve())
+    with LIMITERS._lock:
+        if key not in _SHARED:
+            _SHARED[key] = RateLimiters(state_dir=key, scale=_configured_scale())
+        return _SHARED[key]
 
 
 @dataclass(frozen=True)

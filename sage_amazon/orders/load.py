@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLOW = "orders"  # sales order creation: ledger and dead letters keyed by AmazonOrderId
-CLOSE_FLOW = "order_closures"  # closing cancelled orders, keyed by AmazonOrderId
+CLOSE_FLOW = "order_closures"  # ledger of closing cancelled orders, keyed by AmazonOrderId (letters: FLOW)
 SHIPMENT_FLOW = "order_shipments"  # shipments recorded on Sage orders, keyed by "<order id>/<shipment id>"
 
 ORDERS_TABLE, LINES_TABLE, SHIPMENTS_TABLE = "marts.sage_orders", "marts.sage_order_lines", "marts.sage_order_shipments"
@@ -271,12 +271,13 @@ class _Loader:
                 self.sleep(self.retry.delay(attempt))
             except SageBusinessError as exc:
                 posting_ledger.failed(cur, CLOSE_FLOW, oid, f"refused: {exc.reason}")
-                deadletters.record(cur, CLOSE_FLOW, oid, f"Sage refused to close {number}: {exc.reason}",
+                # under the orders flow: the order is posted, so it has no other open letter there
+                deadletters.record(cur, FLOW, oid, f"Sage refused to close {number}: {exc.reason}",
                                    {"amazon_order_id": oid, "sage_number": number})
                 self.add("dead_lettered", oid, exc.reason)
                 return
         posting_ledger.posted(cur, CLOSE_FLOW, oid, number)
-        deadletters.resolve(cur, CLOSE_FLOW, oid)
+        deadletters.resolve(cur, FLOW, oid)
         self.add("closed", oid, number)
 
 

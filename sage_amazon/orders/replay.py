@@ -19,7 +19,7 @@ from typing import Any
 from sage_amazon import deadletters
 from sage_amazon.orders import load, refdata
 
-FLOWS = (load.FLOW, load.CLOSE_FLOW, load.SHIPMENT_FLOW)
+FLOWS = (load.FLOW, load.SHIPMENT_FLOW)
 ORDER_MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
                 "staging/stg_amazon_fba_shipments.sql", "marts/sage_order_lines.sql", "marts/sage_orders.sql",
                 "marts/sage_order_shipments.sql")
@@ -82,7 +82,7 @@ def replay(reason: str | None = None, *, warehouse: Any = None, target: Any = No
         if not letters:
             return result
         rebuild_models(con, target, target_name)
-        order_ids = {letter.record_key for letter in letters if letter.flow in (load.FLOW, load.CLOSE_FLOW)}
+        order_ids = {letter.record_key for letter in letters if letter.flow == load.FLOW}
         shipment_orders = {letter.record_key.split("/")[0] for letter in letters if letter.flow == load.SHIPMENT_FLOW}
         if order_ids:
             result.counts.update(load.load_orders(con, target, order_ids=order_ids).counts)

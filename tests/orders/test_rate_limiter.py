@@ -141,3 +141,21 @@ def test_settings_repr_hides_secrets():
     settings = SpApiSettings(endpoint="http://x", lwa_endpoint="http://x/t", refresh_token="Atzr|SECRET",
                              lwa_app_id="app", lwa_client_secret="CLIENTSECRET", marketplaces=("A",))
     assert "SECRET" not in repr(settings)
+
+
+def test_file_buckets_are_one_budget_for_every_process_of_the_seller(tmp_path):
+    clock = FakeClock()
+    clock.now = 1000.0
+    one = RateLimiters(state_dir=tmp_path, clock=clock, sleep=clock.sleep)  # as if in two processes
+    two = RateLimiters(state_dir=tmp_path, clock=clock, sleep=clock.sleep)
+    for _ in range(15):  # createReport: burst 15
+        one.get("s1", "createReport").acquire()
+    assert clock.now == 1000.0
+    two.get("s1", "createReport").acquire()  # the other process finds the bucket empty and waits
+    assert clock.now == pytest.approx(1000.0 + 1 / 0.0167, rel=1e-3)
+    two.get("s1", "createReport").set_rate(1.0)  # a header seen by one process paces the other
+    assert one.get("s1", "createReport").rate == 1.0
+    one.get("s1", "createReport").drain()
+    before = clock.now
+    two.get("s1", "createReport").acquire()
+    assert clock.now == pytest.approx(before + 1.0)
