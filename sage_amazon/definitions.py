@@ -138,7 +138,11 @@ def _progress_logger(init_context):
 
 
 def run_pipeline(
-    start: str, end: str, instance: dg.DagsterInstance | None = None, definitions: dg.Definitions | None = None
+    start: str,
+    end: str,
+    instance: dg.DagsterInstance | None = None,
+    definitions: dg.Definitions | None = None,
+    settlements_to_run=None,
 ) -> list[tuple[str, bool, str]]:
     """Materialize every asset in stage order for days [start, end]. Returns (stage label, ok, run id).
 
@@ -146,8 +150,10 @@ def run_pipeline(
     """
     if instance is None:
         with dg.DagsterInstance.get() as home_instance:
-            return run_pipeline(start, end, home_instance, definitions)
+            return run_pipeline(start, end, home_instance, definitions, settlements_to_run)
+    own_warehouse = definitions is None  # the project's warehouse, whose reader snapshot we refresh
     definitions = definitions or build_definitions()
+    settlements_to_run = settlements_to_run or _pending_settlements
     graph = definitions.resolve_asset_graph()
     stages = plan_stages(graph)
     jobs = [dg.define_asset_job(f"cli_run_stage_{i}", selection=keys) for i, (_, keys) in enumerate(stages)]
@@ -167,15 +173,15 @@ def run_pipeline(
     for i, (group, keys) in enumerate(stages):
         if group == _STAGE_SETTLEMENT:
             pdef = graph.get(keys[0]).partitions_def
-            _discover_settlements(instance, pdef)
-            for settlement_id in _settlements_to_run(instance, pdef):
+            for settlement_id in settlements_to_run(instance, pdef):
                 execute(i, keys, f"settlement {settlement_id}", partition_key=settlement_id)
         elif any(graph.get(k).partitions_def is not None for k in keys):
             tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
             execute(i, keys, f"days {start}..{end}", tags=tags)
         else:
             execute(i, keys, "unpartitioned")
-    _refresh_reader_snapshot()
+    if own_warehouse:
+        _refresh_reader_snapshot()
     return outcomes
 
 
@@ -217,13 +223,15 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
     print(f"▶ settlements: {len(found.stored)} new report(s) fetched, {len(new)} new partition(s)", flush=True)
 
 
-def _settlements_to_run(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> list[str]:
-    """Settlements not landed or not fully posted yet (the daily reconciliation schedule's rule)."""
+def _pending_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> list[str]:
+    """New settlement reports fetched, then every settlement not landed or not fully posted yet
+    (the daily reconciliation schedule's rule)."""
     from datetime import UTC, datetime
 
     from sage_amazon import config
     from sensors.settlements import reconciliation_requests
 
+    _discover_settlements(instance, pdef)
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     pending = [r.partition_key for r in reconciliation_requests(instance, config.load().warehouse_path, day)]
     done = len(pdef.get_partition_keys(dynamic_partitions_store=instance)) - len(pending)

@@ -19,8 +19,9 @@ def test_every_definition_resolves():
         assert defs.resolve_sensor_def(sensor.name)
     for schedule in defs.schedules or []:
         assert defs.resolve_schedule_def(schedule.name)
+    assert graph.asset_check_keys, "no asset checks"
     for key in graph.asset_check_keys:
-        assert graph.get_checks_def(key) is not None
+        assert graph.get_check_spec(key).asset_key in graph.get_all_asset_keys()
     # every asset that writes DuckDB queues on the single-writer pool
     for key in graph.get_all_asset_keys():
         node = graph.get(key)

@@ -49,7 +49,13 @@ def test_run_materializes_everything_in_order_and_reports_failures(capsys):
     defs = dg.Definitions(assets=[raw_orders, stg_orders, settlement_lines, reconciliation, failing_load])
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("settlement_ids", ["S1", "S2"])
-        outcomes = run_pipeline("2026-11-01", "2026-11-03", instance, definitions=defs)
+        outcomes = run_pipeline(
+            "2026-11-01",
+            "2026-11-03",
+            instance,
+            definitions=defs,
+            settlements_to_run=lambda inst, pdef: pdef.get_partition_keys(dynamic_partitions_store=inst),
+        )
     assert seen == [
         ("raw_orders", ("2026-11-01", "2026-11-02", "2026-11-03")),
         ("stg_orders", ()),
