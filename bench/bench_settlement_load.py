@@ -2,7 +2,7 @@
 against DuckDB alone reading the same file (read_csv with its sniffer into a table).
 
 Each measurement runs in a fresh child process (cold DuckDB, same warm page cache), alternating,
-best of 3, once into an in-memory DuckDB and once into a DuckDB file (as the warehouse). Peak memory
+best of 5, once into an in-memory DuckDB and once into a DuckDB file (as the warehouse). Peak memory
 is the largest max RSS of the pipeline's child processes. Prints JSON lines for bench/run.py.
 
     .venv/bin/python bench/bench_settlement_load.py [--lines N] [--repeat R]
@@ -91,7 +91,7 @@ def _file(lines: int) -> Path:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=1_000_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--child", nargs=3, metavar=("KIND", "FILE", "DATABASE"))
     args = ap.parse_args()
     if args.child:

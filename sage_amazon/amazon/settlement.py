@@ -366,7 +366,7 @@ def _sql_amount(col: str, decimal_comma: bool) -> str:
     if decimal_comma:
         return (f"TRY_CAST(CASE WHEN contains({col}, ',') THEN replace(replace(trim({col}), '.', ''), ',', '.')"
                 f" ELSE trim({col}) END AS DECIMAL(18,2))")
-    return f"TRY_CAST(trim({col}) AS DECIMAL(18,2))"
+    return f"TRY_CAST({col} AS DECIMAL(18,2))"  # the cast itself ignores surrounding blanks
 
 
 def _nz(col: str) -> str:
@@ -568,10 +568,18 @@ def land(con, path: Path | str, *, schema: str = "raw", source: str = "file",
     upserts its row in `<schema>.settlement_reports`. Raises `SettlementFileError` and lands nothing when
     the file is malformed.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     path = Path(path)
     layout = sniff(path)
-    sha = file_sha256(path)
-    head = _summary_from_layout(layout, sha)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing (GIL released) overlaps DuckDB's read
+        sha_future = pool.submit(file_sha256, path)
+        return _land(con, path, layout, sha_future, schema, source, marketplace)
+
+
+def _land(con, path: Path, layout: FileLayout, sha_future, schema: str, source: str,
+          marketplace: str | None) -> SettlementSummary:
+    head = _summary_from_layout(layout, "")
     sid = head["settlement_id"]
     ensure_tables(con, schema)
     select_sql = _select_lines_sql(layout, sid)
@@ -601,6 +609,8 @@ def land(con, path: Path | str, *, schema: str = "raw", source: str = "file",
             error = find_bad_line(layout)
             if bad_amounts or error.line is not None:
                 raise error
+        sha = sha_future.result()
+        head["file_sha256"] = sha
         marketplace_name = mkt or ""
         code = marketplace or MARKETPLACES.get(marketplace_name.removeprefix("www.")) or \
             MARKETPLACES.get(marketplace_name) or CURRENCY_MARKETPLACE.get(head["currency"], "")
