@@ -50,7 +50,7 @@ def build_target(settings: Any = None):  # noqa: ANN201 - a SageTarget
                                       folder=settings.x3_folder, pool_size=settings.x3_pool_size)
     from sage_amazon.sage.sage500 import Sage500Target
 
-    return Sage500Target.from_settings(db_url=settings.sage500_db_url)
+    return Sage500Target.from_settings({"sage500_db_url": settings.sage500_db_url})
 
 
 def rebuild_models(con: Any, target: Any, target_name: str | None = None) -> None:

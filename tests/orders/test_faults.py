@@ -27,7 +27,7 @@ def test_amazon_throttling_5xx_dropped_connections_and_fatal_reports(order_env):
     env.amazon.faults.drop_rate = 0.05
     env.amazon.faults.fatal_rate = 0.5
     assert isinstance(env.amazon.faults, Faults)
-    first, last = days_back(5), days_back(1)
+    first, last = days_back(4), days_back(1)  # > 3 days: the all-orders report path
     assert env.materialize(first, last).success
     assert_sage_state(env, first, last)
 
