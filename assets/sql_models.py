@@ -21,7 +21,8 @@ def _model_asset(model: sql_models.SqlModel) -> dg.AssetsDefinition:
         description=model.description or f"SQL model {model.path.name}",
         kinds={"duckdb", "sql"},
         pool="duckdb_write",
-        backfill_policy=dg.BackfillPolicy.single_run() if model.partitions else None,
+        # days backfill in one run; settlements run one by one
+        backfill_policy=dg.BackfillPolicy.single_run() if model.partitions == "daily" else None,
         metadata={"sql_file": dg.MetadataValue.path(str(model.path))},
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

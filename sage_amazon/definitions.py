@@ -74,8 +74,8 @@ def _kind(asset_node) -> str:
 def plan_stages(graph=None) -> list[tuple[str, list[dg.AssetKey]]]:
     """Split the asset graph into runs that can execute in order.
 
-    Unpartitioned and daily assets share a run (one ranged run over the days); settlement assets run
-    once per settlement id; an asset whose upstream has another partitioning starts a later stage.
+    Unpartitioned and daily assets share a run (one ranged run over the days), then settlement assets
+    run once per settlement id; an asset downstream of a settlement asset starts the next stage.
     """
     graph = graph or build_definitions().resolve_asset_graph()
     index: dict[dg.AssetKey, int] = {}
@@ -87,9 +87,9 @@ def plan_stages(graph=None) -> list[tuple[str, list[dg.AssetKey]]]:
             for parent in node.parent_keys:
                 if parent not in index:
                     continue
+                # within a stage the time run goes first, so only leaving the settlement runs needs a new stage
                 parent_kind = _kind(graph.get(parent))
-                compatible = parent_kind == kind or (parent_kind == "none" and kind == _STAGE_TIME)
-                compatible = compatible or (parent_kind == _STAGE_TIME and kind == "none")
+                compatible = parent_kind != _STAGE_SETTLEMENT or kind == _STAGE_SETTLEMENT
                 stage = max(stage, index[parent] + (0 if compatible else 1))
             index[key] = stage
     stages: dict[tuple[int, str], list[dg.AssetKey]] = {}

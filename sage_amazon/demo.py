@@ -19,10 +19,15 @@ def _dagster(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("dagster")), *args]
 
 
+# The demo speeds the sandbox's clock (rate limits, report processing) so a first run takes minutes, not hours.
+DEMO_TIME_SCALE = 30.0
+DEMO_ORDER_RATE = 6.0  # new Amazon orders per minute, each announced on SQS
+
+
 def run_demo(start: str | None, ui_port: int = 3000) -> None:
     settings = config.load()
     home = instance.ensure_home(settings.dagster_home)
-    with supervisor.sandboxes() as env:
+    with supervisor.sandboxes(time_scale=DEMO_TIME_SCALE, order_rate=DEMO_ORDER_RATE) as env:
         os.environ.update(env)
         os.environ["DAGSTER_HOME"] = str(home)
         click.echo(supervisor.format_env(env))
