@@ -122,7 +122,10 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
     yield dg.MaterializeResult(asset_key="amazon_orders", metadata={
         "dagster/row_count": n_orders, **common, "landed_days": len(counts),
         "preview": dg.MetadataValue.md(preview)})
-    yield dg.MaterializeResult(asset_key="amazon_order_items", metadata={"dagster/row_count": n_items, **common})
+    item_preview = raw.preview(extract.items, ["amazon_order_id", "sku", "quantity", "unit_price", "item_price",
+                                               "promotion_discount", "currency"])
+    yield dg.MaterializeResult(asset_key="amazon_order_items", metadata={
+        "dagster/row_count": n_items, **common, "preview": dg.MetadataValue.md(item_preview)})
     yield dg.AssetCheckResult(check_name="no_schema_drift", asset_key="amazon_orders", passed=not drift,
                               metadata={"problems": len(drift), "first": "; ".join(drift[:3])[:500]})
     yield dg.AssetCheckResult(check_name="not_empty_when_expected", asset_key="amazon_orders", passed=not empty_days,

@@ -107,6 +107,7 @@ def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
 
 
 @dg.schedule(job=orders_catchup_job, cron_schedule="15 2 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Every night: re-read the last 7 days (late changes, shipments) and load them")
 def orders_catchup_schedule(context: dg.ScheduleEvaluationContext):
     end = context.scheduled_execution_time.astimezone(UTC).date()
