@@ -281,6 +281,8 @@ def parse_amount(text: str, decimal_comma: bool) -> Decimal:
         value = value.replace(".", "").replace(",", ".")
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", value):
         raise ValueError(f"not an amount: {text!r}")
+    if "." in value and len(value.split(".", 1)[1]) > 2:
+        raise ValueError(f"amount {text!r} has more than two decimals (it would be rounded)")
     try:
         return Decimal(value).quantize(Decimal("0.01"))
     except InvalidOperation:
@@ -363,10 +365,15 @@ def _sql_timestamp(col: str, layout: FileLayout) -> str:
 
 
 def _sql_amount(col: str, decimal_comma: bool) -> str:
+    """DECIMAL(18,2), exactly: a value with more than two decimals becomes NULL (then reported with its
+    line and column) instead of being rounded by the cast. LIKE keeps this check nearly free."""
     if decimal_comma:
-        return (f"TRY_CAST(CASE WHEN contains({col}, ',') THEN replace(replace(trim({col}), '.', ''), ',', '.')"
-                f" ELSE trim({col}) END AS DECIMAL(18,2))")
-    return f"TRY_CAST({col} AS DECIMAL(18,2))"  # the cast itself ignores surrounding blanks
+        text = f"(CASE WHEN contains({col}, ',') THEN replace(replace(trim({col}), '.', ''), ',', '.') ELSE {col} END)"
+        too_fine = f"({col} LIKE '%,___%' OR (NOT contains({col}, ',') AND {col} LIKE '%.___%'))"
+    else:
+        text, too_fine = col, f"{col} LIKE '%.___%'"
+    # the cast itself ignores surrounding blanks
+    return f"CASE WHEN {too_fine} THEN NULL ELSE TRY_CAST({text} AS DECIMAL(18,2)) END"
 
 
 def _nz(col: str) -> str:

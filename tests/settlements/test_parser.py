@@ -176,3 +176,11 @@ def test_latin1_file_saved_by_hand_is_read(con, tmp_path):
     assert st.land(con, path).line_count == 23
     assert con.execute("SELECT count(*) FROM raw.settlement_lines WHERE amount_description = 'Rückerstattung'"
                        ).fetchone() == (1,)
+
+
+def test_sub_cent_amount_is_refused_not_rounded(con, tmp_path):
+    path = tmp_path / "subcent.txt"
+    path.write_text(V2_SAMPLE.read_text().replace("\t-4.75\t", "\t-4.745\t"))
+    with pytest.raises(st.SettlementFileError, match="more than two decimals") as err:
+        st.land(con, path)
+    assert err.value.column == "amount" and err.value.line == 6
