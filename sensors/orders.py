@@ -39,8 +39,18 @@ orders_catchup_job = dg.define_asset_job(
     tags={"sage_amazon/flow": "orders"},
 )
 
+order_shipments_job = dg.define_asset_job(
+    "order_shipments_job",
+    selection=dg.AssetSelection.assets("amazon_fba_shipments", "stg_amazon_fba_shipments", "sage_order_shipments",
+                                       "sage_shipment_updates"),
+    description="Read the fulfilled-shipments report for the last two days and record new FBA shipments in Sage",
+    tags={"sage_amazon/flow": "orders"},
+)
+
 MAX_MESSAGES = 100
 SEEN_KEEP = 2000
+# Amazon cancels fulfilled-shipments reports requested too often: at most one report run per this many seconds
+SHIPMENTS_EVERY_SECONDS = 900
 
 
 def _day(change, today: date) -> str | None:
@@ -51,11 +61,16 @@ def _day(change, today: date) -> str | None:
     return day.isoformat()
 
 
-def plan_runs(messages, cursor: dict, today: date | None = None):
-    """(run requests, new cursor, ignored count) for a batch of received SQS messages (pure: testable)."""
+def plan_runs(messages, cursor: dict, today: date | None = None, now: datetime | None = None):
+    """(run requests, new cursor, ignored count) for a batch of received SQS messages (pure: testable).
+
+    Besides one run per purchase day for the changed orders, an FBA order that shipped asks for a
+    shipments run (fulfilled-shipments report), at most once per SHIPMENTS_EVERY_SECONDS."""
     from sage_amazon.amazon.notifications import Ignored, parse_message
 
-    today = today or datetime.now(UTC).date()
+    now = now or datetime.now(UTC)
+    today = today or now.date()
+    shipped = bool(cursor.get("shipments_pending"))
     seen = list(cursor.get("seen", []))
     seen_set = set(seen)
     by_day: dict[str, set[str]] = {}
@@ -68,6 +83,8 @@ def plan_runs(messages, cursor: dict, today: date | None = None):
             continue
         seen_set.add(parsed.notification_id)
         seen.append(parsed.notification_id)
+        if parsed.order_status in ("SHIPPED", "PARTIALLY_SHIPPED") and parsed.fulfillment_type != "MFN":
+            shipped = True
         day = _day(parsed, today)
         if day is None:
             ignored += 1
@@ -85,12 +102,37 @@ def plan_runs(messages, cursor: dict, today: date | None = None):
                                 "sage_sales_orders": {"config": {"order_ids": order_ids}}}},
             tags={"sage_amazon/orders": ",".join(order_ids)[:200], "sage_amazon/trigger": "ORDER_CHANGE"},
         ))
-    new_cursor = {"delete": [m.receipt_handle for m in messages], "seen": seen[-SEEN_KEEP:]}
+    new_cursor = {"delete": [m.receipt_handle for m in messages], "seen": seen[-SEEN_KEEP:],
+                  "shipments_pending": shipped, "shipments_after": cursor.get("shipments_after", "")}
+    shipments = shipments_request(new_cursor, now)
+    if shipments is not None:
+        requests.append(shipments)
     return requests, new_cursor, ignored
 
 
-@dg.sensor(job=order_changes_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="ORDER_CHANGE notifications (SQS) -> runs for just the orders that changed")
+def shipments_request(cursor: dict, now: datetime):
+    """The shipments run owed to shipped FBA orders, if the report may be requested now (updates cursor)."""
+    if not cursor.get("shipments_pending"):
+        return None
+    after = cursor.get("shipments_after") or ""
+    if after and now < datetime.fromisoformat(after):
+        return None
+    cursor["shipments_pending"] = False
+    cursor["shipments_after"] = (now + timedelta(seconds=SHIPMENTS_EVERY_SECONDS)).isoformat()
+    first = max(now.date() - timedelta(days=1), date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")))
+    return dg.RunRequest(
+        job_name=order_shipments_job.name,
+        run_key=f"order-shipments-{now.strftime('%Y%m%dT%H%M%S')}",
+        tags={"dagster/asset_partition_range_start": first.isoformat(),
+              "dagster/asset_partition_range_end": now.date().isoformat(),
+              "sage_amazon/trigger": "ORDER_CHANGE shipped"},
+    )
+
+
+@dg.sensor(jobs=[order_changes_job, order_shipments_job], minimum_interval_seconds=5,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="ORDER_CHANGE notifications (SQS) -> runs for just the orders that changed; "
+                       "shipped FBA orders -> a shipments run (at most every 15 minutes)")
 def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
     cursor = json.loads(context.cursor) if context.cursor else {}
     previous = cursor.get("delete") or []
@@ -100,6 +142,9 @@ def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
         cursor["delete"] = []
     messages = sqs.receive_batch(limit=MAX_MESSAGES, wait_seconds=1)
     if not messages:
+        owed = shipments_request(cursor, datetime.now(UTC))
+        if owed is not None:
+            return dg.SensorResult(run_requests=[owed], cursor=json.dumps(cursor))
         return dg.SensorResult(skip_reason="no ORDER_CHANGE notification", cursor=json.dumps(cursor))
     requests, new_cursor, ignored = plan_runs(messages, cursor)
     context.log.info(f"{len(messages)} message(s), {ignored} ignored, {len(requests)} run(s)")

@@ -25,6 +25,7 @@ class OrderChange:
     purchase_day: date | None
     event_time: str
     seller_id: str = ""
+    fulfillment_type: str = ""  # AFN | MFN
 
 
 @dataclass(frozen=True)
@@ -62,4 +63,5 @@ def parse_message(body: str | bytes | dict[str, Any]) -> OrderChange | Ignored:
         purchase_day=purchased.date() if purchased else None,
         event_time=str(doc.get("EventTime") or meta.get("PublishTime") or ""),
         seller_id=str(change.get("SellerId") or ""),
+        fulfillment_type=str(summary.get("FulfillmentType") or ""),
     )

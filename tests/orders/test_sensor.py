@@ -7,13 +7,13 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from sensors.orders import order_change_sensor, order_changes_job, plan_runs
+from sensors.orders import order_change_sensor, order_changes_job, order_shipments_job, plan_runs
 from tests.orders.conftest import order_assets
 
 
 def _job_defs(env):
     assets, checks = order_assets()
-    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[order_changes_job],
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[order_changes_job, order_shipments_job],
                           sensors=[order_change_sensor], resources=env.resources)
 
 
@@ -45,15 +45,17 @@ def test_order_change_notification_posts_just_that_order(sqs_env):
         live.append(env.amazon.add_order("ATVPDKIKX0DER"))
     order = live[-1]
     oid = order["id"]
-    cursor, posted_at, runs = None, None, 0
+    cursor, posted_at, executed = None, None, set()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         result = _tick(env, defs, cursor)
         cursor = result.cursor
         for request in result.run_requests or []:
+            if request.job_name == "order_shipments_job":
+                continue
             assert request.partition_key == order["purchase_date"][:10]
             _run(env, defs, request)
-            runs += 1
+            executed.add(request.run_key)
         if x3.count_orders(oid):
             posted_at = time.monotonic()
             break
@@ -63,10 +65,18 @@ def test_order_change_notification_posts_just_that_order(sqs_env):
     # only the changed order was extracted by these runs
     extracted = {r[0] for r in env.query("SELECT DISTINCT amazon_order_id FROM raw.amazon_orders")}
     assert oid in extracted and extracted <= {o["id"] for o in live}  # not the day's other orders
-    # the next tick deletes what was handled: nothing comes back
+    # a shipments run (what a shipped FBA order asks for) runs over the last two days
+    from datetime import UTC, datetime
+
+    from sensors.orders import shipments_request
+
+    owed = shipments_request({"shipments_pending": True}, datetime.now(UTC))
+    shipments = defs.resolve_job_def("order_shipments_job").execute_in_process(instance=env.instance, tags=owed.tags)
+    assert shipments.success
+    # the next tick deletes what was handled: no handled notification comes back as a run
     result = _tick(env, defs, cursor)
-    assert not result.run_requests
-    assert json.loads(result.cursor)["delete"] == []
+    assert not {r.run_key for r in result.run_requests or []} & executed
+    assert set(json.loads(result.cursor)["delete"]).isdisjoint(json.loads(cursor)["delete"])
 
 
 class _Msg:
@@ -98,3 +108,25 @@ def test_plan_runs_groups_by_purchase_day_and_ignores_duplicates_and_junk():
     # the same notifications give the same run key (Dagster dedupes a repeated request)
     r2, _, _ = plan_runs(msgs, {}, today=date(2026, 11, 22))
     assert [r.run_key for r in r2] == [r.run_key for r in requests]
+
+
+def test_a_shipped_fba_order_asks_for_a_shipments_run_at_most_every_15_minutes():
+    from datetime import UTC, datetime, timedelta
+
+    from sensors.orders import shipments_request
+
+    t0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    shipped = [_Msg(_notification("s1", "111-9", status="Shipped"), "h1")]
+    requests, cursor, _ = plan_runs(shipped, {}, now=t0)
+    jobs = [r.job_name for r in requests]
+    assert jobs == [None, "order_shipments_job"]
+    assert requests[1].tags["dagster/asset_partition_range_start"] == "2026-11-21"
+    # another shipped order five minutes later: the report waits for its window ...
+    requests, cursor, _ = plan_runs([_Msg(_notification("s2", "111-8", status="Shipped"), "h2")], cursor,
+                                    now=t0 + timedelta(minutes=5))
+    assert [r.job_name for r in requests] == [None] and cursor["shipments_pending"]
+    # ... and is requested once the window opens, even on a tick without messages
+    assert shipments_request(cursor, t0 + timedelta(minutes=10)) is None
+    owed = shipments_request(cursor, t0 + timedelta(minutes=16))
+    assert owed is not None and owed.job_name == "order_shipments_job" and not cursor["shipments_pending"]
+    assert shipments_request(cursor, t0 + timedelta(minutes=17)) is None
