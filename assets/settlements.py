@@ -117,7 +117,7 @@ def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     yield dg.MaterializeResult(asset_key="settlement_lines", metadata={
         "dagster/row_count": summary.line_count, "file": dg.MetadataValue.path(str(path)),
         "file_format": summary.file_format, "marketplace": summary.marketplace, "currency": summary.currency,
-        "total_amount": float(summary.total_amount), "load_seconds": round(seconds, 3),
+        "total_amount": f"{summary.total_amount:.2f}", "load_seconds": round(seconds, 3),
     })
     yield dg.MaterializeResult(asset_key="settlement_reports", metadata={
         "dagster/row_count": 1, "settlement_id": sid, "deposit_date": str(summary.deposit_date),

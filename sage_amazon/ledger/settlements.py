@@ -136,7 +136,8 @@ def check_totals(con, settlement_id: str) -> Outcome:
             f"detail lines add up to {lines}, total-amount is {total}: variance {variance}" if n else
             f"the settlement has no detail lines but total-amount is {total}")
     return Outcome("settlement_totals_match", ok, True, text,
-                   {"total_amount": float(total), "sum_of_lines": float(lines), "variance": float(variance),
+                   {"total_amount": f"{Decimal(total):.2f}", "sum_of_lines": f"{Decimal(lines):.2f}",
+                    "variance": f"{variance:.2f}",
                     "line_count": int(n)})
 
 
@@ -237,7 +238,7 @@ def check_unmapped(con, settlement_id: str) -> Outcome:
     md = "\n".join(["| transaction-type | amount-type | amount-description | lines | amount |",
                     "|---|---|---|---|---|"] + [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in rows])
     return Outcome("settlement_unmapped_lines", ok, False, text,
-                   {"unmapped_lines": int(sum(r[3] for r in rows)), "unmapped_amount": float(total),
+                   {"unmapped_lines": int(sum(r[3] for r in rows)), "unmapped_amount": f"{total:.2f}",
                     "unmapped_types": md if rows else ""})
 
 
