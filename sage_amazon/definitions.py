@@ -246,9 +246,10 @@ DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"
 def replay_flows(
     flows: list[str], record_keys: dict[str, list[str]], instance: dg.DagsterInstance | None = None
 ) -> bool:
-    """Re-run, for each flow, the assets that write its dead letters and their unpartitioned upstream
-    (mappings loaded from YAML, SQL models), so a fixed mapping takes effect. A partitioned load runs
-    for the partitions named by the dead letters' record keys ("<partition key>:<record>" or the key).
+    """Re-run, for each flow, the assets that write its dead letters (tag DEAD_LETTER_FLOW_TAG, values
+    comma-separated) with their upstream mappings and SQL models, so a fixed mapping takes effect.
+    Unpartitioned upstream runs once; a settlement-partitioned chain runs for the partitions named by
+    the dead letters' record keys ("<partition key>:<record>"). Extraction from Amazon is not repeated.
     """
     if instance is None:
         with dg.DagsterInstance.get() as home_instance:
@@ -257,32 +258,40 @@ def replay_flows(
     graph = definitions.resolve_asset_graph()
     ok = True
     for flow in flows:
-        loads = [k for k in graph.get_all_asset_keys() if graph.get(k).tags.get(DEAD_LETTER_FLOW_TAG) == flow]
+        loads = [
+            key
+            for key in graph.get_all_asset_keys()
+            if flow in graph.get(key).tags.get(DEAD_LETTER_FLOW_TAG, "").split(",")
+        ]
         if not loads:
             print(f"no asset writes dead letters for flow {flow!r}; nothing to replay", flush=True)
             ok = False
             continue
-        upstream = dg.AssetSelection.assets(*loads).upstream().resolve(graph)
-        unpartitioned = sorted(k for k in upstream if graph.get(k).partitions_def is None)
-        partitioned = sorted(k for k in loads if graph.get(k).partitions_def is not None)
-        job_defs = [dg.define_asset_job(f"replay_{flow}_models", selection=unpartitioned)] if unpartitioned else []
-        job_defs += [dg.define_asset_job(f"replay_{flow}_loads", selection=partitioned)] if partitioned else []
-        run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=job_defs, loggers={"progress": _progress_logger}))
+        # a multi-asset (several mapping tables from one step) runs whole
+        upstream = dg.AssetSelection.assets(*loads).upstream().required_multi_asset_neighbors().resolve(graph)
+        once = sorted(k for k in upstream if graph.get(k).partitions_def is None)
+        per_settlement = sorted(k for k in upstream if _kind(graph.get(k)) == _STAGE_SETTLEMENT)
+        jobs = [dg.define_asset_job(f"replay_{flow}_{i}", selection=keys) for i, keys in enumerate([once, per_settlement]) if keys]
+        run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
         run_config = {"loggers": {"progress": {}}}
-        if unpartitioned:
-            print(f"▶ replay {flow}: {', '.join(k.to_user_string() for k in unpartitioned)}", flush=True)
-            result = run_defs.resolve_job_def(f"replay_{flow}_models").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config
+        if once:
+            print(f"▶ replay {flow}: {', '.join(k.to_user_string() for k in once)}", flush=True)
+            result = run_defs.resolve_job_def(f"replay_{flow}_0").execute_in_process(
+                instance=instance, raise_on_error=False, run_config=run_config, tags={"sage_amazon/trigger": "replay"}
             )
             ok = ok and result.success
-        if partitioned:
-            pdef = graph.get(partitioned[0]).partitions_def
+        if per_settlement:
+            pdef = graph.get(per_settlement[0]).partitions_def
             existing = set(pdef.get_partition_keys(dynamic_partitions_store=instance))
             wanted = sorted({key.split(":", 1)[0] for key in record_keys.get(flow, [])} & existing)
             for partition_key in wanted:
                 print(f"▶ replay {flow} [{partition_key}]", flush=True)
-                result = run_defs.resolve_job_def(f"replay_{flow}_loads").execute_in_process(
-                    instance=instance, raise_on_error=False, run_config=run_config, partition_key=partition_key
+                result = run_defs.resolve_job_def(f"replay_{flow}_{1 if once else 0}").execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=run_config,
+                    partition_key=partition_key,
+                    tags={"sage_amazon/trigger": "replay"},
                 )
                 ok = ok and result.success
     return ok

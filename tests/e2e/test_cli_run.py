@@ -125,3 +125,50 @@ def test_both_erps_get_the_same_business_result():
     for ref, order in x3["orders"].items():
         assert s500["orders"][ref] == order, ref
     assert x3["movement"] == s500["movement"]
+
+
+def test_fixing_a_mapping_and_replaying_posts_the_dead_letters_once(stack):
+    listed = stack.cli("deadletter", "list", "--flow", "orders")
+    assert listed.returncode == 0, listed.stderr
+    assert "unmapped SKU: NW-FILTER-SQ" in listed.stdout
+    before = _sage_state(stack)
+    waiting = {
+        oid
+        for (oid,) in _warehouse(
+            stack,
+            "SELECT record_key FROM ops.dead_letters WHERE status = 'open' AND reason LIKE '%NW-FILTER-SQ%'",
+        )
+    }
+    assert waiting
+
+    # the partner maps the filter to an item Sage has, in their own mapping folder
+    mapping_dir = stack.data_dir / "partner-mapping"
+    mapping_dir.mkdir(exist_ok=True)
+    alias = "NW-BTL-1000" if stack.target == "x3" else "NW-BOTTLE-1L"
+    (mapping_dir / "skus.yaml").write_text(
+        "exact_match: true\n"
+        "aliases:\n"
+        f"  {stack.target}:\n"
+        f"    NW-FILTER-SQ: {alias}\n"
+        + ("    NW-BOTTLE-1L: NW-BTL-1000\n    NW-LAMP-300: NW-HL300\n" if stack.target == "x3" else "")
+    )
+    stack.env["SAGE_AMAZON_MAPPING_DIR"] = str(mapping_dir)
+    try:
+        replay = stack.cli("deadletter", "replay", "--reason", "NW-FILTER-SQ")
+        assert replay.returncode == 0, replay.stdout[-3000:] + replay.stderr[-3000:]
+        after = _sage_state(stack)
+        posted_now = set(after["orders"]) - set(before["orders"])
+        # orders holding only the fixed SKU post now; those also holding NW-CHAIR-FLD still wait
+        still_open = {
+            oid
+            for (oid,) in _warehouse(stack, "SELECT record_key FROM ops.dead_letters WHERE status = 'open'")
+        }
+        assert posted_now and posted_now <= waiting
+        assert waiting - posted_now <= still_open
+        assert max(after["copies"].values()) == 1
+
+        again = stack.cli("deadletter", "replay", "--reason", "NW-FILTER-SQ")
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert _sage_state(stack)["copies"] == after["copies"]
+    finally:
+        stack.env.pop("SAGE_AMAZON_MAPPING_DIR")
