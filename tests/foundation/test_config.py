@@ -44,3 +44,10 @@ def test_the_cli_reports_a_bad_setting_in_one_line_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == ["sage-amazon: configuration error: SAGE_AMAZON_TARGET must be one of x3, sage500, got 'oracle'"]
+
+
+def test_the_readme_documents_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [name for name in config.SETTINGS if f"`{name}`" not in readme] == []
