@@ -26,6 +26,7 @@ order_changes_job = dg.define_asset_job(
                                dg.AssetCheckKey(dg.AssetKey("sage_order_lines"), "one_line_per_item")),
     description="Extract, model and post just the orders an ORDER_CHANGE notification named",
     tags={"sage_amazon/flow": "orders"},
+    executor_def=dg.in_process_executor,  # one writer anyway; no process per step: seconds, not tens
 )
 
 orders_catchup_job = dg.define_asset_job(
@@ -37,6 +38,7 @@ orders_catchup_job = dg.define_asset_job(
         "sage_order_shipments", "sage_sales_orders", "sage_shipment_updates"),
     description="Re-read the last days (late cancellations, shipments), then post, close and ship in Sage",
     tags={"sage_amazon/flow": "orders"},
+    executor_def=dg.in_process_executor,
 )
 
 order_shipments_job = dg.define_asset_job(
@@ -45,6 +47,7 @@ order_shipments_job = dg.define_asset_job(
                                        "sage_shipment_updates"),
     description="Read the fulfilled-shipments report for the last two days and record new FBA shipments in Sage",
     tags={"sage_amazon/flow": "orders"},
+    executor_def=dg.in_process_executor,
 )
 
 MAX_MESSAGES = 100
@@ -96,6 +99,7 @@ def plan_runs(messages, cursor: dict, today: date | None = None, now: datetime |
         order_ids = sorted(orders)
         digest = hashlib.sha256(",".join(sorted(ids_by_day[day])).encode()).hexdigest()[:16]
         requests.append(dg.RunRequest(
+            job_name=order_changes_job.name,
             run_key=f"order-change-{day}-{digest}",
             partition_key=day,
             run_config={"ops": {"amazon_orders": {"config": {"order_ids": order_ids}},
@@ -140,6 +144,14 @@ def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
         deleted = sqs.delete(previous)
         context.log.info(f"deleted {deleted} handled notification(s)")
         cursor["delete"] = []
+    waiting = context.instance.get_runs_count(dg.RunsFilter(
+        job_name=order_changes_job.name,
+        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
+    if waiting:
+        # runs take turns on the one DuckDB writer: leave new notifications in the queue, so that the next
+        # run takes them all at once instead of piling up one run per tick
+        return dg.SensorResult(skip_reason=f"{waiting} order run(s) still waiting to start: batching",
+                               cursor=json.dumps(cursor))
     messages = sqs.receive_batch(limit=MAX_MESSAGES, wait_seconds=1)
     if not messages:
         owed = shipments_request(cursor, datetime.now(UTC))

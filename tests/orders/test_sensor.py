@@ -119,12 +119,12 @@ def test_a_shipped_fba_order_asks_for_a_shipments_run_at_most_every_15_minutes()
     shipped = [_Msg(_notification("s1", "111-9", status="Shipped"), "h1")]
     requests, cursor, _ = plan_runs(shipped, {}, now=t0)
     jobs = [r.job_name for r in requests]
-    assert jobs == [None, "order_shipments_job"]
+    assert jobs == ["order_changes_job", "order_shipments_job"]
     assert requests[1].tags["dagster/asset_partition_range_start"] == "2026-11-21"
     # another shipped order five minutes later: the report waits for its window ...
     requests, cursor, _ = plan_runs([_Msg(_notification("s2", "111-8", status="Shipped"), "h2")], cursor,
                                     now=t0 + timedelta(minutes=5))
-    assert [r.job_name for r in requests] == [None] and cursor["shipments_pending"]
+    assert [r.job_name for r in requests] == ["order_changes_job"] and cursor["shipments_pending"]
     # ... and is requested once the window opens, even on a tick without messages
     assert shipments_request(cursor, t0 + timedelta(minutes=10)) is None
     owed = shipments_request(cursor, t0 + timedelta(minutes=16))
