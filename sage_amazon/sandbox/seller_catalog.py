@@ -105,3 +105,35 @@ FEE_SCALE: dict[str, Decimal] = {"USD": Decimal("1"), "GBP": Decimal("0.80"), "E
 REFERRAL_FEE_RATE = Decimal("0.15")
 MONTHLY_SUBSCRIPTION_FEE: dict[str, Decimal] = {"USD": Decimal("39.99"), "GBP": Decimal("25.00"),
                                                 "EUR": Decimal("39.00")}
+
+
+# ---- the seller's Sage side, mirrored by the X3 and Sage 500 sandboxes ----------------------------------
+# Items the seller never set up in Sage: their Amazon orders wait as dead letters until a partner maps them.
+MISSING_SKUS = frozenset({"NW-FILTER-SQ", "NW-CHAIR-FLD"})
+# The chart of accounts (US-style numbers) both ERP sandboxes seed, so a journal means the same in each.
+ACCOUNTS = (
+    ("1010", "Bank - operating account"),
+    ("1100", "Accounts receivable - trade"),
+    ("1210", "Amazon clearing"),
+    ("1220", "Amazon reserve held"),
+    ("1300", "Inventory - own warehouse"),
+    ("1310", "Inventory - Amazon FBA"),
+    ("2100", "Accounts payable"),
+    ("2200", "Sales tax payable"),
+    ("2210", "VAT payable"),
+    ("2990", "Suspense"),
+    ("4000", "Product sales"),
+    ("4010", "Shipping income"),
+    ("4020", "Gift wrap income"),
+    ("4050", "Promotions and discounts"),
+    ("4060", "Refunds and returns"),
+    ("4500", "FBA reimbursements"),
+    ("5000", "Cost of goods sold"),
+    ("6100", "Amazon marketplace fees"),
+    ("6110", "FBA fulfilment fees"),
+    ("6120", "FBA storage fees"),
+    ("6130", "Advertising"),
+    ("6140", "Amazon subscription fees"),
+    ("6150", "Other Amazon fees"),
+    ("7900", "Exchange gains and losses"),
+)

@@ -12,6 +12,8 @@ from datetime import date
 
 from sqlalchemy import Connection, text
 
+from sage_amazon.sandbox.seller_catalog import ACCOUNTS, MISSING_SKUS
+
 COMPANY_ID = "NWD"
 COMPANY_NAME = "Northwind Outdoor Goods LLC"
 HOME_CURRENCY = "USD"
@@ -45,33 +47,6 @@ CUSTOMERS = (
     ("AMZUS", "Amazon.com customers", "USD", "US", "US01", "USPS PRIORITY", "ATVPDKIKX0DER"),
     ("AMZGB", "Amazon.co.uk customers", "GBP", "GB", "GB01", "ROYAL MAIL 48", "A1F83G8C2ARO7P"),
     ("AMZDE", "Amazon.de Kunden", "EUR", "DE", "DE01", "DHL PAKET", "A1PA6795UKMFR9"),
-)
-MISSING_SKUS = frozenset({"NW-FILTER-SQ", "NW-CHAIR-FLD"})
-ACCOUNTS = (
-    ("1010", "Bank - operating account"),
-    ("1100", "Accounts receivable - trade"),
-    ("1210", "Amazon clearing"),
-    ("1220", "Amazon reserve held"),
-    ("1300", "Inventory - own warehouse"),
-    ("1310", "Inventory - Amazon FBA"),
-    ("2100", "Accounts payable"),
-    ("2200", "Sales tax payable"),
-    ("2210", "VAT payable"),
-    ("2990", "Suspense"),
-    ("4000", "Product sales"),
-    ("4010", "Shipping income"),
-    ("4020", "Gift wrap income"),
-    ("4050", "Promotions and discounts"),
-    ("4060", "Refunds and returns"),
-    ("4500", "FBA reimbursements"),
-    ("5000", "Cost of goods sold"),
-    ("6100", "Amazon marketplace fees"),
-    ("6110", "FBA fulfilment fees"),
-    ("6120", "FBA storage fees"),
-    ("6130", "Advertising"),
-    ("6140", "Amazon subscription fees"),
-    ("6150", "Other Amazon fees"),
-    ("7900", "Exchange gains and losses"),
 )
 SUSPENSE_ACCOUNT = "2990"
 FISCAL_YEARS = (2025, 2026, 2027)

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, insert, select
 
+from sage_amazon.sandbox.seller_catalog import ACCOUNTS, MISSING_SKUS
+
 from . import tables as t
 
 COMPANY_CODE = "NWUS"
@@ -30,34 +32,7 @@ CUSTOMERS = (
     ("AMZGB", "Amazon.co.uk customers", "GBP", "GB", "BRI", "A1F83G8C2ARO7P"),
     ("AMZDE", "Amazon.de Kunden", "EUR", "DE", "GER", "A1PA6795UKMFR9"),
 )
-MISSING_SKUS = frozenset({"NW-FILTER-SQ", "NW-CHAIR-FLD"})
 RENAMED_SKUS = {"NW-BOTTLE-1L": "NW-BTL-1000", "NW-LAMP-300": "NW-HL300"}
-ACCOUNTS = (
-    ("1010", "Bank - operating account"),
-    ("1100", "Accounts receivable - trade"),
-    ("1210", "Amazon clearing"),
-    ("1220", "Amazon reserve held"),
-    ("1300", "Inventory - own warehouse"),
-    ("1310", "Inventory - Amazon FBA"),
-    ("2100", "Accounts payable"),
-    ("2200", "Sales tax payable"),
-    ("2210", "VAT payable"),
-    ("2990", "Suspense"),
-    ("4000", "Product sales"),
-    ("4010", "Shipping income"),
-    ("4020", "Gift wrap income"),
-    ("4050", "Promotions and discounts"),
-    ("4060", "Refunds and returns"),
-    ("4500", "FBA reimbursements"),
-    ("5000", "Cost of goods sold"),
-    ("6100", "Amazon marketplace fees"),
-    ("6110", "FBA fulfilment fees"),
-    ("6120", "FBA storage fees"),
-    ("6130", "Advertising"),
-    ("6140", "Amazon subscription fees"),
-    ("6150", "Other Amazon fees"),
-    ("7900", "Exchange gains and losses"),
-)
 FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
 ORDER_TYPES = (("SON", "Normal sales order"),)
