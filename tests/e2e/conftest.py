@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import postgres as pg_server
+
 ROOT = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 def _free_port() -> int:
@@ -46,15 +47,8 @@ def _postgres_database() -> tuple[str, callable]:
     import sqlalchemy as sa
 
     name = f"sage500_e2e_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
-        engine.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL must answer on 127.0.0.1:5432 in CI: {exc}")
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
+    pg_server.require()
+    engine = sa.create_engine(pg_server.SERVER_URL, isolation_level="AUTOCOMMIT")
 
     def drop() -> None:
         with engine.connect() as conn:

@@ -1,11 +1,12 @@
 """The production instance config (deploy/dagster.yaml) on the PostgreSQL server of our machines."""
 
-import os
 import shutil
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests import postgres as pg_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
@@ -14,12 +15,8 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 def _admin_connection():
     import psycopg2
 
-    try:
-        conn = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
-    except psycopg2.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL must answer on 127.0.0.1:5432 in CI: {exc}")
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
+    pg_server.require()
+    conn = psycopg2.connect(dbname="postgres", connect_timeout=3, **PG)
     conn.autocommit = True
     return conn
 

@@ -4,41 +4,24 @@ failed under CI=true), Dagster resources pointing at both, and python-amazon-sp-
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from sage_amazon.sandbox.amazon import credentials
+from tests import postgres as pg_server
 
-SERVER_URL = os.environ.get("SAGE500_TEST_SERVER_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+SERVER_URL = pg_server.SERVER_URL
 MARKETPLACES = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
 REGION = {"ATVPDKIKX0DER": "us-east-1", "A1F83G8C2ARO7P": "eu-west-1", "A1PA6795UKMFR9": "eu-west-1"}
 
 
-def _postgres_unavailable() -> str | None:
-    engine = create_engine(SERVER_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # any failure to reach the server means: no PostgreSQL here
-        return f"no PostgreSQL at {engine.url.render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}"
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def postgres() -> None:
-    reason = _postgres_unavailable()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    pg_server.require()
 
 
 @pytest.fixture
