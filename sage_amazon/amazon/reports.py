@@ -96,7 +96,7 @@ def decode_document(data: bytes, compression: str | None, content_type: str | No
 
 
 def fetch_report(api: SpApi, report_type: str, start: datetime, end: datetime, *,
-                 marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0, attempts: int = 3) -> str:
+                 marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0, attempts: int = 5) -> str:
     """Request a report for [start, end), wait for it and return its text."""
     return fetch_reports(api, report_type, [(start, end)], marketplaces=marketplaces, poll_seconds=poll_seconds,
                          attempts=attempts)[0]
@@ -104,7 +104,7 @@ def fetch_report(api: SpApi, report_type: str, start: datetime, end: datetime, *
 
 def fetch_reports(api: SpApi, report_type: str, spans: list[tuple[datetime, datetime]], *,
                   marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0,
-                  attempts: int = 3) -> list[str]:
+                  attempts: int = 5) -> list[str]:
     """One report per span, all requested up front (Amazon builds them side by side), then awaited in
     order. A report that ends FATAL is requested again, up to `attempts` times per span."""
     marketplaces = list(marketplaces or api.settings.marketplaces)
