@@ -289,6 +289,19 @@ def load_orders(con: duckdb.DuckDBPyConnection, target: SageTarget, *, order_ids
     deadletters.ensure(con)
     loader = _Loader(con, target, retry or Retry(), sleep)
     work = read_orders(con, order_ids)
+    # the common case of a re-run: orders already posted and still to post (or waiting) need no Sage call
+    posted = dict(con.execute("SELECT record_key, sage_number FROM ops.posting_ledger WHERE flow = ? AND status = ?",
+                              [FLOW, posting_ledger.POSTED]).fetchall())
+    open_letters = {r[0] for r in con.execute(
+        "SELECT record_key FROM ops.dead_letters WHERE flow = ? AND status = 'open'", [FLOW]).fetchall()}
+    remaining = []
+    for row, lines in work:
+        oid = row["amazon_order_id"]
+        if row["action"] in ("post", "wait") and oid in posted and oid not in open_letters:
+            loader.add("already_posted", oid, posted[oid])
+        else:
+            remaining.append((row, lines))
+    work = remaining
     if workers <= 1:
         for row, lines in work:
             loader.order(row, lines)
