@@ -93,13 +93,8 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
         missing_columns = sorted(set(amazon.ORDER_COLUMNS) - columns)
         empty_days: list[str] = []
         if mode == "days":
-            in_run = sum(by_day.values()) / max(1, len([d for d in days if d < today]))
-            for day in days:
-                if day >= today or by_day.get(day):
-                    continue
-                usual = max(raw.typical_daily_volume(con, "orders", day), in_run)
-                if usual >= MIN_EXPECTED_PER_DAY:
-                    empty_days.append(day.isoformat())
+            empty_days = [d.isoformat() for d in raw.unexpected_empty_days(con, days, by_day, today,
+                                                                          MIN_EXPECTED_PER_DAY)]
         drift = list(extract.drift)
         if missing_columns:
             drift.append(f"raw.amazon_orders lacks columns {missing_columns}")

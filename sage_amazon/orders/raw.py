@@ -159,6 +159,27 @@ def typical_daily_volume(con: duckdb.DuckDBPyConnection, flow: str, before: date
     return float(row[0] or 0)
 
 
+def unexpected_empty_days(con: duckdb.DuckDBPyConnection, days: Sequence[date], by_day: dict[date, int],
+                          today: date, minimum: float = 5.0) -> list[date]:
+    """Finished days without any order although the seller usually has `minimum` a day: in the 14 days
+    logged before, or (within this extraction) on the days since its first day with orders. Days before
+    the seller's first order in the range are not suspicious (a new seller, a short history)."""
+    with_orders = sorted(d for d, n in by_day.items() if n)
+    first = with_orders[0] if with_orders else None
+    since_first = [d for d in days if first is not None and first <= d < today]
+    in_run = sum(by_day.get(d, 0) for d in since_first) / max(1, len(since_first))
+    out = []
+    for day in sorted(days):
+        if day >= today or by_day.get(day):
+            continue
+        usual = typical_daily_volume(con, "orders", day)
+        if first is not None and day > first:
+            usual = max(usual, in_run)
+        if usual >= minimum:
+            out.append(day)
+    return out
+
+
 def preview(rows: list[dict[str, Any]], columns: Sequence[str], limit: int = 10) -> str:
     """A small markdown table of some rows (no payloads, no addresses)."""
     if not rows:

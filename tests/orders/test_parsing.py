@@ -139,3 +139,27 @@ def test_marketplace_status_and_carrier_maps(monkeypatch):
     assert mapping.map_carrier(" royal mail ", "sage500") == "ROYAL MAIL 48"
     assert mapping.map_carrier("Pigeon Post", "sage500") == "BEST WAY"
     assert mapping.marketplace_by_channel()["amazon.de"] == "A1PA6795UKMFR9"
+
+
+def test_an_empty_day_blocks_only_where_orders_were_expected(tmp_path):
+    import duckdb
+
+    from sage_amazon.orders import raw
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    raw.ensure(con)
+    d = [date(2026, 3, i) for i in range(1, 11)]
+    today = date(2026, 3, 20)
+    # a seller whose history starts on the 4th: the empty days before are not suspicious, a gap after is
+    by_day = {day: 12 for day in d[3:]}
+    by_day[d[6]] = 0
+    assert raw.unexpected_empty_days(con, d, by_day, today) == [d[6]]
+    # nothing at all in the range and no history: nothing to compare with
+    assert raw.unexpected_empty_days(con, d, {}, today) == []
+    # ... but with 14 logged days of ~20 orders before, an empty day is suspicious
+    before = [date(2026, 2, 14) + (d[1] - d[0]) * i for i in range(14)]
+    con.executemany("INSERT INTO ops.order_extractions VALUES ('orders', ?, now()::TIMESTAMP, 's', 'day', 20, 1, NULL)",
+                    [[b] for b in before])
+    assert raw.unexpected_empty_days(con, [date(2026, 2, 28)], {}, today) == [date(2026, 2, 28)]
+    # today is never judged: the day is not over
+    assert raw.unexpected_empty_days(con, [today], {}, today) == []
