@@ -44,7 +44,7 @@ def test_search_orders_v0_and_the_report_return_the_same_orders_and_lines(order_
     assert _lines(search) == _lines(v0) == _lines(report)
     statuses = {o["amazon_order_id"]: o["order_status"] for o in search.orders}
     assert statuses == {o["amazon_order_id"]: o["order_status"] for o in report.orders}
-    assert report.calls <= 6 and v0.calls > len(world)  # one report vs one call per order
+    assert v0.calls > len(world) > 10 * report.calls  # one report (create, polls, document) vs one call per order
 
 
 @pytest.mark.slow
