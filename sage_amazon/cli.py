@@ -65,8 +65,15 @@ def run_command(start: str | None, end: str | None) -> None:
 
     outcomes = run_pipeline(first.isoformat(), last.isoformat())
     _print_summary(outcomes)
-    if not outcomes or not all(ok for _, ok, _ in outcomes):
-        sys.exit(1)
+    _exit_now(0 if outcomes and all(ok for _, ok, _ in outcomes) else 1)
+
+
+def _exit_now(code: int) -> None:
+    """Leave without interpreter teardown: everything is written and closed by now, and DuckDB's
+    bindings otherwise print pages of harmless "nanobind: leaked instance" lines after a Dagster run."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _print_summary(outcomes: list[tuple[str, bool, str]]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from sage_amazon import config
@@ -63,5 +61,6 @@ def replay_command(flow: str | None, reason: str | None) -> None:
     for d in before:
         if (d.flow, d.record_key) in still:
             click.echo(f"  still open: {d.flow} {d.record_key}: {d.reason[:100]}")
-    if not ok:
-        sys.exit(1)
+    from sage_amazon.cli import _exit_now
+
+    _exit_now(0 if ok else 1)
