@@ -307,7 +307,7 @@ def _collect_2026(orders: Iterable[dict[str, Any]], extract: Extract) -> None:
 
 
 def search_orders(api: SpApi, start: datetime, end: datetime,
-                  marketplaces: Iterable[str] | None = None) -> Extract:
+                  marketplaces: Iterable[str] | None = None, page_size: int = 100) -> Extract:
     """Orders created in [start, end) through searchOrders 2026-01-01 (items are embedded: 1 call per 100)."""
     marketplaces = list(marketplaces or api.settings.marketplaces)
     extract = Extract(source="orders_2026")
@@ -316,7 +316,7 @@ def search_orders(api: SpApi, start: datetime, end: datetime,
         params: dict[str, Any] = (
             {"paginationToken": token} if token else
             {"createdAfter": _iso(start), "createdBefore": _iso(end), "marketplaceIds": marketplaces,
-             "includedData": SEARCH_INCLUDED_DATA, "maxResultsPerPage": 100}
+             "includedData": SEARCH_INCLUDED_DATA, "maxResultsPerPage": page_size}
         )
         if token:
             # the token carries the filters; marketplaceIds keeps the library from injecting its own

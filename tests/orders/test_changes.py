@@ -40,13 +40,13 @@ def _load_meta(result):
 @pytest.mark.slow
 def test_shipments_update_and_a_late_cancellation_closes_the_sage_order(order_env):
     env, x3 = order_env, order_env.x3
-    first, last = days_back(3), days_back(1)
+    first, last = days_back(4), days_back(2)
     assert env.materialize(first, last).success
     posted, _ = expected_outcome(env, first, last)
 
     # FBA shipments reached their Sage orders: delivered quantities, carrier, tracking
     shipped = [o for o in env.amazon.world.orders_sorted() if o["id"] in posted and o["channel"] == "AFN"
-               and o.get("shipment") and o["shipment"]["date"][:10] < date.today().isoformat()]
+               and o.get("shipment") and first.isoformat() <= o["shipment"]["date"][:10] <= last.isoformat()]
     assert shipped
     for order in shipped[:5]:
         head = x3.rows("SORDER", CUSORDREF=order["id"])[0]
@@ -95,7 +95,7 @@ def test_replay_after_a_mapping_fix_posts_each_dead_letter_once(order_env, tmp_p
     from sage_amazon.warehouse import Warehouse
 
     env, x3 = order_env, order_env.x3
-    first, last = days_back(4), days_back(1)
+    first, last = days_back(5), days_back(2)
     assert env.materialize(first, last).success
     _, dead = expected_outcome(env, first, last)
     assert dead, "the seeded period should hold orders with SKUs missing in X3"

@@ -27,7 +27,7 @@ def test_amazon_throttling_5xx_dropped_connections_and_fatal_reports(order_env):
     env.amazon.faults.drop_rate = 0.05
     env.amazon.faults.fatal_rate = 0.5
     assert isinstance(env.amazon.faults, Faults)
-    first, last = days_back(4), days_back(1)  # > 3 days: the all-orders report path
+    first, last = days_back(5), days_back(2)  # > 3 days: the all-orders report path
     assert env.materialize(first, last).success
     assert_sage_state(env, first, last)
 
@@ -37,7 +37,7 @@ def test_x3_lost_replies_and_busy_pool(order_env):
     env = order_env
     env.x3.faults.lose_replies = 3  # X3 saves the order, the reply never arrives
     env.x3.faults.pool_busy = 2
-    first, last = days_back(3), days_back(1)
+    first, last = days_back(4), days_back(2)
     assert env.materialize(first, last).success
     assert_sage_state(env, first, last)
 
@@ -58,7 +58,7 @@ KILLED_LOAD = textwrap.dedent("""
 @pytest.mark.slow
 def test_run_killed_mid_load_then_rerun_creates_no_duplicate_and_misses_nothing(order_env):
     env = order_env
-    first, last = days_back(3), days_back(1)
+    first, last = days_back(4), days_back(2)
     assert env.materialize(first, last, selection=NOT_LOADS, include_checks=False).success
     posted, _ = expected_outcome(env, first, last)
     env.x3.faults.slow = 0.15  # each X3 call takes a while: the kill lands mid-load

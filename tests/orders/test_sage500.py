@@ -49,7 +49,7 @@ def sage500_env(tmp_path, monkeypatch, fresh_limiters):
     monkeypatch.setenv("SAGE_AMAZON_DATA_DIR", str(data_dir))
     monkeypatch.setenv("SAGE_AMAZON_TARGET", "sage500")
     monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR", raising=False)
-    with running_sandbox(tmp_path, history_days=3, time_scale=20.0) as amazon, sandbox_database(SERVER_URL) as db, \
+    with running_sandbox(tmp_path, history_days=4, time_scale=20.0) as amazon, sandbox_database(SERVER_URL) as db, \
             dg.instance_for_test() as instance:
         resources = _resources(amazon, None, data_dir)
         resources["sage"] = Sage500Resource(target="sage500", sage500_db_url=db.url, company_id=db.company_id)
@@ -61,7 +61,7 @@ def test_orders_post_once_to_sage500_and_missing_items_are_dead_letters(sage500_
     from sage_amazon.sandbox.sage500.seed import item_id
 
     env, db = sage500_env
-    first, last = days_back(2), days_back(1)
+    first, last = days_back(3), days_back(2)
     assert env.materialize(first, last).success
     assert env.materialize(first, last).success  # a second run changes nothing
     with db.engine.connect() as conn:
