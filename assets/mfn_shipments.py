@@ -8,9 +8,9 @@ import dagster as dg
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
+from sage_amazon import deadletters
 
 FLOW = "mfn_shipments"  # = shipment_confirmation.FLOW (kept here so the module loads without importing it)
-DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"  # = sage_amazon.definitions.DEAD_LETTER_FLOW_TAG
 PUSH_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
@@ -19,7 +19,7 @@ PUSH_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENT
     kinds={"sage", "amazon"},
     pool="duckdb_write",
     retry_policy=PUSH_RETRY,
-    tags={DEAD_LETTER_FLOW_TAG: FLOW},
+    tags={deadletters.FLOW_TAG: FLOW},
     description="Confirms each merchant-fulfilled shipment recorded in Sage (Sage 500) to Amazon once "
                 "(Orders v0 confirmShipment: carrier, tracking, items); refusals become dead letters",
 )

@@ -37,8 +37,7 @@ def _frame(con, sql: str):
 )
 def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     """The orders suite on the orders the load would post (action 'post')."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+    from sage_amazon import quality
 
     with warehouse.read() as con:
         orders = _frame(con, "SELECT * FROM marts.sage_orders WHERE action = 'post'")
@@ -47,33 +46,18 @@ def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: Wareho
         currencies = [r[0] for r in con.execute("SELECT currency FROM ref.order_currencies").fetchall()]
     frames = {"sage_orders": orders, "sage_order_lines": lines}
     selected = {key.name for key in context.selected_asset_check_keys}
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
     for asset in ("sage_orders", "sage_order_lines"):
-        names = [n for n, (a, _, _) in GX_SUITE.items() if a == asset and n in selected]
-        if not names:
-            continue
-        expectations = {}
-        for name in names:
-            _, kind, kwargs = GX_SUITE[name]
-            if name == "gx_currency_known":
-                kwargs = {**kwargs, "value_set": currencies}
-            expectations[name] = getattr(gxe, kind)(**kwargs)
-        batch = (ctx.data_sources.add_pandas(f"orders_{asset}").add_dataframe_asset(asset)
-                 .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frames[asset]}))
-        for name, expectation in expectations.items():
-            if frames[asset].empty:
-                res_ok, unexpected, examples = True, 0, []
-            else:
-                res = batch.validate(expectation, result_format="SUMMARY")
-                res_ok = bool(res.success)
-                unexpected = int(res.result.get("unexpected_count") or 0)
-                examples = [str(v) for v in (res.result.get("partial_unexpected_list") or [])[:5]]
+        suite = {
+            name: (kind, {**kwargs, "value_set": currencies} if name == "gx_currency_known" else kwargs)
+            for name, (a, kind, kwargs) in GX_SUITE.items()
+            if a == asset and name in selected
+        }
+        for name, res in quality.validate(frames[asset], suite, name=f"orders_{asset}").items():
             yield dg.AssetCheckResult(
-                check_name=name, asset_key=asset, passed=res_ok, severity=WARN,
-                metadata={"rows": int(len(frames[asset])), "unexpected_count": unexpected,
-                          "examples": ", ".join(examples)},
-                description=None if res_ok else "the orders concerned are dead-lettered by the load, not posted",
+                check_name=name, asset_key=asset, passed=res.passed, severity=WARN,
+                metadata={"rows": int(len(frames[asset])), "unexpected_count": res.unexpected_count,
+                          "examples": ", ".join(res.examples)},
+                description=None if res.passed else "the orders concerned are dead-lettered by the load, not posted",
             )
 
 

@@ -12,9 +12,9 @@ from assets.partitions import daily_partitions
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
+from sage_amazon import deadletters
 
 GROUP = "orders"
-DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"  # = sage_amazon.definitions.DEAD_LETTER_FLOW_TAG
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 LOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 MIN_EXPECTED_PER_DAY = 5.0  # a past day with no order is suspicious when the seller usually has this many
@@ -174,7 +174,7 @@ def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.Mate
     deps=["sage_orders", "sage_order_lines"],
     pool="duckdb_write",
     retry_policy=LOAD_RETRY,
-    tags={DEAD_LETTER_FLOW_TAG: "orders"},  # = sage_amazon.orders.load.FLOW (replay re-runs this asset)
+    tags={deadletters.FLOW_TAG: "orders"},  # = sage_amazon.orders.load.FLOW (replay re-runs this asset)
     description="Posts marts.sage_orders to Sage once each (posting ledger); closes cancelled orders; "
                 "dead-letters what cannot be posted",
 )

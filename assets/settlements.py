@@ -18,6 +18,7 @@ import dagster as dg
 from assets.partitions import settlement_partitions
 from resources.sage import SageResource
 from resources.warehouse import WarehouseResource
+from sage_amazon import deadletters
 
 GROUP = "settlements"
 OWNERS = ["team:finance"]
@@ -144,28 +145,18 @@ _GX_CHECKS = {
     pool="duckdb_write",
 )
 def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+    from sage_amazon import quality
 
     sid = context.partition_key
     with warehouse.read() as con:
         df = con.execute(
             "SELECT amount::VARCHAR AS amount, transaction_type, posted_date, currency "
             "FROM raw.settlement_lines WHERE settlement_id = ?", [sid]).df()
-    ctx = gx.get_context(mode="ephemeral")
-    try:
-        ctx.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
-    except Exception:  # pragma: no cover - cosmetic
-        pass
-    batch = (ctx.data_sources.add_pandas("settlements").add_dataframe_asset("lines")
-             .add_batch_definition_whole_dataframe("partition").get_batch(batch_parameters={"dataframe": df}))
-    for name, (kind, kwargs, _) in _GX_CHECKS.items():
-        res = batch.validate(getattr(gxe, kind)(**kwargs))
-        result = res.result or {}
+    suite = {name: (kind, kwargs) for name, (kind, kwargs, _) in _GX_CHECKS.items()}
+    for name, res in quality.validate(df, suite, name="settlement_lines").items():
         yield dg.AssetCheckResult(
-            check_name=name, asset_key="settlement_lines", passed=bool(res.success),
-            metadata={"unexpected_count": int(result.get("unexpected_count") or 0),
-                      "unexpected_percent": float(result.get("unexpected_percent") or 0.0),
+            check_name=name, asset_key="settlement_lines", passed=res.passed,
+            metadata={"unexpected_count": res.unexpected_count, "unexpected_percent": res.unexpected_percent,
                       "rows": int(len(df))})
 
 
@@ -261,7 +252,7 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 @dg.asset(
     group_name=GROUP, owners=OWNERS, kinds={"sage"}, partitions_def=settlement_partitions, pool="duckdb_write",
     deps=["journal_settlement_lines", "settlement_reconciliation"],
-    tags={"sage_amazon/dead_letter_flow": "settlement"},  # `sage-amazon deadletter replay --flow settlement`
+    tags={deadletters.FLOW_TAG: "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "
                 "Refusals such as a closed fiscal period are dead letters, retried on later runs.",
 )

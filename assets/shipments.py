@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from assets.orders import API_RETRY, DEAD_LETTER_FLOW_TAG, GROUP, LOAD_RETRY
+from assets.orders import API_RETRY, GROUP, LOAD_RETRY
 from assets.partitions import daily_partitions
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
+from sage_amazon import deadletters
 
 
 @dg.asset(
@@ -62,7 +63,7 @@ def amazon_fba_shipments(context: dg.AssetExecutionContext, sp_api: SpApiResourc
     deps=["sage_order_shipments", "sage_sales_orders"],
     pool="duckdb_write",
     retry_policy=LOAD_RETRY,
-    tags={DEAD_LETTER_FLOW_TAG: "order_shipments"},  # = sage_amazon.orders.load.SHIPMENT_FLOW
+    tags={deadletters.FLOW_TAG: "order_shipments"},  # = sage_amazon.orders.load.SHIPMENT_FLOW
     description="Records each FBA shipment once on its Sage sales order (posting ledger flow order_shipments)",
 )
 def sage_shipment_updates(context: dg.AssetExecutionContext, warehouse: WarehouseResource,

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
 
+# Dagster tag on every asset that writes a flow's dead letters (comma-separated flows), so that
+# `sage-amazon deadletter replay` knows what to re-run.
+FLOW_TAG = "sage_amazon/dead_letter_flow"
+
 DDL = """
 CREATE TABLE IF NOT EXISTS ops.dead_letters (
     flow VARCHAR NOT NULL,

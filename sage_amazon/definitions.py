@@ -19,6 +19,7 @@ import assets  # noqa: E402
 import sensors  # noqa: E402
 from assets.sql_models import build_sql_model_assets  # noqa: E402
 from resources import build_resources  # noqa: E402
+from sage_amazon import deadletters  # noqa: E402
 
 _AUTOMATION_TYPES = (dg.SensorDefinition, dg.ScheduleDefinition, dg.JobDefinition)
 
@@ -240,13 +241,10 @@ def _pending_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartition
     return [key for key in pending if key is not None]
 
 
-DEAD_LETTER_FLOW_TAG = "sage_amazon/dead_letter_flow"
-
-
 def replay_flows(
     flows: list[str], record_keys: dict[str, list[str]], instance: dg.DagsterInstance | None = None
 ) -> bool:
-    """Re-run, for each flow, the assets that write its dead letters (tag DEAD_LETTER_FLOW_TAG, values
+    """Re-run, for each flow, the assets that write its dead letters (tag deadletters.FLOW_TAG, values
     comma-separated) with their upstream mappings and SQL models, so a fixed mapping takes effect.
     Unpartitioned upstream runs once; a settlement-partitioned chain runs for the partitions named by
     the dead letters' record keys ("<partition key>:<record>"). Extraction from Amazon is not repeated.
@@ -261,7 +259,7 @@ def replay_flows(
         loads = [
             key
             for key in graph.get_all_asset_keys()
-            if flow in graph.get(key).tags.get(DEAD_LETTER_FLOW_TAG, "").split(",")
+            if flow in graph.get(key).tags.get(deadletters.FLOW_TAG, "").split(",")
         ]
         if not loads:
             print(f"no asset writes dead letters for flow {flow!r}; nothing to replay", flush=True)
