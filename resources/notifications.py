@@ -73,6 +73,15 @@ class SqsResource(dg.ConfigurableResource):
             out.extend(got)
         return out
 
+    def release(self, receipt_handles: list[str]) -> None:
+        """Make received messages visible again at once, for another consumer of the queue."""
+        client = self._client()
+        for start in range(0, len(receipt_handles), 10):
+            chunk = receipt_handles[start:start + 10]
+            client.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)])
+
     def delete(self, receipt_handles: list[str]) -> int:
         """Delete messages (10 per call); a handle that expired is ignored. Returns how many were deleted."""
         client = self._client()

@@ -79,8 +79,13 @@ def plan_runs(messages, cursor: dict, today: date | None = None, now: datetime |
     by_day: dict[str, set[str]] = {}
     ids_by_day: dict[str, set[str]] = {}
     ignored = 0
+    release: list[str] = []  # other notification types (REPORT_PROCESSING_FINISHED...): another sensor's
     for message in messages:
         parsed = parse_message(message.body)
+        if isinstance(parsed, Ignored) and parsed.other_type:
+            release.append(message.receipt_handle)
+            ignored += 1
+            continue
         if isinstance(parsed, Ignored) or parsed.notification_id in seen_set:
             ignored += 1
             continue
@@ -106,7 +111,9 @@ def plan_runs(messages, cursor: dict, today: date | None = None, now: datetime |
                                 "sage_sales_orders": {"config": {"order_ids": order_ids}}}},
             tags={"sage_amazon/orders": ",".join(order_ids)[:200], "sage_amazon/trigger": "ORDER_CHANGE"},
         ))
-    new_cursor = {"delete": [m.receipt_handle for m in messages], "seen": seen[-SEEN_KEEP:],
+    kept = set(release)
+    new_cursor = {"delete": [m.receipt_handle for m in messages if m.receipt_handle not in kept],
+                  "release": release, "seen": seen[-SEEN_KEEP:],
                   "shipments_pending": shipped, "shipments_after": cursor.get("shipments_after", "")}
     shipments = shipments_request(new_cursor, now)
     if shipments is not None:
@@ -159,6 +166,10 @@ def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
             return dg.SensorResult(run_requests=[owed], cursor=json.dumps(cursor))
         return dg.SensorResult(skip_reason="no ORDER_CHANGE notification", cursor=json.dumps(cursor))
     requests, new_cursor, ignored = plan_runs(messages, cursor)
+    release = new_cursor.pop("release")
+    if release:
+        sqs.release(release)
+        context.log.info(f"left {len(release)} notification(s) of other types on the queue")
     context.log.info(f"{len(messages)} message(s), {ignored} ignored, {len(requests)} run(s)")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
 

@@ -32,6 +32,7 @@ class OrderChange:
 class Ignored:
     notification_id: str
     reason: str
+    other_type: bool = False  # a notification another consumer handles (settlements): leave it on the queue
 
 
 def parse_message(body: str | bytes | dict[str, Any]) -> OrderChange | Ignored:
@@ -47,7 +48,7 @@ def parse_message(body: str | bytes | dict[str, Any]) -> OrderChange | Ignored:
     notification_id = str(meta.get("NotificationId") or meta.get("notificationId") or "")
     kind = doc.get("NotificationType") or doc.get("notificationType")
     if kind != "ORDER_CHANGE":
-        return Ignored(notification_id, f"not an ORDER_CHANGE notification: {kind!r}")
+        return Ignored(notification_id, f"not an ORDER_CHANGE notification: {kind!r}", other_type=bool(kind))
     change = (doc.get("Payload") or {}).get("OrderChangeNotification") or {}
     order_id = change.get("AmazonOrderId")
     if not order_id:

@@ -101,7 +101,9 @@ def test_plan_runs_groups_by_purchase_day_and_ignores_duplicates_and_junk():
     assert [(r.partition_key, r.run_config["ops"]["amazon_orders"]["config"]["order_ids"]) for r in requests] == [
         ("2026-11-20", ["111-1", "111-3"]), ("2026-11-21", ["111-2"])]
     assert ignored == 3
-    assert cursor["delete"] == ["h1", "h2", "h3", "h4", "h5", "h6"]  # every message goes, after the request
+    # handled (and junk) messages go after the request; another sensor's notification stays on the queue
+    assert cursor["delete"] == ["h1", "h2", "h3", "h4", "h5"]
+    assert cursor["release"] == ["h6"]
     # a redelivered notification already turned into a run is not run again
     again, _, ignored = plan_runs([_Msg(_notification("n2", "111-2"), "h7")], cursor, today=date(2026, 11, 22))
     assert again == [] and ignored == 1
@@ -130,3 +132,32 @@ def test_a_shipped_fba_order_asks_for_a_shipments_run_at_most_every_15_minutes()
     owed = shipments_request(cursor, t0 + timedelta(minutes=16))
     assert owed is not None and owed.job_name == "order_shipments_job" and not cursor["shipments_pending"]
     assert shipments_request(cursor, t0 + timedelta(minutes=17)) is None
+
+
+def test_the_orders_sensor_leaves_other_notifications_for_the_settlement_sensor():
+    import socket
+
+    from resources.notifications import SqsResource
+    from sage_amazon.sandbox.sqs import SqsServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = SqsServer(port=port)
+    queue_url = server.start()
+    try:
+        sqs = SqsResource(queue_url=queue_url, aws_access_key_id="x", aws_secret_access_key="x")
+        report = {"NotificationType": "REPORT_PROCESSING_FINISHED", "NotificationMetadata": {"NotificationId": "r1"},
+                  "Payload": {"reportProcessingFinishedNotification": {"reportType": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"}}}
+        client = sqs._client()
+        client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(report))
+        client.send_message(QueueUrl=queue_url, MessageBody=_notification("n9", "111-9"))
+        with dg.instance_for_test() as instance:
+            context = dg.build_sensor_context(instance=instance, resources={"sqs": sqs})
+            result = order_change_sensor(context)
+            assert [r.job_name for r in result.run_requests] == ["order_changes_job"]
+            # the settlement notification is visible again at once; the order change is not
+            left = [json.loads(m.body)["NotificationType"] for m in sqs.receive(10, 0, visibility_timeout=30)]
+            assert left == ["REPORT_PROCESSING_FINISHED"]
+    finally:
+        server.stop()
