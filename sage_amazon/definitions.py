@@ -292,4 +292,5 @@ def replay_flows(
                     tags={"sage_amazon/trigger": "replay"},
                 )
                 ok = ok and result.success
+    _refresh_reader_snapshot()
     return ok

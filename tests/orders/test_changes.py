@@ -1,5 +1,5 @@
-"""Orders that change after the fact: pending, cancelled before or after posting, shipped; dead letters
-replayed after a mapping fix; structural failures that must block the load."""
+"""Orders that change after the fact: pending, cancelled before or after posting, shipped; and the
+structural failures that must block the load."""
 
 from datetime import date, timedelta
 from decimal import Decimal
@@ -86,41 +86,6 @@ def test_pending_waits_then_posts_and_cancelled_before_posting_is_never_posted(o
     assert meta["posted"] == 1 and meta["skipped_cancelled_before_posting"] == 1
     assert x3.count_orders(waiting["id"]) == 1
     assert x3.count_orders(doomed["id"]) == 0
-
-
-@pytest.mark.slow
-def test_replay_after_a_mapping_fix_posts_each_dead_letter_once(order_env, tmp_path, monkeypatch):
-    from sage_amazon.orders.replay import replay
-    from sage_amazon.sage.x3 import X3Target
-    from sage_amazon.warehouse import Warehouse
-
-    env, x3 = order_env, order_env.x3
-    first, last = days_back(5), days_back(2)
-    assert env.materialize(first, last).success
-    _, dead = expected_outcome(env, first, last)
-    assert dead, "the seeded period should hold orders with SKUs missing in X3"
-    fixed = tmp_path / "mapping"
-    fixed.mkdir()
-    (fixed / "skus.yaml").write_text(
-        "exact_match: true\naliases:\n  x3:\n    NW-BOTTLE-1L: NW-BTL-1000\n    NW-LAMP-300: NW-HL300\n"
-        "    NW-FILTER-SQ: NW-PAD-UL\n", encoding="utf-8")
-    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(fixed))
-    target = X3Target.from_settings(x3.url, x3.user, x3.password, x3.pool, x3.folder)
-    warehouse = Warehouse(env.warehouse_path)
-
-    result = replay("unmapped SKU", warehouse=warehouse, target=target, target_name="x3")
-    assert result.selected == len(dead)
-    only_filter = {oid for oid, skus in dead.items() if skus == ["NW-FILTER-SQ"]}
-    with_chair = {oid for oid, skus in dead.items() if "NW-CHAIR-FLD" in skus}
-    assert result.resolved == len(only_filter)
-    assert {key for _, key, _ in result.still_open} == with_chair  # still unmapped: still a letter
-    for oid in only_filter:
-        assert x3.count_orders(oid) == 1
-    # replaying again posts nothing twice
-    again = replay(warehouse=warehouse, target=target, target_name="x3")
-    assert again.selected == len(with_chair) and again.counts["posted"] == 0
-    for oid in only_filter:
-        assert x3.count_orders(oid) == 1
 
 
 @pytest.mark.slow
