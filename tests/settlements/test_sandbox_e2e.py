@@ -190,15 +190,13 @@ def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_p
 
     from sage_amazon.sage.sage500 import Sage500Target
     from sage_amazon.sandbox.sage500 import sandbox_database
-    from tests.sage500.conftest import SERVER_URL, _postgres_unavailable
+    from tests import postgres as pg_server
 
-    reason = _postgres_unavailable()
-    if reason:
-        pytest.skip(reason)
+    pg_server.require()
     _, truths, _, raw_tmp = world
     amap = accounts.load()
     wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
-    with sandbox_database(SERVER_URL) as db:
+    with sandbox_database(pg_server.SERVER_URL) as db:
         target = Sage500Target(db.url, company_id=db.company_id)
         try:
             for truth in truths:
