@@ -143,8 +143,10 @@ def test_the_orders_sensor_leaves_other_notifications_for_the_settlement_sensor(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    import uuid
+
     server = SqsServer(port=port)
-    queue_url = server.start()
+    queue_url = server.start(queue=f"orders-sensor-{uuid.uuid4().hex[:8]}")  # moto's state is per process
     try:
         sqs = SqsResource(queue_url=queue_url, aws_access_key_id="x", aws_secret_access_key="x")
         report = {"NotificationType": "REPORT_PROCESSING_FINISHED", "NotificationMetadata": {"NotificationId": "r1"},
