@@ -84,27 +84,46 @@ def test_duplicated_notifications_on_demand(tmp_path: Path, sqs_endpoint: str) -
             "NotificationId"]
 
 
+class _Clock:
+    """The seller's clock, moved by the test (an anchor, never the machine's clock)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+ANCHOR = datetime(2026, 10, 20, 9, 30, tzinfo=UTC)
+MARKETPLACES = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9")
+
+
 def test_settlements_close_by_themselves(tmp_path: Path, sqs_endpoint: str) -> None:
     sqs, url = _queue(sqs_endpoint)
-    anchor = datetime.now(UTC).replace(microsecond=0) - timedelta(days=16)
-    with running_sandbox(tmp_path, seed=13, history_days=30, now=anchor, time_scale=100,
+    clock = _Clock(ANCHOR)
+    with running_sandbox(tmp_path, seed=13, history_days=30, now=ANCHOR, time_scale=100, clock=clock,
                          sqs_endpoint=sqs_endpoint, ticking=False) as sb:
         generated = set(sb.world.state["settlements"])
+        clock.at = ANCHOR + timedelta(days=16)
         sb.tick()  # sixteen days pass in one step: every marketplace closes at least one period
         new = [s for sid, s in sb.world.state["settlements"].items() if sid not in generated]
-        assert {s["marketplace_id"] for s in new} == {"ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
+        assert {s["marketplace_id"] for s in new} == set(MARKETPLACES)
         reports = make_client(Reports, sb.base_url)
-        found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"], pageSize=100)
+        # every marketplace, as the product lists them (the client alone would add only its own marketplace)
+        found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"],
+                                    marketplaceIds=",".join(MARKETPLACES), pageSize=100)
+        assert "nextToken" not in found.payload
         by_id = {r["reportDocumentId"]: r for r in found.payload["reports"]}
         truths = {t.settlement_id: t for t in sb.truths()}
-        checked = 0
+        listed: set[str] = set()
         for doc_id in by_id:
             text = reports.get_report_document(doc_id, download=True).payload["document"]
             rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
             truth = truths[rows[0]["settlement-id"]]
             assert Decimal(rows[0]["total-amount"]) == truth.total == sum(Decimal(r["amount"]) for r in rows[1:])
-            checked += 1
-        assert checked >= len(new)
+            listed.add(rows[0]["settlement-id"])
+        assert {s["settlement_id"] for s in new} <= listed
+        assert listed == set(truths)
         finished = _drain(sqs, url, 10, lambda b: sum(
             1 for x in b if x.get("notificationType") == "REPORT_PROCESSING_FINISHED") >= 2 * len(new))
         types = {x["payload"]["reportProcessingFinishedNotification"]["reportType"] for x in finished
@@ -115,9 +134,11 @@ def test_settlements_close_by_themselves(tmp_path: Path, sqs_endpoint: str) -> N
 def test_document_url_expires_after_five_minutes(sandbox, monkeypatch) -> None:
     reports = make_client(Reports, sandbox.base_url)
     found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"]).payload["reports"]
+    issued = ANCHOR
+    monkeypatch.setattr(documents, "utcnow", lambda: issued)
     url = reports.get_report_document(found[0]["reportDocumentId"]).payload["url"]
+    monkeypatch.setattr(documents, "utcnow", lambda: issued + timedelta(minutes=4, seconds=55))
     assert httpx.get(url).status_code == 200
-    later = datetime.now(UTC) + timedelta(minutes=5, seconds=5)
-    monkeypatch.setattr(documents, "utcnow", lambda: later)
+    monkeypatch.setattr(documents, "utcnow", lambda: issued + timedelta(minutes=5, seconds=5))
     expired = httpx.get(url)
     assert expired.status_code == 403 and b"expired" in expired.content

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -133,9 +133,11 @@ class Sandbox:
 def create_sandbox(data_dir: Path, *, seed: int = 42, base_url: str, history_days: int = 90,
                    now: datetime | None = None, order_rate: float = 1.0, time_scale: float = 1.0,
                    sqs_endpoint: str | None = None, faults: Faults | None = None,
-                   inventory_page_size: int = 50) -> Sandbox:
+                   inventory_page_size: int = 50, clock: Callable[[], datetime] | None = None) -> Sandbox:
+    """clock: the seller's clock (default: the real UTC clock); tests pass one to anchor Amazon's time."""
     world = World(Path(data_dir), WorldOptions(seed=seed, history_days=history_days, now=now,
-                                               order_rate=order_rate, time_scale=time_scale))
+                                               order_rate=order_rate, time_scale=time_scale),
+                  **({"clock": clock} if clock is not None else {}))
     return Sandbox(world, base_url.rstrip("/"), faults or Faults(), sqs_endpoint, inventory_page_size)
 
 
@@ -347,7 +349,7 @@ def running_sandbox(tmp_path: Path, seed: int = 42, *, host: str = "127.0.0.1", 
     """Run the sandbox on a free port for the duration of the block (see the module docstring).
 
     options: history_days, now, order_rate (default 0 here: no surprise orders), time_scale,
-    sqs_endpoint, faults (Faults), inventory_page_size. ticking=False leaves the clock to sb.tick().
+    sqs_endpoint, faults (Faults), inventory_page_size, clock (the seller's clock, to anchor time). ticking=False leaves the clock to sb.tick().
     """
     options.setdefault("order_rate", 0.0)
     port = port or free_port(host)
