@@ -85,8 +85,9 @@ def bench_latency(tmp: Path, n_orders: int = 20, spacing: float = 1.5, timeout: 
 
     import dagster as dg
 
-    from assets import order_checks
-    from assets import orders as order_assets
+    from assets.orders import assets as order_assets
+    from assets.orders import checks as order_checks
+    from assets.reference import assets as reference
     from resources.notifications import SqsResource
     from resources.sage import SageResource
     from resources.sp_api import SpApiResource
@@ -130,11 +131,11 @@ def bench_latency(tmp: Path, n_orders: int = 20, spacing: float = 1.5, timeout: 
                                      x3_pool=x3.pool, x3_folder=x3.folder),
                 "sqs": SqsResource(queue_url=queue_url),
             }
-            defs = dg.Definitions(assets=[order_assets.amazon_orders, order_assets.order_mappings,
-                                          order_assets.sage_item_codes, order_assets.sage_sales_orders, *models],
+            defs = dg.Definitions(assets=[order_assets.amazon_orders, reference.order_mappings,
+                                          reference.sage_item_codes, order_assets.sage_sales_orders, *models],
                                   asset_checks=[order_checks.one_row_per_order, order_checks.one_line_per_item],
                                   jobs=[order_changes_job], sensors=[order_change_sensor], resources=resources)
-            dg.materialize([order_assets.order_mappings, order_assets.sage_item_codes], resources=resources,
+            dg.materialize([reference.order_mappings, reference.sage_item_codes], resources=resources,
                            instance=instance)
             job = defs.resolve_job_def("order_changes_job")
             job.execute_in_process(instance=instance, partition_key=datetime.now(UTC).date().isoformat(),

@@ -51,7 +51,7 @@ def from_amazon(target: Any, order: dict[str, Any]) -> str:
 
 
 def materialize(resources: dict[str, Any]) -> dict[str, Any]:
-    from assets.mfn_shipments import amazon_shipment_confirmations
+    from assets.mfn.assets import amazon_shipment_confirmations
 
     with dg.instance_for_test() as instance:
         result = dg.materialize([amazon_shipment_confirmations], resources=resources, instance=instance)

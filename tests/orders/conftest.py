@@ -39,10 +39,13 @@ _CACHE: dict[str, tuple[list, list]] = {}
 def order_assets() -> tuple[list, list]:
     if "defs" in _CACHE:
         return _CACHE["defs"]
-    from assets import order_checks, orders, shipments
+    from assets.orders import assets as orders
+    from assets.orders import checks as order_checks
+    from assets.reference import assets as reference
+    from assets.shipments import assets as shipments
 
     models = [_model_asset(parse_model(SQL_ROOT / rel)) for rel in ORDER_MODELS]
-    python_assets = [orders.amazon_orders, orders.order_mappings, orders.sage_item_codes, orders.sage_sales_orders,
+    python_assets = [orders.amazon_orders, reference.order_mappings, reference.sage_item_codes, orders.sage_sales_orders,
                      shipments.amazon_fba_shipments, shipments.sage_shipment_updates]
     checks = [order_checks.order_expectations, order_checks.every_sku_mapped, order_checks.order_totals_match_lines,
               order_checks.one_row_per_order, order_checks.one_line_per_item]

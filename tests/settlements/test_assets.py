@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def _defs():
-    import assets.settlements as a
+    import assets.settlements.assets as a
     from assets.sql_models import _model_asset
     from sage_amazon import sql_models
     from sage_amazon.ledger.settlements import MODELS

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from assets.orders import API_RETRY, GROUP, LOAD_RETRY
+from assets.orders.assets import API_RETRY, GROUP, LOAD_RETRY
 from assets.partitions import daily_partitions
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource

@@ -1,4 +1,4 @@
-"""Order to cash: extraction assets (amazon_orders, amazon_order_items), mapping tables, and the Sage load.
+"""Order to cash: extraction assets (amazon_orders, amazon_order_items) and the Sage load.
 
 Thin: the work is in sage_amazon.amazon.orders, sage_amazon.orders.{raw,refdata,load}.
 """
@@ -125,47 +125,6 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
                               metadata={"problems": len(drift), "first": "; ".join(drift[:3])[:500]})
     yield dg.AssetCheckResult(check_name="not_empty_when_expected", asset_key="amazon_orders", passed=not empty_days,
                               metadata={"empty_days": ", ".join(empty_days[:20]), "count": len(empty_days)})
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec("sku_map", group_name="mapping", kinds={"yaml", "duckdb"},
-                     description="SKU aliases (skus.yaml) for the configured Sage target: ref.sku_map"),
-        dg.AssetSpec("marketplace_map", group_name="mapping", kinds={"yaml", "duckdb"},
-                     description="Marketplace -> Sage site, customer, currency (marketplaces.yaml): ref.marketplace_map"),
-        dg.AssetSpec("order_status_map", group_name="mapping", kinds={"yaml", "duckdb"},
-                     description="Amazon status -> Sage status and load action (order_statuses.yaml)"),
-        dg.AssetSpec("carrier_map", group_name="mapping", kinds={"yaml", "duckdb"},
-                     description="Amazon carrier -> Sage carrier (carriers.yaml)"),
-        dg.AssetSpec("order_currencies", group_name="mapping", kinds={"yaml", "duckdb"},
-                     description="Currencies an order may have (marketplaces.yaml)"),
-    ],
-    pool="duckdb_write",
-)
-def order_mappings(warehouse: WarehouseResource, sage: SageResource):
-    """The order mapping YAML files as ref tables (edit the YAML, re-materialize, replay dead letters)."""
-    from sage_amazon.orders import refdata
-
-    with warehouse.write() as con:
-        counts = refdata.write_mappings(con, sage.target)
-        previews = {name: con.execute(f"SELECT * FROM ref.{name} LIMIT 20").fetchall() for name in counts}
-    for name, n in counts.items():
-        rows = previews[name]
-        md = "\n".join("| " + " | ".join(str(v) for v in r) + " |" for r in rows) or "_empty_"
-        yield dg.MaterializeResult(asset_key=name, metadata={"dagster/row_count": n,
-                                                             "preview": dg.MetadataValue.md(md)})
-
-
-@dg.asset(group_name="mapping", kinds={"sage", "duckdb"}, pool="duckdb_write", retry_policy=LOAD_RETRY)
-def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.MaterializeResult:
-    """Active items of the Sage item master (ref.sage_item_codes): a SKU equal to one maps to it exactly."""
-    from sage_amazon.orders import refdata
-
-    codes = refdata.active_item_codes(sage.get_target())
-    with warehouse.write() as con:
-        n = refdata.write_item_codes(con, codes, sage.target)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "sage_target": sage.target,
-                                          "items": dg.MetadataValue.md(", ".join(sorted(codes)[:50]) or "_none_")})
 
 
 @dg.asset(
