@@ -52,6 +52,12 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "postgresql+psycopg2://postgres@127.0.0.1:5432/sage500_sandbox",
         "Sage 500 database (mssql+pymssql://... in production)",
     ),
+    "SAGE_AMAZON_CALL_TIMEOUT_SECONDS": ("30", "Timeout of one call to Sage or Amazon (connect, send, answer)"),
+    "SAGE_AMAZON_RETRY_BUDGET_SECONDS": (
+        "120",
+        "How long a call to Sage or Amazon keeps retrying transient failures (busy, timeouts, 5xx) before the "
+        "run stops, leaving the rest unposted and resumable",
+    ),
     "DAGSTER_HOME": ("", "Dagster instance folder (default: <data dir>/dagster_home)"),
 }
 
@@ -84,6 +90,25 @@ def rate_scale() -> float:
     return scale
 
 
+def _seconds(name: str) -> float:
+    value = get(name)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}")
+    return number
+
+
+def call_timeout_seconds() -> float:
+    return _seconds("SAGE_AMAZON_CALL_TIMEOUT_SECONDS")
+
+
+def retry_budget_seconds() -> float:
+    return _seconds("SAGE_AMAZON_RETRY_BUDGET_SECONDS")
+
+
 def _int(name: str, low: int = 1) -> int:
     value = get(name)
     try:
@@ -113,6 +138,8 @@ class Settings:
     x3_pool_size: int
     sage500_db_url: str
     dagster_home: Path
+    call_timeout_seconds: float = 30.0
+    retry_budget_seconds: float = 120.0
 
     @property
     def warehouse_path(self) -> Path:
@@ -162,4 +189,6 @@ def load() -> Settings:
         x3_pool_size=_int("SAGE_X3_POOL_SIZE"),
         sage500_db_url=db_url,
         dagster_home=Path(home).expanduser().resolve() if home else data_dir / "dagster_home",
+        call_timeout_seconds=call_timeout_seconds(),
+        retry_budget_seconds=retry_budget_seconds(),
     )

@@ -7,6 +7,8 @@ may not have happened: look it up by its reference before sending again.
 
 from __future__ import annotations
 
+from sage_amazon.errors import PermanentError, TransientError
+
 
 class SageError(Exception):
     """Base class. `reason` is Sage's own message, `refused` what was refused (e.g. "SOH order 111-...")."""
@@ -50,13 +52,14 @@ class MalformedRequest(SageBusinessError):
     """The object sent was not understood (bad XML, wrong field): a connector bug or a schema drift."""
 
 
-class SageConfigurationError(SageError):
+class SageConfigurationError(SageError, PermanentError):
     """Wrong credentials, unknown pool/folder/database: nothing will work until configuration changes."""
 
 
-class SageTransientError(SageError):
-    """Pool busy, timeout before sending, connection refused: safe to retry."""
+class SageTransientError(SageError, TransientError):
+    """Pool busy, timeout before sending, connection refused: safe to retry (the connector already did,
+    within its retry budget, when it raises this)."""
 
 
-class SageUnknownOutcome(SageError):
+class SageUnknownOutcome(SageError, TransientError):
     """The request may have been applied (reply lost, timeout after sending): look up before re-sending."""

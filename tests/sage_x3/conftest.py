@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from sage_amazon.retrying import RetryPolicy
 from sage_amazon.sage.x3 import X3Target
 from sage_amazon.sandbox.x3 import running_x3
 
@@ -35,9 +36,8 @@ def x3(request):
 
 
 def make_target(x3, **options) -> X3Target:
-    options.setdefault("backoff", 0.01)
-    options.setdefault("max_backoff", 0.05)
-    options.setdefault("timeout", 10.0)
+    """A connector with a small retry budget (seconds, not minutes): fault tests stay fast."""
+    options.setdefault("retry", RetryPolicy(budget=5.0, timeout=10.0, initial=0.01, max_wait=0.05))
     return X3Target.from_settings(x3.url, x3.user, x3.password, x3.pool, x3.folder, **options)
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from sage_amazon.retrying import RetryPolicy
 from sage_amazon.sage.errors import (
     SageConfigurationError,
     SageTransientError,
@@ -133,7 +134,8 @@ def test_pool_busy_is_retried_with_backoff(x3, target, order_ref):
 
 
 def test_pool_busy_for_good_is_a_transient_error(x3, order_ref):
-    target = make_target(x3, attempts=3)
+    target = make_target(x3, retry=RetryPolicy(budget=5.0, timeout=10.0, initial=0.01, max_wait=0.05,
+                                               max_attempts=3))
     target.description("SOH")
     x3.faults.pool_busy = -1
     with pytest.raises(SageTransientError, match="No web services accepted"):

@@ -2,8 +2,8 @@
 
     target = X3Target.from_settings(url, user, password, pool, folder, pool_size=4)
 
-Options (keyword): language ("ENG"), timeout (30 s per call), attempts (5) and backoff/max_backoff
-(exponential with jitter, transient failures only), sales_order_type ("" = X3's default),
+Options (keyword): language ("ENG"), retry (sage_amazon.retrying.RetryPolicy: timeout per call and
+retry budget, default from the settings), timeout (overrides the policy's), sales_order_type ("" = X3's default),
 journal_type, journal_site (FCY when a Journal has no site), credit_note_type ("CRN"),
 publications (public names if the folder publishes e.g. SOH as "WSCOMCLT").
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import SageConfigurationError, SageTransientError
+from .soap import login_refused, not_reachable
 
 
 def quote_literal(value: str) -> str:
@@ -20,7 +21,8 @@ def quote_literal(value: str) -> str:
 
 class X3Rest:
     def __init__(self, url: str, folder: str, *, gate: threading.BoundedSemaphore, http: httpx.Client,
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, user: str = "") -> None:
+        self.url, self.user = url.rstrip("/"), user
         self.base = f"{url.rstrip('/')}/api1/x3/erp/{quote(folder)}"
         self.gate, self.http, self.page_size = gate, http, page_size
 
@@ -29,17 +31,18 @@ class X3Rest:
             try:
                 response = self.http.get(url, params=params, headers={"Accept": "application/json"})
             except httpx.TransportError as exc:
-                raise SageTransientError(f"X3 REST not reachable: {type(exc).__name__}", refused=url) from exc
+                raise SageTransientError(not_reachable(self.url, exc), refused=_path(url)) from exc
         if response.status_code == 401:
-            raise SageConfigurationError("X3 refused the credentials (HTTP 401)", refused="api1")
+            raise SageConfigurationError(login_refused(self.user, self.url, 401), refused="api1")
         if response.status_code == 404:
             doc = _json(response)
             message = _diagnosis(doc)
             if "record does not exist" in message.lower():
                 return None
             raise SageConfigurationError(f"X3 REST: {message or 'not found'}", refused=url)
-        if response.status_code >= 500:
-            raise SageTransientError(f"X3 REST HTTP {response.status_code}", refused=url)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise SageTransientError(f"X3 REST HTTP {response.status_code} at SAGE_X3_URL={self.url}",
+                                     refused=_path(url))
         if response.status_code != 200:
             raise SageConfigurationError(f"X3 REST HTTP {response.status_code}: {_diagnosis(_json(response))}",
                                          refused=url)
@@ -62,6 +65,12 @@ class X3Rest:
     def details(self, cls: str, key: str, representation: str | None = None) -> dict | None:
         url = f"{self.base}/{cls}('{quote(key, safe='~')}')"
         return self._get(url, {"representation": f"{representation or cls}.$details"})
+
+
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or url
 
 
 def _json(response: httpx.Response) -> dict:

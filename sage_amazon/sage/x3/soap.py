@@ -36,10 +36,21 @@ class SoapResult:
         return tuple(text for kind, text in self.messages if kind == 3)
 
 
+def login_refused(user: str, url: str, status: int) -> str:
+    """The one line of a refused login (never the password)."""
+    return (f"login refused for SAGE_X3_USER={user} at SAGE_X3_URL={url} (HTTP {status}): "
+            "check SAGE_X3_USER and SAGE_X3_PASSWORD")
+
+
+def not_reachable(url: str, exc: BaseException) -> str:
+    return f"Sage X3 not reachable at SAGE_X3_URL={url}: {type(exc).__name__}"
+
+
 class X3Soap:
     def __init__(self, url: str, user: str, password: str, pool: str, *, language: str = "ENG",
                  timeout: float = 30.0, gate: threading.BoundedSemaphore | None = None,
                  http: httpx.Client | None = None) -> None:
+        self.url, self.user = url.rstrip("/"), user
         self.endpoint = url.rstrip("/") + SOAP_PATH
         self.pool, self.language = pool, language
         self.gate = gate or threading.BoundedSemaphore(4)
@@ -84,18 +95,22 @@ class X3Soap:
                 response = self.http.post(self.endpoint, content=payload,
                                           headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise SageTransientError(f"X3 not reachable: {type(exc).__name__}", refused=what) from exc
+                raise SageTransientError(not_reachable(self.url, exc), refused=what) from exc
             except httpx.TransportError as exc:  # sent, no (complete) answer
+                reason = f"no reply from Sage X3 at SAGE_X3_URL={self.url} ({type(exc).__name__})"
                 if is_write:
-                    raise SageUnknownOutcome(f"no reply from X3 ({type(exc).__name__})", refused=what) from exc
-                raise SageTransientError(f"no reply from X3 ({type(exc).__name__})", refused=what) from exc
+                    raise SageUnknownOutcome(reason, refused=what) from exc
+                raise SageTransientError(reason, refused=what) from exc
         return self._read(response, what, is_write)
 
     def _read(self, response: httpx.Response, what: str, is_write: bool) -> SoapResult:
         if response.status_code == 401:
-            raise SageConfigurationError("X3 refused the credentials (HTTP 401)", refused=what)
-        if response.status_code in (403, 404):
-            raise SageConfigurationError(f"X3 web service not found (HTTP {response.status_code})", refused=what)
+            raise SageConfigurationError(login_refused(self.user, self.url, 401), refused=what)
+        if response.status_code == 403:
+            raise SageConfigurationError(f"SAGE_X3_USER={self.user} may not call the web services at "
+                                         f"SAGE_X3_URL={self.url} (HTTP 403)", refused=what)
+        if response.status_code == 404:
+            raise SageConfigurationError(f"no X3 web service at SAGE_X3_URL={self.url} (HTTP 404)", refused=what)
         if 400 <= response.status_code < 500:
             raise MalformedRequest(f"HTTP {response.status_code}: {_fault_text(response.content)}", refused=what)
         if response.status_code != 200:

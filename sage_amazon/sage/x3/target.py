@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 import httpx
+
+from sage_amazon.retrying import RetryPolicy, System, retry_call
 
 from ..errors import MalformedRequest, SageBusinessError, SageTransientError, SageUnknownOutcome
 from ..protocol import (
@@ -35,6 +38,7 @@ SHIPMENT_OPTIONAL = frozenset({"BPTNUM", "YTRKNUM", "SHIDAT", "SOPLIN"})
 JOURNAL_OPTIONAL = frozenset({"DEBLED", "CDTLED", "FREREF", "VAT", "DES", "DESVCR", "RATMLT", "TYP"})
 NOTE_OPTIONAL = frozenset({"YAMZORDREF", "ITMDES1"})
 UNIT_DISCOUNT = Decimal("0.0001")
+MAX_SENDS = 3  # sends of one write whose replies were lost and that X3 shows no trace of
 
 
 class X3Target:
@@ -42,24 +46,28 @@ class X3Target:
 
     Build it with `X3Target.from_settings(url, user, password, pool, folder, pool_size=4)` (the
     SAGE_X3_* settings). `pool_size` bounds concurrent calls into X3 (size the X3 classic SOAP pool
-    accordingly). Transient failures (pool busy, connection refused) are retried with exponential
-    backoff and jitter; after an unknown outcome (reply lost) the record is looked up by its
-    business reference and adopted instead of being sent twice.
+    accordingly). Transient failures (pool busy, connection refused) are retried within `retry`
+    (sage_amazon.retrying.RetryPolicy, default from the SAGE_AMAZON_RETRY_BUDGET_SECONDS and
+    SAGE_AMAZON_CALL_TIMEOUT_SECONDS settings), then raised as one SageTransientError naming
+    SAGE_X3_URL; after an unknown outcome (reply lost) the record is looked up by its business
+    reference and adopted instead of being sent twice.
     """
 
     name = "x3"
 
     def __init__(self, url: str, user: str, password: str, pool: str, folder: str, *, pool_size: int = 4,
-                 language: str = "ENG", timeout: float = 30.0, attempts: int = 5, backoff: float = 0.5,
-                 max_backoff: float = 10.0, sales_order_type: str = "", journal_type: str = "",
-                 journal_site: str = "", credit_note_type: str = "CRN",
-                 publications: dict[str, str] | None = None) -> None:
+                 language: str = "ENG", retry: RetryPolicy | None = None, timeout: float | None = None,
+                 sales_order_type: str = "", journal_type: str = "", journal_site: str = "",
+                 credit_note_type: str = "CRN", publications: dict[str, str] | None = None) -> None:
+        self.retry = retry or RetryPolicy.from_config()
+        if timeout is not None:
+            self.retry = replace(self.retry, timeout=timeout)
+        self.system = System("Sage X3", "SAGE_X3_URL", url.rstrip("/"))
         self.gate = threading.BoundedSemaphore(max(pool_size, 1))
-        self.http = httpx.Client(auth=(user, password), timeout=timeout,
+        self.http = httpx.Client(auth=(user, password), timeout=self.retry.timeout,
                                  limits=httpx.Limits(max_connections=max(pool_size, 1) + 2))
         self.soap = X3Soap(url, user, password, pool, language=language, gate=self.gate, http=self.http)
-        self.rest = X3Rest(url, folder, gate=self.gate, http=self.http)
-        self.attempts, self.backoff, self.max_backoff = max(attempts, 1), backoff, max_backoff
+        self.rest = X3Rest(url, folder, gate=self.gate, http=self.http, user=user)
         self.sales_order_type, self.journal_type = sales_order_type, journal_type
         self.journal_site, self.credit_note_type = journal_site, credit_note_type
         # public names of the GESAWE publications; customers often publish their own (WSCOMCLT, YWSSIH)
@@ -92,17 +100,18 @@ class X3Target:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _retrying(self, fn: Callable[[], T]) -> T:
-        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+    def _retrying(self, fn: Callable[[], T], what: str = "api1 read") -> T:
+        """Transient failures retried within the retry budget (sage_amazon.retrying), then one
+        SageTransientError naming SAGE_X3_URL and how long it waited."""
+        def give_up(exc: BaseException, message: str) -> BaseException:
+            return SageTransientError(message, refused=getattr(exc, "refused", what))
 
-        retrying = Retrying(retry=retry_if_exception_type(SageTransientError),
-                            stop=stop_after_attempt(self.attempts),
-                            wait=wait_exponential_jitter(initial=self.backoff, max=self.max_backoff),
-                            reraise=True)
-        return retrying(fn)
+        return retry_call(fn, system=self.system, what=what, retry_on=SageTransientError, policy=self.retry,
+                          give_up=give_up)
 
     def _call(self, operation: str, publication: str, **params) -> SoapResult:
-        return self._retrying(lambda: self.soap.call(operation, self.publications[publication], **params))
+        name = self.publications[publication]
+        return self._retrying(lambda: self.soap.call(operation, name, **params), f"{operation} {name}")
 
     def _checked(self, result: SoapResult, refused: str) -> SoapResult:
         if result.status != 1:
@@ -129,7 +138,7 @@ class X3Target:
         """Send a write at most once per known outcome: after a lost reply, look the record up by its
         business reference and adopt it; re-send only when X3 has no trace of it."""
         last_error: SageUnknownOutcome | None = None
-        for _ in range(self.attempts):
+        for _ in range(MAX_SENDS):
             desc = self.description(publication)
             params = {"object_xml": build(desc)}
             if keys is not None:
@@ -139,7 +148,7 @@ class X3Target:
             except SageUnknownOutcome as exc:
                 last_error = exc
                 try:
-                    found = self._retrying(lookup)
+                    found = lookup()  # retried within the budget by the lookup itself
                 except SageTransientError as lookup_error:
                     raise exc from lookup_error  # still unknown: the caller must look up later
                 if found:
