@@ -1,7 +1,7 @@
 """Settlement to ledger: Amazon settlement reports reconciled into balanced Sage journals.
 
     intake.py       settlement files into <data dir>/raw/settlements (SP-API discovery, manual import)
-    ../amazon/settlement.py   V2/V1 flat-file parser landing raw.settlement_lines / raw.settlement_reports
+    ../amazon/settlement/     V2/V1 flat-file parser landing raw.settlement_lines / raw.settlement_reports
     ../mapping/accounts.py    accounts.yaml -> ref.settlement_account_map (roles, accounts, tax codes, rates)
     dbt_like_sql/   stg_settlement_categories -> journal_settlement_lines -> settlement_reconciliation,
                     settlement_fee_rates (SQL models: categorisation, period split, balancing, FX)
