@@ -127,6 +127,33 @@ def _strip_comments(sql: str) -> str:
 def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, partition_key: str | None = None) -> ModelResult:
     """Build the model's table (or its partition) and describe what was written."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.group}")
+def _align_partitioned_table(con: duckdb.DuckDBPyConnection, model: SqlModel, body: str, partition_key: str) -> None:
+    """Keep a partitioned model's table in step with its SELECT before a partition is replaced.
+
+    A table built before the model was partitioned (no partition column) is dropped: its partitions are
+    rebuilt one by one from then on. A column the SELECT gained is added (NULL in older partitions)."""
+    from sage_amazon.warehouse import quote_ident, table_exists
+
+    if not table_exists(con, model.table):
+        return
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [model.group, model.name],
+        ).fetchall()
+    }
+    if model.partition_column not in existing:
+        con.execute(f"DROP TABLE {model.table}")
+        return
+    shape = con.execute(
+        f"DESCRIBE SELECT * FROM ({body}) LIMIT 0", {"partition_key": partition_key}
+    ).fetchall()
+    for name, dtype, *_ in shape:
+        if name not in existing:
+            con.execute(f"ALTER TABLE {model.table} ADD COLUMN {quote_ident(name)} {dtype}")
+
+
     body = _strip_comments(model.sql)
     if model.partitions:
         if partition_key is None:
@@ -134,6 +161,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, partition_key: 
         replace_partition(
             con, model.table, model.partition_column or "", partition_key, body, {"partition_key": partition_key}
         )
+        _align_partitioned_table(con, model, body, partition_key)
         count = con.execute(
             f'SELECT count(*) FROM {model.table} WHERE "{model.partition_column}" = ?', [partition_key]
         ).fetchone()[0]

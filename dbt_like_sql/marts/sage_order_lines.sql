@@ -1,4 +1,7 @@
--- description: Amazon order lines mapped to Sage sales order lines (item, quantity, gross price, discount)
+-- description: Amazon order lines mapped to Sage sales order lines (item, quantity, gross price, discount), by purchase day (UTC)
+-- partitions: daily
+-- partition_column: partition_date
+-- flow: orders
 SELECT
     i.amazon_order_id,
     CAST(row_number() OVER (PARTITION BY i.amazon_order_id ORDER BY i.order_item_id) AS INTEGER) AS line_no,
@@ -30,9 +33,11 @@ SELECT
     CAST(coalesce(i.item_price, 0) + coalesce(i.item_tax, 0) + coalesce(i.shipping_price, 0)
          + coalesce(i.shipping_tax, 0) + coalesce(i.gift_wrap_price, 0) + coalesce(i.gift_wrap_tax, 0)
          - coalesce(i.promotion_discount, 0) - coalesce(i.shipping_discount, 0) AS DECIMAL(18, 2)) AS line_total,
-    i.item_status
+    i.item_status,
+    i.partition_date
 FROM staging.stg_amazon_order_items AS i
 LEFT JOIN ref.sage_item_codes AS exact  -- empty when exact matching is switched off in skus.yaml
   ON exact.item = trim(i.sku)
 LEFT JOIN ref.sku_map AS alias
   ON alias.sku = trim(i.sku)
+WHERE i.partition_date = CAST($partition_key AS DATE)

@@ -1,4 +1,7 @@
--- description: Amazon orders mapped to Sage sales order headers, with the load action and any reason to dead-letter
+-- description: Amazon orders mapped to Sage sales order headers, with the load action and any reason to dead-letter, by purchase day (UTC)
+-- partitions: daily
+-- partition_column: partition_date
+-- flow: orders
 WITH lines AS (
     SELECT
         amazon_order_id,
@@ -13,6 +16,7 @@ WITH lines AS (
         CAST(sum(tax) AS DECIMAL(18, 2)) AS tax,
         CAST(sum(line_total) AS DECIMAL(18, 2)) AS lines_total
     FROM marts.sage_order_lines
+    WHERE partition_date = CAST($partition_key AS DATE)
     GROUP BY amazon_order_id
 ),
 orders AS (
@@ -57,6 +61,7 @@ orders AS (
     LEFT JOIN lines AS l ON l.amazon_order_id = o.amazon_order_id
     LEFT JOIN ref.marketplace_map AS m ON m.marketplace_id = o.marketplace_id
     LEFT JOIN ref.order_status_map AS s ON s.amazon_status = o.order_status
+    WHERE o.partition_date = CAST($partition_key AS DATE)
 )
 SELECT
     orders.*,

@@ -1,8 +1,12 @@
--- description: Latest version of each Amazon order (API versions win a tie over report rows)
+-- description: Latest version of each Amazon order (API versions win a tie over report rows), by purchase day (UTC)
+-- flow: orders
+-- partitions: daily
+-- partition_column: partition_date
+-- An order without a purchase date lands on the day it was extracted (the mart dead-letters it).
 SELECT * EXCLUDE (version_rank)
 FROM (
     SELECT
-        o.*,
+        o.* REPLACE (coalesce(o.partition_date, CAST(o.extracted_at AS DATE)) AS partition_date),
         row_number() OVER (
             PARTITION BY o.amazon_order_id
             ORDER BY o.last_updated DESC NULLS LAST,
@@ -11,5 +15,6 @@ FROM (
         ) AS version_rank
     FROM raw.amazon_orders AS o
     WHERE o.amazon_order_id IS NOT NULL AND o.amazon_order_id <> ''
+      AND coalesce(o.partition_date, CAST(o.extracted_at AS DATE)) = CAST($partition_key AS DATE)
 )
 WHERE version_rank = 1

@@ -81,3 +81,91 @@ def test_the_shipped_models_all_parse_and_resolve():
     for model in models:
         assert model.name in keys
         assert set(model.refs) <= keys, model.path
+
+
+def test_a_table_built_before_its_model_was_partitioned_is_rebuilt_partition_by_partition(tmp_path):
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    model = sql_models.parse_model(
+        _write(tmp_path, "staging/stg_days.sql",
+               "-- partitions: daily\n-- partition_column: day\n"
+               "SELECT day, amount, 'new' AS version FROM raw.days WHERE day = $partition_key\n"),
+        tmp_path,
+    )
+    with warehouse.write() as con:
+        con.execute("CREATE TABLE raw.days (day VARCHAR, amount INTEGER)")
+        con.execute("INSERT INTO raw.days VALUES ('2026-11-01', 1), ('2026-11-02', 2)")
+        con.execute("CREATE SCHEMA IF NOT EXISTS staging")
+        con.execute("CREATE TABLE staging.stg_days AS SELECT amount FROM raw.days")  # the old, unpartitioned build
+        sql_models.materialize(con, model, "2026-11-02")
+        assert con.execute("SELECT day, amount, version FROM staging.stg_days").fetchall() == [("2026-11-02", 2, "new")]
+        # a column the SELECT gains later is added; the other days keep NULL until they are rebuilt
+        model2 = sql_models.parse_model(
+            _write(tmp_path, "staging/stg_days.sql",
+                   "-- partitions: daily\n-- partition_column: day\n"
+                   "SELECT day, amount, 'new' AS version, amount * 10 AS tenfold FROM raw.days WHERE day = $partition_key\n"),
+            tmp_path,
+        )
+        sql_models.materialize(con, model2, "2026-11-01")
+        rows = con.execute("SELECT day, tenfold FROM staging.stg_days ORDER BY day").fetchall()
+    assert rows == [("2026-11-01", 10), ("2026-11-02", None)]
+
+
+def _order_warehouse(tmp_path, monkeypatch):
+    """A warehouse with the order mappings and two days of raw orders (one order and one line each)."""
+    from datetime import date, datetime
+
+    from sage_amazon.orders import raw, refdata
+
+    monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR", raising=False)
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.write() as con:
+        raw.ensure(con)
+        refdata.write_mappings(con, "x3")
+        refdata.write_item_codes(con, ["SKU-1"], "x3")
+        for n, day in enumerate((date(2026, 11, 1), date(2026, 11, 2)), start=1):
+            bought = datetime(day.year, day.month, day.day, 10, 0)
+            con.execute(
+                "INSERT INTO raw.amazon_orders (amazon_order_id, partition_date, purchase_date, last_updated,"
+                " marketplace_id, order_status, currency, order_total, source, extract_id, extracted_at)"
+                " VALUES (?, ?, ?, ?, 'ATVPDKIKX0DER', 'UNSHIPPED', 'USD', 10.00, 'orders_2026', ?, ?)",
+                [f"111-{n}", day, bought, bought, f"x{n}", bought])
+            con.execute(
+                "INSERT INTO raw.amazon_order_items (amazon_order_id, order_item_id, partition_date, last_updated, sku,"
+                " quantity, currency, unit_price, item_price, extract_id, extracted_at)"
+                " VALUES (?, ?, ?, ?, 'SKU-1', 1, 'USD', 10.00, 10.00, ?, ?)",
+                [f"111-{n}", f"i{n}", day, bought, f"x{n}", bought])
+    return warehouse
+
+
+ORDER_MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
+                "marts/sage_order_lines.sql", "marts/sage_orders.sql")
+
+
+def test_the_order_models_are_daily_and_an_order_event_rebuilds_only_its_day(tmp_path, monkeypatch):
+    from datetime import date
+
+    models = [sql_models.parse_model(sql_models.SQL_ROOT / rel) for rel in ORDER_MODELS]
+    assert {(m.partitions, m.partition_column) for m in models} == {("daily", "partition_date")}
+    warehouse = _order_warehouse(tmp_path, monkeypatch)
+    with warehouse.write() as con:
+        for day in ("2026-11-01", "2026-11-02"):
+            for model in models:
+                sql_models.materialize(con, model, day)
+        assert con.execute("SELECT amazon_order_id, partition_date, action, dead_letter_reason FROM marts.sage_orders"
+                           " ORDER BY 1").fetchall() == [
+            ("111-1", date(2026, 11, 1), "post", None), ("111-2", date(2026, 11, 2), "post", None)]
+        # a new version of the second day's order (cancelled), and a change on the first day that no run rebuilds
+        con.execute("INSERT INTO raw.amazon_orders SELECT * REPLACE ('CANCELLED' AS order_status,"
+                    " last_updated + INTERVAL 1 HOUR AS last_updated, 'x3' AS extract_id) FROM raw.amazon_orders"
+                    " WHERE amazon_order_id = '111-2'")
+        con.execute("INSERT INTO raw.amazon_order_items SELECT * REPLACE ('x3' AS extract_id)"
+                    " FROM raw.amazon_order_items WHERE amazon_order_id = '111-2'")
+        con.execute("UPDATE raw.amazon_orders SET currency = 'EUR' WHERE amazon_order_id = '111-1'")
+        for model in models:
+            assert sql_models.materialize(con, model, "2026-11-02").row_count == 1
+        rows = con.execute("SELECT amazon_order_id, amazon_status, currency, line_count FROM marts.sage_orders"
+                           " ORDER BY 1").fetchall()
+        lines = con.execute("SELECT amazon_order_id, item, partition_date FROM marts.sage_order_lines ORDER BY 1"
+                            ).fetchall()
+    assert rows == [("111-1", "UNSHIPPED", "USD", 1), ("111-2", "CANCELLED", "USD", 1)]
+    assert [(o, i, str(d)) for o, i, d in lines] == [("111-1", "SKU-1", "2026-11-01"), ("111-2", "SKU-1", "2026-11-02")]

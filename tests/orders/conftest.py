@@ -10,7 +10,6 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from resources.warehouse import WarehouseResource
 from sage_amazon.sql_models import SQL_ROOT, parse_model
 
 ORDER_MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
@@ -19,18 +18,11 @@ ORDER_MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items
 
 
 def _model_asset(model):
-    """The foundation's SQL-model asset (assets/sql_models.py), restated here so that these tests do not
-    depend on every other flow's models resolving."""
-    from sage_amazon import sql_models
+    """The project's SQL-model asset (assets/sql_models.py) for one model: these tests build the order flow
+    alone, so that they do not depend on every other flow's models resolving."""
+    from assets.sql_models import _model_asset as project_model_asset
 
-    @dg.asset(name=model.name, group_name=model.group, deps=[dg.AssetKey(r) for r in model.refs],
-              kinds={"duckdb", "sql"}, pool="duckdb_write")
-    def _asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.write() as con:
-            result = sql_models.materialize(con, model, None)
-        return dg.MaterializeResult(metadata={"dagster/row_count": result.row_count})
-
-    return _asset
+    return project_model_asset(model)
 
 
 _CACHE: dict[str, tuple[list, list]] = {}
