@@ -61,7 +61,7 @@ def test_orders_v0(client, recorder, models, sandbox) -> None:
                                 FulfillmentChannels=["AFN"], MaxResultsPerPage=10)
     assert shipped.payload["Orders"] and all(o["OrderStatus"] == "Shipped" and o["FulfillmentChannel"] == "AFN"
                                              for o in shipped.payload["Orders"])
-    order_id = res.payload["Orders"][0]["AmazonOrderId"]
+    order_id = shipped.payload["Orders"][0]["AmazonOrderId"]  # a Shipped order has a ShippingAddress
     for call, op in ((orders.get_order, "getOrder"), (orders.get_order_items, "getOrderItems"),
                      (orders.get_order_address, "getOrderAddress"),
                      (orders.get_order_buyer_info, "getOrderBuyerInfo")):

@@ -36,7 +36,7 @@ def test_orders_all_variants(world, models) -> None:
     v26 = "orders-api-model/orders_2026-01-01.json"
     everything = orders_api.INCLUDED
     for order in orders:
-        for pii in (False, True):
+        for pii in (set(), {"buyerInfo", "shippingAddress"}):
             models.validate(v0, "getOrder", 200, _wire({"payload": orders_api.order_v0(order, pii)}))
         models.validate(v0, "getOrderItems", 200, _wire({"payload": {
             "AmazonOrderId": order["id"], "OrderItems": [orders_api.order_item_v0(order, i) for i in order["items"]]}}))

@@ -139,6 +139,10 @@ def _page_size(params: Any) -> int:
 
 
 def _window(params: Any, now: datetime) -> tuple[datetime, datetime]:
+    # financesV0.json PostedBefore: "If you include the PostedBefore parameter in your request, you must
+    # also specify the PostedAfter parameter."
+    if params.get("PostedBefore") and not params.get("PostedAfter"):
+        raise bad_request("PostedAfter is required when PostedBefore is specified.")
     try:
         after = parse_iso(params["PostedAfter"]) if params.get("PostedAfter") else now - timedelta(days=2)
         before = parse_iso(params["PostedBefore"]) if params.get("PostedBefore") else now - MIN_AGE

@@ -9,10 +9,20 @@ from typing import Any
 from fastapi import APIRouter, Body, Request
 
 from sage_amazon.sandbox.amazon.guard import guard, json_response
-from sage_amazon.sandbox.amazon.wire import ApiError, bad_request, csv_param, iso, not_found
+from sage_amazon.sandbox.amazon.wire import ApiError, csv_param, iso
 from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, MARKETPLACES_BY_ID, SELLER_ID
 
 router = APIRouter()
+
+
+# The Listings Items API answers its own error codes (BAD_REQUEST, NOT_FOUND), not the InvalidInput /
+# NotFound of the older APIs (Amazon's listings responses; issue 13 item 10).
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BAD_REQUEST", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "NOT_FOUND", message)
 INCLUDED = {"summaries", "attributes", "issues", "offers", "fulfillmentAvailability", "procurement",
             "relationships", "productTypes"}
 
@@ -44,10 +54,13 @@ def apply_patches(listing: dict[str, Any], patches: list[dict[str, Any]]) -> Non
 def validate_patches(patches: Any) -> None:
     if not isinstance(patches, list) or not patches:
         raise bad_request("patches must be a non-empty list.")
-    for patch in patches:
-        if not isinstance(patch, dict) or patch.get("op") not in ("add", "replace", "merge", "delete") \
-                or not str(patch.get("path", "")).startswith("/attributes/"):
-            raise bad_request(f"Invalid patch operation: {patch}.")
+    for index, patch in enumerate(patches):
+        if not isinstance(patch, dict):
+            raise bad_request(f"patches[{index}] must be an object with op, path and value.")
+        if patch.get("op") not in ("add", "replace", "merge", "delete"):
+            raise bad_request(f"patches[{index}].op must be one of add, replace, merge, delete.")
+        if not str(patch.get("path", "")).startswith("/attributes/"):
+            raise bad_request(f"patches[{index}].path must start with /attributes/.")
 
 
 def item_body(listing: dict[str, Any], included: set[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
+from sage_amazon.sandbox.amazon import lwa
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.wire import (
     ApiError,
@@ -42,13 +43,40 @@ def _order_total(order: dict[str, Any]) -> Decimal:
     return total
 
 
-def _rdt_granted(request: Request) -> bool:
+def _rdt(request: Request) -> dict[str, Any] | None:
     token = request.headers.get("x-amz-access-token", "")
     doc = request.app.state.sandbox.world.state["tokens"].get(token)
-    return bool(doc and doc["kind"] == "rdt")
+    return doc if doc and doc["kind"] == "rdt" else None
 
 
-def order_v0(order: dict[str, Any], with_pii: bool = False) -> dict[str, Any]:
+def _rdt_granted(request: Request) -> bool:
+    return _rdt(request) is not None
+
+
+def _data_elements(request: Request) -> set[str]:
+    """The PII an RDT grants this call: the dataElements of its restricted resource matching the request.
+
+    tokens_2021-03-01.json RestrictedResource.dataElements: required for getOrder, getOrders and
+    getOrderItems; buyerInfo and shippingAddress unlock BuyerInfo and the full ShippingAddress. A
+    seller token (no RDT) or an RDT without dataElements grants none.
+    """
+    doc = _rdt(request)
+    if doc is None:
+        return set()
+    elements: set[str] = set()
+    for resource in doc["resources"]:
+        if str(resource.get("method", "GET")).upper() == request.method.upper() \
+                and lwa.path_pattern(str(resource.get("path", ""))).match(request.url.path):
+            elements |= {str(e) for e in resource.get("dataElements") or []}
+    return elements
+
+
+# ordersV0.json Order.ShippingAddress: "only available for orders with the following status values:
+# Unshipped, PartiallyShipped, Shipped and InvoiceUnconfirmed"
+ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
+
+
+def order_v0(order: dict[str, Any], elements: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     mp = MARKETPLACES_BY_ID[order["marketplace_id"]]
     purchased = parse_iso(order["purchase_date"])
     shipped = sum(i["qty_shipped"] for i in order["items"])
@@ -82,15 +110,14 @@ def order_v0(order: dict[str, Any], with_pii: bool = False) -> dict[str, Any]:
         "IsISPU": False,
         "IsAccessPointOrder": False,
         "HasRegulatedItems": False,
-        "ShippingAddress": {"City": addr["City"], "StateOrRegion": addr["StateOrRegion"],
-                            "PostalCode": addr["PostalCode"], "CountryCode": addr["CountryCode"]},
-        "BuyerInfo": {"BuyerEmail": order["buyer_email"]} if with_pii else {},
+        "BuyerInfo": {"BuyerEmail": order["buyer_email"], "BuyerName": addr["Name"]}
+        if "buyerInfo" in elements else {},
     }
+    if order["status"] in ADDRESS_STATUSES:
+        body["ShippingAddress"] = dict(addr) if "shippingAddress" in elements else {
+            k: addr[k] for k in ("City", "StateOrRegion", "PostalCode", "CountryCode")}
     if order["status"] != "Canceled":
         body["OrderTotal"] = _money(_order_total(order), order["currency"])
-    if with_pii:
-        body["ShippingAddress"] = dict(addr)
-        body["BuyerInfo"]["BuyerName"] = addr["Name"]
     return body
 
 
@@ -213,7 +240,8 @@ def get_orders(request: Request) -> Any:
     with world.lock:
         matched = _select(world, query)
         offset, size = query["offset"], query["size"]
-        payload: dict[str, Any] = {"Orders": [order_v0(o) for o in matched[offset:offset + size]]}
+        elements = _data_elements(request)
+        payload: dict[str, Any] = {"Orders": [order_v0(o, elements) for o in matched[offset:offset + size]]}
     if offset + size < len(matched):
         payload["NextToken"] = encode_token({**query, "offset": offset + size})
     payload["LastUpdatedBefore" if query["by"] == "update" else "CreatedBefore"] = query["before"]
@@ -225,7 +253,7 @@ def get_order(request: Request, order_id: str) -> Any:
     sandbox = guard(request, "getOrder")
     with sandbox.world.lock:
         order = _get_order(sandbox.world, order_id)
-        return json_response({"payload": order_v0(order, with_pii=_rdt_granted(request))})
+        return json_response({"payload": order_v0(order, _data_elements(request))})
 
 
 @router.get("/orders/v0/orders/{order_id}/orderItems")

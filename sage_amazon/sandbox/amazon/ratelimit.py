@@ -54,3 +54,21 @@ class TokenBuckets:
                 return False
             self._state[operation] = (tokens - 1.0, now)
             return True
+
+
+# Which answers carry x-amzn-RateLimit-Limit: exactly the responses whose `headers` declare it in
+# Amazon's models (shared/spapi-models/models/*): 2xx, 400 and 404 for most operations; never 401,
+# 403, 409, 413 or 429 (a client backing off on a 429 cannot read the rate from it on Amazon).
+_DEFAULT_HEADER_STATUSES = frozenset({200, 201, 202, 204, 400, 404})
+_HEADER_STATUSES: dict[str, frozenset[int]] = {
+    # listingsItems_2021-08-01.json: put/patch/delete declare it on 200 and 400 only
+    "putListingsItem": frozenset({200, 400}), "patchListingsItem": frozenset({200, 400}),
+    "deleteListingsItem": frozenset({200, 400}),
+    # tokens_2021-03-01.json: every answer but 401 and 403
+    "createRestrictedDataToken": frozenset({200, 400, 404, 415, 429, 500, 503}),
+}
+
+
+def sends_rate_header(operation: str, status: int) -> bool:
+    """True when Amazon's model declares x-amzn-RateLimit-Limit on this operation's `status` answer."""
+    return status in _HEADER_STATUSES.get(operation, _DEFAULT_HEADER_STATUSES)

@@ -3,7 +3,7 @@ reports appear by themselves when a settlement period closes and can only be fou
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
@@ -26,6 +26,11 @@ router = APIRouter()
 QUEUE_SECONDS = 5.0
 PROCESSING_SECONDS = 15.0
 LOOKBACK = timedelta(days=90)
+# Amazon's changelog ("update-removal-of-xml-settlement-report-and-flat-file-settlement-report-date-changed-
+# to-november-11-2026", design/amazon-sp-api.md): the flat-file settlement report called V1 here
+# (GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE) is removed on 2026-11-11. From then on, by the sandbox's own
+# clock, no V1 report is generated and none is listed or served; only the _V2 type remains.
+V1_REMOVED = datetime(2026, 11, 11, tzinfo=UTC)
 PUBLIC_FIELDS = ("reportId", "reportType", "marketplaceIds", "dataStartTime", "dataEndTime", "createdTime",
                  "processingStatus", "processingStartTime", "processingEndTime", "reportDocumentId")
 
@@ -43,6 +48,8 @@ def on_settlement_closed(sandbox: Any, settlement: dict[str, Any]) -> None:
     world = sandbox.world
     created = parse_iso(settlement["end"]) + timedelta(minutes=47)
     for report_type, version in ((V2_TYPE, 2), (V1_TYPE, 1)):
+        if report_type == V1_TYPE and created >= V1_REMOVED:
+            continue
         report_id = _new_report_id(world)
         doc_id = documents.new_document_id("na" if settlement["marketplace_id"] == "ATVPDKIKX0DER" else "eu")
         documents.store_document(world, doc_id, report_content.settlement_text(world, settlement, version), "report")
@@ -159,8 +166,9 @@ def get_reports(request: Request) -> Any:
                  "until": iso(until), "offset": 0}
     with world.lock:
         since, until = parse_iso(query["since"]), parse_iso(query["until"])
+        removed = {V1_TYPE} if now >= V1_REMOVED else set()
         matched = [r for r in world.state["reports"].values()
-                   if r["reportType"] in query["types"]
+                   if r["reportType"] in query["types"] and r["reportType"] not in removed
                    and (not query["statuses"] or r["processingStatus"] in query["statuses"])
                    and (not query["mps"] or set(r.get("marketplaceIds", [])) & set(query["mps"]))
                    and since <= parse_iso(r["createdTime"]) <= until]
@@ -175,7 +183,7 @@ def get_reports(request: Request) -> Any:
 
 def _report(world: Any, report_id: str) -> dict[str, Any]:
     report = world.state["reports"].get(report_id)
-    if report is None:
+    if report is None or (report["reportType"] == V1_TYPE and world.clock() >= V1_REMOVED):
         raise not_found(f"Report {report_id} not found.")
     return report
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from sage_amazon.sandbox.amazon import credentials
 from sage_amazon.sandbox.amazon.faults import Faults
-from sage_amazon.sandbox.amazon.ratelimit import TokenBuckets
+from sage_amazon.sandbox.amazon.ratelimit import TokenBuckets, sends_rate_header
 from sage_amazon.sandbox.amazon.world import World, WorldOptions
 
 TICK_SECONDS = 0.25
@@ -176,13 +176,16 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         response = await call_next(request)
         response.headers["x-amzn-RequestId"] = request_id
         rate = getattr(request.state, "rate", None)
-        if rate is not None:
+        operation = getattr(request.state, "operation", None)
+        if rate is not None and operation and sends_rate_header(operation, response.status_code):
             response.headers["x-amzn-RateLimit-Limit"] = str(rate)
         return response
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Any:
         response = json_response(error_body(exc.code, exc.message, exc.details), exc.status)
+        if exc.error_type:
+            response.headers["x-amzn-ErrorType"] = exc.error_type
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -191,10 +194,12 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        if exc.status_code == 404:
-            return json_response(error_body("NotFound", "Resource not found."), 404)
-        if exc.status_code == 405:
-            return json_response(error_body("MethodNotAllowed", "Method not allowed."), 405)
+        if exc.status_code in (404, 405):
+            # a path (or method) no SP-API operation has: Amazon's gateway answers 403, not 404
+            response = json_response(error_body("MissingAuthenticationToken",
+                                                "Access to requested resource is denied.", None), 403)
+            response.headers["x-amzn-ErrorType"] = "MissingAuthenticationTokenException"
+            return response
         return json_response(error_body("InternalFailure", str(exc.detail)), exc.status_code)
 
     @app.exception_handler(Exception)

@@ -71,19 +71,26 @@ def decode_token(token: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def error_body(code: str, message: str, details: str = "") -> dict[str, Any]:
-    return {"errors": [{"code": code, "message": message, "details": details}]}
+def error_body(code: str, message: str, details: str | None = "") -> dict[str, Any]:
+    """An ErrorList; details=None leaves the key out (the gateway's MissingAuthenticationToken has none)."""
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return {"errors": [error]}
 
 
 class ApiError(Exception):
     """Raised by handlers; rendered as an ErrorList with this status."""
 
-    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+    def __init__(self, status: int, code: str, message: str, details: str | None = "",
+                 error_type: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        # x-amzn-ErrorType, as Amazon's API gateway sends it on a 403
+        self.error_type = error_type or ("AccessDeniedException" if status == 403 else None)
 
 
 def bad_request(message: str, code: str = "InvalidInput") -> ApiError:
