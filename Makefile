@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Ctrl-C or SIGTERM stop every child within seconds; --stop-with-parent: killing make (even SIGKILL) does too.
+# Other ports: make demo DEMO_ARGS="--ui-port 3001 --amazon-port 8101 --sqs-port 9325 --x3-port 8125"
 demo: setup
-	$(BIN)/sage-amazon demo
+	$(BIN)/sage-amazon demo --stop-with-parent $(DEMO_ARGS)
 
 test: setup lint
 	$(BIN)/python -m pytest -q

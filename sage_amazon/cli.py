@@ -2,36 +2,131 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import tempfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import click
 
 from sage_amazon import config
 
 
-class _Cli(click.Group):
-    """Turns configuration errors into one clear line instead of a traceback."""
+class OperatorError(click.ClickException):
+    """An operator's mistake or an unreachable dependency: printed as one line, exit code 2."""
 
-    def invoke(self, ctx: click.Context):
+    exit_code = 2
+
+
+def _one_line(exc: BaseException) -> str | None:
+    """The operator-facing line for the mistakes we recognise, or None for a bug (traceback)."""
+    from sage_amazon.sandbox.supervisor import SandboxError
+    from sage_amazon.warehouse import WarehouseBusy
+
+    if isinstance(exc, config.ConfigError):
+        return f"configuration error: {exc}"
+    if isinstance(exc, SandboxError | WarehouseBusy):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
+                                                  errno.ENOSPC, errno.EDQUOT):
+        where = exc.filename or ""
+        return f"cannot write {where}: {exc.strerror} (check SAGE_AMAZON_DATA_DIR / DAGSTER_HOME)"
+    return None
+
+
+class _Cli(click.Group):
+    """Turns operator mistakes into one clear line on stderr and a non-zero exit, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            return super().invoke(ctx)
-        except config.ConfigError as exc:
-            click.echo(f"sage-amazon: configuration error: {exc}", err=True)
-            sys.exit(2)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            _fail(f"{exc.format_message().rstrip('.')}{hint}", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        except Exception as exc:
+            line = _one_line(exc)
+            if line is None:
+                raise
+            _fail(line, 2)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(line: str, code: int) -> None:
+    click.echo(f"sage-amazon: {' '.join(line.split())}", err=True)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sage-amazon")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
 
 
 @click.group(cls=_Cli)
+@click.version_option(_version(), "--version", prog_name="sage-amazon", message="%(prog)s %(version)s")
 def main() -> None:
     """Amazon Selling Partner API ⇄ Sage X3 / Sage 500, on Dagster."""
+
+
+def require_writable(path: Path, what: str) -> Path:
+    """Create the folder if needed and prove we can write in it; one clear line if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise OperatorError(f"{what} {path} is not writable: {exc.strerror or exc}") from None
+    return path
+
+
+def require_data_dir() -> config.Settings:
+    """The settings, once the data dir (and DAGSTER_HOME) are known to be writable."""
+    settings = config.load()
+    require_writable(settings.data_dir, "data dir (SAGE_AMAZON_DATA_DIR)")
+    require_writable(settings.dagster_home, "DAGSTER_HOME")
+    return settings
+
+
+def require_sage500(settings: config.Settings) -> None:
+    """With the Sage 500 target, its database must answer before a run starts."""
+    if settings.target != "sage500":
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    url = make_url(settings.sage500_db_url)
+    where = url.render_as_string(hide_password=True)
+    args = {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
+    try:
+        engine = create_engine(url, connect_args=args)
+    except Exception as exc:  # missing driver, malformed URL
+        raise OperatorError(f"SAGE500_DB_URL={where} cannot be used: {str(exc).splitlines()[0]}") from None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        first = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
+        raise OperatorError(f"Sage 500 database not reachable at SAGE500_DB_URL={where}: {first}") from None
+    finally:
+        engine.dispose()
 
 
 def _prepare_dagster_home() -> str:
     """DAGSTER_HOME under the data dir, with an instance config that holds the pools."""
     from sage_amazon import instance
 
-    settings = config.load()
+    settings = require_data_dir()
     home = instance.ensure_home(settings.dagster_home)
     os.environ["DAGSTER_HOME"] = str(home)
     return str(home)
@@ -61,7 +156,8 @@ def run_command(start: str | None, end: str | None) -> None:
             f"--start {first} is before SAGE_AMAZON_START_DATE {settings.start_date}, the first order partition"
         )
     _prepare_dagster_home()
-    from sage_amazon.definitions import run_pipeline
+    require_sage500(settings)
+    from sage_amazon.runner import run_pipeline
 
     outcomes = run_pipeline(first.isoformat(), last.isoformat())
     _print_summary(outcomes)
@@ -88,12 +184,31 @@ def _print_summary(outcomes: list[tuple[str, bool, str]]) -> None:
 
 @main.command("demo")
 @click.option("--start", help="First UTC day of the initial run (default: 7 days ago).")
-@click.option("--port", default=3000, show_default=True, help="Dagster UI port.")
-def demo_command(start: str | None, port: int) -> None:
-    """Sandboxes up, one pipeline run, then the Dagster UI with sensors and schedules running."""
-    from sage_amazon import demo
+@click.option("--ui-port", "--port", "ui_port", default=3000, show_default=True, help="Dagster UI port.")
+@click.option("--amazon-port", default=8100, show_default=True, help="Amazon SP-API + LWA sandbox port.")
+@click.option("--sqs-port", default=9324, show_default=True, help="SQS sandbox port.")
+@click.option("--x3-port", default=8124, show_default=True, help="Sage X3 sandbox port.")
+@click.option("--seed", default=42, show_default=True, help="Seed of the generated seller.")
+@click.option("--history-days", default=None, type=int, help="Days of generated Amazon history (default 90).")
+@click.option("--no-run", is_flag=True, help="Skip the first pipeline run (the sensors and schedules still run).")
+@click.option("--stop-with-parent", is_flag=True,
+              help="Also stop when the process that started this one exits (used by `make demo`).")
+def demo_command(start: str | None, ui_port: int, amazon_port: int, sqs_port: int, x3_port: int, seed: int,
+                 history_days: int | None, no_run: bool, stop_with_parent: bool) -> None:
+    """Sandboxes up, one pipeline run, then the Dagster UI with sensors and schedules running.
 
-    demo.run_demo(start=start, ui_port=port)
+    Ctrl-C, SIGTERM or SIGHUP stop everything within seconds; if this process is killed, its children
+    stop by themselves."""
+    from sage_amazon import demo
+    from sage_amazon.sandbox import watchdog
+
+    if stop_with_parent:
+        watchdog.stop_with_parent()
+    if start is not None:
+        _day(start, date.min)
+    require_data_dir()
+    demo.run_demo(start=start, ui_port=ui_port, ports={"amazon": amazon_port, "sqs": sqs_port, "x3": x3_port},
+                  seed=seed, history_days=history_days, first_run=not no_run)
 
 
 from sage_amazon.sandbox.cli import sandbox  # noqa: E402

@@ -1,22 +1,30 @@
-"""`sage-amazon demo`: sandboxes, one pipeline run, then the Dagster UI with automation on."""
+"""`sage-amazon demo`: sandboxes, one pipeline run, then the Dagster UI with automation on.
+
+The UI is `dagster-webserver` and `dagster-daemon run`, two children of this process (rather than
+`dagster dev`, which ignores SIGTERM and Ctrl-C for about 35 s). Every child, sandbox or Dagster,
+runs in its own process group that dies with this process: Ctrl-C, SIGTERM or SIGHUP stop them all
+within a few seconds, and a watchdog stops them even when this process is killed with SIGKILL.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from sage_amazon import config, instance
 from sage_amazon.sandbox import supervisor
+from sage_amazon.sandbox.watchdog import Children
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _dagster(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("dagster")), *args]
+def _dagster(program: str, *args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name(program)), *args]
 
 
 # The demo speeds the sandbox's clock (rate limits, report processing) so a first run takes minutes, not hours.
@@ -24,30 +32,67 @@ DEMO_TIME_SCALE = 30.0
 DEMO_ORDER_RATE = 6.0  # new Amazon orders per minute, each announced on SQS
 
 
-def run_demo(start: str | None, ui_port: int = 3000) -> None:
+def run_demo(
+    start: str | None,
+    ui_port: int = 3000,
+    ports: dict[str, int] | None = None,
+    seed: int = 42,
+    history_days: int | None = None,
+    first_run: bool = True,
+) -> None:
     settings = config.load()
+    supervisor.require_free({"ui": ui_port, **{**supervisor.PORTS, **(ports or {})}})
     home = instance.ensure_home(settings.dagster_home)
-    with supervisor.sandboxes(time_scale=DEMO_TIME_SCALE, order_rate=DEMO_ORDER_RATE) as env:
-        os.environ.update(env)
-        os.environ["DAGSTER_HOME"] = str(home)
-        click.echo(supervisor.format_env(env))
+    children = Children()
+    logs = settings.data_dir / "sandbox" / "logs"
+    try:
+        with supervisor.sandboxes(
+            seed=seed, time_scale=DEMO_TIME_SCALE, order_rate=DEMO_ORDER_RATE, ports=ports,
+            history_days=history_days, children=children,
+        ) as env:
+            try:
+                _serve(env, home, start, ui_port, children, logs, first_run)
+            finally:
+                children.stop()  # everything at once: UI, daemon, their code servers, the sandboxes
+    except KeyboardInterrupt:
+        pass
+    finally:
+        children.stop()
+    click.echo("Demo stopped.")
+
+
+def _serve(env: dict[str, str], home: Path, start: str | None, ui_port: int, children: Children, logs: Path,
+           first_run: bool) -> None:
+    os.environ.update(env)
+    os.environ["DAGSTER_HOME"] = str(home)
+    click.echo(supervisor.format_env(env))
+    if first_run:
         click.echo("\n== First pipeline run ==")
         run_args = [sys.executable, "-m", "sage_amazon.cli", "run"] + (["--start", start] if start else [])
-        first = subprocess.run(run_args, cwd=PROJECT_ROOT)
-        if first.returncode != 0:
+        if children.spawn(run_args, cwd=PROJECT_ROOT).wait() != 0:
             click.echo("The first run had failures (see above); the UI shows each run's details.", err=True)
-        workspace = str(PROJECT_ROOT / "workspace.yaml")
-        for kind in ("sensor", "schedule"):
-            subprocess.run(_dagster(kind, "start", "--start-all", "-w", workspace), cwd=PROJECT_ROOT, check=False)
-        click.echo(f"\n== Dagster UI on http://127.0.0.1:{ui_port} (Ctrl-C stops everything) ==")
-        ui = subprocess.Popen(
-            _dagster("dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(ui_port)),
-            cwd=PROJECT_ROOT,
-            start_new_session=True,
-        )
-        try:
-            ui.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            supervisor.stop([ui])
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    for kind in ("sensor", "schedule"):
+        children.spawn(_dagster("dagster", kind, "start", "--start-all", "-w", workspace), cwd=PROJECT_ROOT,
+                       stdout=subprocess.DEVNULL).wait()
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "dagster-daemon.log").open("ab") as daemon_log:
+        daemon = children.spawn(_dagster("dagster-daemon", "run", "-w", workspace), cwd=PROJECT_ROOT,
+                                stdout=daemon_log, stderr=subprocess.STDOUT)
+    ui = children.spawn(
+        _dagster("dagster-webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(ui_port)), cwd=PROJECT_ROOT
+    )
+    deadline = time.monotonic() + 120
+    while not supervisor._port_open(ui_port) and time.monotonic() < deadline:
+        if ui.poll() is not None:
+            raise supervisor.SandboxError(f"dagster-webserver exited with {ui.returncode} (see above)")
+        time.sleep(0.3)
+    click.echo(f"\n== Dagster UI on http://127.0.0.1:{ui_port} (Ctrl-C stops everything) ==", err=False)
+    sys.stdout.flush()
+    while True:
+        for name, proc in (("dagster-webserver", ui), ("dagster-daemon", daemon)):
+            if proc.poll() is not None:
+                click.echo(f"{name} exited with {proc.returncode}; stopping the demo "
+                           f"(daemon log: {logs / 'dagster-daemon.log'})", err=True)
+                return
+        time.sleep(0.5)

@@ -29,6 +29,8 @@ def sandbox() -> None:
 @click.option("--amazon-port", default=8100, show_default=True)
 @click.option("--sqs-port", default=9324, show_default=True)
 @click.option("--x3-port", default=8124, show_default=True)
+@click.option("--stop-with-parent", is_flag=True,
+              help="Also stop when the process that started this one exits (used by `make sandbox`).")
 def up_command(
     seed: int,
     time_scale: float | None,
@@ -37,9 +39,15 @@ def up_command(
     amazon_port: int,
     sqs_port: int,
     x3_port: int,
+    stop_with_parent: bool,
 ) -> None:
-    """Start every sandbox in the foreground and print the environment to export."""
-    from sage_amazon.sandbox import supervisor
+    """Start every sandbox in the foreground and print the environment to export.
+
+    Ctrl-C, SIGTERM or SIGHUP stop every sandbox; if this process is killed, they stop by themselves."""
+    from sage_amazon.sandbox import supervisor, watchdog
+
+    if stop_with_parent:
+        watchdog.stop_with_parent()
 
     ports = {"amazon": amazon_port, "sqs": sqs_port, "x3": x3_port}
     with supervisor.sandboxes(

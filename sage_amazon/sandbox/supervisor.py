@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -13,8 +12,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sage_amazon import config
+from sage_amazon.sandbox import watchdog
+from sage_amazon.sandbox.watchdog import Children
 
 PORTS = {"sqs": 9324, "amazon": 8100, "x3": 8124}
+# the option of `sandbox up` / `demo` that moves each port, named in the "port busy" line
+PORT_FLAGS = {"sqs": "--sqs-port", "amazon": "--amazon-port", "x3": "--x3-port", "ui": "--ui-port"}
+
+
+class SandboxError(RuntimeError):
+    """An operator-facing failure to start: the message is one line saying what to do."""
+
+
+class PortBusy(SandboxError):
+    def __init__(self, name: str, port: int) -> None:
+        self.name, self.port = name, port
+        flag = PORT_FLAGS.get(name, f"--{name}-port")
+        super().__init__(f"port {port} ({name}) is already in use on 127.0.0.1; stop what holds it or move it with {flag}")
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -23,42 +37,59 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on the port and we may bind it."""
+    if _port_open(port, host):
+        return False
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_free(ports: dict[str, int]) -> None:
+    """Raise PortBusy for the first busy port."""
+    for name, port in ports.items():
+        if not port_free(port):
+            raise PortBusy(name, port)
+
+
 def _wait_for(name: str, port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"sandbox {name} exited with {proc.returncode}; last log lines:\n{tail}")
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise SandboxError(
+                f"sandbox {name} exited with {proc.returncode}"
+                + (f": {tail[0][:300]}" if tail else "") + f" (log: {log})"
+            )
         if _port_open(port):
             return
         time.sleep(0.2)
-    raise RuntimeError(f"sandbox {name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s (log: {log})")
+    raise SandboxError(f"sandbox {name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s (log: {log})")
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+def _spawn(children: Children, args: list[str], log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
-    handle = log.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "sage_amazon.cli", *args],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, so stopping it stops its children too
-    )
+    with log.open("ab") as handle:
+        return children.spawn(
+            [sys.executable, "-m", "sage_amazon.cli", *args], stdout=handle, stderr=subprocess.STDOUT
+        )
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    """Stop processes started elsewhere, with their process groups and descendants (SIGTERM, then SIGKILL)."""
+    groups = [p.pid for p in procs if p.poll() is None]
+    if groups:
+        watchdog.terminate(groups, watchdog.descendants(groups))
     for proc in procs:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL was sent
+            pass
 
 
 def sandbox_env(ports: dict[str, int] | None = None) -> dict[str, str]:
@@ -80,6 +111,25 @@ def sandbox_env(ports: dict[str, int] | None = None) -> dict[str, str]:
     return env
 
 
+class _Stop(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C: stop the children and leave."""
+
+
+def _raise_stop(signum, frame) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGTERM (timeout, systemd, kill) and SIGHUP (terminal closed) raise KeyboardInterrupt like Ctrl-C."""
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @contextmanager
 def sandboxes(
     seed: int = 42,
@@ -87,51 +137,58 @@ def sandboxes(
     ports: dict[str, int] | None = None,
     order_rate: float | None = None,
     history_days: int | None = None,
+    children: Children | None = None,
 ) -> Iterator[dict[str, str]]:
-    """Run SQS, the Amazon SP-API and Sage X3 (and install the Sage 500 database when it is the target)."""
+    """Run SQS, the Amazon SP-API and Sage X3 (and install the Sage 500 database when it is the target).
+
+    Every child runs in its own process group and dies with this process, however it ends (a watchdog
+    stops them even after SIGKILL). On leaving, they are stopped (SIGTERM, SIGKILL after 4 s)."""
     ports = {**PORTS, **(ports or {})}
     settings = config.load()
     logs = settings.data_dir / "sandbox" / "logs"
-    busy = [f"{name} ({port})" for name, port in ports.items() if _port_open(port)]
-    if busy:
-        raise RuntimeError(f"ports already in use: {', '.join(busy)}; is another sandbox running?")
+    require_free(ports)
     env = sandbox_env(ports)
+    own = children is None
+    children = children or Children()
     procs: list[subprocess.Popen] = []
-    # SIGTERM (timeout, systemd, kill) must stop the children too, like Ctrl-C does
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    try:
-        if settings.target == "sage500":
-            subprocess.run(
-                [sys.executable, "-m", "sage_amazon.cli", "sandbox", "sage500", "--db", env["SAGE500_DB_URL"]],
-                check=True,
-            )
-        sqs = _spawn(["sandbox", "sqs", "--port", str(ports["sqs"])], logs / "sqs.log")
-        procs.append(sqs)
-        _wait_for("sqs", ports["sqs"], sqs, logs / "sqs.log")
-        amazon_args = ["sandbox", "amazon", "--port", str(ports["amazon"]), "--seed", str(seed)]
-        amazon_args += ["--sqs-endpoint", f"http://127.0.0.1:{ports['sqs']}"]
-        if time_scale:
-            amazon_args += ["--time-scale", str(time_scale)]
-        if order_rate is not None:
-            amazon_args += ["--order-rate", str(order_rate)]
-        if history_days is not None:
-            amazon_args += ["--history-days", str(history_days)]
-        amazon = _spawn(amazon_args, logs / "amazon.log")
-        procs.append(amazon)
-        x3 = _spawn(["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
-        procs.append(x3)
-        _wait_for("amazon", ports["amazon"], amazon, logs / "amazon.log", timeout=180)
-        _wait_for("x3", ports["x3"], x3, logs / "x3.log", timeout=120)
-        if time_scale:  # the sandbox's buckets refill faster; its headers still carry Amazon's rates
-            env["SP_API_RATE_SCALE"] = str(time_scale)
-        yield env
-    finally:
-        stop(procs)
-        signal.signal(signal.SIGTERM, previous)
+    with stop_on_signals():
+        try:
+            if settings.target == "sage500":
+                install_sage500(env["SAGE500_DB_URL"])
+            sqs = _spawn(children, ["sandbox", "sqs", "--port", str(ports["sqs"])], logs / "sqs.log")
+            procs.append(sqs)
+            _wait_for("sqs", ports["sqs"], sqs, logs / "sqs.log")
+            amazon_args = ["sandbox", "amazon", "--port", str(ports["amazon"]), "--seed", str(seed)]
+            amazon_args += ["--sqs-endpoint", f"http://127.0.0.1:{ports['sqs']}"]
+            if time_scale:
+                amazon_args += ["--time-scale", str(time_scale)]
+            if order_rate is not None:
+                amazon_args += ["--order-rate", str(order_rate)]
+            if history_days is not None:
+                amazon_args += ["--history-days", str(history_days)]
+            amazon = _spawn(children, amazon_args, logs / "amazon.log")
+            procs.append(amazon)
+            x3 = _spawn(children, ["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
+            procs.append(x3)
+            _wait_for("amazon", ports["amazon"], amazon, logs / "amazon.log", timeout=180)
+            _wait_for("x3", ports["x3"], x3, logs / "x3.log", timeout=120)
+            if time_scale:  # the sandbox's buckets refill faster; its headers still carry Amazon's rates
+                env["SP_API_RATE_SCALE"] = str(time_scale)
+            yield env
+        finally:
+            children.stop(None if own else procs)
 
 
-def _raise_keyboard_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+def install_sage500(db_url: str) -> None:
+    """Create the Sage 500 sandbox database; one line naming SAGE500_DB_URL when PostgreSQL is not there."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sage_amazon.cli", "sandbox", "sage500", "--db", db_url],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("Error: ").removeprefix("sage-amazon: ") if lines else "failed"
+        raise SandboxError(f"Sage 500 sandbox not installed: {reason} (set SAGE500_DB_URL to a reachable PostgreSQL)")
 
 
 def format_env(env: dict[str, str]) -> str:

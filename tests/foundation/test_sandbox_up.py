@@ -72,7 +72,8 @@ def test_sandbox_up_serves_the_printed_environment_and_stops_cleanly(tmp_path):
         )
         assert wsdl.status_code == 200 and "CAdxWebServiceXmlCC" in wsdl.text
         children = _children_of(proc.pid)
-        assert len(children) == 3
+        watchdogs = [c for c in children if b"watchdog.py" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(children) == 4 and len(watchdogs) == 1  # three sandboxes and the watchdog
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
