@@ -22,12 +22,13 @@ class OperatorError(click.ClickException):
 
 def _one_line(exc: BaseException) -> str | None:
     """The operator-facing line for the mistakes we recognise, or None for a bug (traceback)."""
+    from sage_amazon.instance import InstanceError
     from sage_amazon.sandbox.supervisor import SandboxError
     from sage_amazon.warehouse import WarehouseBusy
 
     if isinstance(exc, config.ConfigError):
         return f"configuration error: {exc}"
-    if isinstance(exc, SandboxError | WarehouseBusy):
+    if isinstance(exc, SandboxError | WarehouseBusy | InstanceError):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
                                                   errno.ENOSPC, errno.EDQUOT):

@@ -57,12 +57,23 @@ class Stored:
 
 
 def store(source: Path, raw_dir: Path, *, origin: str, meta: dict[str, Any] | None = None) -> Stored:
-    """Keep a settlement file under the data dir (validating its header and summary row first)."""
+    """Keep a settlement file under the data dir (validating its header and summary row first).
+
+    Under a lock of the settlements folder: two imports of the same file at once (or an import beside
+    the discovery sensor) store it once, and the second sees "same content"."""
+    from filelock import FileLock
+
     source = Path(source)
     layout = parser.sniff(source, sample_lines=3)
-    sid = layout.summary["settlement-id"]
     folder = settlements_dir(raw_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".intake.lock"), timeout=300):
+        return _store_locked(source, raw_dir, layout, origin=origin, meta=meta)
+
+
+def _store_locked(source: Path, raw_dir: Path, layout, *, origin: str, meta: dict[str, Any] | None) -> Stored:
+    sid = layout.summary["settlement-id"]
+    folder = settlements_dir(raw_dir)
     target = folder / parser.raw_file_name(sid, source)
     existing = find_file(raw_dir, sid)
     sha = parser.file_sha256(source)
@@ -76,13 +87,16 @@ def store(source: Path, raw_dir: Path, *, origin: str, meta: dict[str, Any] | No
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         existing.rename(existing.with_name(f"{existing.name}.replaced-{stamp}"))
         replaced = True
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     shutil.copyfile(source, tmp)
     os.replace(tmp, target)
     doc = {"settlement_id": sid, "file": target.name, "file_format": layout.file_format, "sha256": sha,
            "origin": origin, "stored_at": datetime.now(UTC).isoformat(), "original_name": source.name,
            **(meta or {})}
-    (folder / (target.name.split(".")[0] + ".json")).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    manifest_path = folder / (target.name.split(".")[0] + ".json")
+    manifest_tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}.tmp")
+    manifest_tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    os.replace(manifest_tmp, manifest_path)  # a reader (the run's discovery) never sees half a manifest
     return Stored(sid, target, replaced, False, layout.file_format)
 
 
