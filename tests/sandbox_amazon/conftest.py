@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,6 +19,12 @@ from sage_amazon.sandbox.amazon.server import free_port, running_sandbox
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "spapi-models"
 MARKETPLACE_REGION = {"ATVPDKIKX0DER": "us-east-1", "A1F83G8C2ARO7P": "eu-west-1", "A1PA6795UKMFR9": "eu-west-1"}
+
+
+def settlement_amount(text: str) -> Decimal:
+    """A settlement amount in either form Amazon writes: 1234.50 or, in EU V2 files, 1.234,50 (test-side
+    reading, independent of the product's parser)."""
+    return Decimal(text.replace(".", "").replace(",", ".")) if "," in text else Decimal(text)
 
 
 def _models_dir() -> Path:

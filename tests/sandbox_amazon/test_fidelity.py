@@ -3,6 +3,7 @@ and where it is written (a model under shared/spapi-models, a notification schem
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -230,3 +231,37 @@ def test_client_library_still_reads_orders(sandbox, marketplace: str) -> None:
     res = make_client(Orders, sandbox.base_url, marketplace).get_orders(
         CreatedAfter=ago(datetime.now(UTC), days=3), MaxResultsPerPage=5)
     assert res.payload["Orders"] and res.headers["x-amzn-RateLimit-Limit"] == "0.0167"
+
+
+def test_eu_v2_settlement_amounts_in_local_number_format(sandbox) -> None:
+    """Amazon's changelog: the V2 flat-file settlement report shows the marketplace's local currency format,
+    so Amazon.de amounts read 95,00 (1.250,00); Amazon.com and Amazon.co.uk keep 95.00."""
+    import csv
+    import gzip
+    import io
+
+    from .conftest import settlement_amount
+
+    headers = {"x-amz-access-token": seller_token(sandbox.base_url)}
+    reports = httpx.get(f"{sandbox.base_url}/reports/2021-06-30/reports", headers=headers,
+                        params={"reportTypes": V2, "pageSize": "100"}).json()["reports"]
+    seen = set()
+    for report in reports:
+        (marketplace,) = report["marketplaceIds"]
+        if marketplace in seen:
+            continue
+        seen.add(marketplace)
+        for _ in range(50):  # another test may have emptied the getReportDocument bucket: wait for a token
+            res = httpx.get(f"{sandbox.base_url}/reports/2021-06-30/documents/{report['reportDocumentId']}",
+                            headers=headers)
+            if res.status_code != 429:
+                break
+            time.sleep(0.2)
+        doc = res.json()
+        text = gzip.decompress(httpx.get(doc["url"]).content).decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
+        comma = marketplace == "A1PA6795UKMFR9"
+        assert all(("," in r["amount"]) == comma and ("," in r["amount"] or "." in r["amount"]) for r in rows[1:])
+        assert ("," in rows[0]["total-amount"]) == comma
+        assert sum(settlement_amount(r["amount"]) for r in rows[1:]) == settlement_amount(rows[0]["total-amount"])
+    assert seen == {"ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}

@@ -8,7 +8,6 @@ import io
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -20,6 +19,7 @@ from sage_amazon.sandbox.amazon.faults import Faults
 from sage_amazon.sandbox.amazon.server import running_sandbox
 
 from .conftest import make_client
+from .conftest import settlement_amount as amount
 
 
 def _queue(endpoint: str) -> tuple[object, str]:
@@ -120,7 +120,7 @@ def test_settlements_close_by_themselves(tmp_path: Path, sqs_endpoint: str) -> N
             text = reports.get_report_document(doc_id, download=True).payload["document"]
             rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
             truth = truths[rows[0]["settlement-id"]]
-            assert Decimal(rows[0]["total-amount"]) == truth.total == sum(Decimal(r["amount"]) for r in rows[1:])
+            assert amount(rows[0]["total-amount"]) == truth.total == sum(amount(r["amount"]) for r in rows[1:])
             listed.add(rows[0]["settlement-id"])
         assert {s["settlement_id"] for s in new} <= listed
         assert listed == set(truths)

@@ -37,6 +37,27 @@ V1_COLUMNS = (
 )
 
 
+# Amazon's changelog: the V2 flat file shows amounts in the marketplace's local currency format, so an
+# Amazon.de file reads 95,00 and 1.250,00 (decimal comma, dot between thousands); Amazon.com and
+# Amazon.co.uk write 95.00. V1 files keep the decimal point.
+DECIMAL_COMMA_MARKETPLACES = frozenset({"A1PA6795UKMFR9", "A13V1IB3VIYZZH", "APJ6JRA9NG5V4", "A1RKKUPIHCS9HS",
+                                        "A1805IZSGTT6HS", "AMEN7PMS3EDWL", "A1C3SOZRARQ6R3"})
+
+
+def local_amount(value: str | Decimal, decimal_comma: bool) -> str:
+    """An amount as the file writes it: 1234.5 -> '1234.50', or '1.234,50' with a decimal comma."""
+    text = str(Decimal(value).quantize(Decimal("0.01")))
+    if not decimal_comma:
+        return text
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, cents = digits.split(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    return sign + ".".join([whole, *groups]) + "," + cents
+
+
 def ts(value: str | datetime) -> str:
     dt = parse_iso(value) if isinstance(value, str) else value
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -47,26 +68,27 @@ def day(value: str | datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d 00:00:00 UTC")
 
 
-def _summary(header: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
+def _summary(header: dict[str, Any], columns: tuple[str, ...], decimal_comma: bool = False) -> list[str]:
     row = dict.fromkeys(columns, "")
     row.update({"settlement-id": header["settlement_id"], "settlement-start-date": ts(header["start"]),
                 "settlement-end-date": ts(header["end"]), "deposit-date": ts(header["deposit"]),
-                "total-amount": str(header["total"]), "currency": header["currency"]})
+                "total-amount": local_amount(header["total"], decimal_comma), "currency": header["currency"]})
     return [row[c] for c in columns]
 
 
-def v2_row(sid: str, currency: str, market_name: str, line: dict[str, Any]) -> list[str]:
+def v2_row(sid: str, currency: str, market_name: str, line: dict[str, Any], decimal_comma: bool = False) -> list[str]:
     is_order = line["transaction_type"] in ("Order", "Refund")
     return [
         sid, "", "", "", "", currency, line["transaction_type"], line.get("order_id", ""), "",
         line.get("adjustment_id", ""), line.get("shipment_id", ""), market_name,
-        line["amount_type"], line["amount_description"], line["amount"], line.get("fulfillment", ""),
+        line["amount_type"], line["amount_description"], local_amount(line["amount"], decimal_comma),
+        line.get("fulfillment", ""),
         day(line["posted"]), ts(line["posted"]), line.get("order_item_code", "") if is_order else "", "",
         "", line.get("sku", ""), str(line.get("qty", "")) if is_order else "", line.get("promotion_id", ""),
     ]
 
 
-def v1_row(sid: str, currency: str, market_name: str, line: dict[str, Any]) -> list[str]:
+def v1_row(sid: str, currency: str, market_name: str, line: dict[str, Any], decimal_comma: bool = False) -> list[str]:
     row = dict.fromkeys(V1_COLUMNS, "")
     tt, at, ad, amount = line["transaction_type"], line["amount_type"], line["amount_description"], line["amount"]
     is_order = tt in ("Order", "Refund")
@@ -95,10 +117,11 @@ def write_settlement(out: IO[str], header: dict[str, Any], lines: Iterable[dict[
     render = v2_row if version == 2 else v1_row
     mp = MARKETPLACES_BY_ID.get(header["marketplace_id"])
     name = mp.name if mp else ""
+    comma = version == 2 and header["marketplace_id"] in DECIMAL_COMMA_MARKETPLACES
     out.write("\t".join(columns) + "\n")
-    out.write("\t".join(_summary(header, columns)) + "\n")
+    out.write("\t".join(_summary(header, columns, comma)) + "\n")
     for line in lines:
-        out.write("\t".join(render(header["settlement_id"], header["currency"], name, line)) + "\n")
+        out.write("\t".join(render(header["settlement_id"], header["currency"], name, line, comma)) + "\n")
 
 
 # ---------------------------------------------------------------------------- benchmark-size files
@@ -143,6 +166,7 @@ def generate_settlement_file(path: Path, lines: int, seed: int = 42, marketplace
               "deposit": start + timedelta(days=seller.SETTLEMENT_DAYS + 2)}
     render = v2_row if version == 2 else v1_row
     columns = V2_COLUMNS if version == 2 else V1_COLUMNS
+    comma = version == 2 and marketplace_id in DECIMAL_COMMA_MARKETPLACES
     tmp = path.with_name(path.name + ".details.tmp")
     total = Decimal("0")
     try:
@@ -150,7 +174,7 @@ def generate_settlement_file(path: Path, lines: int, seed: int = 42, marketplace
             buffer: list[str] = []
             for line in synthetic_lines(seed, marketplace_id, start, lines):
                 total += Decimal(line["amount"])
-                buffer.append("\t".join(render(header["settlement_id"], mp.currency, mp.name, line)))
+                buffer.append("\t".join(render(header["settlement_id"], mp.currency, mp.name, line, comma)))
                 if len(buffer) >= 5000:
                     out.write("\n".join(buffer) + "\n")
                     buffer.clear()
@@ -159,7 +183,7 @@ def generate_settlement_file(path: Path, lines: int, seed: int = 42, marketplace
         header["total"] = seller.q(total)
         with path.open("w", encoding="utf-8", newline="") as out:
             out.write("\t".join(columns) + "\n")
-            out.write("\t".join(_summary(header, columns)) + "\n")
+            out.write("\t".join(_summary(header, columns, comma)) + "\n")
             with tmp.open("r", encoding="utf-8", newline="") as details:
                 while chunk := details.read(1 << 20):
                     out.write(chunk)
