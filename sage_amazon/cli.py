@@ -156,8 +156,8 @@ def run_command(start: str | None, end: str | None) -> None:
         raise click.BadParameter(
             f"--start {first} is before SAGE_AMAZON_START_DATE {settings.start_date}, the first order partition"
         )
-    _prepare_dagster_home()
     require_sage500(settings)
+    _prepare_dagster_home()
     from sage_amazon.runner import run_pipeline
 
     outcomes = run_pipeline(first.isoformat(), last.isoformat())
