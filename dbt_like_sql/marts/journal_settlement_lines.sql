@@ -1,4 +1,5 @@
--- description: Balanced journal lines of a settlement, one journal per accounting period (month of the posted date): account lines summarised per GL account against the Amazon clearing account; the deposit (or the amount charged) moves from clearing to the bank on the deposit date. amount is credit-positive in the settlement currency; ledger_* are in the company currency at the configured rate, rounding absorbed by the clearing line.
+-- description: Balanced journal lines of a settlement, one journal per accounting period (month of the posted date): account lines summarised per GL account against the Amazon clearing account; the deposit moves from clearing to the bank on the deposit date, and the balance of a negative settlement (owed to Amazon, no money moved) to the amazon_payable account, which the next settlement's "Payable to Amazon" line clears. amount is credit-positive in the settlement currency; ledger_* are in the company currency at the configured rate, rounding absorbed by the clearing line.
+-- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
 WITH rep AS (
@@ -8,6 +9,11 @@ WITH rep AS (
         r.total_amount,
         r.deposit_date,
         coalesce(r.settlement_end_date, r.deposit_date) AS end_date,
+        -- the day money moves: the deposit; what a negative settlement owes Amazon is owed from its end
+        CASE
+            WHEN r.total_amount < 0 THEN coalesce(r.deposit_date, r.settlement_end_date)
+            ELSE r.deposit_date
+        END AS payout_date,
         CASE
             WHEN r.marketplace IN (SELECT m.marketplace FROM ref.settlement_account_map AS m) THEN r.marketplace
             ELSE '*'
@@ -32,7 +38,7 @@ fx AS (
 fixed AS (
     SELECT m.role, m.account, coalesce(m.tax_code, '') AS tax_code
     FROM ref.settlement_account_map AS m, rep
-    WHERE m.kind = 'role' AND m.marketplace = rep.map_marketplace AND m.role IN ('clearing', 'bank')
+    WHERE m.kind = 'role' AND m.marketplace = rep.map_marketplace AND m.role IN ('clearing', 'bank', 'amazon_payable')
 ),
 by_key AS (
     SELECT
@@ -95,10 +101,10 @@ clearing_net AS (
 ),
 deposit_bank AS (
     SELECT
-        CAST(date_trunc('month', rep.deposit_date) AS DATE) AS period_start,
+        CAST(date_trunc('month', rep.payout_date) AS DATE) AS period_start,
         3 AS kind_order,
         'bank' AS line_kind,
-        'bank' AS role,
+        f.role,
         f.account,
         f.tax_code,
         false AS is_suspense,
@@ -106,7 +112,8 @@ deposit_bank AS (
         CAST(round(-rep.total_amount * fx.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
         CAST(0 AS BIGINT) AS line_count
     FROM rep, fx, fixed AS f
-    WHERE f.role = 'bank' AND rep.deposit_date IS NOT NULL
+    WHERE f.role = CASE WHEN rep.total_amount < 0 THEN 'amazon_payable' ELSE 'bank' END
+        AND rep.payout_date IS NOT NULL
 ),
 deposit_clearing AS (
     SELECT
@@ -137,7 +144,7 @@ SELECT
     'AMZ-' || rep.settlement_id || '-' || strftime(l.period_start, '%Y%m') AS journal_reference,
     strftime(l.period_start, '%Y-%m') AS period,
     CASE
-        WHEN date_trunc('month', rep.deposit_date) = l.period_start THEN rep.deposit_date
+        WHEN date_trunc('month', rep.payout_date) = l.period_start THEN rep.payout_date
         ELSE least(last_day(l.period_start), greatest(l.period_start, rep.end_date))
     END AS accounting_date,
     rep.currency,
@@ -151,7 +158,7 @@ SELECT
     l.account,
     l.tax_code,
     left(CASE  -- X3 keeps 30 characters of a line description: "AMZ <settlement id> <what>"
-        WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'AMZ ' || rep.settlement_id || ' charged'
+        WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'AMZ ' || rep.settlement_id || ' owed to Amazon'
         WHEN l.line_kind = 'bank' THEN 'AMZ ' || rep.settlement_id || ' deposit'
         WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing out'
         WHEN l.line_kind = 'clearing' THEN 'AMZ ' || rep.settlement_id || ' clearing'

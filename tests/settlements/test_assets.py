@@ -13,15 +13,12 @@ pytestmark = pytest.mark.slow
 
 
 def _defs():
-    import assets.settlements.assets as a
-    from assets.sql_models import _model_asset
-    from sage_amazon import sql_models
-    from sage_amazon.ledger.settlements import MODELS
+    """The settlements flow as the code location builds it, with the account map it reads."""
+    from assets.reference.assets import settlement_account_map
+    from assets.settlements.definitions import defs
 
-    models = [_model_asset(sql_models.parse_model(sql_models.SQL_ROOT / g / f"{n}.sql")) for g, n in MODELS]
-    return [a.settlement_account_map, a.settlement_landing, *models, a.settlement_journal_postings,
-            a.settlement_lines_gx, a.settlement_journal_checks, a.settlement_reconciliation_ties_out,
-            a.settlement_fee_anomalies]
+    flow = defs()
+    return [settlement_account_map, *flow.assets, *flow.asset_checks]
 
 
 @pytest.fixture
@@ -43,7 +40,7 @@ def env(tmp_path, monkeypatch, data_dir):
 
 def _import(path, settings, instance, text=None):
     from sage_amazon.ledger import intake
-    from sensors.settlements import add_settlement_partition
+    from sage_amazon.runner import add_settlement_partition
 
     if text is not None:
         path = settings.data_dir / "upload.txt"

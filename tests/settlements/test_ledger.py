@@ -49,8 +49,8 @@ def test_public_v2_sample_balances_with_expected_accounts():
         "4060": D("-129.99"),  # refund of principal
         "4500": D("18.75"),    # Refund Reimbursal
         "1220": D("400.44"),   # reserve released 820.44, withheld 420.00
-        "6100": D("-64.67"),   # commissions, refund commission back, admin fee, shipping chargeback
-        "6110": D("-19.85"),   # FBA fees incl. the low-inventory-level fee
+        "6100": D("-56.68"),   # commissions, refund commission back, admin fee
+        "6110": D("-27.84"),   # FBA fees incl. the low-inventory-level fee and the shipping chargeback 7.99
         "6120": D("-64.28"),   # storage
         "6140": D("-39.99"),   # subscription
         "1210": D("0.00"),     # clearing: settlement net in, deposit out
@@ -98,7 +98,7 @@ def test_unmapped_lines_go_to_suspense_and_are_flagged(tmp_path):
     assert p.unmapped == [("ServiceFee", "other-transaction", "BrandNewAmazonFee", 1, D("-12.60"))]
     net = _net_by_account(p.journals)
     assert net["2990"] == D("-12.60")  # suspense, not dropped
-    assert net["6110"] == D("-7.25")
+    assert net["6110"] == D("-15.24")  # FBA fees 7.25 and the shipping chargeback 7.99
     assert p.reconciliation["unmapped_lines"] == 1 and p.reconciliation["variance"] == 0
     assert any("UNMAPPED" in line.description for j in p.journals for line in j.lines)
 
@@ -121,7 +121,7 @@ def test_settlement_spanning_month_end_gives_one_balanced_journal_per_period(tmp
     assert _net_by_account(p.journals)["1210"] == 0
 
 
-def test_negative_settlement_credits_the_bank(tmp_path):
+def test_negative_settlement_owes_amazon_and_leaves_the_bank_alone(tmp_path):
     lines = V2_SAMPLE.read_text().splitlines()
     header, summary, details = lines[0], lines[1], lines[2:]
     fees = [d for d in details if "\tServiceFee\t" in d]  # storage, subscription, low inventory: -116.87
@@ -129,9 +129,10 @@ def test_negative_settlement_credits_the_bank(tmp_path):
     p = settlements.preview(_sample(tmp_path, "negative.txt", "\n".join([header, summary, *fees]) + "\n"), "x3")
     assert all(o.passed for o in p.outcomes if o.blocking)
     net = _net_by_account(p.journals)
-    assert net["1010"] == D("116.87")  # Amazon charged the card / bank: bank credited
+    assert "1010" not in net  # no money moved
+    assert net["2150"] == D("116.87")  # owed to Amazon until "Payable to Amazon" / "Successful charge"
     assert p.reconciliation["deposit"] == D("-116.87")
-    assert any("charged" in line.description for j in p.journals for line in j.lines if line.account == "1010")
+    assert any("owed to Amazon" in line.description for j in p.journals for line in j.lines if line.account == "2150")
 
 
 def test_foreign_currency_posts_transaction_and_converted_ledger_amounts(tmp_path):

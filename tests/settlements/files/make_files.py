@@ -1,0 +1,84 @@
+"""Writes the hand-made settlement files of this folder (run it after changing a case; the files are committed).
+
+Each case is a list of detail lines (transaction-type, order-id, amount-type, amount-description, amount,
+posted day, marketplace-name); the summary total is their sum, so every file ties out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+HEADER = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
+          "currency", "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id",
+          "marketplace-name", "amount-type", "amount-description", "amount", "fulfillment-id", "posted-date",
+          "posted-date-time", "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku",
+          "quantity-purchased", "promotion-id")
+OT = "other-transaction"
+
+
+def write(name: str, sid: str, start: str, end: str, deposit: str, currency: str, lines: list[tuple],
+          marketplace: str = "Amazon.com") -> None:
+    total = sum(Decimal(line[4]) for line in lines)
+    rows = ["\t".join(HEADER), "\t".join({
+        "settlement-id": sid, "settlement-start-date": f"{start} 00:00:00 UTC",
+        "settlement-end-date": f"{end} 00:00:00 UTC", "deposit-date": f"{deposit} 00:00:00 UTC",
+        "total-amount": f"{total:.2f}" if currency != "JPY" else f"{total:.0f}", "currency": currency,
+    }.get(c, "") for c in HEADER)]
+    for tt, oid, at, desc, amount, day, *mkt in lines:
+        values = {
+            "settlement-id": sid, "transaction-type": tt, "order-id": oid, "marketplace-name": mkt[0] if mkt else
+            (marketplace if oid else ""), "amount-type": at, "amount-description": desc, "amount": amount,
+            "fulfillment-id": "AFN" if oid else "", "posted-date": f"{day} 00:00:00 UTC",
+            "posted-date-time": f"{day} 12:00:00 UTC", "sku": "NW-MUG-01" if oid else "",
+            "quantity-purchased": "1" if oid else "",
+        }
+        rows.append("\t".join(values.get(c, "") for c in HEADER))
+    (Path(__file__).parent / name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def negative_series() -> None:
+    """Three consecutive US settlements: negative (owed to Amazon), card charged, a new debt rolled forward."""
+    write("neg-1-negative.txt", "90000000001", "2026-03-01", "2026-03-15", "2026-03-17", "USD", [
+        ("Order", "111-0000001-0000001", "ItemPrice", "Principal", "50.00", "2026-03-03"),
+        ("Order", "111-0000001-0000001", "ItemFees", "Commission", "-7.50", "2026-03-03"),
+        ("other-transaction", "", OT, "Storage Fee", "-152.50", "2026-03-10"),
+        ("other-transaction", "", OT, "Subscription Fee", "-40.00", "2026-03-12"),
+    ])  # total -150.00: no money moves, the seller owes Amazon 150.00
+    write("neg-2-card-charged.txt", "90000000002", "2026-03-15", "2026-03-29", "2026-03-31", "USD", [
+        ("other-transaction", "", OT, "Payable to Amazon", "-150.00", "2026-03-16"),
+        ("other-transaction", "", OT, "Successful charge", "150.00", "2026-03-16"),
+        ("Order", "111-0000002-0000002", "ItemPrice", "Principal", "100.00", "2026-03-20"),
+        ("Order", "111-0000002-0000002", "ItemFees", "Commission", "-15.00", "2026-03-20"),
+        ("other-transaction", "", OT, "Storage Fee", "-115.00", "2026-03-25"),
+    ])  # card paid the 150.00; the period itself ends 30.00 short: owed again, rolled forward
+    write("neg-3-rolled-forward.txt", "90000000003", "2026-03-29", "2026-04-12", "2026-04-14", "USD", [
+        ("other-transaction", "", OT, "Payable to Amazon", "-30.00", "2026-03-30"),
+        ("Order", "111-0000003-0000003", "ItemPrice", "Principal", "500.00", "2026-04-02"),
+        ("Order", "111-0000003-0000003", "ItemFees", "Commission", "-75.00", "2026-04-02"),
+        ("other-transaction", "", OT, "Micro Deposit", "-0.12", "2026-04-05"),
+    ])  # 394.88 deposited; 0.12 reached the bank separately as Amazon's micro deposit
+
+
+def balance_sheet() -> None:
+    """One settlement with every balance-sheet movement: reserve, loan repayment, failed disbursement,
+    cross-marketplace debt, balance adjustment, plus the misclassified types of the old rules."""
+    write("balance-sheet.txt", "90000000010", "2026-05-01", "2026-05-15", "2026-05-17", "USD", [
+        ("Order", "111-0000010-0000010", "ItemPrice", "Principal", "1000.00", "2026-05-02"),
+        ("Order", "111-0000010-0000010", "ItemFees", "Commission", "-150.00", "2026-05-02"),
+        ("other-transaction", "", OT, "Current Reserve Amount", "-200.00", "2026-05-15"),
+        ("other-transaction", "", OT, "Previous Reserve Amount Balance", "120.00", "2026-05-01"),
+        ("other-transaction", "", OT, "Amazon Capital Services", "-250.00", "2026-05-05"),
+        ("other-transaction", "", OT, "Failed Disbursement", "80.00", "2026-05-06"),
+        ("other-transaction", "", OT, "Debt adjustment against Amazon.ca", "-40.00", "2026-05-07"),
+        ("other-transaction", "", OT, "BalanceAdjustment", "-5.00", "2026-05-07"),
+        ("Liquidations", "111-0000011-0000011", "ItemPrice", "Principal", "60.00", "2026-05-08"),
+        ("Liquidations", "111-0000011-0000011", "ItemFees", "LiquidationsBrokerageFee", "-6.00", "2026-05-08"),
+        ("other-transaction", "", OT, "FBA Inventory Reimbursement - Customer Return", "25.00", "2026-05-09"),
+        ("other-transaction", "", OT, "INCORRECT_FEES_ITEMS", "3.10", "2026-05-09"),
+    ])
+
+
+if __name__ == "__main__":
+    negative_series()
+    balance_sheet()
