@@ -48,7 +48,7 @@ def replay_command(flow: str | None, reason: str | None) -> None:
     import os
 
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    from sage_amazon.definitions import replay_flows
+    from sage_amazon.runner import exit_now, replay_flows
 
     by_flow: dict[str, list[str]] = {}
     for d in before:
@@ -61,6 +61,4 @@ def replay_command(flow: str | None, reason: str | None) -> None:
     for d in before:
         if (d.flow, d.record_key) in still:
             click.echo(f"  still open: {d.flow} {d.record_key}: {d.reason[:100]}")
-    from sage_amazon.cli import _exit_now
-
-    _exit_now(0 if ok else 1)
+    exit_now(0 if ok else 1)

@@ -4,6 +4,7 @@ A file `dbt_like_sql/<group>/<name>.sql` builds table `<group>.<name>`. Every ta
 as `<schema>.<table>` is an upstream model or asset named `<table>`. Header comments configure it:
 
     -- description: Latest version of each Amazon order
+    -- flow: orders                             (the flow, i.e. Dagster asset group, the model belongs to)
     -- partitions: daily | settlement          (optional)
     -- partition_column: purchase_day           (required with partitions)
 
@@ -39,6 +40,7 @@ class SqlModel:
     sql: str
     refs: tuple[str, ...]  # upstream asset names
     description: str = ""
+    flow: str = ""  # the flow (asset group) the model belongs to: `-- flow: orders`
     partitions: str | None = None
     partition_column: str | None = None
 
@@ -96,6 +98,7 @@ def parse_model(path: Path, root: Path = SQL_ROOT) -> SqlModel:
         sql=text,
         refs=tuple(sorted(refs - {path.stem})),
         description=header.get("description", ""),
+        flow=header.get("flow", ""),
         partitions=partitions,
         partition_column=column,
     )

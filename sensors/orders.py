@@ -12,41 +12,32 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from assets.flow import FLOW_TAG, ORDERS_TAG, TRIGGER_TAG
+from assets.orders import FLOW as ORDERS
+from assets.orders.checks import RECORD_LEVEL
 from assets.partitions import daily_partitions
+from assets.shipments import FLOW as SHIPMENTS
 from resources.notifications import SqsResource
+from sensors.shipments import order_shipments_job
 
-ORDER_CHANGE_ASSETS = ("amazon_orders", "amazon_order_items", "stg_amazon_orders", "stg_amazon_order_items",
-                       "sage_order_lines", "sage_orders", "sage_sales_orders")
+# the orders flow; its record-level checks (Great Expectations suite, unmapped SKUs, totals) do not block
+# the load (it dead-letters those orders) and run with the nightly catch-up, not on every notification
+ORDER_CHANGE_SELECTION = dg.AssetSelection.groups(ORDERS) - dg.AssetSelection.checks(*RECORD_LEVEL)
 
 order_changes_job = dg.define_asset_job(
     "order_changes_job",
-    selection=dg.AssetSelection.assets(*ORDER_CHANGE_ASSETS).without_checks()
-    | dg.AssetSelection.checks_for_assets("amazon_orders")
-    | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("sage_orders"), "one_row_per_order"),
-                               dg.AssetCheckKey(dg.AssetKey("sage_order_lines"), "one_line_per_item")),
+    selection=ORDER_CHANGE_SELECTION,
     description="Extract, model and post just the orders an ORDER_CHANGE notification named",
-    tags={"sage_amazon/flow": "orders"},
+    tags={FLOW_TAG: ORDERS},
     executor_def=dg.in_process_executor,  # one writer anyway; no process per step: seconds, not tens
 )
 
 orders_catchup_job = dg.define_asset_job(
     "orders_catchup_job",
-    selection=dg.AssetSelection.assets(
-        "amazon_orders", "amazon_order_items", "amazon_fba_shipments", "sku_map", "marketplace_map",
-        "order_status_map", "carrier_map", "order_currencies", "sage_item_codes", "stg_amazon_orders",
-        "stg_amazon_order_items", "stg_amazon_fba_shipments", "sage_order_lines", "sage_orders",
-        "sage_order_shipments", "sage_sales_orders", "sage_shipment_updates"),
+    # the order and shipment flows with the reference tables they read
+    selection=dg.AssetSelection.groups(ORDERS, SHIPMENTS).upstream(),
     description="Re-read the last days (late cancellations, shipments), then post, close and ship in Sage",
-    tags={"sage_amazon/flow": "orders"},
-    executor_def=dg.in_process_executor,
-)
-
-order_shipments_job = dg.define_asset_job(
-    "order_shipments_job",
-    selection=dg.AssetSelection.assets("amazon_fba_shipments", "stg_amazon_fba_shipments", "sage_order_shipments",
-                                       "sage_shipment_updates"),
-    description="Read the fulfilled-shipments report for the last two days and record new FBA shipments in Sage",
-    tags={"sage_amazon/flow": "orders"},
+    tags={FLOW_TAG: ORDERS},
     executor_def=dg.in_process_executor,
 )
 
@@ -109,7 +100,7 @@ def plan_runs(messages, cursor: dict, today: date | None = None, now: datetime |
             partition_key=day,
             run_config={"ops": {"amazon_orders": {"config": {"order_ids": order_ids}},
                                 "sage_sales_orders": {"config": {"order_ids": order_ids}}}},
-            tags={"sage_amazon/orders": ",".join(order_ids)[:200], "sage_amazon/trigger": "ORDER_CHANGE"},
+            tags={ORDERS_TAG: ",".join(order_ids)[:200], TRIGGER_TAG: "ORDER_CHANGE"},
         ))
     kept = set(release)
     new_cursor = {"delete": [m.receipt_handle for m in messages if m.receipt_handle not in kept],
@@ -136,7 +127,7 @@ def shipments_request(cursor: dict, now: datetime):
         run_key=f"order-shipments-{now.strftime('%Y%m%dT%H%M%S')}",
         tags={"dagster/asset_partition_range_start": first.isoformat(),
               "dagster/asset_partition_range_end": now.date().isoformat(),
-              "sage_amazon/trigger": "ORDER_CHANGE shipped"},
+              TRIGGER_TAG: "ORDER_CHANGE shipped"},
     )
 
 

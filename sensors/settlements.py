@@ -15,20 +15,18 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from assets import settlements
+from assets.flow import FLOW_TAG, SETTLEMENT_ID_TAG, TRIGGER_TAG
 from assets.partitions import settlement_partitions
 from resources.notifications import SqsResource
 from resources.sp_api import SpApiResource
 
-SETTLEMENT_ASSETS = (
-    "settlement_lines", "settlement_reports", "stg_settlement_categories", "journal_settlement_lines",
-    "settlement_reconciliation", "settlement_fee_rates", "settlement_journal_postings",
-)
-
 settlement_job = dg.define_asset_job(
     "settlement_job",
-    selection=dg.AssetSelection.assets(*SETTLEMENT_ASSETS),
+    selection=dg.AssetSelection.groups(settlements.FLOW),
     description="Land, validate, journalise, reconcile and post one settlement (partition = settlement id).",
-    tags={"flow": "settlements"},
+    tags={FLOW_TAG: settlements.FLOW},
+    executor_def=dg.in_process_executor,  # one process for the run: no interpreter start per step
 )
 
 
@@ -64,7 +62,7 @@ def evaluate_discovery(context, api, raw_dir, instance, document_ids=None):
     ids = sorted({s.settlement_id for s in found.stored})
     existing = set(instance.get_dynamic_partitions(settlement_partitions.name))
     new = [i for i in ids if i not in existing]
-    requests = [dg.RunRequest(run_key=i, partition_key=i, tags={"settlement_id": i, "origin": "sp-api"})
+    requests = [dg.RunRequest(run_key=i, partition_key=i, tags={SETTLEMENT_ID_TAG: i, TRIGGER_TAG: "sp-api"})
                 for i in ids]
     return dg.SensorResult(
         run_requests=requests,
@@ -105,7 +103,7 @@ def reconciliation_requests(instance, warehouse_path, day: str) -> list[dg.RunRe
             known = {r[0] for r in con.execute("SELECT settlement_id FROM raw.settlement_reports").fetchall()}
     pending = [k for k in keys if k not in known or k in set(landed)]
     return [dg.RunRequest(run_key=f"reconcile-{k}-{day}", partition_key=k,
-                          tags={"settlement_id": k, "origin": "daily-reconciliation"}) for k in sorted(pending)]
+                          tags={SETTLEMENT_ID_TAG: k, TRIGGER_TAG: "daily-reconciliation"}) for k in sorted(pending)]
 
 
 @dg.schedule(job=settlement_job, cron_schedule="0 6 * * *", execution_timezone="UTC",
@@ -119,37 +117,3 @@ def settlement_reconciliation_schedule(context: dg.ScheduleEvaluationContext):
     if not requests:
         return dg.SkipReason("every settlement is posted")
     return requests
-
-
-# ---------------------------------------------------------------------------------------------
-# used by `sage-amazon settlement import` (sage_amazon/ never imports dagster itself)
-
-
-def embedded_instance() -> dg.DagsterInstance:
-    import os
-
-    from sage_amazon import config, instance
-
-    home = instance.ensure_home(config.load().dagster_home)
-    os.environ.setdefault("DAGSTER_HOME", str(home))
-    return dg.DagsterInstance.get()
-
-
-def add_settlement_partition(settlement_id: str, instance: dg.DagsterInstance | None = None) -> bool:
-    """Add the settlement id as a partition of `settlement_ids`; False if it was there already."""
-    instance = instance or embedded_instance()
-    if instance.has_dynamic_partition(settlement_partitions.name, settlement_id):
-        return False
-    instance.add_dynamic_partitions(settlement_partitions.name, [settlement_id])
-    return True
-
-
-def run_settlement(settlement_id: str, instance: dg.DagsterInstance | None = None) -> tuple[bool, str]:
-    """Run the settlement job for one partition in this process: (success, run id)."""
-    from sage_amazon.definitions import defs
-
-    instance = instance or embedded_instance()
-    result = defs.resolve_job_def("settlement_job").execute_in_process(
-        instance=instance, partition_key=settlement_id, raise_on_error=False,
-        tags={"settlement_id": settlement_id, "origin": "import"})
-    return result.success, result.run_id

@@ -5,6 +5,7 @@ Thin: the work is in sage_amazon.amazon.shipment_confirmation (posting ledger fl
 
 import dagster as dg
 
+from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
@@ -15,9 +16,8 @@ PUSH_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENT
 
 
 @dg.asset(
-    group_name="shipments",
     kinds={"sage", "amazon"},
-    pool="duckdb_write",
+    pool=pools.SP_API,  # confirmShipment spends the SP-API budget
     retry_policy=PUSH_RETRY,
     tags={deadletters.FLOW_TAG: FLOW},
     description="Confirms each merchant-fulfilled shipment recorded in Sage (Sage 500) to Amazon once "

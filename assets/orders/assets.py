@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from assets.partitions import daily_partitions
+from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
 from sage_amazon import deadletters
 
-GROUP = "orders"
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 LOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 MIN_EXPECTED_PER_DAY = 5.0  # a past day with no order is suspicious when the seller usually has this many
@@ -35,9 +35,9 @@ def _days(context: dg.AssetExecutionContext) -> list[date]:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("amazon_orders", group_name=GROUP, kinds={"amazon", "duckdb"},
+        dg.AssetSpec("amazon_orders", kinds={"amazon", "duckdb"}, metadata={"dagster/table_name": "raw.amazon_orders"},
                      description="Amazon orders (raw.amazon_orders), one row per order version, by purchase day (UTC)"),
-        dg.AssetSpec("amazon_order_items", group_name=GROUP, kinds={"amazon", "duckdb"},
+        dg.AssetSpec("amazon_order_items", kinds={"amazon", "duckdb"}, metadata={"dagster/table_name": "raw.amazon_order_items"},
                      description="Amazon order items (raw.amazon_order_items), by purchase day (UTC)"),
     ],
     check_specs=[
@@ -48,7 +48,7 @@ def _days(context: dg.AssetExecutionContext) -> list[date]:
     ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb_write",
+    pool=pools.SP_API,  # the raw write is one short warehouse session
     retry_policy=API_RETRY,
 )
 def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig, sp_api: SpApiResource,
@@ -128,10 +128,9 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
 
 
 @dg.asset(
-    group_name=GROUP,
     kinds={"sage"},
     deps=["sage_orders", "sage_order_lines"],
-    pool="duckdb_write",
+    pool=pools.SAGE,
     retry_policy=LOAD_RETRY,
     tags={deadletters.FLOW_TAG: "orders"},  # = sage_amazon.orders.load.FLOW (replay re-runs this asset)
     description="Posts marts.sage_orders to Sage once each (posting ledger); closes cancelled orders; "

@@ -7,6 +7,7 @@ mart does not have one row per order, lines fan out) block the load.
 
 import dagster as dg
 
+from resources import pools
 from resources.warehouse import WarehouseResource
 
 WARN = dg.AssetCheckSeverity.WARN
@@ -33,7 +34,7 @@ def _frame(con, sql: str):
     specs=[dg.AssetCheckSpec(name, asset=asset, description=f"Great Expectations: {kind} {kwargs}")
            for name, (asset, kind, kwargs) in GX_SUITE.items()],
     can_subset=True,
-    pool="duckdb_write",
+    pool=pools.DUCKDB_WRITE,
 )
 def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     """The orders suite on the orders the load would post (action 'post')."""
@@ -61,7 +62,7 @@ def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: Wareho
             )
 
 
-@dg.asset_check(asset="sage_orders", pool="duckdb_write",
+@dg.asset_check(asset="sage_orders", pool=pools.DUCKDB_WRITE,
                 description="Every SKU of an order to post maps to a Sage item (exact match, then alias)")
 def every_sku_mapped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.read() as con:
@@ -76,7 +77,7 @@ def every_sku_mapped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                   "skus": dg.MetadataValue.md("\n".join(f"- {s}: {n} order(s)" for s, n in rows) or "_none_")})
 
 
-@dg.asset_check(asset="sage_orders", pool="duckdb_write",
+@dg.asset_check(asset="sage_orders", pool=pools.DUCKDB_WRITE,
                 description="Amazon's order total equals the sum of its lines (price + tax + shipping - discounts)")
 def order_totals_match_lines(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.read() as con:
@@ -91,7 +92,7 @@ def order_totals_match_lines(warehouse: WarehouseResource) -> dg.AssetCheckResul
                                                   or "_none_")})
 
 
-@dg.asset_check(asset="sage_orders", blocking=True, pool="duckdb_write",
+@dg.asset_check(asset="sage_orders", blocking=True, pool=pools.DUCKDB_WRITE,
                 description="Structural: one mart row per staged order (a join fan-out or a lost order blocks the load)")
 def one_row_per_order(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.read() as con:
@@ -102,10 +103,16 @@ def one_row_per_order(warehouse: WarehouseResource) -> dg.AssetCheckResult:
                                          "staged_orders": int(staged)})
 
 
-@dg.asset_check(asset="sage_order_lines", blocking=True, pool="duckdb_write",
+@dg.asset_check(asset="sage_order_lines", blocking=True, pool=pools.DUCKDB_WRITE,
                 description="Structural: one mapped line per staged order item")
 def one_line_per_item(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.read() as con:
         lines = con.execute("SELECT count(*) FROM marts.sage_order_lines").fetchone()[0]
         staged = con.execute("SELECT count(*) FROM staging.stg_amazon_order_items").fetchone()[0]
     return dg.AssetCheckResult(passed=lines == staged, metadata={"lines": int(lines), "staged_items": int(staged)})
+
+
+# blocking: a broken mart never reaches Sage (these run with every order run)
+STRUCTURAL = (one_row_per_order, one_line_per_item)
+# warnings: the load dead-letters the orders concerned (these run with the nightly catch-up and `run`)
+RECORD_LEVEL = (order_expectations, every_sku_mapped, order_totals_match_lines)

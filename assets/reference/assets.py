@@ -1,8 +1,9 @@
-"""Reference data shared by the order and shipment flows: the mapping YAML files and Sage's item master
-as ref.* tables (edit the YAML, re-materialize, replay dead letters)."""
+"""Reference data the flows read: the mapping YAML files (orders, shipments) and the settlement account map
+(accounts.yaml), plus Sage's item master, as ref.* tables (edit the YAML, re-materialize, replay dead letters)."""
 
 import dagster as dg
 
+from resources import pools
 from resources.sage import SageResource
 from resources.warehouse import WarehouseResource
 
@@ -11,18 +12,18 @@ LOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTI
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("sku_map", group_name="mapping", kinds={"yaml", "duckdb"},
+        dg.AssetSpec("sku_map", kinds={"yaml", "duckdb"}, metadata={"dagster/table_name": "ref.sku_map"},
                      description="SKU aliases (skus.yaml) for the configured Sage target: ref.sku_map"),
-        dg.AssetSpec("marketplace_map", group_name="mapping", kinds={"yaml", "duckdb"},
+        dg.AssetSpec("marketplace_map", kinds={"yaml", "duckdb"}, metadata={"dagster/table_name": "ref.marketplace_map"},
                      description="Marketplace -> Sage site, customer, currency (marketplaces.yaml): ref.marketplace_map"),
-        dg.AssetSpec("order_status_map", group_name="mapping", kinds={"yaml", "duckdb"},
+        dg.AssetSpec("order_status_map", kinds={"yaml", "duckdb"}, metadata={"dagster/table_name": "ref.order_status_map"},
                      description="Amazon status -> Sage status and load action (order_statuses.yaml)"),
-        dg.AssetSpec("carrier_map", group_name="mapping", kinds={"yaml", "duckdb"},
+        dg.AssetSpec("carrier_map", kinds={"yaml", "duckdb"}, metadata={"dagster/table_name": "ref.carrier_map"},
                      description="Amazon carrier -> Sage carrier (carriers.yaml)"),
-        dg.AssetSpec("order_currencies", group_name="mapping", kinds={"yaml", "duckdb"},
+        dg.AssetSpec("order_currencies", kinds={"yaml", "duckdb"}, metadata={"dagster/table_name": "ref.order_currencies"},
                      description="Currencies an order may have (marketplaces.yaml)"),
     ],
-    pool="duckdb_write",
+    pool=pools.DUCKDB_WRITE,
 )
 def order_mappings(warehouse: WarehouseResource, sage: SageResource):
     """The order mapping YAML files as ref tables (edit the YAML, re-materialize, replay dead letters)."""
@@ -38,7 +39,8 @@ def order_mappings(warehouse: WarehouseResource, sage: SageResource):
                                                              "preview": dg.MetadataValue.md(md)})
 
 
-@dg.asset(group_name="mapping", kinds={"sage", "duckdb"}, pool="duckdb_write", retry_policy=LOAD_RETRY)
+@dg.asset(kinds={"sage", "duckdb"}, pool=pools.SAGE, retry_policy=LOAD_RETRY,
+          metadata={"dagster/table_name": "ref.sage_item_codes"})
 def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.MaterializeResult:
     """Active items of the Sage item master (ref.sage_item_codes): a SKU equal to one maps to it exactly."""
     from sage_amazon.orders import refdata
@@ -48,3 +50,26 @@ def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.Mate
         n = refdata.write_item_codes(con, codes, sage.target)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "sage_target": sage.target,
                                           "items": dg.MetadataValue.md(", ".join(sorted(codes)[:50]) or "_none_")})
+
+
+@dg.asset(
+    kinds={"duckdb", "yaml"}, pool=pools.DUCKDB_WRITE, metadata={"dagster/table_name": "ref.settlement_account_map"},
+    description="accounts.yaml compiled into ref.settlement_account_map: line patterns -> role -> GL account "
+                "and tax code for the configured Sage target, plus currency rates.",
+)
+def settlement_account_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon import config
+    from sage_amazon.mapping import accounts
+
+    amap = accounts.load()
+    target = config.load().target
+    with warehouse.write() as con:
+        n = accounts.write_table(con, amap, target)
+    rules = "\n".join(f"| {r.no} | {r.transaction_type} | {r.amount_type} | {r.description} | {r.role} | "
+                      f"{amap.account(target, r.role)} |" for r in amap.rules)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "source": amap.source, "target": target,
+        "company_currency": amap.company_currency,
+        "rules": dg.MetadataValue.md("| # | transaction-type | amount-type | description | role | account |\n"
+                                     "|---|---|---|---|---|---|\n" + rules),
+    })

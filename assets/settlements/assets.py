@@ -2,7 +2,7 @@
 
 Asset graph (partitioned by settlement id, `settlement_ids`):
 
-    settlement_account_map (ref, unpartitioned) ─┐
+    settlement_account_map (reference flow)     ─┐
     settlement_lines + settlement_reports (raw) ─┴─▶ stg_settlement_categories ─▶ journal_settlement_lines
         ─▶ settlement_reconciliation ─▶ settlement_journal_postings (Sage)      (SQL models in dbt_like_sql/)
     settlement_lines ─▶ settlement_fee_rates (fee anomalies, non-blocking)
@@ -16,12 +16,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.partitions import settlement_partitions
+from resources import pools
 from resources.sage import SageResource
 from resources.warehouse import WarehouseResource
 from sage_amazon import deadletters
-
-GROUP = "settlements"
-OWNERS = ["team:finance"]
 
 
 def _settings():
@@ -40,41 +38,15 @@ def _outcome_result(outcome, asset_key: str, severity_warn: bool = False) -> dg.
 
 
 # ---------------------------------------------------------------------------------------------
-# the account map
-
-
-@dg.asset(
-    group_name=GROUP, owners=OWNERS, kinds={"duckdb", "yaml"}, pool="duckdb_write",
-    description="accounts.yaml compiled into ref.settlement_account_map: line patterns -> role -> GL account "
-                "and tax code for the configured Sage target, plus currency rates.",
-)
-def settlement_account_map(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from sage_amazon.mapping import accounts
-
-    amap = accounts.load()
-    target = _settings().target
-    with warehouse.write() as con:
-        n = accounts.write_table(con, amap, target)
-    rules = "\n".join(f"| {r.no} | {r.transaction_type} | {r.amount_type} | {r.description} | {r.role} | "
-                      f"{amap.account(target, r.role)} |" for r in amap.rules)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": n, "source": amap.source, "target": target,
-        "company_currency": amap.company_currency,
-        "rules": dg.MetadataValue.md("| # | transaction-type | amount-type | description | role | account |\n"
-                                     "|---|---|---|---|---|---|\n" + rules),
-    })
-
-
-# ---------------------------------------------------------------------------------------------
 # landing
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("settlement_lines", group_name=GROUP, owners=OWNERS, kinds={"duckdb"},
+        dg.AssetSpec("settlement_lines", kinds={"duckdb"}, metadata={"dagster/table_name": "raw.settlement_lines"},
                      description="raw.settlement_lines: every detail line of each settlement file (V2, or V1 "
                                  "unpivoted to V2 amount-type/amount-description), amounts DECIMAL(18,2)."),
-        dg.AssetSpec("settlement_reports", group_name=GROUP, owners=OWNERS, kinds={"duckdb"},
+        dg.AssetSpec("settlement_reports", kinds={"duckdb"}, metadata={"dagster/table_name": "raw.settlement_reports"},
                      description="raw.settlement_reports: the summary row of each settlement (dates, total, "
                                  "currency), its marketplace and the raw file kept for audit."),
     ],
@@ -85,7 +57,7 @@ def settlement_account_map(context: dg.AssetExecutionContext, warehouse: Warehou
                           description="Every line is in the settlement's currency."),
     ],
     partitions_def=settlement_partitions,
-    pool="duckdb_write",
+    pool=pools.DUCKDB_WRITE,
 )
 def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Parse the settlement's raw file (kept under the data dir) into DuckDB with DuckDB's CSV reader."""
@@ -142,7 +114,7 @@ _GX_CHECKS = {
     specs=[dg.AssetCheckSpec(name, asset="settlement_lines", blocking=blocking,
                              description=f"Great Expectations: {kind} {kwargs}")
            for name, (kind, kwargs, blocking) in _GX_CHECKS.items()],
-    pool="duckdb_write",
+    pool=pools.DUCKDB_WRITE,
 )
 def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     from sage_amazon import quality
@@ -174,7 +146,7 @@ def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         dg.AssetCheckSpec("settlement_unmapped_lines", asset="journal_settlement_lines", blocking=False,
                           description="Lines no account-map rule matches: posted to suspense and flagged."),
     ],
-    pool="duckdb_write",
+    pool=pools.DUCKDB_WRITE,
 )
 def settlement_journal_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
     from sage_amazon.ledger import settlements
@@ -187,7 +159,7 @@ def settlement_journal_checks(context: dg.AssetCheckExecutionContext, warehouse:
         yield _outcome_result(outcome, "journal_settlement_lines", severity_warn=not outcome.blocking)
 
 
-@dg.asset_check(asset="settlement_reconciliation", blocking=True, pool="duckdb_write",
+@dg.asset_check(asset="settlement_reconciliation", blocking=True, pool=pools.DUCKDB_WRITE,
                 description="Total = sum of lines = sum of journal account lines = deposit; variance 0.00.")
 def settlement_reconciliation_ties_out(context: dg.AssetCheckExecutionContext,
                                        warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -226,7 +198,7 @@ def _reconciliation_metadata(row: dict, table: list[dict]) -> dict:
     return md
 
 
-@dg.asset_check(asset="settlement_fee_rates", blocking=False, pool="duckdb_write",
+@dg.asset_check(asset="settlement_fee_rates", blocking=False, pool=pools.DUCKDB_WRITE,
                 description="Fees far from their usual rate for the SKU (or the marketplace): referral fee rate, "
                             "FBA fee per unit. Evidence listed; never blocks posting.")
 def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
@@ -250,7 +222,7 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 
 
 @dg.asset(
-    group_name=GROUP, owners=OWNERS, kinds={"sage"}, partitions_def=settlement_partitions, pool="duckdb_write",
+    kinds={"sage"}, partitions_def=settlement_partitions, pool=pools.SAGE,
     deps=["journal_settlement_lines", "settlement_reconciliation"],
     tags={deadletters.FLOW_TAG: "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from assets.orders.assets import API_RETRY, GROUP, LOAD_RETRY
+from assets.orders.assets import API_RETRY, LOAD_RETRY
 from assets.partitions import daily_partitions
+from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
@@ -15,11 +16,11 @@ from sage_amazon import deadletters
 
 
 @dg.asset(
-    group_name=GROUP,
     kinds={"amazon", "duckdb"},
+    metadata={"dagster/table_name": "raw.amazon_fba_shipments"},
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb_write",
+    pool=pools.SP_API,  # the raw write is one short warehouse session
     retry_policy=API_RETRY,
     check_specs=[dg.AssetCheckSpec("no_schema_drift", asset="amazon_fba_shipments", blocking=True,
                                    description="The report has the columns the load needs")],
@@ -58,10 +59,9 @@ def amazon_fba_shipments(context: dg.AssetExecutionContext, sp_api: SpApiResourc
 
 
 @dg.asset(
-    group_name=GROUP,
     kinds={"sage"},
     deps=["sage_order_shipments", "sage_sales_orders"],
-    pool="duckdb_write",
+    pool=pools.SAGE,
     retry_policy=LOAD_RETRY,
     tags={deadletters.FLOW_TAG: "order_shipments"},  # = sage_amazon.orders.load.SHIPMENT_FLOW
     description="Records each FBA shipment once on its Sage sales order (posting ledger flow order_shipments)",

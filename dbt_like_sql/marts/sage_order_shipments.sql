@@ -1,4 +1,5 @@
 -- description: FBA shipment lines matched to Sage sales order lines, with the Sage carrier and tracking
+-- flow: shipments
 SELECT
     s.amazon_order_id,
     s.shipment_id,

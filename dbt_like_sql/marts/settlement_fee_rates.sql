@@ -1,4 +1,5 @@
 -- description: Fees per order item of a settlement with their rate: referral fee / item sales (principal + shipping + gift wrap - promotions) and FBA fee per unit, the evidence the fee-anomaly check compares with each SKU's usual rate.
+-- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
 WITH rep AS (

@@ -1,4 +1,5 @@
 -- description: One row per settlement that finance reads: Amazon's total, the sum of the detail lines, the sum of the journal account lines, the deposit, the variance (must be 0.00), the clearing balance left after the deposit, unmapped (suspense) lines, and whether every journal balances.
+-- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
 WITH rep AS (

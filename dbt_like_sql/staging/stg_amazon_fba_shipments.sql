@@ -1,4 +1,5 @@
 -- description: FBA shipment lines (fulfilled-shipments report), latest extraction of each shipment item
+-- flow: shipments
 SELECT * EXCLUDE (rank_)
 FROM (
     SELECT

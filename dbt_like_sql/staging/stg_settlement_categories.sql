@@ -1,4 +1,5 @@
 -- description: Each distinct (transaction-type, amount-type, amount-description) of a settlement with the role, GL account and tax code the account map gives it. Keys no rule matches go to the suspense account with is_suspense = true: flagged, never dropped.
+-- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
 WITH rep AS (

@@ -14,10 +14,11 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sage_amazon.amazon.client import SpApi, SpApiError
+from sage_amazon.amazon.values import money, parse_time
 
 # column -> DuckDB type; the raw tables are created from these
 ORDER_COLUMNS: dict[str, str] = {
@@ -108,38 +109,6 @@ def canonical_status(value: str | None) -> str:
     if squashed in _STATUS_ALIASES:
         return _STATUS_ALIASES[squashed]
     return _SQUASHED.get(squashed, squashed)
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """ISO 8601 (and the reports' '2026-01-05T10:00:00+00:00' / '2026-01-05 10:00:00 UTC') to naive UTC."""
-    if not value:
-        return None
-    text = value.strip().replace(" UTC", "+00:00").replace("Z", "+00:00")
-    if " " in text and "T" not in text:
-        text = text.replace(" ", "T", 1)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
-def money(value: Any) -> Decimal | None:
-    """An amount from a Money object ({amount|Amount}), a string or a number; None when absent."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dict):
-        value = value.get("amount", value.get("Amount"))
-        if value is None:
-            return None
-    if isinstance(value, float):
-        value = repr(value)  # JSON numbers arrive as float; repr keeps their shortest exact digits
-    try:
-        return Decimal(str(value).strip()).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
 
 
 def currency_of(*values: Any) -> str:

@@ -176,7 +176,7 @@ SHIPMENT_REQUIRED = ("amazon-order-id", "shipment-id", "sku", "quantity-shipped"
 def parse_fulfilled_shipments(rows: list[dict[str, str]], extracted_at: datetime | None = None
                               ) -> tuple[list[dict[str, Any]], list[str]]:
     """Fulfilled-shipments report rows to shipment rows; second value lists drift (missing columns)."""
-    from sage_amazon.amazon.orders import money, parse_time
+    from sage_amazon.amazon.values import money, parse_time
 
     extracted_at = extracted_at or datetime.now(UTC).replace(tzinfo=None)
     if rows:

@@ -1,4 +1,4 @@
-"""`sage-amazon settlement import FILE` and `sage-amazon settlement inspect FILE [--json]`.
+"""`sage-amazon settlement import FILE`, `settlement remove ID` and `settlement inspect FILE [--json]`.
 
 Import-light: everything heavy (duckdb, dagster) is imported inside the commands.
 """
@@ -28,11 +28,11 @@ def _money(value) -> str:
 def import_command(file: Path, run: bool) -> None:
     """Bring in a settlement file downloaded from Seller Central (reports older than 90 days are not in
     the API). It is kept under the data dir and added as a settlement partition, like a discovered one."""
-    from sage_amazon import config
     from sage_amazon.amazon.settlement import SettlementFileError
+    from sage_amazon.cli import require_data_dir
     from sage_amazon.ledger import intake
 
-    settings = config.load()
+    settings = require_data_dir()
     try:
         stored = intake.store(file, settings.raw_dir, origin="import")
     except SettlementFileError as exc:
@@ -42,7 +42,7 @@ def import_command(file: Path, run: bool) -> None:
              else "kept the V2 file already there" if stored.kept_existing
              else "replaced an earlier file (kept beside it)" if stored.replaced else "stored")
     click.echo(f"settlement {stored.settlement_id} ({stored.file_format}): {state} at {stored.path}")
-    from sensors.settlements import add_settlement_partition, run_settlement
+    from sage_amazon.runner import add_settlement_partition, run_settlement
 
     if add_settlement_partition(stored.settlement_id):
         click.echo(f"added partition {stored.settlement_id} to settlement_ids")
@@ -53,6 +53,37 @@ def import_command(file: Path, run: bool) -> None:
             sys.exit(1)
     else:
         click.echo("materialize it from the UI (settlement_job) or re-run with --run")
+
+
+@settlement_group.command("remove")
+@click.argument("settlement_id")
+def remove_command(settlement_id: str) -> None:
+    """Take back a settlement imported or downloaded by mistake, if nothing of it is posted to Sage.
+
+    Its warehouse rows, failed attempts and open dead letters go, its files move to
+    <data dir>/raw/settlements/removed/, and its Dagster partition is deleted. A settlement with a
+    journal or credit note in Sage (or one whose sending had an unknown outcome) is refused: reverse it in Sage."""
+    from sage_amazon.cli import OperatorError, require_data_dir
+    from sage_amazon.ledger import remove
+    from sage_amazon.warehouse import Warehouse
+
+    settings = require_data_dir()
+    from sage_amazon.runner import embedded_instance
+
+    instance = embedded_instance()
+    partition = instance.has_dynamic_partition("settlement_ids", settlement_id)
+    try:
+        removal = remove.remove(Warehouse(settings.warehouse_path), settings.raw_dir, settlement_id,
+                                in_partitions=partition)
+    except (remove.AlreadyPosted, remove.UnknownSettlement) as exc:
+        raise OperatorError(str(exc)) from None
+    if partition:
+        instance.delete_dynamic_partition("settlement_ids", settlement_id)
+    rows = sum(removal.rows.values())
+    click.echo(f"settlement {settlement_id} removed: {rows} warehouse row(s) in {len(removal.rows)} table(s), "
+               f"{removal.ledger_entries} failed attempt(s), {removal.dead_letters} dead letter(s) closed"
+               + (", partition deleted" if partition else "")
+               + (f"; files moved to {removal.moved_to}" if removal.moved_to else ""))
 
 
 @settlement_group.command("inspect")

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from sage_amazon.definitions import plan_stages, run_pipeline
+from sage_amazon.runner import plan_stages, run_pipeline
 
 daily = dg.DailyPartitionsDefinition(start_date="2026-11-01", timezone="UTC")
 settlements = dg.DynamicPartitionsDefinition(name="settlement_ids")

@@ -10,38 +10,20 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from sage_amazon.sql_models import SQL_ROOT, parse_model
-
-ORDER_MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
-                "staging/stg_amazon_fba_shipments.sql", "marts/sage_order_lines.sql", "marts/sage_orders.sql",
-                "marts/sage_order_shipments.sql")
-
-
-def _model_asset(model):
-    """The project's SQL-model asset (assets/sql_models.py) for one model: these tests build the order flow
-    alone, so that they do not depend on every other flow's models resolving."""
-    from assets.sql_models import _model_asset as project_model_asset
-
-    return project_model_asset(model)
-
-
 _CACHE: dict[str, tuple[list, list]] = {}
 
 
 def order_assets() -> tuple[list, list]:
+    """The assets and checks of the flows these tests exercise (orders, shipments and the reference tables
+    they read), as the code location builds them (groups, SQL models by their `-- flow:` header)."""
     if "defs" in _CACHE:
         return _CACHE["defs"]
-    from assets.orders import assets as orders
-    from assets.orders import checks as order_checks
-    from assets.reference import assets as reference
-    from assets.shipments import assets as shipments
+    from assets.orders.definitions import defs as orders
+    from assets.reference.definitions import defs as reference
+    from assets.shipments.definitions import defs as shipments
 
-    models = [_model_asset(parse_model(SQL_ROOT / rel)) for rel in ORDER_MODELS]
-    python_assets = [orders.amazon_orders, reference.order_mappings, reference.sage_item_codes, orders.sage_sales_orders,
-                     shipments.amazon_fba_shipments, shipments.sage_shipment_updates]
-    checks = [order_checks.order_expectations, order_checks.every_sku_mapped, order_checks.order_totals_match_lines,
-              order_checks.one_row_per_order, order_checks.one_line_per_item]
-    _CACHE["defs"] = ([*python_assets, *models], checks)
+    flows = [orders(), shipments(), reference()]
+    _CACHE["defs"] = ([a for f in flows for a in f.assets], [c for f in flows for c in f.asset_checks])
     return _CACHE["defs"]
 
 
@@ -81,13 +63,13 @@ class Env:
 
     def materialize_orders(self, day: date, order_ids: list[str]):
         """What an ORDER_CHANGE run does: just these orders, through to Sage."""
-        from sensors.orders import ORDER_CHANGE_ASSETS
+        from sensors.orders import ORDER_CHANGE_SELECTION
 
         assets, checks = order_assets()
         config = {"order_ids": list(order_ids)}
         return dg.materialize(
             [*assets, *checks], resources=self.resources, instance=self.instance, partition_key=day.isoformat(),
-            selection=list(ORDER_CHANGE_ASSETS),
+            selection=ORDER_CHANGE_SELECTION,
             run_config={"ops": {"amazon_orders": {"config": config}, "sage_sales_orders": {"config": config}}})
 
 

@@ -1,0 +1,21 @@
+"""The settlements flow as one unit: settlement file -> landing -> SQL journals -> reconciliation -> Sage,
+with its checks, the discovery sensor and the daily reconciliation schedule."""
+
+import dagster as dg
+
+from assets.flow import flow_definitions
+from assets.settlements import FLOW, assets
+from sensors import settlements as automation
+
+
+def defs() -> dg.Definitions:
+    return flow_definitions(
+        FLOW,
+        owners=["team:finance"],
+        assets=[assets.settlement_landing, assets.settlement_journal_postings],
+        asset_checks=[assets.settlement_lines_gx, assets.settlement_journal_checks,
+                      assets.settlement_reconciliation_ties_out, assets.settlement_fee_anomalies],
+        jobs=[automation.settlement_job],
+        sensors=[automation.settlement_discovery_sensor],
+        schedules=[automation.settlement_reconciliation_schedule],
+    )
