@@ -1,6 +1,5 @@
 -- description: Balanced journal lines of a settlement, one journal per accounting period (month of the posted date): account lines summarised per GL account against the Amazon clearing account; the deposit moves from clearing to the bank on the deposit date, and the balance of a negative settlement (owed to Amazon, no money moved) to the amazon_payable account, which the next settlement's "Payable to Amazon" line clears. amount is credit-positive in the settlement currency; ledger_* are in the company currency at the configured rate, rounding absorbed by the clearing line.
 -- flow: settlements
--- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
 WITH rep AS (
