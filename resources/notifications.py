@@ -73,14 +73,16 @@ class SqsResource(dg.ConfigurableResource):
             out.extend(got)
         return out
 
-    def release(self, receipt_handles: list[str]) -> None:
-        """Make received messages visible again at once, for another consumer of the queue."""
+    def release(self, receipt_handles: list[str], visibility_timeout: int = 0) -> None:
+        """Make received messages visible again at once (for another consumer of the queue), or after
+        `visibility_timeout` seconds (a back-off, or more time for the run that handles them)."""
         client = self._client()
         for start in range(0, len(receipt_handles), 10):
             chunk = receipt_handles[start:start + 10]
             client.change_message_visibility_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)])
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": int(visibility_timeout)}
+                         for i, h in enumerate(chunk)])
 
     def delete(self, receipt_handles: list[str]) -> int:
         """Delete messages (10 per call); a handle that expired is ignored. Returns how many were deleted."""

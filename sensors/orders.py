@@ -1,13 +1,19 @@
 """Near real time: ORDER_CHANGE notifications from SQS become runs for just the orders that changed.
 
-Each tick deletes the messages of the previous tick (their runs were requested when that tick's
-result was stored), then receives a batch, and requests one run per purchase day with the changed
-order ids in the run config. A message is never deleted before its run is requested; a duplicate
-notification or a redelivery only re-posts nothing (the load is exactly-once through the ledger).
+Each tick first settles the runs it requested before (sage_amazon.orders.inbox): the notifications of a
+run that succeeded are deleted; those of a failed run come back on the queue after a back-off and
+start a new run; those of a run still waiting or running stay hidden. Then it reads the queue until it
+is empty, MAX_MESSAGES order changes are taken or RECEIVE_SECONDS pass, and requests one run per
+purchase day (the daily partition) with the changed order ids in the run config. Notification types
+nothing consumes are deleted as they come (a log line counts them), so a backlog of them never delays
+an order; settlement reports are handed back to the settlement sensor. A duplicate notification joins
+its run or, once that run succeeded, is deleted; the load is exactly-once anyway (posting ledger).
+
+On a fresh install (the reference tables never built) the run also builds them: order_changes_first_job.
 """
 
-import hashlib
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -41,75 +47,58 @@ orders_catchup_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-MAX_MESSAGES = 100
-SEEN_KEEP = 2000
+# the reference tables the order models read (mappings, Sage item codes): built by a first run if missing
+REFERENCE_SELECTION = dg.AssetSelection.groups(ORDERS).upstream() - dg.AssetSelection.groups(ORDERS)
+
+order_changes_first_job = dg.define_asset_job(
+    "order_changes_first_job",
+    selection=ORDER_CHANGE_SELECTION | REFERENCE_SELECTION.required_multi_asset_neighbors(),
+    description="An ORDER_CHANGE run on a fresh install: builds the reference tables first, then as order_changes_job",
+    tags={FLOW_TAG: ORDERS},
+    executor_def=dg.in_process_executor,
+)
+
+MAX_MESSAGES = 100  # order changes taken per tick
+RECEIVE_SECONDS = 20  # reading the queue (and dropping what nothing consumes) stops after this long
+BATCH_TAG = "sage_amazon/order_batch"  # the run's key: the sensor finds the run's outcome by it
 # Amazon cancels fulfilled-shipments reports requested too often: at most one report run per this many seconds
 SHIPMENTS_EVERY_SECONDS = 900
 
 
-def _day(change, today: date) -> str | None:
-    day = change.purchase_day or today
-    first = date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
-    if day < first or day > today:
-        return None
-    return day.isoformat()
+def _first_day() -> date:
+    return date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d"))
+
+
+def order_requests(batches, job_name: str = "order_changes_job") -> list[dg.RunRequest]:
+    """One run per batch (the changed orders of one purchase day)."""
+    return [dg.RunRequest(
+        job_name=job_name,
+        run_key=batch.key,
+        partition_key=batch.day,
+        run_config={"ops": {"amazon_orders": {"config": {"order_ids": batch.order_ids}},
+                            "sage_sales_orders": {"config": {"order_ids": batch.order_ids}}}},
+        tags={ORDERS_TAG: ",".join(batch.order_ids)[:200], TRIGGER_TAG: "ORDER_CHANGE", BATCH_TAG: batch.key},
+    ) for batch in batches]
 
 
 def plan_runs(messages, cursor: dict, today: date | None = None, now: datetime | None = None):
-    """(run requests, new cursor, ignored count) for a batch of received SQS messages (pure: testable).
+    """(run requests, inbox, actions) for a batch of received SQS messages (pure: testable).
 
     Besides one run per purchase day for the changed orders, an FBA order that shipped asks for a
     shipments run (fulfilled-shipments report), at most once per SHIPMENTS_EVERY_SECONDS."""
-    from sage_amazon.amazon.notifications import Ignored, parse_message
+    from sage_amazon.orders.inbox import Inbox, partition_day
 
     now = now or datetime.now(UTC)
     today = today or now.date()
-    shipped = bool(cursor.get("shipments_pending"))
-    seen = list(cursor.get("seen", []))
-    seen_set = set(seen)
-    by_day: dict[str, set[str]] = {}
-    ids_by_day: dict[str, set[str]] = {}
-    ignored = 0
-    release: list[str] = []  # other notification types (REPORT_PROCESSING_FINISHED...): another sensor's
-    for message in messages:
-        parsed = parse_message(message.body)
-        if isinstance(parsed, Ignored) and parsed.other_type:
-            release.append(message.receipt_handle)
-            ignored += 1
-            continue
-        if isinstance(parsed, Ignored) or parsed.notification_id in seen_set:
-            ignored += 1
-            continue
-        seen_set.add(parsed.notification_id)
-        seen.append(parsed.notification_id)
-        if parsed.order_status in ("SHIPPED", "PARTIALLY_SHIPPED") and parsed.fulfillment_type != "MFN":
-            shipped = True
-        day = _day(parsed, today)
-        if day is None:
-            ignored += 1
-            continue
-        by_day.setdefault(day, set()).add(parsed.amazon_order_id)
-        ids_by_day.setdefault(day, set()).add(parsed.notification_id)
-    requests = []
-    for day, orders in sorted(by_day.items()):
-        order_ids = sorted(orders)
-        digest = hashlib.sha256(",".join(sorted(ids_by_day[day])).encode()).hexdigest()[:16]
-        requests.append(dg.RunRequest(
-            job_name=order_changes_job.name,
-            run_key=f"order-change-{day}-{digest}",
-            partition_key=day,
-            run_config={"ops": {"amazon_orders": {"config": {"order_ids": order_ids}},
-                                "sage_sales_orders": {"config": {"order_ids": order_ids}}}},
-            tags={ORDERS_TAG: ",".join(order_ids)[:200], TRIGGER_TAG: "ORDER_CHANGE"},
-        ))
-    kept = set(release)
-    new_cursor = {"delete": [m.receipt_handle for m in messages if m.receipt_handle not in kept],
-                  "release": release, "seen": seen[-SEEN_KEEP:],
-                  "shipments_pending": shipped, "shipments_after": cursor.get("shipments_after", "")}
-    shipments = shipments_request(new_cursor, now)
+    inbox = Inbox(cursor)
+    actions, _ = inbox.take(messages, lambda change: partition_day(change.purchase_day, today, _first_day()))
+    requests = order_requests(inbox.batches(now))
+    if inbox.shipped:
+        inbox.extra["shipments_pending"] = True
+    shipments = shipments_request(inbox.extra, now)
     if shipments is not None:
         requests.append(shipments)
-    return requests, new_cursor, ignored
+    return requests, inbox, actions
 
 
 def shipments_request(cursor: dict, now: datetime):
@@ -131,38 +120,78 @@ def shipments_request(cursor: dict, now: datetime):
     )
 
 
-@dg.sensor(jobs=[order_changes_job, order_shipments_job], minimum_interval_seconds=5,
+def _run_status(instance: dg.DagsterInstance, batch_key: str) -> str | None:
+    runs = instance.get_runs(dg.RunsFilter(tags={BATCH_TAG: batch_key}), limit=1)
+    return runs[0].status.value if runs else None
+
+
+def _needs_reference(context: dg.SensorEvaluationContext) -> bool:
+    """True while a reference table the order models read was never built (a fresh install)."""
+    repository = context.repository_def
+    if repository is None:
+        return False
+    keys = REFERENCE_SELECTION.resolve(repository.asset_graph)
+    latest = context.instance.get_latest_materialization_events(keys)
+    return any(latest.get(key) is None for key in keys)
+
+
+def _apply(context, sqs: SqsResource, actions) -> None:
+    if actions.delete:
+        sqs.delete(actions.delete)
+    for seconds, handles in actions.hide.items():
+        sqs.release(handles, visibility_timeout=seconds)
+    for line in actions.log:
+        context.log.info(line)
+
+
+@dg.sensor(jobs=[order_changes_job, order_changes_first_job, order_shipments_job], minimum_interval_seconds=5,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="ORDER_CHANGE notifications (SQS) -> runs for just the orders that changed; "
-                       "shipped FBA orders -> a shipments run (at most every 15 minutes)")
+           description="ORDER_CHANGE notifications (SQS) -> runs for just the orders that changed (deleted once "
+                       "their run succeeded); shipped FBA orders -> a shipments run (at most every 15 minutes)")
 def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    previous = cursor.get("delete") or []
-    if previous:  # the runs for these were requested when the previous tick's result was stored
-        deleted = sqs.delete(previous)
-        context.log.info(f"deleted {deleted} handled notification(s)")
-        cursor["delete"] = []
+    from sage_amazon.orders.inbox import VISIBILITY_SECONDS, Inbox, partition_day
+
+    now = datetime.now(UTC)
+    inbox = Inbox(json.loads(context.cursor) if context.cursor else {})
+    _apply(context, sqs, inbox.settle(lambda key: _run_status(context.instance, key), now))
     waiting = context.instance.get_runs_count(dg.RunsFilter(
-        job_name=order_changes_job.name,
-        statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
+        tags={TRIGGER_TAG: "ORDER_CHANGE"}, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
     if waiting:
         # runs take turns on the one DuckDB writer: leave new notifications in the queue, so that the next
         # run takes them all at once instead of piling up one run per tick
         return dg.SensorResult(skip_reason=f"{waiting} order run(s) still waiting to start: batching",
-                               cursor=json.dumps(cursor))
-    messages = sqs.receive_batch(limit=MAX_MESSAGES, wait_seconds=1)
-    if not messages:
-        owed = shipments_request(cursor, datetime.now(UTC))
-        if owed is not None:
-            return dg.SensorResult(run_requests=[owed], cursor=json.dumps(cursor))
-        return dg.SensorResult(skip_reason="no ORDER_CHANGE notification", cursor=json.dumps(cursor))
-    requests, new_cursor, ignored = plan_runs(messages, cursor)
-    release = new_cursor.pop("release")
+                               cursor=json.dumps(inbox.to_cursor()))
+    today = now.date()
+    received, taken, release = 0, 0, []
+    deadline = time.monotonic() + RECEIVE_SECONDS
+    while taken < MAX_MESSAGES and time.monotonic() < deadline:
+        messages = sqs.receive(10, wait_seconds=0 if received else 1, visibility_timeout=VISIBILITY_SECONDS)
+        if not messages:
+            break
+        received += len(messages)
+        actions, n = inbox.take(messages, lambda c: partition_day(c.purchase_day, today, _first_day()))
+        taken += n
+        release.extend(actions.release)
+        actions.release = []
+        _apply(context, sqs, actions)
     if release:
-        sqs.release(release)
-        context.log.info(f"left {len(release)} notification(s) of other types on the queue")
-    context.log.info(f"{len(messages)} message(s), {ignored} ignored, {len(requests)} run(s)")
-    return dg.SensorResult(run_requests=requests, cursor=json.dumps(new_cursor))
+        sqs.release(release)  # (settlement reports) visible again at once for the settlement sensor
+    for line in inbox.report():
+        context.log.info(line)
+    job = order_changes_first_job.name if taken and _needs_reference(context) else order_changes_job.name
+    requests = order_requests(inbox.batches(now), job)
+    if inbox.shipped:
+        inbox.extra["shipments_pending"] = True
+    owed = shipments_request(inbox.extra, now)
+    if owed is not None:
+        requests.append(owed)
+    cursor = json.dumps(inbox.to_cursor())
+    if received:
+        context.log.info(f"{received} message(s), {taken} order change(s), {len(release)} handed back, "
+                         f"{len(requests)} run(s), {len(inbox.inflight)} run(s) in flight")
+    if not requests:
+        return dg.SensorResult(skip_reason="no new ORDER_CHANGE notification", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
 @dg.schedule(job=orders_catchup_job, cron_schedule="15 2 * * *", execution_timezone="UTC",

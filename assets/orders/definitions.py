@@ -14,7 +14,7 @@ def defs() -> dg.Definitions:
         owners=["team:operations"],
         assets=[assets.amazon_orders, assets.sage_sales_orders],
         asset_checks=[*checks.STRUCTURAL, *checks.RECORD_LEVEL],
-        jobs=[automation.order_changes_job, automation.orders_catchup_job],
+        jobs=[automation.order_changes_job, automation.order_changes_first_job, automation.orders_catchup_job],
         sensors=[automation.order_change_sensor],
         schedules=[automation.orders_catchup_schedule],
     )

@@ -106,6 +106,7 @@ class Inbox:
                                                                     "release")}
         self.new: list[Batch] = []
         self.shipped = False  # an FBA order shipped: the sensor owes a shipments run
+        self.unconsumed: dict[str, int] = {}  # notification type -> deleted without a consumer
         self._pending: dict[str, dict[str, tuple[set[str], list[str], dict[str, str]]]] = {}
 
     # ------------------------------------------------------------------ cursor
@@ -160,7 +161,7 @@ class Inbox:
         """Sort received messages: returns (actions, ORDER_CHANGE messages taken into new batches)."""
         act = Actions()
         nid_batch = {nid: b for b in self.inflight.values() for nid in b.notification_ids}
-        unconsumed: dict[str, int] = {}
+        unconsumed = self.unconsumed
         taken = 0
         for message in messages:
             flow, parsed = consumer(message.body)
@@ -192,9 +193,13 @@ class Inbox:
             handles.append(message.receipt_handle)
             nids.setdefault(nid, parsed.amazon_order_id)
             taken += 1
-        for kind, n in sorted(unconsumed.items()):
-            act.log.append(f"deleted {n} notification(s) nothing consumes: {kind}")
         return act, taken
+
+    def report(self) -> list[str]:
+        """Log lines for what was deleted unconsumed since the last call."""
+        lines = [f"deleted {n} notification(s) nothing consumes: {kind}" for kind, n in sorted(self.unconsumed.items())]
+        self.unconsumed.clear()
+        return lines
 
     def batches(self, now: datetime) -> list[Batch]:
         """The runs to request for the messages taken since the last call (one per purchase day)."""

@@ -47,7 +47,7 @@ def test_messages_are_sorted_by_consumer_and_batched_by_purchase_day():
     assert taken == 3
     assert act.release == ["h5"]  # the settlement sensor's
     assert act.delete == ["h3", "h4", "h6", "h7"]  # nothing consumes these: they never clog the queue
-    assert "deleted 2 notification(s) nothing consumes: FBA_INVENTORY_AVAILABILITY_CHANGES" in act.log
+    assert "deleted 2 notification(s) nothing consumes: FBA_INVENTORY_AVAILABILITY_CHANGES" in inbox.report()
     batches = inbox.batches(T0)
     assert [(b.day, b.order_ids, b.handles) for b in batches] == [
         ("2026-11-20", ["111-1"], ["h1", "h1b"]), ("2026-11-21", ["111-2"], ["h2"])]

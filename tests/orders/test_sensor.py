@@ -1,4 +1,5 @@
-"""ORDER_CHANGE notifications from SQS become runs for just the changed orders; the order reaches Sage."""
+"""ORDER_CHANGE notifications from SQS become runs for just the changed orders; the order reaches Sage; a
+notification leaves the queue once its run succeeded; types nothing consumes never clog the queue."""
 
 import json
 import time
@@ -7,13 +8,19 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from sensors.orders import order_change_sensor, order_changes_job, order_shipments_job, plan_runs
+from sensors.orders import (
+    order_change_sensor,
+    order_changes_first_job,
+    order_changes_job,
+    order_shipments_job,
+    plan_runs,
+)
 from tests.orders.conftest import order_assets
 
 
 def _job_defs(env):
     assets, checks = order_assets()
-    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[order_changes_job, order_shipments_job],
+    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[order_changes_job, order_changes_first_job, order_shipments_job],
                           sensors=[order_change_sensor], resources=env.resources)
 
 
@@ -25,28 +32,33 @@ def _tick(env, defs, cursor):
 
 
 def _run(env, defs, request):
-    job = defs.resolve_job_def("order_changes_job")
+    job = defs.resolve_job_def(request.job_name)
     result = job.execute_in_process(instance=env.instance, partition_key=request.partition_key,
                                     run_config=request.run_config, tags=request.tags)
     assert result.success
     return result
 
 
+def _visible(sqs) -> list[str]:
+    """Notification types visible on the queue now (received with a short hiding, then handed back)."""
+    messages = sqs.receive_batch(limit=100, wait_seconds=0)
+    sqs.release([m.receipt_handle for m in messages])
+    kinds = [json.loads(m.body) for m in messages]
+    return sorted(k.get("NotificationType") or k.get("notificationType") or "" for k in kinds)
+
+
 @pytest.mark.slow
-def test_order_change_notification_posts_just_that_order(sqs_env):
+def test_on_a_fresh_install_an_order_change_posts_just_that_order_and_its_notifications_go_once_done(sqs_env):
     env, x3 = sqs_env, sqs_env.x3
     defs = _job_defs(env)
-    # mapping tables and the item master come from a normal run first
-    assert env.materialize(date.today(), date.today(), selection=[
-        "sku_map", "marketplace_map", "order_status_map", "carrier_map", "order_currencies", "sage_item_codes"],
-        include_checks=False).success
+    # a fresh install: no reference table (mappings, Sage item codes) was ever built; the first run builds them
     live = [env.amazon.add_order("ATVPDKIKX0DER")]
     while {it["sku"] for it in live[-1]["items"]} & {"NW-FILTER-SQ", "NW-CHAIR-FLD"}:  # want a mappable one
         live.append(env.amazon.add_order("ATVPDKIKX0DER"))
     order = live[-1]
     oid = order["id"]
-    cursor, posted_at, executed = None, None, set()
-    deadline = time.monotonic() + 60
+    cursor, posted_at, jobs, executed = None, None, [], set()
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         result = _tick(env, defs, cursor)
         cursor = result.cursor
@@ -55,6 +67,7 @@ def test_order_change_notification_posts_just_that_order(sqs_env):
                 continue
             assert request.partition_key == order["purchase_date"][:10]
             _run(env, defs, request)
+            jobs.append(request.job_name)
             executed.add(request.run_key)
         if x3.count_orders(oid):
             posted_at = time.monotonic()
@@ -62,9 +75,17 @@ def test_order_change_notification_posts_just_that_order(sqs_env):
         time.sleep(0.5)
     assert posted_at is not None, "the order never reached Sage"
     assert x3.count_orders(oid) == 1
-    # only the changed order was extracted by these runs
+    assert jobs[0] == "order_changes_first_job" and set(jobs[1:]) <= {"order_changes_job"}
+    # only the changed orders were extracted by these runs
     extracted = {r[0] for r in env.query("SELECT DISTINCT amazon_order_id FROM raw.amazon_orders")}
     assert oid in extracted and extracted <= {o["id"] for o in live}  # not the day's other orders
+    # the runs succeeded: the next tick deletes their notifications (marked done), none runs again
+    handled = {nid for key, b in json.loads(cursor)["inflight"].items() if key in executed for nid in b["nids"]}
+    assert handled
+    result = _tick(env, defs, cursor)
+    after = json.loads(result.cursor)
+    assert not set(after["inflight"]) & executed and handled <= set(after["done"])
+    assert not {r.run_key for r in result.run_requests or []} & executed
     # a shipments run (what a shipped FBA order asks for) runs over the last two days
     from datetime import UTC, datetime
 
@@ -73,10 +94,6 @@ def test_order_change_notification_posts_just_that_order(sqs_env):
     owed = shipments_request({"shipments_pending": True}, datetime.now(UTC))
     shipments = defs.resolve_job_def("order_shipments_job").execute_in_process(instance=env.instance, tags=owed.tags)
     assert shipments.success
-    # the next tick deletes what was handled: no handled notification comes back as a run
-    result = _tick(env, defs, cursor)
-    assert not {r.run_key for r in result.run_requests or []} & executed
-    assert set(json.loads(result.cursor)["delete"]).isdisjoint(json.loads(cursor)["delete"])
 
 
 class _Msg:
@@ -97,16 +114,16 @@ def test_plan_runs_groups_by_purchase_day_and_ignores_duplicates_and_junk():
             _Msg(_notification("n2", "111-2", purchase="2026-11-21T23:59:00Z"), "h3"),
             _Msg(_notification("n3", "111-3"), "h4"), _Msg("not json", "h5"),
             _Msg(json.dumps({"NotificationType": "REPORT_PROCESSING_FINISHED"}), "h6")]
-    requests, cursor, ignored = plan_runs(msgs, {}, today=date(2026, 11, 22))
+    requests, inbox, actions = plan_runs(msgs, {}, today=date(2026, 11, 22))
     assert [(r.partition_key, r.run_config["ops"]["amazon_orders"]["config"]["order_ids"]) for r in requests] == [
         ("2026-11-20", ["111-1", "111-3"]), ("2026-11-21", ["111-2"])]
-    assert ignored == 3
-    # handled (and junk) messages go after the request; another sensor's notification stays on the queue
-    assert cursor["delete"] == ["h1", "h2", "h3", "h4", "h5"]
-    assert cursor["release"] == ["h6"]
-    # a redelivered notification already turned into a run is not run again
-    again, _, ignored = plan_runs([_Msg(_notification("n2", "111-2"), "h7")], cursor, today=date(2026, 11, 22))
-    assert again == [] and ignored == 1
+    assert {r.tags["sage_amazon/order_batch"] for r in requests} == {r.run_key for r in requests}
+    # junk and notifications nothing consumes go at once; order changes wait for their runs
+    assert actions.delete == ["h5", "h6"] and actions.release == []
+    assert sorted(h for b in inbox.inflight.values() for h in b.handles) == ["h1", "h2", "h3", "h4"]
+    # a redelivered notification whose run is in flight is not run again
+    again, _, _ = plan_runs([_Msg(_notification("n2", "111-2"), "h7")], inbox.to_cursor(), today=date(2026, 11, 22))
+    assert again == []
     # the same notifications give the same run key (Dagster dedupes a repeated request)
     r2, _, _ = plan_runs(msgs, {}, today=date(2026, 11, 22))
     assert [r.run_key for r in r2] == [r.run_key for r in requests]
@@ -119,13 +136,15 @@ def test_a_shipped_fba_order_asks_for_a_shipments_run_at_most_every_15_minutes()
 
     t0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     shipped = [_Msg(_notification("s1", "111-9", status="Shipped"), "h1")]
-    requests, cursor, _ = plan_runs(shipped, {}, now=t0)
+    requests, inbox, _ = plan_runs(shipped, {}, now=t0)
+    cursor = inbox.to_cursor()
     jobs = [r.job_name for r in requests]
     assert jobs == ["order_changes_job", "order_shipments_job"]
     assert requests[1].tags["dagster/asset_partition_range_start"] == "2026-11-21"
     # another shipped order five minutes later: the report waits for its window ...
-    requests, cursor, _ = plan_runs([_Msg(_notification("s2", "111-8", status="Shipped"), "h2")], cursor,
-                                    now=t0 + timedelta(minutes=5))
+    requests, inbox, _ = plan_runs([_Msg(_notification("s2", "111-8", status="Shipped"), "h2")], cursor,
+                                   now=t0 + timedelta(minutes=5))
+    cursor = inbox.to_cursor()
     assert [r.job_name for r in requests] == ["order_changes_job"] and cursor["shipments_pending"]
     # ... and is requested once the window opens, even on a tick without messages
     assert shipments_request(cursor, t0 + timedelta(minutes=10)) is None
@@ -134,8 +153,9 @@ def test_a_shipped_fba_order_asks_for_a_shipments_run_at_most_every_15_minutes()
     assert shipments_request(cursor, t0 + timedelta(minutes=17)) is None
 
 
-def test_the_orders_sensor_leaves_other_notifications_for_the_settlement_sensor():
+def test_a_backlog_nothing_consumes_never_delays_an_order_change_and_settlement_reports_stay_for_their_sensor():
     import socket
+    import uuid
 
     from resources.notifications import SqsResource
     from sage_amazon.sandbox.sqs import SqsServer
@@ -143,23 +163,36 @@ def test_the_orders_sensor_leaves_other_notifications_for_the_settlement_sensor(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    import uuid
-
     server = SqsServer(port=port)
     queue_url = server.start(queue=f"orders-sensor-{uuid.uuid4().hex[:8]}")  # moto's state is per process
     try:
         sqs = SqsResource(queue_url=queue_url, aws_access_key_id="x", aws_secret_access_key="x")
-        report = {"NotificationType": "REPORT_PROCESSING_FINISHED", "NotificationMetadata": {"NotificationId": "r1"},
-                  "Payload": {"reportProcessingFinishedNotification": {"reportType": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"}}}
+        report = {"notificationType": "REPORT_PROCESSING_FINISHED", "notificationMetadata": {"notificationId": "r1"},
+                  "payload": {"reportProcessingFinishedNotification": {
+                      "reportType": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2", "processingStatus": "DONE",
+                      "reportDocumentId": "doc-1"}}}
+        inventory = {"NotificationType": "FBA_INVENTORY_AVAILABILITY_CHANGES",
+                     "NotificationMetadata": {"NotificationId": "i"}, "Payload": {}}
         client = sqs._client()
         client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(report))
+        for start in range(0, 300, 10):  # a backlog ahead of the order change
+            client.send_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "MessageBody": json.dumps(inventory)} for i in range(start, start + 10)])
         client.send_message(QueueUrl=queue_url, MessageBody=_notification("n9", "111-9"))
+        client.send_message(QueueUrl=queue_url, MessageBody=_notification("n9", "111-9"))  # a duplicate
         with dg.instance_for_test() as instance:
             context = dg.build_sensor_context(instance=instance, resources={"sqs": sqs})
             result = order_change_sensor(context)
+            # one tick: past the backlog, one run for the order change
             assert [r.job_name for r in result.run_requests] == ["order_changes_job"]
-            # the settlement notification is visible again at once; the order change is not
-            left = [json.loads(m.body)["NotificationType"] for m in sqs.receive(10, 0, visibility_timeout=30)]
-            assert left == ["REPORT_PROCESSING_FINISHED"]
+            batch = json.loads(result.cursor)["inflight"][result.run_requests[0].run_key]
+            assert batch["orders"] == ["111-9"] and len(batch["handles"]) == 2
+            # the settlement report is visible again at once; the order change stays hidden until its run
+            # succeeded; the inventory notifications nothing consumes are gone
+            assert _visible(sqs) == ["REPORT_PROCESSING_FINISHED"]
+            # the run has not finished: the next tick deletes nothing and requests nothing again
+            context = dg.build_sensor_context(instance=instance, resources={"sqs": sqs}, cursor=result.cursor)
+            again = order_change_sensor(context)
+            assert not again.run_requests and json.loads(again.cursor)["inflight"]
     finally:
         server.stop()
