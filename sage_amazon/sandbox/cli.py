@@ -30,7 +30,7 @@ def sandbox() -> None:
 @click.option("--sqs-port", default=9324, show_default=True)
 @click.option("--x3-port", default=8124, show_default=True)
 @click.option("--stop-with-parent", is_flag=True,
-              help="Also stop when the process that started this one exits (used by `make sandbox`).")
+              help="Also stop when the process that started this one exits (e.g. make, a supervisor).")
 def up_command(
     seed: int,
     time_scale: float | None,
