@@ -5,19 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import tempfile
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import click
 
 from sage_amazon import config
-
-
-class OperatorError(click.ClickException):
-    """An operator's mistake or an unreachable dependency: printed as one line, exit code 2."""
-
-    exit_code = 2
+from sage_amazon.cli_support import require_data_dir, require_sage500
 
 
 def _one_line(exc: BaseException) -> str | None:
@@ -79,48 +72,6 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="sage-amazon", message="%(prog)s %(version)s")
 def main() -> None:
     """Amazon Selling Partner API ⇄ Sage X3 / Sage 500, on Dagster."""
-
-
-def require_writable(path: Path, what: str) -> Path:
-    """Create the folder if needed and prove we can write in it; one clear line if not."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise OperatorError(f"{what} {path} is not writable: {exc.strerror or exc}") from None
-    return path
-
-
-def require_data_dir() -> config.Settings:
-    """The settings, once the data dir (and DAGSTER_HOME) are known to be writable."""
-    settings = config.load()
-    require_writable(settings.data_dir, "data dir (SAGE_AMAZON_DATA_DIR)")
-    require_writable(settings.dagster_home, "DAGSTER_HOME")
-    return settings
-
-
-def require_sage500(settings: config.Settings) -> None:
-    """With the Sage 500 target, its database must answer before a run starts."""
-    if settings.target != "sage500":
-        return
-    from sqlalchemy import create_engine, make_url, text
-
-    url = make_url(settings.sage500_db_url)
-    where = url.render_as_string(hide_password=True)
-    args = {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
-    try:
-        engine = create_engine(url, connect_args=args)
-    except Exception as exc:  # missing driver, malformed URL
-        raise OperatorError(f"SAGE500_DB_URL={where} cannot be used: {str(exc).splitlines()[0]}") from None
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        first = str(getattr(exc, "orig", exc) or type(exc).__name__).strip().splitlines()[0]
-        raise OperatorError(f"Sage 500 database not reachable at SAGE500_DB_URL={where}: {first}") from None
-    finally:
-        engine.dispose()
 
 
 def _prepare_dagster_home() -> str:

@@ -29,7 +29,7 @@ def import_command(file: Path, run: bool) -> None:
     """Bring in a settlement file downloaded from Seller Central (reports older than 90 days are not in
     the API). It is kept under the data dir and added as a settlement partition, like a discovered one."""
     from sage_amazon.amazon.settlement import SettlementFileError
-    from sage_amazon.cli import require_data_dir
+    from sage_amazon.cli_support import require_data_dir
     from sage_amazon.ledger import intake
 
     settings = require_data_dir()
@@ -63,7 +63,7 @@ def remove_command(settlement_id: str) -> None:
     Its warehouse rows, failed attempts and open dead letters go, its files move to
     <data dir>/raw/settlements/removed/, and its Dagster partition is deleted. A settlement with a
     journal or credit note in Sage (or one whose sending had an unknown outcome) is refused: reverse it in Sage."""
-    from sage_amazon.cli import OperatorError, require_data_dir
+    from sage_amazon.cli_support import OperatorError, require_data_dir
     from sage_amazon.ledger import remove
     from sage_amazon.warehouse import Warehouse
 
