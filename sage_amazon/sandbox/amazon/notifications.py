@@ -7,17 +7,19 @@ subscribed to that type), retrying while the queue is unreachable. Duplicates ar
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from sage_amazon.sandbox.amazon import credentials
-from sage_amazon.sandbox.amazon.wire import iso, parse_iso
+from sage_amazon.sandbox.amazon.wire import dumps, iso, parse_iso
 from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, SELLER_ID
 
-DELIVERED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES")
+DELIVERED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES",
+                   "TRANSACTION_UPDATE")
+# types that reach a queue only through a subscription (createDestination + createSubscription), as on Amazon
+SUBSCRIBED_ONLY = ("TRANSACTION_UPDATE",)
 DEFAULT_SUBSCRIPTION_ID = "sandbox-default-subscription"
 OUTBOX_LIMIT = 20_000
 
@@ -121,8 +123,14 @@ def report_finished(data: dict[str, Any], subscription_id: str, now: Any) -> dic
     }
 
 
+def transaction_update(data: dict[str, Any], subscription_id: str, now: Any) -> dict[str, Any]:
+    from sage_amazon.sandbox.amazon.transactions_api import update_notification
+
+    return update_notification(data, subscription_id, now)
+
+
 BUILDERS = {"ORDER_CHANGE": order_change, "FBA_INVENTORY_AVAILABILITY_CHANGES": inventory_change,
-            "REPORT_PROCESSING_FINISHED": report_finished}
+            "REPORT_PROCESSING_FINISHED": report_finished, "TRANSACTION_UPDATE": transaction_update}
 
 
 def arn_queue_name(arn: str) -> str:
@@ -150,13 +158,15 @@ class Notifier:
             return
         subscription = next((s for s in self.world.state["subscriptions"].values()
                              if s["notificationType"] == kind), None)
+        if subscription is None and kind in SUBSCRIBED_ONLY:
+            return  # nobody subscribed: Amazon sends nothing
         sub_id = subscription["subscriptionId"] if subscription else DEFAULT_SUBSCRIPTION_ID
         queue = credentials.DEFAULT_QUEUE_NAME
         if subscription:
             dest = self.world.state["destinations"].get(subscription["destinationId"])
             if dest and dest["resource"].get("sqs"):
                 queue = arn_queue_name(dest["resource"]["sqs"]["arn"])
-        body = json.dumps(BUILDERS[kind](data, sub_id, self.world.clock()), separators=(",", ":"))
+        body = dumps(BUILDERS[kind](data, sub_id, self.world.clock()))  # money as exact JSON numbers
         n = self.world.next_id("notification")
         copies = 2 if self.faults.roll(self.faults.duplicate_rate) else 1
         for copy in range(copies):

@@ -14,7 +14,7 @@ from sage_amazon.sandbox.amazon.wire import ApiError, bad_request, not_found
 
 router = APIRouter()
 PAYLOAD_VERSIONS = {"ORDER_CHANGE": "1.0", "FBA_INVENTORY_AVAILABILITY_CHANGES": "1.0",
-                    "REPORT_PROCESSING_FINISHED": "2020-09-04"}
+                    "REPORT_PROCESSING_FINISHED": "2020-09-04", "TRANSACTION_UPDATE": "1.0"}
 
 
 @router.post("/notifications/v1/destinations")

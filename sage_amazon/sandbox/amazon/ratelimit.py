@@ -19,6 +19,7 @@ RATE_LIMITS: dict[str, tuple[float, int]] = {
     "getInventorySummaries": (2.0, 2),
     "listFinancialEventGroups": (0.5, 30), "listFinancialEvents": (0.5, 30),
     "listFinancialEventsByGroupId": (0.5, 30), "listFinancialEventsByOrderId": (0.5, 30),
+    "listTransactions": (0.5, 10),
     "createFulfillmentOrder": (2.0, 30), "getFulfillmentOrder": (2.0, 30), "listAllFulfillmentOrders": (2.0, 30),
     "cancelFulfillmentOrder": (2.0, 30),
     "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15), "getFeeds": (0.0222, 10),

@@ -159,6 +159,7 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         orders_api,
         reports_api,
         tokens_api,
+        transactions_api,
     )
     from sage_amazon.sandbox.amazon.guard import json_response
     from sage_amazon.sandbox.amazon.wire import ApiError, error_body
@@ -264,7 +265,7 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         return json_response({"settlements": [truth_as_json(t) for t in sandbox.truths()]})
 
     for module in (orders_api, reports_api, inventory_api, finances_api, fulfillment_api, feeds_api, listings_api,
-                   notifications_api, tokens_api):
+                   notifications_api, tokens_api, transactions_api):
         app.include_router(module.router)
     drop = _DropConnections(app, sandbox)
     drop.state = app.state  # uvicorn and tests reach app.state through the wrapper

@@ -289,8 +289,10 @@ class World:
         posted = max(at, closed)  # never post into a settlement that is already published
         n = self.next_id("event")
         event_id = f"E{n:08d}"
-        self.put("events", event_id, {"id": event_id, "kind": kind, "marketplace_id": mp, "posted": iso(posted),
-                                      "lines": lines, **fields})
+        event = self.put("events", event_id, {"id": event_id, "kind": kind, "marketplace_id": mp,
+                                              "posted": iso(posted), "lines": lines, **fields})
+        if self.notify_enabled:
+            self.emit("TRANSACTION_UPDATE", {"event": event})
 
     def _daily_events(self, now: datetime) -> None:
         """Fees and reimbursements that are not tied to an order, at most once per marketplace-day."""
