@@ -12,33 +12,63 @@ def deadletter() -> None:
     """Records that could not be processed, with their reasons."""
 
 
+def known_flows() -> tuple[str, ...]:
+    """The flows that write dead letters (the assets' dead-letter tags; a test keeps both in step)."""
+    from sage_amazon.amazon.shipment_confirmation import FLOW as MFN_SHIPMENTS
+    from sage_amazon.ledger.posting import DEAD_LETTER_FLOW as SETTLEMENT
+    from sage_amazon.orders.load import FLOW as ORDERS
+    from sage_amazon.orders.load import SHIPMENT_FLOW as ORDER_SHIPMENTS
+
+    return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS}))
+
+
+def _check_flow(con, flow: str | None) -> None:
+    """An unknown --flow is a mistake, not "no dead letters": say so, with the flows there are."""
+    if flow is None:
+        return
+    from sage_amazon import deadletters
+
+    deadletters.ensure(con)
+    recorded = {r[0] for r in con.execute("SELECT DISTINCT flow FROM ops.dead_letters").fetchall()}
+    known = sorted(set(known_flows()) | recorded)
+    if flow not in known:
+        raise click.BadParameter(f"unknown flow {flow!r}; the flows are {', '.join(known)}", param_hint="'--flow'")
+
+
+def _warehouse():
+    from sage_amazon.cli_support import require_data_dir
+    from sage_amazon.warehouse import Warehouse
+
+    return Warehouse(require_data_dir().warehouse_path)
+
+
 @deadletter.command("list")
-@click.option("--flow", help="Only this flow (orders, shipments, settlements, ...).")
+@click.option("--flow", help="Only this flow (orders, order_shipments, settlement, mfn_shipments).")
 @click.option("--reason", help="Only reasons containing this text.")
 def list_command(flow: str | None, reason: str | None) -> None:
     """Open dead letters, oldest first."""
     from tabulate import tabulate
 
     from sage_amazon import deadletters
-    from sage_amazon.warehouse import Warehouse
 
-    with Warehouse(config.load().warehouse_path).write() as con:
+    with _warehouse().write() as con:
+        _check_flow(con, flow)
         letters = deadletters.open_letters(con, flow=flow, reason=reason)
     rows = [(d.flow, d.record_key, d.reason[:80], d.attempts, d.last_seen.strftime("%Y-%m-%d %H:%M")) for d in letters]
     click.echo(tabulate(rows, headers=["flow", "record", "reason", "attempts", "last seen"]) if rows else "No open dead letters.")
 
 
 @deadletter.command("replay")
-@click.option("--flow", help="Only this flow.")
+@click.option("--flow", help="Only this flow (orders, order_shipments, settlement, mfn_shipments).")
 @click.option("--reason", help="Only dead letters whose reason contains this text.")
 def replay_command(flow: str | None, reason: str | None) -> None:
     """Re-run the flows of the matching dead letters so fixed records post (once)."""
     from sage_amazon import deadletters, instance
-    from sage_amazon.warehouse import Warehouse
 
     settings = config.load()
-    warehouse = Warehouse(settings.warehouse_path)
+    warehouse = _warehouse()
     with warehouse.write() as con:
+        _check_flow(con, flow)
         before = deadletters.open_letters(con, flow=flow, reason=reason)
     if not before:
         click.echo("No open dead letters match.")

@@ -47,10 +47,11 @@ def import_command(file: Path, run: bool) -> None:
     if add_settlement_partition(stored.settlement_id):
         click.echo(f"added partition {stored.settlement_id} to settlement_ids")
     if run:
+        from sage_amazon.runner import exit_now
+
         ok, run_id = run_settlement(stored.settlement_id)
         click.echo(f"settlement_job {'succeeded' if ok else 'FAILED'} (run {run_id})")
-        if not ok:
-            sys.exit(1)
+        exit_now(0 if ok else 1)  # no interpreter teardown after a Dagster run (DuckDB's leak pages)
     else:
         click.echo("materialize it from the UI (settlement_job) or re-run with --run")
 

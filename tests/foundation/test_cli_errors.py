@@ -108,3 +108,20 @@ def test_version(env):
     from importlib.metadata import version
 
     assert done.returncode == 0 and done.stdout.strip() == f"sage-amazon {version('sage-amazon')}"
+
+
+@pytest.mark.parametrize("command", ["list", "replay"])
+def test_unknown_flow(env, command):
+    line = _one_line(["deadletter", command, "--flow", "ordres"], env)
+    assert "ordres" in line and "orders" in line and "--flow" in line
+
+
+def test_the_known_flows_are_the_flows_the_assets_write():
+    from sage_amazon import deadletters
+    from sage_amazon.deadletter_cli import known_flows
+    from sage_amazon.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    tagged = {flow for key in graph.get_all_asset_keys()
+              for flow in graph.get(key).tags.get(deadletters.FLOW_TAG, "").split(",") if flow}
+    assert set(known_flows()) == tagged

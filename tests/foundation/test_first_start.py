@@ -5,6 +5,7 @@ afterwards: a settlement imported and run through Dagster against the Sage X3 sa
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -79,3 +80,16 @@ def test_four_commands_at_once_on_an_empty_data_dir_then_a_run(tmp_path):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
     assert [r.job_name for r in runs] == ["settlement_job"] and runs[0].is_success
+    assert " DEBUG " not in done.stdout + done.stderr  # progress lines, not Dagster's debug log
+
+    # `settlement remove`: refused for the posted settlement (one line), done for the one never run
+    posted_id, other_id = (re.search(r"^settlement (\S+) \(", outputs[i], re.M).group(1) for i in (0, 2))
+    refused = subprocess.run([sys.executable, "-m", "sage_amazon.cli", "settlement", "remove", posted_id],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0 and "already in Sage" in refused.stderr, refused.stderr
+    removed = subprocess.run([sys.executable, "-m", "sage_amazon.cli", "settlement", "remove", other_id],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert removed.returncode == 0 and f"settlement {other_id} removed" in removed.stdout, removed.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions("settlement_ids") == [posted_id]
