@@ -296,7 +296,10 @@ def add_settlement_partition(settlement_id: str, instance: dg.DagsterInstance | 
 def run_settlement(settlement_id: str, instance: dg.DagsterInstance | None = None) -> tuple[bool, str]:
     """Run the settlement job for one partition in this process: (success, run id)."""
     instance = instance or embedded_instance()
-    result = _project_defs().resolve_job_def("settlement_job").execute_in_process(
+    # one progress line per step, like `run` (not Dagster's DEBUG console log)
+    run_defs = dg.Definitions.merge(_project_defs(), dg.Definitions(loggers={"progress": _progress_logger}))
+    result = run_defs.resolve_job_def("settlement_job").execute_in_process(
         instance=instance, partition_key=settlement_id, raise_on_error=False,
+        run_config={"loggers": {"progress": {}}},
         tags={SETTLEMENT_ID_TAG: settlement_id, TRIGGER_TAG: "import"})
     return result.success, result.run_id
