@@ -20,6 +20,7 @@ import dagster as dg
 
 from assets.flow import SETTLEMENT_ID_TAG, TRIGGER_TAG
 from assets.partitions import settlement_partitions
+from assets.sql_models import LAYER_TAG
 from resources.sp_api import SpApiResource
 from sage_amazon import deadletters
 from sensors.settlements import reconciliation_requests
@@ -245,12 +246,20 @@ def replay_flows(
         # a multi-asset (several mapping tables from one step) runs whole
         upstream = dg.AssetSelection.assets(*loads).upstream().required_multi_asset_neighbors().resolve(graph)
         once = sorted(k for k in upstream if graph.get(k).partitions_def is None)
+        # daily SQL models (the order models, by purchase day): rebuilt for the days of the records, with `once`
+        days = _record_days(flow, record_keys.get(flow, []))
+        if days:
+            once = sorted({*once, *(k for k in upstream if _kind(graph.get(k)) == _STAGE_TIME
+                                    and LAYER_TAG in graph.get(k).tags)})
         per_settlement = sorted(k for k in upstream if _kind(graph.get(k)) == _STAGE_SETTLEMENT)
         jobs = [dg.define_asset_job(f"replay_{flow}_{i}", selection=keys) for i, keys in enumerate([once, per_settlement]) if keys]
         run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
         run_config = {"loggers": {"progress": {}}}
         if once:
             print(f"▶ replay {flow}: {', '.join(k.to_user_string() for k in once)}", flush=True)
+            tags = {TRIGGER_TAG: "replay"}
+            if days:
+                tags |= {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
             result = run_defs.resolve_job_def(f"replay_{flow}_0").execute_in_process(
                 instance=instance, raise_on_error=False, run_config=run_config, tags={TRIGGER_TAG: "replay"}
             )
@@ -271,6 +280,18 @@ def replay_flows(
                 ok = ok and result.success
     _refresh_reader_snapshot()
     return ok
+
+
+def _record_days(flow: str, record_keys: list[str]) -> list[str]:
+    """The daily partitions holding a flow's dead-lettered records (orders: their purchase days)."""
+    if flow != "orders" or not record_keys:
+        return []
+    from sage_amazon import config
+    from sage_amazon.orders.partitions import days_of_orders
+    from sage_amazon.warehouse import Warehouse
+
+    with Warehouse(config.load().warehouse_path).write() as con:  # the live file, not the readers' snapshot
+        return days_of_orders(con, record_keys)
 
 
 # ---- one settlement (`sage-amazon settlement import`) ---------------------------------------------------
