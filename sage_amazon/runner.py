@@ -261,7 +261,7 @@ def replay_flows(
             if days:
                 tags |= {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
             result = run_defs.resolve_job_def(f"replay_{flow}_0").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config, tags={TRIGGER_TAG: "replay"}
+                instance=instance, raise_on_error=False, run_config=run_config, tags=tags
             )
             ok = ok and result.success
         if per_settlement:
