@@ -35,13 +35,15 @@ def emit(name: str, figure: float, unit: str, baseline: float, baseline_name: st
 
 
 def _api(env: dict[str, str], scale: float):
-    from sage_amazon.amazon.client import Backoff, RateLimiters, SpApi, SpApiSettings
+    from sage_amazon.amazon.client import RateLimiters, SpApi, SpApiSettings
+    from sage_amazon.retrying import RetryPolicy
 
     settings = SpApiSettings(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
                              refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
                              lwa_client_secret=env["LWA_CLIENT_SECRET"],
                              marketplaces=tuple(env["SP_API_MARKETPLACES"].split(",")))
-    return SpApi(settings, limiters=RateLimiters(scale=scale), backoff=Backoff(base=0.2, cap=5, max_attempts=10))
+    return SpApi(settings, limiters=RateLimiters(scale=scale),
+                 retry=RetryPolicy(budget=120, timeout=30, initial=0.2, max_wait=5, max_attempts=10))
 
 
 def bench_backfill_calls(tmp: Path) -> None:

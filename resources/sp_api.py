@@ -11,7 +11,7 @@ import os
 
 import dagster as dg
 
-from sage_amazon.amazon.client import LIMITERS, Backoff, SpApi, SpApiSettings, shared_limiters
+from sage_amazon.amazon.client import LIMITERS, SpApi, SpApiSettings, shared_limiters
 
 
 def _secret(name: str):
@@ -38,8 +38,8 @@ class SpApiResource(dg.ConfigurableResource):
     api_version: str = "2026-01-01"
     report_backfill_days: int = 3  # a run covering more days than this reads the all-orders report
     report_poll_seconds: float = 2.0
-    timeout_seconds: float = 30.0
-    max_attempts: int = 8
+    timeout_seconds: float = 0.0  # seconds per call; 0: SAGE_AMAZON_CALL_TIMEOUT_SECONDS
+    max_attempts: int = 8  # within the retry budget SAGE_AMAZON_RETRY_BUDGET_SECONDS
     limiter_dir: str = ""  # where the shared token buckets live: "" = <data dir>/sp_api_limits, "memory" = per process
 
     @classmethod
@@ -64,7 +64,7 @@ class SpApiResource(dg.ConfigurableResource):
             lwa_app_id=_value(self.lwa_app_id),
             lwa_client_secret=_value(self.lwa_client_secret),
             marketplaces=tuple(m.strip() for m in self.marketplaces.split(",") if m.strip()),
-            timeout=self.timeout_seconds,
+            timeout=self.timeout_seconds or None,
         )
 
     def get_client(self) -> SpApi:
@@ -76,4 +76,7 @@ class SpApiResource(dg.ConfigurableResource):
             from sage_amazon import config
 
             limiters = shared_limiters(self.limiter_dir or config.load().data_dir / "sp_api_limits")
-        return SpApi(self.settings(), limiters=limiters, backoff=Backoff(max_attempts=self.max_attempts))
+        from sage_amazon.retrying import RetryPolicy
+
+        return SpApi(self.settings(), limiters=limiters,
+                     retry=RetryPolicy.from_config(max_attempts=self.max_attempts))

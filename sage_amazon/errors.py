@@ -27,3 +27,13 @@ def one_line(exc: BaseException, limit: int = 400) -> str:
     """The error's message on one line (for summaries, metadata and dead letters)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Unfinished(TransientError):
+    """A flow stopped early because a system stayed unavailable past its budget. What it did is recorded
+    (posting ledger, dead letters); the rest stays unposted and the next attempt resumes it. `result`
+    is the flow's partial result (counts for the summary and metadata)."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

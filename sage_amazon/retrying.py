@@ -67,7 +67,7 @@ def _duration(seconds: float) -> str:
 
 def exhausted_message(system: System, what: str, attempts: int, elapsed: float, exc: BaseException) -> str:
     """One line: which system, through which setting, what was attempted, for how long, and why."""
-    reason = " ".join(str(exc).split()) or type(exc).__name__
+    reason = " ".join(str(getattr(exc, "reason", "") or exc).split()) or type(exc).__name__
     return (f"{system} still unavailable after {attempts} attempt(s) in {_duration(elapsed)} "
             f"({what}): {reason}")
 

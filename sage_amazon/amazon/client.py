@@ -1,5 +1,5 @@
 """SP-API access on python-amazon-sp-api: client construction, one shared rate limiter per seller and
-operation, and retries with jittered backoff.
+operation, and retries within a budget (sage_amazon.retrying: tenacity, the one retry model).
 
 python-amazon-sp-api has no endpoint argument, no retry and turns a 429 or 5xx without a JSON error body
 into a normal empty response. So every client built here gets:
@@ -10,8 +10,12 @@ into a normal empty response. So every client built here gets:
   (whatever the body), and reports `x-amzn-RateLimit-Limit` to the operation's limiter.
 
 `SpApi.call(operation, ...)` waits for a token of the (seller, operation) bucket, calls, and on a
-throttle or server error backs off exponentially with full jitter and tries again. A throttle also
-empties the bucket so every caller sharing it slows down, not just the one that was refused.
+throttle, server error or transport failure backs off (exponential, jittered) and tries again until the
+retry budget is spent (SAGE_AMAZON_RETRY_BUDGET_SECONDS; each call times out after
+SAGE_AMAZON_CALL_TIMEOUT_SECONDS); then `SpApiUnavailable` (a TransientError) names SP_API_ENDPOINT or
+SP_API_LWA_ENDPOINT. A throttle also empties the bucket so every caller sharing it slows down, not just
+the one that was refused. A refused login (LWA invalid_client / invalid_grant, 401/403 after one token
+refresh) is `SpApiAuthError` (a PermanentError): never retried.
 
 No dagster here: the Dagster resource (resources/sp_api.py) only builds `SpApiSettings`.
 """
@@ -22,7 +26,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import random
 import threading
 import time
 from collections import Counter
@@ -32,6 +35,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
+
+from sage_amazon.errors import PermanentError, TransientError
+from sage_amazon.retrying import RetryPolicy, System, retry_call
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +70,20 @@ class SpApiError(Exception):
 
 
 class SpApiRetryable(SpApiError):
-    """429 or 5xx: retried with backoff by `SpApi.call`."""
+    """429 or 5xx: retried within the budget by `SpApi.call`."""
 
     def __init__(self, status: int, message: str = "", headers: Any = None) -> None:
         super().__init__(message or f"HTTP {status}", status=status)
         self.headers = headers or {}
+        self.lwa = False  # the LWA token request failed, not the SP-API call
+
+
+class SpApiUnavailable(SpApiError, TransientError):
+    """SP-API (or LWA) still throttled, failing or unreachable when the retry budget was spent."""
+
+
+class SpApiAuthError(SpApiError, PermanentError):
+    """LWA or SP-API refused the seller's credentials: nothing works until they are fixed."""
 
 
 # ---------------------------------------------------------------------------------------- limiter
@@ -252,19 +267,6 @@ def shared_limiters(state_dir: Path | str) -> RateLimiters:
         return _SHARED[key]
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt))."""
-
-    base: float = 0.5
-    cap: float = 30.0
-    max_attempts: int = 8
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        ceiling = min(self.cap, self.base * (2 ** attempt))
-        return (rng or random).uniform(ceiling / 4, ceiling)
-
-
 # ---------------------------------------------------------------------------------------- settings
 
 
@@ -276,7 +278,7 @@ class SpApiSettings:
     lwa_app_id: str
     lwa_client_secret: str = field(repr=False)
     marketplaces: tuple[str, ...]
-    timeout: float = 30.0
+    timeout: float | None = None  # seconds per call; None: the retry policy's (SAGE_AMAZON_CALL_TIMEOUT_SECONDS)
 
     @property
     def seller_key(self) -> str:
@@ -341,21 +343,26 @@ class SpApi:
     """Rate-limited, retrying access to SP-API for one seller.
 
     `calls` counts the HTTP calls made per operation (retries included): the benchmark reads it.
+    `retry` is the policy (default: from the settings); `sleep` is where retries wait (tests).
     """
 
     def __init__(self, settings: SpApiSettings, *, limiters: RateLimiters | None = None,
-                 backoff: Backoff | None = None, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.retry = retry or RetryPolicy.from_config()
+        if settings.timeout is None:
+            from dataclasses import replace
+
+            settings = replace(settings, timeout=self.retry.timeout)
         self.settings = settings
         self.limiters = limiters or LIMITERS
-        self.backoff = backoff or Backoff()
         self._sleep = sleep
-        self._rng = rng or random.Random()
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
+        self.system = System("SP-API", "SP_API_ENDPOINT", settings.endpoint.rstrip("/"))
+        self.lwa = System("Login with Amazon", "SP_API_LWA_ENDPOINT", settings.lwa_endpoint)
 
     # -- construction (design/amazon-sp-api.md 1.4) -------------------------------------------
     def _token_client_class(self) -> type:
@@ -402,51 +409,78 @@ class SpApi:
     # -- calling --------------------------------------------------------------------------------
     def call(self, operation: str, api: str, method: str, *args: Any,
              marketplace_id: str | None = None, **kwargs: Any) -> Any:
-        """Call `method` of the `api` client under the (seller, operation) limiter, retrying 429/5xx."""
-        from sp_api.base.exceptions import SellingApiException
-
+        """Call `method` of the `api` client under the (seller, operation) limiter, retrying 429/5xx and
+        transport failures within the retry budget."""
         bucket = self.limiters.get(self.settings.seller_key, operation)
         client = self.client(api, marketplace_id)
-        attempt = 0
-        refreshed = False
-        while True:
+        refreshed = [False]
+
+        def attempt() -> Any:
             bucket.acquire()
             self.calls[operation] += 1
             self._local.operation = operation
             try:
                 return getattr(client, method)(*args, **dict(kwargs))
             except SpApiRetryable as exc:
-                failure: Exception = exc
-                status = exc.status
-            except SellingApiException as exc:  # a JSON error body the library turned into an exception
-                status = getattr(exc, "code", None)
-                if status in (401, 403) and not refreshed:
+                exc.operation = operation
+                raise
+            except Exception as exc:
+                error = self._classify(exc, operation)
+                if isinstance(error, SpApiAuthError) and getattr(exc, "code", None) in (401, 403) \
+                        and not refreshed[0]:
                     # a cached LWA token from another sandbox/run: drop it and get a fresh one once
                     self._forget_token()
-                    refreshed = True
-                    continue
-                if status not in RETRYABLE_STATUS:
-                    raise SpApiError(_library_message(exc), status=status, operation=operation) from exc
-                failure = exc
-            except Exception as exc:  # transport errors (connection reset, timeout)
-                import httpx
-
-                if not isinstance(exc, httpx.TransportError):
+                    refreshed[0] = True
+                    raise SpApiRetryable(int(exc.code), "access token refused; refreshed") from exc
+                if error is None:
                     raise
-                failure, status = exc, None
+                raise error from exc
             finally:
                 self._local.operation = None
-            if status == 429:
-                bucket.drain()
-            attempt += 1
+
+        def before_retry(exc: BaseException) -> None:
             self.retries[operation] += 1
-            if attempt >= self.backoff.max_attempts:
-                raise SpApiError(f"gave up after {attempt} attempts: {failure}", status=status,
-                                 operation=operation) from failure
-            delay = self.backoff.delay(attempt - 1, self._rng)
-            log.info("SP-API %s: %s, retry %d in %.2fs", operation, status or type(failure).__name__,
-                     attempt, delay)
-            self._sleep(delay)
+            if getattr(exc, "status", None) == 429:
+                bucket.drain()
+
+        def give_up(exc: BaseException, message: str) -> BaseException:
+            if getattr(exc, "lwa", False):  # the token request failed, not SP-API itself
+                message = message.replace(str(self.system), str(self.lwa), 1)
+            return SpApiUnavailable(message, status=getattr(exc, "status", None), operation=operation)
+
+        return retry_call(attempt, system=self.system, what=operation, policy=self.retry,
+                          retry_on=SpApiRetryable, give_up=give_up, before_retry=before_retry, sleep=self._sleep)
+
+    def _classify(self, exc: Exception, operation: str) -> Exception | None:
+        """The library's and the transport's exceptions as ours: retryable, auth (permanent), refusal."""
+        import httpx
+        from sp_api.auth.exceptions import AuthorizationError
+        from sp_api.base.exceptions import SellingApiException
+
+        if isinstance(exc, AuthorizationError):  # the LWA token request failed
+            status = int(exc.status_code or 0)
+            if status == 429 or status >= 500:
+                retryable = SpApiRetryable(status, f"LWA HTTP {status} {exc.error_code or ''}".strip())
+                retryable.lwa = True
+                return retryable
+            return SpApiAuthError(
+                f"login refused by LWA at SP_API_LWA_ENDPOINT={self.settings.lwa_endpoint}: "
+                f"{exc.error_code} (HTTP {status}); check LWA_APP_ID, LWA_CLIENT_SECRET and SP_API_REFRESH_TOKEN",
+                status=status, operation=operation)
+        if isinstance(exc, SellingApiException):  # a JSON error body the library turned into an exception
+            status = getattr(exc, "code", None)
+            if status in RETRYABLE_STATUS:
+                return SpApiRetryable(int(status), _library_message(exc))
+            if status in (401, 403):
+                return SpApiAuthError(f"SP-API at SP_API_ENDPOINT={self.settings.endpoint} refused the seller's "
+                                      f"access (HTTP {status}): {_library_message(exc)}",
+                                      status=status, operation=operation)
+            return SpApiError(_library_message(exc), status=status, operation=operation)
+        if isinstance(exc, httpx.TransportError):  # connection refused / reset, timeout
+            return SpApiRetryable(0, f"{type(exc).__name__}: not reachable or no answer")
+        if isinstance(exc, ValueError) and "json" in type(exc).__name__.lower():
+            return SpApiRetryable(0, "unreadable answer (not JSON)")
+        return None
 
     def _forget_token(self) -> None:
         from sp_api.auth import access_token_client

@@ -57,27 +57,32 @@ def wait_for_report(api: SpApi, report_id: str, *, poll_seconds: float = 2.0, ti
         delay = min(delay * 1.5, 15.0)
 
 
-def download_document(api: SpApi, document_id: str, *, attempts: int = 5) -> str:
-    """getReportDocument, then fetch the pre-signed URL ourselves (retrying), un-gzip and decode."""
+def download_document(api: SpApi, document_id: str) -> str:
+    """getReportDocument, then fetch the pre-signed URL ourselves (retried within the API's retry budget),
+    un-gzip and decode."""
     import httpx
+
+    from sage_amazon.amazon.client import SpApiUnavailable
+    from sage_amazon.retrying import System, retry_call
 
     meta = api.call("getReportDocument", "reports", "get_report_document", document_id).payload or {}
     url = meta.get("url")
     if not url:
         raise ReportFailed(f"report document {document_id} has no url", operation="getReportDocument")
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            with httpx.Client(timeout=api.settings.timeout) as client:
-                res = client.get(url)
-            if res.status_code >= 500 or res.status_code == 429:
-                raise httpx.HTTPStatusError(f"HTTP {res.status_code}", request=res.request, response=res)
-            res.raise_for_status()
-            return decode_document(res.content, meta.get("compressionAlgorithm"), res.headers.get("content-type"))
-        except httpx.HTTPError as exc:
-            last = exc
-            time.sleep(api.backoff.delay(attempt))
-    raise ReportFailed(f"could not download report document {document_id}: {last}", operation="download")
+
+    def fetch() -> str:
+        with httpx.Client(timeout=api.settings.timeout) as client:
+            res = client.get(url)
+        if res.status_code >= 500 or res.status_code == 429:
+            raise httpx.HTTPStatusError(f"HTTP {res.status_code}", request=res.request, response=res)
+        if res.status_code >= 400:
+            raise ReportFailed(f"report document {document_id}: HTTP {res.status_code}", operation="download")
+        return decode_document(res.content, meta.get("compressionAlgorithm"), res.headers.get("content-type"))
+
+    system = System("SP-API report documents", "SP_API_ENDPOINT", api.settings.endpoint)
+    return retry_call(fetch, system=system, what=f"download of report document {document_id}",
+                      retry_on=httpx.HTTPError, policy=api.retry,
+                      give_up=lambda exc, message: SpApiUnavailable(message, operation="download"))
 
 
 def decode_document(data: bytes, compression: str | None, content_type: str | None = None) -> str:
@@ -118,7 +123,7 @@ def fetch_reports(api: SpApi, report_type: str, spans: list[tuple[datetime, date
             except ReportFailed:
                 if tries[i] >= attempts:
                     raise
-                time.sleep(api.backoff.delay(tries[i] - 1))
+                time.sleep(poll_seconds)
                 tries[i] += 1
                 pending[i] = request_report(api, report_type, s, e, marketplaces)
                 continue

@@ -23,7 +23,8 @@ else from getOrder, which also tells an order Amazon already shows Shipped (adop
 would refuse it) from one it does not know (dead letter).
 
 `api` is a `sage_amazon.amazon.client.SpApi` (rate limiter + retries); anything with the same `call`
-works. No dagster here.
+works. The warehouse is written in short sessions (`open_write`), never held across a call to Sage or
+Amazon. No dagster here.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ CREATE TABLE IF NOT EXISTS {PACKAGES_TABLE} (
 )
 """
 UNKNOWN_OUTCOME = "unknown outcome"
-OUTCOMES = ("pushed", "adopted", "already_pushed", "dead_lettered", "retry_later")
+OUTCOMES = ("pushed", "adopted", "already_pushed", "dead_lettered", "retry_later", "not_attempted")
 
 
 class NotSupported(Exception):
@@ -71,7 +72,7 @@ class PushResult:
 
     def add(self, outcome: str, shipment_no: str, order_id: str, detail: str = "") -> None:
         self.counts[outcome] += 1
-        if outcome == "retry_later":
+        if outcome in ("retry_later", "not_attempted"):
             self.transient.append(shipment_no)
         if len(self.samples) < 50:
             self.samples.append({"shipment": shipment_no, "amazon_order_id": order_id, "outcome": outcome,
@@ -207,19 +208,44 @@ class _Amazon:
 # ------------------------------------------------------------------------------------------ the push
 
 
-def push_shipments(con: duckdb.DuckDBPyConnection, target: Any, api: Any, *, limit: int | None = None,
+def push_shipments(open_write: Any, target: Any, api: Any, *, limit: int | None = None,
                    now: datetime | None = None) -> PushResult:
-    """Confirm every unpushed Sage shipment to Amazon once; see the module docstring."""
+    """Confirm every unpushed Sage shipment to Amazon once; see the module docstring.
+
+    `open_write()` opens a short warehouse write session (Warehouse.write; an open DuckDB connection is
+    accepted too): the warehouse is never held across a call to Sage or Amazon. When Amazon (or Sage)
+    stays unavailable past the connector's retry budget, the push stops and raises `Unfinished` (a
+    TransientError carrying the result): the shipments not attempted stay unpushed for the next run."""
+    from sage_amazon.errors import TransientError, Unfinished, one_line
+    from sage_amazon.orders.load import session_opener
+
     result = PushResult()
     if not supports(target):
         result.supported = False
         result.reason = (f"the {getattr(target, 'name', type(target).__name__)} target does not list its "
                          "merchant-fulfilled shipments (no unpushed_shipments): nothing to confirm")
         return result
-    ensure(con)
+    open_write = session_opener(open_write)
+    with open_write() as con:
+        ensure(con)
     amazon = _Amazon(api)
-    for s in target.unpushed_shipments(limit=limit) if limit else target.unpushed_shipments():
-        _push_one(con, target, amazon, s, result, now)
+    shipments = list(target.unpushed_shipments(limit=limit) if limit else target.unpushed_shipments())
+    stopped: TransientError | None = None
+    for s in shipments:
+        key, order_id = str(s.shipment_no), s.shipment.customer_order_ref
+        if stopped is not None:
+            result.add("not_attempted", key, order_id, "the push stopped before this shipment")
+            continue
+        try:
+            _push_one(open_write, target, amazon, s, result, now)
+        except TransientError as exc:  # the connector's budget is spent: stop, the rest stays unpushed
+            stopped = exc
+            result.add("retry_later", key, order_id, one_line(exc))
+    if stopped is not None:
+        left = result.counts["retry_later"] + result.counts["not_attempted"]
+        result.reason = (f"{one_line(stopped)}; {left} shipment(s) left unconfirmed "
+                         f"({result.counts['not_attempted']} not attempted), resumed by the next run")
+        raise Unfinished(result.reason, result)
     return result
 
 
@@ -227,12 +253,25 @@ def _mark(target: Any, shipment_no: str, reference: str) -> None:
     target.mark_shipments_pushed([shipment_no], reference=reference[:50])
 
 
-def _dead_letter(con: duckdb.DuckDBPyConnection, result: PushResult, key: str, order_id: str, reason: str,
+def _dead_letter(open_write: Any, result: PushResult, key: str, order_id: str, reason: str,
                  payload: dict[str, Any], *, started: bool) -> None:
-    if started:
-        posting_ledger.failed(con, FLOW, key, f"refused: {reason}"[:1000])
-    deadletters.record(con, FLOW, key, reason[:1000], payload)
+    with open_write() as con:
+        if started:
+            posting_ledger.failed(con, FLOW, key, f"refused: {reason}"[:1000])
+        deadletters.record(con, FLOW, key, reason[:1000], payload)
     result.add("dead_lettered", key, order_id, reason)
+
+
+def _posted(open_write: Any, key: str, sage_ref: str, *, start_hash: str | None = None) -> None:
+    with open_write() as con:
+        if start_hash is not None:
+            posting_ledger.start(con, FLOW, key, start_hash)
+        posting_ledger.posted(con, FLOW, key, sage_ref)
+
+
+def _resolved(open_write: Any, key: str) -> None:
+    with open_write() as con:
+        deadletters.resolve(con, FLOW, key)
 
 
 def _record_package(con: duckdb.DuckDBPyConnection, key: str, order_id: str, marketplace_id: str,
@@ -242,7 +281,17 @@ def _record_package(con: duckdb.DuckDBPyConnection, key: str, order_id: str, mar
                     [[key, order_id, marketplace_id, i["orderItemId"], i["quantity"]] for i in detail["orderItems"]])
 
 
-def _already_applied(con: duckdb.DuckDBPyConnection, amazon: _Amazon, key: str, order_id: str,
+def _earlier_packages(open_write: Any, key: str, order_id: str) -> dict[str, int]:
+    """Quantities per OrderItemId of this order's packages confirmed before (posted), other than `key`."""
+    with open_write() as con:
+        rows = con.execute(
+            f"""SELECT p.order_item_id, sum(p.quantity) FROM {PACKAGES_TABLE} p JOIN ops.posting_ledger l
+                ON l.flow = ? AND l.record_key = p.shipment_no AND l.status = 'posted'
+                WHERE p.amazon_order_id = ? AND p.shipment_no <> ? GROUP BY 1""", [FLOW, order_id, key]).fetchall()
+    return {item_id: int(qty) for item_id, qty in rows}
+
+
+def _already_applied(open_write: Any, amazon: _Amazon, key: str, order_id: str,
                      marketplace_id: str | None, detail: dict[str, Any]) -> bool | None:
     """After an unknown outcome: does Amazon show this package? True / False / None (cannot tell)."""
     status = amazon.order(order_id, fresh=True).get("OrderStatus")
@@ -253,12 +302,7 @@ def _already_applied(con: duckdb.DuckDBPyConnection, amazon: _Amazon, key: str, 
     if status != "PartiallyShipped":
         return None
     shipped = amazon.shipped_quantities(order_id, marketplace_id)
-    before: dict[str, int] = {}
-    for item_id, qty in con.execute(
-            f"""SELECT p.order_item_id, sum(p.quantity) FROM {PACKAGES_TABLE} p JOIN ops.posting_ledger l
-                ON l.flow = ? AND l.record_key = p.shipment_no AND l.status = 'posted'
-                WHERE p.amazon_order_id = ? AND p.shipment_no <> ? GROUP BY 1""", [FLOW, order_id, key]).fetchall():
-        before[item_id] = int(qty)
+    before = _earlier_packages(open_write, key, order_id)
     items = {i["orderItemId"]: i["quantity"] for i in detail["orderItems"]}
     if all(shipped.get(i, 0) >= before.get(i, 0) + q for i, q in items.items()):
         return True
@@ -280,16 +324,21 @@ def _shipped_elsewhere(amazon: _Amazon, order_id: str, *, asked: bool) -> bool:
         return False
 
 
-def _push_one(con: duckdb.DuckDBPyConnection, target: Any, amazon: _Amazon, s: Any, result: PushResult,
+def _push_one(open_write: Any, target: Any, amazon: _Amazon, s: Any, result: PushResult,
               now: datetime | None) -> None:
     from dataclasses import asdict
 
+    from sage_amazon.amazon.client import SpApiError
+    from sage_amazon.errors import TransientError
+
     key = str(s.shipment_no)
     order_id = s.shipment.customer_order_ref
-    entry = posting_ledger.get(con, FLOW, key)
+    with open_write() as con:
+        entry = posting_ledger.get(con, FLOW, key)
+        marketplace_id = _known_marketplace(con, order_id)
     if entry is not None and entry.status == posting_ledger.POSTED:
         _mark(target, key, entry.sage_number or order_id)  # Amazon has it; only Sage's mark was lost
-        deadletters.resolve(con, FLOW, key)
+        _resolved(open_write, key)
         result.add("already_pushed", key, order_id, "confirmed earlier; marked pushed in Sage")
         return
     record = {"shipment_no": key, "amazon_order_id": order_id, "shipment": asdict(s.shipment),
@@ -297,27 +346,24 @@ def _push_one(con: duckdb.DuckDBPyConnection, target: Any, amazon: _Amazon, s: A
     try:
         detail = package_detail(s, now)
     except Refused as exc:
-        _dead_letter(con, result, key, order_id, str(exc), record, started=False)
+        _dead_letter(open_write, result, key, order_id, str(exc), record, started=False)
         return
     record["packageDetail"] = detail
     unknown = entry is not None and (entry.status == posting_ledger.SENDING or (
         entry.status == posting_ledger.FAILED and (entry.message or "").startswith(UNKNOWN_OUTCOME)))
-    from sage_amazon.amazon.client import SpApiError
-
     try:
-        marketplace_id = _known_marketplace(con, order_id)
         if unknown:
-            applied = _already_applied(con, amazon, key, order_id, marketplace_id, detail)
+            applied = _already_applied(open_write, amazon, key, order_id, marketplace_id, detail)
             if applied is None:
                 reason = (f"unknown outcome of an earlier confirmShipment and Amazon's order "
                           f"({amazon.order(order_id).get('OrderStatus')}) does not tell whether it was applied: "
                           "check the order in Seller Central, then resolve or replay")
-                _dead_letter(con, result, key, order_id, reason, record, started=False)
+                _dead_letter(open_write, result, key, order_id, reason, record, started=False)
                 return
             if applied:
-                posting_ledger.posted(con, FLOW, key, order_id)
+                _posted(open_write, key, order_id)
                 _mark(target, key, order_id)
-                deadletters.resolve(con, FLOW, key)
+                _resolved(open_write, key)
                 result.add("adopted", key, order_id, "Amazon shows it shipped after an unknown outcome")
                 return
         if marketplace_id is None:
@@ -325,53 +371,61 @@ def _push_one(con: duckdb.DuckDBPyConnection, target: Any, amazon: _Amazon, s: A
             marketplace_id = order.get("MarketplaceId")
             status = order.get("OrderStatus")
             if status == "Shipped" and not unknown:
-                posting_ledger.start(con, FLOW, key, posting_ledger.payload_hash(detail))
-                posting_ledger.posted(con, FLOW, key, order_id)
+                _posted(open_write, key, order_id, start_hash=posting_ledger.payload_hash(detail))
                 _mark(target, key, f"{order_id} already Shipped")
-                deadletters.resolve(con, FLOW, key)
+                _resolved(open_write, key)
                 result.add("adopted", key, order_id, "Amazon already shows the order Shipped")
                 return
             if status == "Canceled":
-                _dead_letter(con, result, key, order_id, f"Amazon order {order_id} is Canceled", record,
+                _dead_letter(open_write, result, key, order_id, f"Amazon order {order_id} is Canceled", record,
                              started=False)
                 return
             if order.get("FulfillmentChannel") == "AFN":
-                _dead_letter(con, result, key, order_id, f"Amazon order {order_id} is fulfilled by Amazon (AFN)",
-                             record, started=False)
+                _dead_letter(open_write, result, key, order_id,
+                             f"Amazon order {order_id} is fulfilled by Amazon (AFN)", record, started=False)
                 return
             if not marketplace_id:
-                _dead_letter(con, result, key, order_id, f"getOrder gave no MarketplaceId for {order_id}",
+                _dead_letter(open_write, result, key, order_id, f"getOrder gave no MarketplaceId for {order_id}",
                              record, started=False)
                 return
+    except TransientError:
+        raise  # Amazon stayed unavailable past the budget: the push stops
     except SpApiError as exc:
         if _is_refusal(exc):
-            _dead_letter(con, result, key, order_id, f"Amazon refused: {exc}", record, started=False)
+            _dead_letter(open_write, result, key, order_id, f"Amazon refused: {exc}", record, started=False)
         else:
             result.add("retry_later", key, order_id, str(exc))
         return
-    posting_ledger.start(con, FLOW, key, posting_ledger.payload_hash(detail))
-    _record_package(con, key, order_id, marketplace_id, detail)
+    with open_write() as con:  # 'sending' is committed before the call
+        posting_ledger.start(con, FLOW, key, posting_ledger.payload_hash(detail))
+        _record_package(con, key, order_id, marketplace_id, detail)
     try:
         amazon.confirm(order_id, marketplace_id, detail)
     except SpApiError as exc:
         if _is_refusal(exc) and _shipped_elsewhere(amazon, order_id, asked=order_id in amazon.orders):
-            posting_ledger.posted(con, FLOW, key, order_id)
+            _posted(open_write, key, order_id)
             _mark(target, key, f"{order_id} already Shipped")
-            deadletters.resolve(con, FLOW, key)
+            _resolved(open_write, key)
             result.add("adopted", key, order_id, f"Amazon already shows the order Shipped ({exc})")
         elif _is_refusal(exc):
-            _dead_letter(con, result, key, order_id, f"Amazon refused: {exc}", record, started=True)
+            _dead_letter(open_write, result, key, order_id, f"Amazon refused: {exc}", record, started=True)
         else:  # 5xx / throttled after every retry: it may have been applied
-            posting_ledger.failed(con, FLOW, key, f"{UNKNOWN_OUTCOME}: {exc}"[:1000])
+            with open_write() as con:
+                posting_ledger.failed(con, FLOW, key, f"{UNKNOWN_OUTCOME}: {exc}"[:1000])
+            if isinstance(exc, TransientError):
+                raise
             result.add("retry_later", key, order_id, str(exc))
         return
     except Exception as exc:  # transport error, timeout: it may have been applied
-        posting_ledger.failed(con, FLOW, key, f"{UNKNOWN_OUTCOME}: {type(exc).__name__}: {exc}"[:1000])
+        with open_write() as con:
+            posting_ledger.failed(con, FLOW, key, f"{UNKNOWN_OUTCOME}: {type(exc).__name__}: {exc}"[:1000])
+        if isinstance(exc, TransientError):
+            raise
         result.add("retry_later", key, order_id, f"{type(exc).__name__}: {exc}")
         return
-    posting_ledger.posted(con, FLOW, key, order_id)
+    _posted(open_write, key, order_id)
     _mark(target, key, f"{order_id}/{detail['packageReferenceId']}")
-    deadletters.resolve(con, FLOW, key)
+    _resolved(open_write, key)
     result.add("pushed", key, order_id, f"{detail['carrierCode']} {detail['trackingNumber']}")
 
 

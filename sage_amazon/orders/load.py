@@ -6,6 +6,15 @@ killed, reply lost) is looked up in Sage by its customer order reference before 
 and the connectors themselves adopt an existing order with the same reference. So a run killed at any
 point and re-run creates no duplicate and misses nothing.
 
+The warehouse is never held across a call to Sage: orders are read in one short session, then posted in
+chunks; each chunk's 'sending' entries are committed in one short write session before its calls, and its
+outcomes in one after (`open_write` opens a short session: Warehouse.write or WarehouseResource.write).
+A reader (`sage-amazon deadletter list`, a SQL client) waits at most one such session, not a posting run.
+The connectors retry transient failures within their budget (sage_amazon.retrying); when one is still
+unavailable after it, the load stops: the chunk's outcomes are recorded, the orders not attempted stay
+unposted, and `Unfinished` (a TransientError) says which system, through which setting, and how many
+records were left for the next run.
+
 Per order, the mart row's action (from order_statuses.yaml) decides:
 - post : create the Sage order unless the ledger says it is posted; a row with a dead-letter reason
          (unmapped SKU, unknown currency, totals that do not add up, ...) goes to ops.dead_letters
@@ -18,21 +27,17 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sage_amazon import deadletters, posting_ledger
-from sage_amazon.sage.errors import (
-    SageBusinessError,
-    SageConfigurationError,
-    SageTransientError,
-    SageUnknownOutcome,
-)
+from sage_amazon.errors import PermanentError, TransientError, Unfinished, one_line
+from sage_amazon.sage.errors import SageBusinessError, SageUnknownOutcome
 from sage_amazon.sage.protocol import Address, SageTarget, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
 
 if TYPE_CHECKING:
@@ -47,15 +52,20 @@ SHIPMENT_FLOW = "order_shipments"  # shipments recorded on Sage orders, keyed by
 ORDERS_TABLE, LINES_TABLE, SHIPMENTS_TABLE = "marts.sage_orders", "marts.sage_order_lines", "marts.sage_order_shipments"
 
 
+OpenWrite = Callable[[], AbstractContextManager]
+CHUNK = 16  # orders whose 'sending' is committed together, then posted, then recorded together
+
+
 @dataclass
 class LoadResult:
     counts: Counter = field(default_factory=Counter)
-    transient: list[str] = field(default_factory=list)  # records to retry (Sage busy / unreachable)
+    transient: list[str] = field(default_factory=list)  # records left for the next attempt (Sage unavailable)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    stopped: str = ""  # why the load stopped before the end (a system stayed unavailable), else ""
 
     def add(self, outcome: str, record: str, detail: str = "") -> None:
         self.counts[outcome] += 1
-        if outcome == "retry":
+        if outcome in ("retry", "not_attempted"):
             self.transient.append(record)
         if len(self.samples) < 200:
             self.samples.append({"record": record, "outcome": outcome, "detail": detail[:160]})
@@ -63,17 +73,6 @@ class LoadResult:
     @property
     def posted(self) -> int:
         return self.counts["posted"] + self.counts["adopted"]
-
-
-@dataclass(frozen=True)
-class Retry:
-    attempts: int = 4
-    base_delay: float = 0.5
-
-    def delay(self, attempt: int) -> float:
-        import random
-
-        return random.uniform(0.5, 1.0) * self.base_delay * (2 ** attempt)
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -135,259 +134,406 @@ def _payload(row: dict[str, Any], lines: list[dict[str, Any]], order: SalesOrder
                       for line in lines]}
 
 
-# ----------------------------------------------------------------------------------- orders
+# ----------------------------------------------------------------------------------- the run
+
+Write = Callable[["duckdb.DuckDBPyConnection"], None]
 
 
-class _Loader:
-    def __init__(self, con: duckdb.DuckDBPyConnection, target: SageTarget, retry: Retry,
-                 sleep: Callable[[float], None]) -> None:
-        self.con = con
-        self.target = target
-        self.retry = retry
-        self.sleep = sleep
+@dataclass
+class _Job:
+    key: str  # the record (AmazonOrderId, or "<order id>/<shipment id>")
+    data: Any
+    starts: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, record, payload hash) to mark 'sending'
+    was_sending: set[tuple[str, str]] = field(default_factory=set)  # entries already 'sending' (unknown outcome)
+
+
+class _Run:
+    """One load: outcomes counted, ledger writes committed per chunk in short sessions, stopped at the first
+    failure that outlived the connector's retry budget (or a permanent one)."""
+
+    def __init__(self, open_write: OpenWrite, target: SageTarget, workers: int) -> None:
+        self.open_write, self.target, self.workers = open_write, target, max(1, workers)
         self.result = LoadResult()
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._writes: list[Write] = []
+        self._started: dict[str, list[tuple[str, str]]] = {}
+        self.transient: TransientError | None = None
+        self.permanent: PermanentError | None = None
 
-    @property
-    def cur(self) -> duckdb.DuckDBPyConnection:
-        cur = getattr(self._local, "cur", None)
-        if cur is None:
-            cur = self.con.cursor()
-            self._local.cur = cur
-        return cur
-
+    # -- outcomes and ledger writes ----------------------------------------------------------
     def add(self, outcome: str, record: str, detail: str = "") -> None:
         with self._lock:
             self.result.add(outcome, record, detail)
 
-    def _sage(self, call: Callable[[], Any]) -> Any:
-        """Retry transient Sage errors a few times within the run; others propagate."""
-        for attempt in range(self.retry.attempts):
+    def later(self, *writes: Write) -> None:
+        """Ledger / dead-letter writes committed with the chunk's outcomes (after its Sage calls)."""
+        with self._lock:
+            self._writes.extend(writes)
+
+    def flush(self) -> None:
+        with self._lock:
+            writes, self._writes = self._writes, []
+        if not writes:
+            return
+        with self.open_write() as con:
+            con.execute("BEGIN")
             try:
-                return call()
-            except SageTransientError:
-                if attempt + 1 >= self.retry.attempts:
-                    raise
-                self.sleep(self.retry.delay(attempt))
-        raise AssertionError("unreachable")
+                for write in writes:
+                    write(con)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
 
-    # -- one order -------------------------------------------------------------------------
-    def order(self, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        oid = row["amazon_order_id"]
-        try:
-            self._order(row, lines)
-        except SageConfigurationError:
-            raise
-        except SageTransientError as exc:  # Sage stayed busy: the next run (or the op retry) tries again
-            self.add("retry", oid, str(exc))
-        except SageUnknownOutcome as exc:  # lookup itself failed: stays 'sending', resolved next run
-            self.add("retry", oid, f"unknown outcome: {exc}")
+    def ensure_started(self, job: _Job, flow: str, key: str, digest: str) -> None:
+        """'sending' committed now, before the call, unless the chunk already committed it."""
+        with self._lock:
+            if (flow, key) in self._started.get(job.key, []):
+                return
+            self._started.setdefault(job.key, []).append((flow, key))
+        with self.open_write() as con:
+            posting_ledger.start(con, flow, key, digest)
 
-    def _order(self, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        cur, oid, action = self.cur, row["amazon_order_id"], row["action"]
-        entry = posting_ledger.get(cur, FLOW, oid)
-        if entry is not None and entry.status == posting_ledger.SENDING:
-            # unknown outcome of an earlier attempt: ask Sage before anything else
-            number = self._sage(lambda: self.target.find_sales_order(oid))
-            if number:
-                posting_ledger.posted(cur, FLOW, oid, number)
-                entry = posting_ledger.get(cur, FLOW, oid)
-                self.add("adopted", oid, f"found {number} after an unknown outcome")
-                deadletters.resolve(cur, FLOW, oid)
-                if action == "post":
-                    return
-        posted_number = entry.sage_number if entry is not None and entry.status == posting_ledger.POSTED else None
+    @property
+    def stopped(self) -> bool:
+        return self.transient is not None or self.permanent is not None
 
-        if action == "close":
-            if posted_number:
-                self._close(oid, posted_number)
+    def _halt(self, exc: Exception) -> None:
+        with self._lock:
+            if isinstance(exc, PermanentError):
+                self.permanent = self.permanent or exc
             else:
-                if entry is not None and entry.status == posting_ledger.SENDING:
-                    posting_ledger.failed(cur, FLOW, oid, "cancelled at Amazon before it was posted")
-                deadletters.resolve(cur, FLOW, oid)
-                self.add("cancelled_unposted", oid)
-            return
-        if posted_number:
-            self.add("already_posted", oid, posted_number)
-            deadletters.resolve(cur, FLOW, oid)
-            return
-        if action == "wait":
-            self.add("waiting", oid, row.get("amazon_status") or "")
-            return
-        reason = row.get("dead_letter_reason")
-        if action != "post" and not reason:
-            reason = f"unknown Amazon status: {row.get('amazon_status')}"
-        if reason:
-            deadletters.record(cur, FLOW, oid, reason, _payload(row, lines))
-            self.add("dead_lettered", oid, reason)
-            return
-        order = build_sales_order(row, lines)
-        digest = posting_ledger.payload_hash(order)
-        for attempt in range(self.retry.attempts):
-            posting_ledger.start(cur, FLOW, oid, digest)
-            try:
-                result = self.target.create_sales_order(order)
-            except SageBusinessError as exc:
-                posting_ledger.failed(cur, FLOW, oid, f"refused: {exc.reason}")
-                deadletters.record(cur, FLOW, oid, f"Sage refused: {exc.reason}", _payload(row, lines, order))
-                self.add("dead_lettered", oid, f"Sage refused: {exc.reason}")
-                return
-            except SageTransientError as exc:
-                posting_ledger.failed(cur, FLOW, oid, f"transient: {exc}")  # nothing was applied
-                if attempt + 1 >= self.retry.attempts:
-                    raise
-                self.sleep(self.retry.delay(attempt))
+                self.transient = self.transient or exc
+
+    def _release(self, job: _Job, why: str) -> None:
+        """The job's 'sending' entries were not sent: 'failed', except those whose earlier outcome is unknown
+        (they keep 'sending', so the next run asks Sage before sending)."""
+        for flow, key in self._started.get(job.key, []):
+            if (flow, key) not in job.was_sending:
+                self.later(lambda con, f=flow, k=key: posting_ledger.failed(con, f, k, why))
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, jobs: Sequence[_Job], work: Callable[[_Job], None]) -> None:
+        for n in range(0, len(jobs), CHUNK):
+            chunk = jobs[n:n + CHUNK]
+            if self.stopped:
+                for job in chunk:
+                    self.add("not_attempted", job.key)
                 continue
-            except SageUnknownOutcome:
-                number = self._sage(lambda: self.target.find_sales_order(oid))
-                if number:
-                    posting_ledger.posted(cur, FLOW, oid, number)
-                    deadletters.resolve(cur, FLOW, oid)
-                    self.add("adopted", oid, f"{number} found after a lost reply")
-                    return
-                if attempt + 1 >= self.retry.attempts:
-                    raise
-                continue  # not applied: send again (the ledger still says 'sending' until then)
-            posting_ledger.posted(cur, FLOW, oid, result.sage_number)
-            deadletters.resolve(cur, FLOW, oid)
-            self.add("posted" if result.created else "adopted", oid, result.sage_number)
-            return
+            for job in chunk:
+                if job.starts:
+                    self._started[job.key] = [(f, k) for f, k, _ in job.starts]
+                    self.later(*[lambda con, f=f, k=k, d=d: posting_ledger.start(con, f, k, d)
+                                 for f, k, d in job.starts])
+            self.flush()  # every 'sending' of the chunk is committed before its first call
+            if self.workers == 1 or len(chunk) == 1:
+                for job in chunk:
+                    self._guarded(work, job)
+            else:
+                with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sage-post") as pool:
+                    list(pool.map(lambda job: self._guarded(work, job), chunk))
+            self.flush()
 
-    def _close(self, oid: str, number: str) -> None:
-        cur = self.cur
-        entry = posting_ledger.get(cur, CLOSE_FLOW, oid)
-        if entry is not None and entry.status == posting_ledger.POSTED:
-            self.add("already_closed", oid, number)
+    def _guarded(self, work: Callable[[_Job], None], job: _Job) -> None:
+        if self.stopped:
+            self.add("not_attempted", job.key)
+            self._release(job, "not sent: the load stopped before this record")
             return
-        posting_ledger.start(cur, CLOSE_FLOW, oid, posting_ledger.payload_hash({"close": number}))
-        for attempt in range(self.retry.attempts):
-            try:
-                self.target.close_sales_order(number, reason="Cancelled at Amazon")
-                break
-            except (SageTransientError, SageUnknownOutcome):  # closing is idempotent: just try again
-                if attempt + 1 >= self.retry.attempts:
-                    raise
-                self.sleep(self.retry.delay(attempt))
-            except SageBusinessError as exc:
-                posting_ledger.failed(cur, CLOSE_FLOW, oid, f"refused: {exc.reason}")
-                # under the orders flow: the order is posted, so it has no other open letter there
-                deadletters.record(cur, FLOW, oid, f"Sage refused to close {number}: {exc.reason}",
-                                   {"amazon_order_id": oid, "sage_number": number})
-                self.add("dead_lettered", oid, exc.reason)
+        try:
+            work(job)
+        except PermanentError as exc:
+            self._halt(exc)
+            self.add("failed", job.key, one_line(exc))
+            self._release(job, f"not sent: {one_line(exc)}")
+        except TransientError as exc:  # the connector's budget is spent: stop, the rest stays unposted
+            self._halt(exc)
+            self.add("retry", job.key, one_line(exc))
+
+    def finish(self, what: str) -> LoadResult:
+        """The result; raises the permanent error, or `Unfinished` when a system stayed unavailable."""
+        self.flush()
+        if self.permanent is not None:
+            raise self.permanent
+        if self.transient is not None:
+            counts = self.result.counts
+            left = counts["retry"] + counts["not_attempted"]
+            self.result.stopped = (f"{one_line(self.transient)}; {left} {what}(s) left unposted "
+                                   f"({counts['not_attempted']} not attempted), resumed by the next run")
+            raise Unfinished(self.result.stopped, self.result)
+        return self.result
+
+
+def session_opener(warehouse: Any) -> OpenWrite:
+    """`open_write` from what a caller has: a callable (Warehouse.write), an object with .write(), or
+    (compatibility) an open DuckDB connection, whose cursors are then used: the caller holds the
+    warehouse, so readers wait for the whole load."""
+    from contextlib import closing
+
+    if hasattr(warehouse, "execute") and hasattr(warehouse, "cursor"):
+        return lambda: closing(warehouse.cursor())
+    if callable(getattr(warehouse, "write", None)):
+        return warehouse.write
+    return warehouse
+
+
+def _entries(con: duckdb.DuckDBPyConnection, flows: Sequence[str], keys: Iterable[str]
+             ) -> dict[tuple[str, str], posting_ledger.LedgerEntry]:
+    rows = con.execute(
+        """SELECT flow, record_key, sage_number, payload_hash, attempts, status, message, updated_at
+           FROM ops.posting_ledger WHERE flow IN (SELECT unnest(?::VARCHAR[]))
+           AND record_key IN (SELECT unnest(?::VARCHAR[]))""", [list(flows), sorted(set(keys))]).fetchall()
+    return {(r[0], r[1]): posting_ledger.LedgerEntry(*r) for r in rows}
+
+
+def _posted(entry: posting_ledger.LedgerEntry | None) -> str | None:
+    return entry.sage_number if entry is not None and entry.status == posting_ledger.POSTED else None
+
+
+def _set_posted(flow: str, key: str, number: str) -> Write:
+    return lambda con: posting_ledger.posted(con, flow, key, number)
+
+
+def _set_failed(flow: str, key: str, message: str) -> Write:
+    return lambda con: posting_ledger.failed(con, flow, key, message)
+
+
+def _resolve(flow: str, key: str) -> Write:
+    return lambda con: deadletters.resolve(con, flow, key)
+
+
+def _letter(flow: str, key: str, reason: str, payload: Any) -> Write:
+    return lambda con: deadletters.record(con, flow, key, reason, payload)
+
+
+# ----------------------------------------------------------------------------------- orders
+
+
+@dataclass
+class _Order:
+    row: dict[str, Any]
+    lines: list[dict[str, Any]]
+    entry: posting_ledger.LedgerEntry | None
+    close_entry: posting_ledger.LedgerEntry | None
+    order: SalesOrder | None = None
+
+    @property
+    def oid(self) -> str:
+        return self.row["amazon_order_id"]
+
+    @property
+    def reason(self) -> str | None:
+        reason = self.row.get("dead_letter_reason")
+        if self.row["action"] not in ("post", "wait", "close") and not reason:
+            reason = f"unknown Amazon status: {self.row.get('amazon_status')}"
+        return reason
+
+
+def _order_job(o: _Order) -> _Job:
+    job = _Job(o.oid, o)
+    posted_number, action = _posted(o.entry), o.row["action"]
+    if o.entry is not None and o.entry.status == posting_ledger.SENDING:
+        job.was_sending.add((FLOW, o.oid))
+    if action == "post" and not posted_number and not o.reason:
+        o.order = build_sales_order(o.row, o.lines)
+        job.starts.append((FLOW, o.oid, posting_ledger.payload_hash(o.order)))
+    elif action == "close" and posted_number and _posted(o.close_entry) is None:
+        job.starts.append((CLOSE_FLOW, o.oid, posting_ledger.payload_hash({"close": posted_number})))
+        if o.close_entry is not None and o.close_entry.status == posting_ledger.SENDING:
+            job.was_sending.add((CLOSE_FLOW, o.oid))
+    return job
+
+
+def _post_order(run: _Run, job: _Job) -> None:
+    o: _Order = job.data
+    target, oid, action = run.target, o.oid, o.row["action"]
+    posted_number = _posted(o.entry)
+    if o.entry is not None and o.entry.status == posting_ledger.SENDING:
+        # unknown outcome of an earlier attempt: ask Sage before anything else
+        number = target.find_sales_order(oid)
+        if number:
+            run.later(_set_posted(FLOW, oid, number), _resolve(FLOW, oid))
+            run.add("adopted", oid, f"found {number} after an unknown outcome")
+            if action == "post":
                 return
-        posting_ledger.posted(cur, CLOSE_FLOW, oid, number)
-        deadletters.resolve(cur, FLOW, oid)
-        self.add("closed", oid, number)
+            posted_number = number
+
+    if action == "close":
+        if posted_number:
+            _close(run, job, o, posted_number)
+        else:
+            if o.entry is not None and o.entry.status == posting_ledger.SENDING:
+                run.later(_set_failed(FLOW, oid, "cancelled at Amazon before it was posted"))
+            run.later(_resolve(FLOW, oid))
+            run.add("cancelled_unposted", oid)
+        return
+    if posted_number:
+        run.add("already_posted", oid, posted_number)
+        run.later(_resolve(FLOW, oid))
+        return
+    if action == "wait":
+        run.add("waiting", oid, o.row.get("amazon_status") or "")
+        return
+    if o.reason:
+        run.later(_letter(FLOW, oid, o.reason, _payload(o.row, o.lines)))
+        run.add("dead_lettered", oid, o.reason)
+        return
+    order = o.order or build_sales_order(o.row, o.lines)
+    run.ensure_started(job, FLOW, oid, posting_ledger.payload_hash(order))
+    for send in (1, 2):
+        try:
+            result = target.create_sales_order(order)
+        except SageBusinessError as exc:
+            run.later(_set_failed(FLOW, oid, f"refused: {exc.reason}"),
+                      _letter(FLOW, oid, f"Sage refused: {exc.reason}", _payload(o.row, o.lines, order)))
+            run.add("dead_lettered", oid, f"Sage refused: {exc.reason}")
+            return
+        except SageUnknownOutcome:
+            number = target.find_sales_order(oid)  # a TransientError here leaves 'sending' for the next run
+            if number:
+                run.later(_set_posted(FLOW, oid, number), _resolve(FLOW, oid))
+                run.add("adopted", oid, f"{number} found after a lost reply")
+                return
+            if send == 2:
+                raise  # still 'sending': the next run looks it up first
+            continue  # not applied: send again (the ledger says 'sending' until then)
+        except TransientError as exc:  # nothing was applied
+            run.later(_set_failed(FLOW, oid, f"transient: {one_line(exc)}"))
+            raise
+        run.later(_set_posted(FLOW, oid, result.sage_number), _resolve(FLOW, oid))
+        run.add("posted" if result.created else "adopted", oid, result.sage_number)
+        return
 
 
-def load_orders(con: duckdb.DuckDBPyConnection, target: SageTarget, *, order_ids: Iterable[str] | None = None,
-                workers: int = 1, retry: Retry | None = None,
-                sleep: Callable[[float], None] = time.sleep) -> LoadResult:
-    """Post, wait, close or dead-letter every order of marts.sage_orders (or just `order_ids`)."""
-    posting_ledger.ensure(con)
-    deadletters.ensure(con)
-    loader = _Loader(con, target, retry or Retry(), sleep)
-    work = read_orders(con, order_ids)
-    # the common case of a re-run: orders already posted and still to post (or waiting) need no Sage call
-    posted = dict(con.execute("SELECT record_key, sage_number FROM ops.posting_ledger WHERE flow = ? AND status = ?",
-                              [FLOW, posting_ledger.POSTED]).fetchall())
-    open_letters = {r[0] for r in con.execute(
-        "SELECT record_key FROM ops.dead_letters WHERE flow = ? AND status = 'open'", [FLOW]).fetchall()}
-    remaining = []
+def _close(run: _Run, job: _Job, o: _Order, number: str) -> None:
+    oid = o.oid
+    if _posted(o.close_entry) is not None:
+        run.add("already_closed", oid, number)
+        return
+    run.ensure_started(job, CLOSE_FLOW, oid, posting_ledger.payload_hash({"close": number}))
+    for send in (1, 2):
+        try:
+            run.target.close_sales_order(number, reason="Cancelled at Amazon")
+            break
+        except SageBusinessError as exc:
+            run.later(_set_failed(CLOSE_FLOW, oid, f"refused: {exc.reason}"),
+                      # under the orders flow: the order is posted, so it has no other open letter there
+                      _letter(FLOW, oid, f"Sage refused to close {number}: {exc.reason}",
+                              {"amazon_order_id": oid, "sage_number": number}))
+            run.add("dead_lettered", oid, exc.reason)
+            return
+        except SageUnknownOutcome:
+            if send == 2:
+                raise  # closing is idempotent: the next run closes it again
+        except TransientError as exc:
+            run.later(_set_failed(CLOSE_FLOW, oid, f"transient: {one_line(exc)}"))
+            raise
+    run.later(_set_posted(CLOSE_FLOW, oid, number), _resolve(FLOW, oid))
+    run.add("closed", oid, number)
+
+
+def load_orders(open_write: OpenWrite, target: SageTarget, *, order_ids: Iterable[str] | None = None,
+                workers: int = 1) -> LoadResult:
+    """Post, wait, close or dead-letter every order of marts.sage_orders (or just `order_ids`).
+
+    `open_write()` opens a short write session (Warehouse.write). Raises `Unfinished` (a TransientError,
+    carrying the result) when Sage stayed unavailable, a PermanentError when it refused the login."""
+    open_write = session_opener(open_write)
+    with open_write() as con:
+        posting_ledger.ensure(con)
+        deadletters.ensure(con)
+        work = read_orders(con, order_ids)
+        ids = [row["amazon_order_id"] for row, _ in work]
+        entries = _entries(con, (FLOW, CLOSE_FLOW), ids)
+        open_letters = {r[0] for r in con.execute(
+            "SELECT record_key FROM ops.dead_letters WHERE flow = ? AND status = 'open'", [FLOW]).fetchall()}
+    run = _Run(open_write, target, workers)
+    jobs = []
     for row, lines in work:
         oid = row["amazon_order_id"]
-        if row["action"] in ("post", "wait") and oid in posted and oid not in open_letters:
-            loader.add("already_posted", oid, posted[oid])
-        else:
-            remaining.append((row, lines))
-    work = remaining
-    if workers <= 1:
-        for row, lines in work:
-            loader.order(row, lines)
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sage-post") as pool:
-            for future in [pool.submit(loader.order, row, lines) for row, lines in work]:
-                future.result()
-    return loader.result
+        entry = entries.get((FLOW, oid))
+        if row["action"] in ("post", "wait") and _posted(entry) and oid not in open_letters:
+            run.add("already_posted", oid, _posted(entry) or "")  # the common re-run case: no Sage call
+            continue
+        jobs.append(_order_job(_Order(row, lines, entry, entries.get((CLOSE_FLOW, oid)))))
+    run.run(jobs, lambda job: _post_order(run, job))
+    return run.finish("order")
 
 
 # ----------------------------------------------------------------------------------- shipments
 
 
-def load_shipments(con: duckdb.DuckDBPyConnection, target: SageTarget, *, retry: Retry | None = None,
-                   sleep: Callable[[float], None] = time.sleep, order_ids: Iterable[str] | None = None,
+def load_shipments(open_write: OpenWrite, target: SageTarget, *, order_ids: Iterable[str] | None = None,
                    workers: int = 1) -> LoadResult:
-    """Record each FBA shipment once on its Sage order (delivery, carrier, tracking, shipped quantities)."""
-    posting_ledger.ensure(con)
-    deadletters.ensure(con)
-    loader = _Loader(con, target, retry or Retry(), sleep)
-    where, params = "", []
-    if order_ids is not None:
-        where, params = "WHERE amazon_order_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(order_ids))]
-    rows = _rows(con, f"SELECT * FROM {SHIPMENTS_TABLE} {where} ORDER BY amazon_order_id, shipment_id, line_no", params)
-    shipments: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in rows:
-        shipments.setdefault((r["amazon_order_id"], r["shipment_id"]), []).append(r)
-    work = list(shipments.items())
-    if workers <= 1:
-        for (oid, shipment_id), lines in work:
-            _shipment(loader, oid, shipment_id, lines)
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sage-ship") as pool:
-            for future in [pool.submit(_shipment, loader, oid, sid, lines) for (oid, sid), lines in work]:
-                future.result()
-    return loader.result
+    """Record each FBA shipment once on its Sage order (delivery, carrier, tracking, shipped quantities).
+    Same sessions and stopping rule as `load_orders`."""
+    open_write = session_opener(open_write)
+    with open_write() as con:
+        posting_ledger.ensure(con)
+        deadletters.ensure(con)
+        where, params = "", []
+        if order_ids is not None:
+            where, params = "WHERE amazon_order_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(order_ids))]
+        rows = _rows(con, f"SELECT * FROM {SHIPMENTS_TABLE} {where} "
+                          "ORDER BY amazon_order_id, shipment_id, line_no", params)
+        shipments: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in rows:
+            shipments.setdefault((r["amazon_order_id"], r["shipment_id"]), []).append(r)
+        entries = _entries(con, (SHIPMENT_FLOW, FLOW),
+                           [f"{o}/{s}" for o, s in shipments] + [o for o, _ in shipments])
+    run = _Run(open_write, target, workers)
+    jobs = []
+    for (oid, shipment_id), lines in shipments.items():
+        key = f"{oid}/{shipment_id}"
+        entry, order_entry = entries.get((SHIPMENT_FLOW, key)), entries.get((FLOW, oid))
+        if _posted(entry) is not None:
+            run.add("already_posted", key)
+            continue
+        if _posted(order_entry) is None:
+            run.add("waiting", key, "the Sage order is not posted (yet)")
+            continue
+        unmatched = [line for line in lines if line.get("line_no") is None]
+        if unmatched:
+            reason = "shipment line not on the Sage order: " + ", ".join(sorted({str(u.get("sku")) for u in unmatched}))
+            run.later(_letter(SHIPMENT_FLOW, key, reason, {"lines": lines}))
+            run.add("dead_lettered", key, reason)
+            continue
+        shipment = _shipment(oid, _posted(order_entry) or "", lines)
+        job = _Job(key, shipment, starts=[(SHIPMENT_FLOW, key, posting_ledger.payload_hash(shipment))])
+        jobs.append(job)
+    run.run(jobs, lambda job: _record_shipment(run, job))
+    return run.finish("shipment")
 
 
-def _shipment(loader: _Loader, oid: str, shipment_id: str, lines: list[dict[str, Any]]) -> None:
-    con, target, retry = loader.cur, loader.target, loader.retry
-    key = f"{oid}/{shipment_id}"
-    entry = posting_ledger.get(con, SHIPMENT_FLOW, key)
-    if entry is not None and entry.status == posting_ledger.POSTED:
-        loader.add("already_posted", key)
-        return
-    order_entry = posting_ledger.get(con, FLOW, oid)
-    if order_entry is None or order_entry.status != posting_ledger.POSTED or not order_entry.sage_number:
-        loader.add("waiting", key, "the Sage order is not posted (yet)")
-        return
-    unmatched = [line for line in lines if line.get("line_no") is None]
-    if unmatched:
-        reason = "shipment line not on the Sage order: " + ", ".join(sorted({str(u.get("sku")) for u in unmatched}))
-        deadletters.record(con, SHIPMENT_FLOW, key, reason, {"lines": lines})
-        loader.add("dead_lettered", key, reason)
-        return
+def _shipment(oid: str, sage_number: str, lines: list[dict[str, Any]]) -> Shipment:
     qty: dict[int, Decimal] = {}
     items: dict[int, str] = {}
     for line in lines:
         qty[int(line["line_no"])] = qty.get(int(line["line_no"]), Decimal(0)) + Decimal(int(line["quantity_shipped"]))
         items[int(line["line_no"])] = line["item"]
     first = lines[0]
-    shipment = Shipment(
-        customer_order_ref=oid, sage_number=order_entry.sage_number, ship_date=first["ship_date"],
+    return Shipment(
+        customer_order_ref=oid, sage_number=sage_number, ship_date=first["ship_date"],
         carrier=first.get("carrier") or "", tracking_number=first.get("tracking_number") or "",
         lines=tuple(ShipmentLine(line_no=n, item=items[n], quantity=q) for n, q in sorted(qty.items())))
-    posting_ledger.start(con, SHIPMENT_FLOW, key, posting_ledger.payload_hash(shipment))
-    try:
-        for attempt in range(retry.attempts):
-            try:
-                target.record_shipment(shipment)  # idempotent per tracking number
-                break
-            except (SageTransientError, SageUnknownOutcome):
-                if attempt + 1 >= retry.attempts:
-                    raise
-                loader.sleep(retry.delay(attempt))
-    except SageConfigurationError:
-        raise
-    except SageBusinessError as exc:
-        posting_ledger.failed(con, SHIPMENT_FLOW, key, f"refused: {exc.reason}")
-        deadletters.record(con, SHIPMENT_FLOW, key, f"Sage refused: {exc.reason}", asdict(shipment))
-        loader.add("dead_lettered", key, exc.reason)
-        return
-    except (SageTransientError, SageUnknownOutcome) as exc:
-        posting_ledger.failed(con, SHIPMENT_FLOW, key, f"transient: {exc}")
-        loader.add("retry", key, str(exc))
-        return
-    posting_ledger.posted(con, SHIPMENT_FLOW, key, order_entry.sage_number)
-    deadletters.resolve(con, SHIPMENT_FLOW, key)
-    loader.add("posted", key, order_entry.sage_number)
+
+
+def _record_shipment(run: _Run, job: _Job) -> None:
+    key, shipment = job.key, job.data
+    for send in (1, 2):
+        try:
+            run.target.record_shipment(shipment)  # idempotent per tracking number
+            break
+        except SageBusinessError as exc:
+            run.later(_set_failed(SHIPMENT_FLOW, key, f"refused: {exc.reason}"),
+                      _letter(SHIPMENT_FLOW, key, f"Sage refused: {exc.reason}", asdict(shipment)))
+            run.add("dead_lettered", key, exc.reason)
+            return
+        except SageUnknownOutcome as exc:
+            if send == 2:
+                run.later(_set_failed(SHIPMENT_FLOW, key, f"transient: {one_line(exc)}"))  # idempotent: resend
+                raise
+        except TransientError as exc:
+            run.later(_set_failed(SHIPMENT_FLOW, key, f"transient: {one_line(exc)}"))
+            raise
+    run.later(_set_posted(SHIPMENT_FLOW, key, shipment.sage_number), _resolve(SHIPMENT_FLOW, key))
+    run.add("posted", key, shipment.sage_number)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sage_amazon.amazon.client import Backoff, RateLimiters, SpApi, SpApiError, SpApiSettings, TokenBucket
+from sage_amazon.amazon.client import (
+    RateLimiters,
+    SpApi,
+    SpApiError,
+    SpApiSettings,
+    SpApiUnavailable,
+    TokenBucket,
+)
+from sage_amazon.retrying import RetryPolicy
 
 
 class FakeClock:
@@ -53,11 +60,19 @@ def test_limiter_is_shared_per_seller_and_operation():
     assert limiters.get("s1", "searchOrders").rate == pytest.approx(0.0056)
 
 
-def test_backoff_is_jittered_and_capped():
-    backoff = Backoff(base=1.0, cap=8.0)
-    rng = random.Random(1)
-    delays = {round(backoff.delay(5, rng), 6) for _ in range(20)}
-    assert len(delays) > 1 and all(2.0 <= d <= 8.0 for d in delays)
+def test_retry_waits_are_jittered_and_capped():
+    from sage_amazon.retrying import System, retry_call
+
+    sleeps: list[float] = []
+    policy = RetryPolicy(budget=60.0, initial=1.0, max_wait=8.0, max_attempts=8)
+
+    def always():
+        raise TimeoutError("down")
+
+    with pytest.raises(TimeoutError):
+        retry_call(always, system=System("X", "X_URL"), what="t", retry_on=TimeoutError, policy=policy,
+                   sleep=sleeps.append)
+    assert len(sleeps) == 7 and max(sleeps) <= 8.0 + 1.0 and len(set(sleeps)) > 1
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -106,7 +121,8 @@ def _api(base: str, sleeps: list[float]) -> SpApi:
     access_token_client.cache.clear()
     settings = SpApiSettings(endpoint=base, lwa_endpoint=f"{base}/auth/o2/token", refresh_token="Atzr|x",
                              lwa_app_id="app", lwa_client_secret="secret", marketplaces=("ATVPDKIKX0DER",))
-    return SpApi(settings, limiters=RateLimiters(), backoff=Backoff(base=0.01, cap=0.05, max_attempts=4),
+    return SpApi(settings, limiters=RateLimiters(),
+                 retry=RetryPolicy(budget=60.0, timeout=5.0, initial=0.01, max_wait=0.05, max_attempts=4),
                  sleep=sleeps.append)
 
 
@@ -128,7 +144,7 @@ def test_call_gives_up_after_max_attempts_and_does_not_retry_400(stub):
     sleeps: list[float] = []
     api = _api(stub, sleeps)
     _Stub.script = [(500, "")] * 4
-    with pytest.raises(SpApiError, match="gave up"):
+    with pytest.raises(SpApiUnavailable, match=r"SP-API at SP_API_ENDPOINT=.* still unavailable after 4 attempt"):
         api.call("getOrder2026", "orders2026", "get_order", "111-1")
     _Stub.script = [(400, '{"errors":[{"code":"InvalidInput","message":"bad date"}]}')]
     before = api.calls["getOrder2026"]

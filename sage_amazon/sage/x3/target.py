@@ -104,7 +104,7 @@ class X3Target:
         """Transient failures retried within the retry budget (sage_amazon.retrying), then one
         SageTransientError naming SAGE_X3_URL and how long it waited."""
         def give_up(exc: BaseException, message: str) -> BaseException:
-            return SageTransientError(message, refused=getattr(exc, "refused", what))
+            return SageTransientError(message)  # the message names the call already
 
         return retry_call(fn, system=self.system, what=what, retry_on=SageTransientError, policy=self.retry,
                           give_up=give_up)

@@ -1,0 +1,49 @@
+"""The one retry model at the Dagster level, for every step that calls Sage or Amazon.
+
+The connectors retry transport failures within their budget (sage_amazon.retrying, SAGE_AMAZON_RETRY_BUDGET_SECONDS);
+what is still failing after it reaches the step as one `sage_amazon.errors.TransientError` (the domain's loads raise
+`Unfinished`, which carries their partial result). Such a step has `retry_policy=RETRY_POLICY` and runs its work under
+`transient_as_retry()`:
+
+    @dg.asset(..., retry_policy=RETRY_POLICY)
+    def sage_sales_orders(context, warehouse, sage):
+        with transient_as_retry(metadata=lambda result: {...}):
+            result = load.load_orders(warehouse.write, target)
+
+- a TransientError becomes `dg.Failure(allow_retries=True)`: one line naming the system and its setting, and what was
+  left undone; the step is retried by RETRY_POLICY (minutes later, never the next day);
+- a PermanentError (refused login, wrong pool, forbidden) becomes `dg.Failure(allow_retries=False)`: reported at
+  once, never "will retry".
+
+Worst case for a system down for good: (1 + RETRY_POLICY.max_retries) budgets plus the policy's delays (about 8 min
+with the defaults), then the run fails with that one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+
+from sage_amazon.errors import PermanentError, TransientError, one_line
+
+RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+@contextmanager
+def transient_as_retry(metadata: Callable[[Any], Mapping[str, Any]] | None = None) -> Iterator[None]:
+    """Turn the domain's two failure kinds into Dagster's: retried (transient) or not (permanent).
+    `metadata(partial_result)` adds metadata from an `Unfinished` error's partial result."""
+    try:
+        yield
+    except TransientError as exc:
+        md: dict[str, Any] = {"outcome": "transient", "cause": one_line(exc)}
+        partial = getattr(exc, "result", None)
+        if metadata is not None and partial is not None:
+            md.update(metadata(partial))
+        raise dg.Failure(description=one_line(exc, 1000), metadata=md, allow_retries=True) from exc
+    except PermanentError as exc:
+        raise dg.Failure(description=one_line(exc, 1000), metadata={"outcome": "permanent", "cause": one_line(exc)},
+                         allow_retries=False) from exc
