@@ -18,16 +18,38 @@ import dagster as dg
 from assets import settlements
 from assets.flow import FLOW_TAG, SETTLEMENT_ID_TAG, TRIGGER_TAG
 from assets.partitions import settlement_partitions
+from assets.settlements.assets import settlement_lines_gx
 from resources.notifications import SqsResource
 from resources.sp_api import SpApiResource
 
 settlement_job = dg.define_asset_job(
     "settlement_job",
-    selection=dg.AssetSelection.groups(settlements.FLOW),
+    # the Great Expectations suite runs after, in its own run: its start-up never delays a posting
+    selection=dg.AssetSelection.groups(settlements.FLOW) - dg.AssetSelection.checks(settlement_lines_gx),
     description="Land, validate, journalise, reconcile and post one settlement (partition = settlement id).",
     tags={FLOW_TAG: settlements.FLOW},
     executor_def=dg.in_process_executor,  # one process for the run: no interpreter start per step
 )
+
+settlement_expectations_job = dg.define_asset_job(
+    "settlement_expectations_job",
+    selection=dg.AssetSelection.checks(settlement_lines_gx),
+    description="The Great Expectations suite on one settlement's landed lines (run tag sage_amazon/settlement_id)",
+    tags={FLOW_TAG: settlements.FLOW},
+    executor_def=dg.in_process_executor,
+)
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[settlement_job],
+                      request_job=settlement_expectations_job, default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="After each successful settlement run: its Great Expectations suite, in a run of its own")
+def settlement_expectations_sensor(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    sid = run.tags.get("dagster/partition") or run.tags.get(SETTLEMENT_ID_TAG)
+    if not sid:
+        return dg.SkipReason(f"run {run.run_id} names no settlement")
+    return dg.RunRequest(run_key=f"expectations-{run.run_id}",
+                         tags={SETTLEMENT_ID_TAG: sid, TRIGGER_TAG: f"after run {run.run_id}"})
 
 
 def _raw_dir():

@@ -15,7 +15,7 @@ def defs() -> dg.Definitions:
         assets=[assets.settlement_landing, assets.settlement_journal_postings],
         asset_checks=[assets.settlement_lines_gx, assets.settlement_journal_checks,
                       assets.settlement_reconciliation_ties_out, assets.settlement_fee_anomalies],
-        jobs=[automation.settlement_job],
-        sensors=[automation.settlement_discovery_sensor],
+        jobs=[automation.settlement_job, automation.settlement_expectations_job],
+        sensors=[automation.settlement_discovery_sensor, automation.settlement_expectations_sensor],
         schedules=[automation.settlement_reconciliation_schedule],
     )

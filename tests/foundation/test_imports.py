@@ -175,3 +175,23 @@ def test_the_checker_sees_function_level_imports_and_cycles(tmp_path):
     probe.write_text("import os\n\n\ndef f():\n    from b import x\n")
     found = _imports(probe, "probe", {"a": probe, "b": probe})
     assert ("b", False, 5) in found and ("os", True, 1) in found
+
+
+def test_each_folder_imports_only_what_docs_architecture_allows():
+    """docs/architecture.md, "What each folder may import"."""
+    _, raw = _graph()
+    rules = {  # importer prefix -> forbidden import roots/modules
+        "resources": ("assets", "sensors", "sage_amazon.definitions", "sage_amazon.runner"),
+        "sensors": ("sage_amazon.definitions", "sage_amazon.runner"),
+        "assets": ("sage_amazon.definitions", "sage_amazon.runner"),
+    }
+    offenders = []
+    for module, imports in raw.items():
+        root = module.split(".")[0]
+        forbidden = rules.get(root, ())
+        if root == "assets" and not module.endswith(".definitions"):
+            forbidden = (*forbidden, "sensors")  # only a flow's definitions.py brings its sensors in
+        for imported, _, line in imports:
+            if any(imported == f or imported.startswith(f + ".") for f in forbidden):
+                offenders.append(f"{module}:{line} imports {imported}")
+    assert offenders == []
