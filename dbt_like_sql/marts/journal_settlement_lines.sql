@@ -1,4 +1,4 @@
--- description: Balanced journal lines of a settlement, one journal per accounting period (month of the posted date): account lines summarised per GL account against the Amazon clearing account; the deposit moves from clearing to the bank on the deposit date, and the balance of a negative settlement (owed to Amazon, no money moved) to the amazon_payable account, which the next settlement's "Payable to Amazon" line clears. amount is credit-positive in the settlement currency; ledger_* are in the company currency at the configured rate, rounding absorbed by the clearing line.
+-- description: Balanced journal lines of a settlement, one journal per accounting period (month of the posted date) and journal site: account lines summarised per marketplace and GL account against the Amazon clearing account; the deposit moves from clearing to the bank on the deposit date, and the balance of a negative settlement (owed to Amazon, no money moved) to the amazon_payable account, which the next settlement's "Payable to Amazon" line clears. Lines of several marketplaces (a North America unified settlement) stay apart, each with its marketplace's accounts, tax and site. amount is credit-positive in the settlement currency; ledger_* are in the company currency at the configured rate; the clearing account nets to exactly zero in both, a rounding difference goes to the rounding account.
 -- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
@@ -21,6 +21,12 @@ WITH rep AS (
     FROM raw.settlement_reports AS r
     WHERE r.settlement_id = $partition_key
 ),
+home AS (
+    SELECT coalesce((
+        SELECT m.account FROM ref.settlement_account_map AS m, rep
+        WHERE m.kind = 'site' AND m.marketplace = rep.map_marketplace
+    ), '') AS site
+),
 fx AS (
     SELECT
         rep.settlement_id,
@@ -38,11 +44,14 @@ fx AS (
 fixed AS (
     SELECT m.role, m.account, coalesce(m.tax_code, '') AS tax_code
     FROM ref.settlement_account_map AS m, rep
-    WHERE m.kind = 'role' AND m.marketplace = rep.map_marketplace AND m.role IN ('clearing', 'bank', 'amazon_payable')
+    WHERE m.kind = 'role' AND m.marketplace = rep.map_marketplace
+        AND m.role IN ('clearing', 'bank', 'amazon_payable', 'rounding')
 ),
 by_key AS (
     SELECT
         date_trunc('month', coalesce(l.posted_date, (SELECT rep.end_date FROM rep))) AS period_start,
+        coalesce(l.marketplace, (SELECT r.marketplace FROM raw.settlement_reports AS r
+                                 WHERE r.settlement_id = $partition_key), '') AS marketplace,
         coalesce(l.transaction_type, '') AS transaction_type,
         coalesce(l.amount_type, '') AS amount_type,
         coalesce(l.amount_description, '') AS amount_description,
@@ -55,6 +64,8 @@ by_key AS (
 by_account AS (
     SELECT
         CAST(k.period_start AS DATE) AS period_start,
+        c.site,
+        c.marketplace,
         c.role,
         c.account,
         c.tax_code,
@@ -64,6 +75,7 @@ by_account AS (
     FROM by_key AS k
     INNER JOIN staging.stg_settlement_categories AS c
         ON c.settlement_id = $partition_key
+        AND c.marketplace = k.marketplace
         AND c.transaction_type = k.transaction_type
         AND c.amount_type = k.amount_type
         AND c.amount_description = k.amount_description
@@ -72,6 +84,8 @@ by_account AS (
 account_lines AS (
     SELECT
         a.period_start,
+        a.site,
+        a.marketplace,
         1 AS kind_order,
         'account' AS line_kind,
         a.role,
@@ -86,6 +100,8 @@ account_lines AS (
 clearing_net AS (
     SELECT
         a.period_start,
+        a.site,
+        '' AS marketplace,
         2 AS kind_order,
         'clearing' AS line_kind,
         'clearing' AS role,
@@ -97,11 +113,13 @@ clearing_net AS (
         CAST(0 AS BIGINT) AS line_count
     FROM account_lines AS a
     INNER JOIN fixed AS f ON f.role = 'clearing'
-    GROUP BY a.period_start, f.account, f.tax_code
+    GROUP BY a.period_start, a.site, f.account, f.tax_code
 ),
 deposit_bank AS (
     SELECT
         CAST(date_trunc('month', rep.payout_date) AS DATE) AS period_start,
+        home.site,
+        '' AS marketplace,
         3 AS kind_order,
         'bank' AS line_kind,
         f.role,
@@ -111,13 +129,16 @@ deposit_bank AS (
         CAST(-rep.total_amount AS DECIMAL(18, 2)) AS amount,
         CAST(round(-rep.total_amount * fx.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
         CAST(0 AS BIGINT) AS line_count
-    FROM rep, fx, fixed AS f
+    FROM rep, fx, home, fixed AS f
     WHERE f.role = CASE WHEN rep.total_amount < 0 THEN 'amazon_payable' ELSE 'bank' END
         AND rep.payout_date IS NOT NULL
 ),
 deposit_clearing AS (
+    -- takes out of clearing exactly what the journals put in, in both currencies
     SELECT
         b.period_start,
+        b.site,
+        '' AS marketplace,
         4 AS kind_order,
         'clearing' AS line_kind,
         'clearing' AS role,
@@ -125,10 +146,28 @@ deposit_clearing AS (
         f.tax_code,
         false AS is_suspense,
         -b.amount AS amount,
-        -b.ledger_amount AS ledger_amount,
+        CAST(-coalesce((SELECT sum(c.ledger_amount) FROM clearing_net AS c), 0) AS DECIMAL(18, 2)) AS ledger_amount,
         CAST(0 AS BIGINT) AS line_count
     FROM deposit_bank AS b
     INNER JOIN fixed AS f ON f.role = 'clearing'
+),
+rounding AS (
+    -- company-currency cents lost converting line by line rather than the deposit as a whole
+    SELECT
+        b.period_start,
+        b.site,
+        '' AS marketplace,
+        5 AS kind_order,
+        'rounding' AS line_kind,
+        'rounding' AS role,
+        f.account,
+        f.tax_code,
+        false AS is_suspense,
+        CAST(0 AS DECIMAL(18, 2)) AS amount,
+        CAST(-(b.ledger_amount + d.ledger_amount) AS DECIMAL(18, 2)) AS ledger_amount,
+        CAST(0 AS BIGINT) AS line_count
+    FROM deposit_bank AS b, deposit_clearing AS d
+    INNER JOIN fixed AS f ON f.role = 'rounding'
 ),
 all_lines AS (
     SELECT * FROM account_lines
@@ -138,10 +177,16 @@ all_lines AS (
     SELECT * FROM deposit_bank
     UNION ALL
     SELECT * FROM deposit_clearing
+    UNION ALL
+    SELECT * FROM rounding
+),
+several AS (
+    SELECT count(DISTINCT marketplace) > 1 AS several_marketplaces FROM account_lines
 )
 SELECT
     rep.settlement_id,
-    'AMZ-' || rep.settlement_id || '-' || strftime(l.period_start, '%Y%m') AS journal_reference,
+    'AMZ-' || rep.settlement_id || '-' || strftime(l.period_start, '%Y%m')
+    || CASE WHEN l.site <> home.site AND l.site <> '' THEN '-' || l.site ELSE '' END AS journal_reference,
     strftime(l.period_start, '%Y-%m') AS period,
     CASE
         WHEN date_trunc('month', rep.payout_date) = l.period_start THEN rep.payout_date
@@ -151,7 +196,7 @@ SELECT
     fx.company_currency,
     fx.rate,
     row_number() OVER (
-        PARTITION BY l.period_start ORDER BY l.kind_order, l.account, l.tax_code, l.role
+        PARTITION BY l.period_start, l.site ORDER BY l.kind_order, l.account, l.marketplace, l.tax_code, l.role
     ) AS line_no,
     l.line_kind,
     l.role,
@@ -162,15 +207,20 @@ SELECT
         WHEN l.line_kind = 'bank' THEN 'AMZ ' || rep.settlement_id || ' deposit'
         WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing out'
         WHEN l.line_kind = 'clearing' THEN 'AMZ ' || rep.settlement_id || ' clearing'
-        WHEN l.is_suspense THEN 'AMZ ' || rep.settlement_id || ' UNMAPPED'
-        ELSE 'AMZ ' || rep.settlement_id || ' ' || CASE l.role
-            WHEN 'shipping_income' THEN 'shipping'
-            WHEN 'gift_wrap_income' THEN 'gift wrap'
-            WHEN 'marketplace_fees' THEN 'selling fees'
-            WHEN 'fba_fees' THEN 'FBA fees'
-            WHEN 'tax_payable' THEN 'tax'
-            ELSE replace(l.role, '_', ' ')
-        END
+        WHEN l.line_kind = 'rounding' THEN 'AMZ ' || rep.settlement_id || ' rounding'
+        ELSE 'AMZ ' || rep.settlement_id || ' '
+            || CASE WHEN several.several_marketplaces AND l.marketplace <> '' THEN l.marketplace || ' ' ELSE '' END
+            || CASE
+                WHEN l.is_suspense THEN 'UNMAPPED'
+                ELSE CASE l.role
+                    WHEN 'shipping_income' THEN 'shipping'
+                    WHEN 'gift_wrap_income' THEN 'gift wrap'
+                    WHEN 'marketplace_fees' THEN 'selling fees'
+                    WHEN 'fba_fees' THEN 'FBA fees'
+                    WHEN 'tax_payable' THEN 'tax'
+                    ELSE replace(l.role, '_', ' ')
+                END
+            END
     END, 30) AS description,
     l.is_suspense,
     l.amount,
@@ -178,6 +228,8 @@ SELECT
     CAST(CASE WHEN l.amount > 0 THEN l.amount ELSE 0 END AS DECIMAL(18, 2)) AS credit,
     CAST(CASE WHEN l.ledger_amount < 0 THEN -l.ledger_amount ELSE 0 END AS DECIMAL(18, 2)) AS ledger_debit,
     CAST(CASE WHEN l.ledger_amount > 0 THEN l.ledger_amount ELSE 0 END AS DECIMAL(18, 2)) AS ledger_credit,
-    l.line_count
-FROM all_lines AS l, rep, fx
+    l.line_count,
+    l.site,
+    l.marketplace
+FROM all_lines AS l, rep, fx, home, several
 WHERE l.amount <> 0 OR l.ledger_amount <> 0

@@ -49,7 +49,8 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None) -> l
     rows = con.execute(
         """SELECT l.order_id, coalesce(l.adjustment_id, l.order_id) AS ref, l.sku,
                   max(abs(coalesce(l.quantity_purchased, 1))) AS qty, -sum(l.amount) AS principal,
-                  min(l.posted_date) AS day, any_value(r.currency), any_value(r.marketplace_name)
+                  min(l.posted_date) AS day, any_value(r.currency),
+                  any_value(coalesce(lower(l.marketplace_name), r.marketplace_name))
            FROM raw.settlement_lines l JOIN raw.settlement_reports r USING (settlement_id)
            WHERE l.settlement_id = ? AND l.transaction_type ILIKE '%refund%'
              AND l.amount_type = 'ItemPrice' AND l.amount_description = 'Principal'

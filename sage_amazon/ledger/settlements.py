@@ -55,17 +55,11 @@ def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal
     """The settlement's journals, one per accounting period, as the Sage protocol's Journal."""
     rows = con.execute(
         """SELECT journal_reference, period, accounting_date, currency, company_currency, rate, line_no,
-                  line_kind, role, account, tax_code, description, debit, credit, ledger_debit, ledger_credit
+                  line_kind, role, account, tax_code, description, debit, credit, ledger_debit, ledger_credit, site
            FROM marts.journal_settlement_lines WHERE settlement_id = ?
            ORDER BY journal_reference, line_no""",
         [settlement_id],
     ).fetchall()
-    site_row = con.execute(
-        """SELECT m.account FROM ref.settlement_account_map m, raw.settlement_reports r
-           WHERE r.settlement_id = ? AND m.kind = 'site'
-             AND m.marketplace IN (r.marketplace, '*')
-           ORDER BY m.marketplace = '*' LIMIT 1""", [settlement_id]).fetchone()
-    site = (site_row[0] or "") if site_row else ""
     grouped: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
         grouped[row[0]].append(row)
@@ -84,8 +78,9 @@ def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal
         )
         out.append(Journal(
             reference=reference, accounting_date=first[2], currency=currency, lines=jl,
-            description=f"AMZ settlement {settlement_id} {first[1]}"[:30],
-            rate=Decimal(rate) if rate is not None else Decimal("1"), site=site,
+            # "AMZ 92000000010 2026-06": the period survives the 30 characters X3 keeps
+            description=f"AMZ {settlement_id} {first[1]}"[:30],
+            rate=Decimal(rate) if rate is not None else Decimal("1"), site=first[16] or "",
         ))
     return out
 

@@ -15,7 +15,7 @@ from typing import Any
 from sage_amazon.mapping import MappingError, load_yaml, mapping_file
 
 FILE = "accounts.yaml"
-FIXED_ROLES = ("clearing", "bank", "amazon_payable", "reserve", "suspense")
+FIXED_ROLES = ("clearing", "bank", "amazon_payable", "reserve", "rounding", "suspense")
 ANY = "*"
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -124,6 +124,8 @@ ACCOUNTS = (
     ("2160", "Credit card - Amazon charges"),
     ("2200", "Sales tax payable"),
     ("2210", "VAT payable"),
+    ("2220", "GST/HST payable (Canada)"),
+    ("2230", "IVA payable (Mexico)"),
     ("2500", "Amazon Lending loan"),
     ("2990", "Suspense"),
     ("4000", "Product sales"),

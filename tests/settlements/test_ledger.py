@@ -145,11 +145,18 @@ def test_foreign_currency_posts_transaction_and_converted_ledger_amounts(tmp_pat
         assert _balanced(journal)
         for line in journal.lines:
             assert line.ledger_debit is not None and line.ledger_credit is not None
-            if line.account not in ("1210",):  # clearing absorbs rounding
+            if line.account not in ("1210", "7900"):  # clearing out and the rounding line
                 assert line.ledger_debit == (line.debit * D("1.08")).quantize(D("0.01"))
                 assert line.ledger_credit == (line.credit * D("1.08")).quantize(D("0.01"))
     bank = [line for j in p.journals for line in j.lines if line.account == "1010"][0]
     assert (bank.debit, bank.ledger_debit) == (D("582.89"), D("629.52"))
+    # clearing nets to exactly 0.00 in both currencies; the cent of rounding has its own account
+    clearing = [line for j in p.journals for line in j.lines if line.account == "1210"]
+    assert sum(x.credit - x.debit for x in clearing) == 0
+    assert sum(x.ledger_credit - x.ledger_debit for x in clearing) == 0
+    rounding = [line for j in p.journals for line in j.lines if line.account == "7900"]
+    assert all(x.debit == x.credit == 0 for x in rounding)
+    assert abs(sum(x.ledger_credit - x.ledger_debit for x in rounding)) <= D("0.05")
     # VAT in Germany goes to the VAT account of the DE section
     assert {line.account for j in p.journals for line in j.lines} >= {"4000", "1010"}
 

@@ -23,7 +23,12 @@ from sage_amazon.amazon.settlement.layout import (
     split_row,
 )
 from sage_amazon.amazon.settlement.sql import LINE_COLUMNS, select_lines_sql
-from sage_amazon.amazon.settlement.summary import SettlementSummary, marketplace_code, summary_values
+from sage_amazon.amazon.settlement.summary import (
+    SettlementSummary,
+    home_marketplace_name,
+    marketplace_code,
+    summary_values,
+)
 from sage_amazon.amazon.settlement.values import parse_amount, parse_local_date
 
 SETTLEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -58,6 +63,9 @@ def ensure_tables(con, schema: str = "raw") -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     cols = ", ".join(f"{n} {t}" for n, t in LINE_COLUMNS)
     con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.settlement_lines ({cols})")
+    # warehouses created before a column existed gain it (older partitions keep NULL there)
+    for name, sql_type in LINE_COLUMNS:
+        con.execute(f"ALTER TABLE {schema}.settlement_lines ADD COLUMN IF NOT EXISTS {name} {sql_type}")
     cols = ", ".join(f"{n} {t}" for n, t in SETTLEMENT_COLUMNS)
     con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.settlement_reports ({cols})")
 
@@ -192,16 +200,16 @@ def _land(con, path: Path, layout: FileLayout, sha_future, schema: str, source: 
     con.execute("BEGIN TRANSACTION")
     try:
         layout = _insert_lines(con, layout, sid, schema)
-        bad_amounts, no_dates, n, mkt = con.execute(
+        bad_amounts, no_dates, n, names = con.execute(
             f"SELECT count(*) FILTER (WHERE amount IS NULL), count(*) FILTER (WHERE posted_date IS NULL), "
-            f"count(*), mode(lower(marketplace_name)) FROM {schema}.settlement_lines WHERE settlement_id = ?",
-            [sid]).fetchone()
+            f"count(*), histogram(lower(marketplace_name)) FILTER (WHERE marketplace_name IS NOT NULL) "
+            f"FROM {schema}.settlement_lines WHERE settlement_id = ?", [sid]).fetchone()
         if bad_amounts or no_dates:
             error = find_bad_line(layout)
             if bad_amounts or error.line is not None:
                 raise error
         sha = sha_future.result()
-        marketplace_name = mkt or ""
+        marketplace_name = home_marketplace_name(dict(names or {}), head["currency"])
         code = marketplace or marketplace_code(marketplace_name, head["currency"])
         con.execute(f"DELETE FROM {schema}.settlement_reports WHERE settlement_id = ?", [sid])
         con.execute(

@@ -11,6 +11,7 @@ A value that cannot be read becomes NULL here and is then reported with its line
 from __future__ import annotations
 
 from sage_amazon.amazon.settlement.layout import V1_AMOUNT_PAIRS, FileLayout
+from sage_amazon.amazon.settlement.summary import MARKETPLACES
 from sage_amazon.amazon.settlement.values import TZ_SUFFIXES
 
 # The columns of raw.settlement_lines, in order.
@@ -35,6 +36,7 @@ LINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sku", "VARCHAR"),
     ("quantity_purchased", "INTEGER"),
     ("promotion_id", "VARCHAR"),
+    ("marketplace", "VARCHAR"),  # the code of the line's own marketplace-name (US, CA, MX ...); NULL if blank
 )
 
 
@@ -94,6 +96,16 @@ def _text(col: str) -> str:
     return col if col == "NULL" else f"nullif(trim({col}), '')"
 
 
+def _marketplace(col: str) -> str:
+    """The account map's code of a marketplace-name (www. and case ignored); NULL when blank or unknown
+    ("Non-Amazon" for multi-channel orders): such lines belong to the settlement's own marketplace."""
+    if col == "NULL":
+        return "NULL"
+    name = f"lower({_text(col)})"
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in MARKETPLACES.items() if not k.startswith("www."))
+    return f"(CASE regexp_replace({name}, '^www\\.', '') {cases} END)"
+
+
 def _read_csv(layout: FileLayout) -> str:
     cols = ", ".join(f"{sql_str(name or f'column{i}')}: 'VARCHAR'" for i, name in enumerate(layout.columns))
     return (
@@ -133,6 +145,7 @@ def select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
         "posted_date": _local_date(q("posted-date"), layout),
         "posted_at": _timestamp(q(posted_src), layout) if posted_src in has else "NULL",
         "quantity_purchased": f"TRY_CAST({_text(q('quantity-purchased'))} AS INTEGER)",
+        "marketplace": _marketplace(q("marketplace-name")),
     }
     for name in ("transaction_type", "order_id", "merchant_order_id", "adjustment_id", "shipment_id",
                  "marketplace_name", "fulfillment_id", "order_item_code", "merchant_order_item_id",

@@ -29,6 +29,18 @@ def marketplace_code(marketplace_name: str, currency: str = "") -> str:
             or CURRENCY_MARKETPLACE.get(currency, ""))
 
 
+def home_marketplace_name(counts: dict[str, int], currency: str) -> str:
+    """The settlement's own marketplace among its lines' marketplace-names: the one of its currency when
+    present (a North America unified settlement in USD is amazon.com's even if .ca has more lines),
+    else the most frequent. Lines of other marketplaces keep their own (raw.settlement_lines.marketplace)."""
+    ranked = sorted(counts, key=lambda name: (-counts[name], name))
+    own = CURRENCY_MARKETPLACE.get(currency)
+    for name in ranked:
+        if own and marketplace_code(name) == own:
+            return name
+    return ranked[0] if ranked else ""
+
+
 @dataclass(frozen=True)
 class SettlementSummary:
     settlement_id: str

@@ -495,9 +495,14 @@ class JournalEntries:
                 raise Refused(f"ACC({num}) : {acc} : Record does not exist (account)")
             deb = parse_decimal(_text(v, "DEB"), f"DEB({num})")
             cdt = parse_decimal(_text(v, "CDT"), f"CDT({num})")
-            if deb < 0 or cdt < 0 or (deb > 0) == (cdt > 0):
+            deb_led, cdt_led = _text(v, "DEBLED"), _text(v, "CDTLED")
+            conversion = (deb == 0 and cdt == 0 and rate != 1
+                          and (parse_decimal(deb_led or "0", "DEBLED") > 0) != (parse_decimal(cdt_led or "0", "CDTLED") > 0))
+            if not conversion and (deb < 0 or cdt < 0 or (deb > 0) == (cdt > 0)):
                 raise Refused(f"DEB({num}) : Enter either a debit or a credit amount")
-            amount, sns = (deb, 1) if deb > 0 else (cdt, -1)
+            # a conversion-difference line: no transaction-currency amount, a ledger-currency amount only
+            amount, sns = ((deb, 1) if deb > 0 else (cdt, -1)) if not conversion else \
+                ((Decimal(0), 1) if parse_decimal(deb_led or "0", "DEBLED") > 0 else (Decimal(0), -1))
             led_text = _text(v, "DEBLED" if sns == 1 else "CDTLED")
             ledger = (parse_decimal(led_text, "DEBLED") if led_text
                       else (amount * rate).quantize(CENT, ROUND_HALF_UP))

@@ -79,6 +79,29 @@ def balance_sheet() -> None:
     ])
 
 
+def north_america_unified() -> None:
+    """A North America unified settlement in USD with amazon.com, amazon.ca and amazon.com.mx lines; more
+    Canadian lines than US ones, so "the marketplace with most lines" would be wrong."""
+    write("na-unified.txt", "90000000020", "2026-06-01", "2026-06-15", "2026-06-17", "USD", [
+        ("Order", "111-0000020-0000001", "ItemPrice", "Principal", "100.00", "2026-06-02", "Amazon.com"),
+        ("Order", "111-0000020-0000001", "ItemPrice", "Tax", "8.00", "2026-06-02", "Amazon.com"),
+        ("Order", "111-0000020-0000001", "ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", "-8.00",
+         "2026-06-02", "Amazon.com"),
+        ("Order", "111-0000020-0000001", "ItemFees", "Commission", "-15.00", "2026-06-02", "Amazon.com"),
+        ("Order", "702-0000020-0000002", "ItemPrice", "Principal", "80.00", "2026-06-03", "Amazon.ca"),
+        ("Order", "702-0000020-0000002", "ItemPrice", "Tax", "10.40", "2026-06-03", "Amazon.ca"),
+        ("Order", "702-0000020-0000002", "ItemFees", "Commission", "-12.00", "2026-06-03", "Amazon.ca"),
+        ("Order", "702-0000020-0000003", "ItemPrice", "Principal", "40.00", "2026-06-04", "Amazon.ca"),
+        ("Order", "702-0000020-0000003", "ItemPrice", "Tax", "5.20", "2026-06-04", "Amazon.ca"),
+        ("Order", "702-0000020-0000003", "ItemFees", "Commission", "-6.00", "2026-06-04", "Amazon.ca"),
+        ("Order", "701-0000020-0000004", "ItemPrice", "Principal", "50.00", "2026-06-05", "Amazon.com.mx"),
+        ("Order", "701-0000020-0000004", "ItemPrice", "Tax", "8.00", "2026-06-05", "Amazon.com.mx"),
+        ("Order", "701-0000020-0000004", "ItemFees", "Commission", "-7.50", "2026-06-05", "Amazon.com.mx"),
+        ("other-transaction", "", OT, "Subscription Fee", "-39.99", "2026-06-10"),
+    ])
+
+
 if __name__ == "__main__":
     negative_series()
     balance_sheet()
+    north_america_unified()
