@@ -121,8 +121,10 @@ def _raise_stop(signum, frame) -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """SIGTERM (timeout, systemd, kill) and SIGHUP (terminal closed) raise KeyboardInterrupt like Ctrl-C."""
+    """SIGTERM (timeout, systemd, kill) and SIGHUP (terminal closed) raise KeyboardInterrupt like Ctrl-C, and
+    SIGINT does even when it was ignored at start (a shell starts background commands with SIGINT ignored)."""
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
