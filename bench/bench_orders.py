@@ -123,6 +123,9 @@ def bench_latency(tmp: Path, n_orders: int = 20, spacing: float = 1.5, timeout: 
         with running_sandbox(tmp / "latency", history_days=1, time_scale=1.0, sqs_endpoint=sqs.endpoint) as sandbox, \
                 running_x3(tmp / "latency") as x3, dg.instance_for_test() as instance:
             env = sandbox.env
+            from sage_amazon.amazon.subscriptions import connect
+
+            connect(_api(env, 1.0).settings, queue_url)  # Amazon notifies only after the product's own setup
             resources = {
                 "sp_api": SpApiResource(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
                                         refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],

@@ -174,9 +174,11 @@ except ImportError:  # pragma: no cover - until the settlement flow lands
 if settlement_group is not None:
     main.add_command(settlement_group)
 
+from sage_amazon.amazon.subscriptions import amazon_group  # noqa: E402
 from sage_amazon.deadletter_cli import deadletter  # noqa: E402
 
 main.add_command(deadletter)
+main.add_command(amazon_group)
 
 
 if __name__ == "__main__":

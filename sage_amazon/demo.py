@@ -66,6 +66,9 @@ def _serve(env: dict[str, str], home: Path, start: str | None, ui_port: int, chi
     os.environ.update(env)
     os.environ["DAGSTER_HOME"] = str(home)
     click.echo(supervisor.format_env(env))
+    click.echo("\n== Amazon notifications: sage-amazon amazon connect ==")  # as a user sets up a real account
+    if children.spawn([sys.executable, "-m", "sage_amazon.cli", "amazon", "connect"], cwd=PROJECT_ROOT).wait() != 0:
+        click.echo("amazon connect failed (see above): no notification will reach the sensors.", err=True)
     if first_run:
         click.echo("\n== First pipeline run ==")
         run_args = [sys.executable, "-m", "sage_amazon.cli", "run"] + (["--start", start] if start else [])

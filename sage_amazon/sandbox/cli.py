@@ -54,5 +54,6 @@ def up_command(
         seed=seed, time_scale=time_scale, ports=ports, order_rate=order_rate, history_days=history_days
     ) as env:
         click.echo(supervisor.format_env(env))
+        click.echo("\nAs on Amazon, notifications reach SQS only after `sage-amazon amazon connect` (run it once).")
         click.echo("\nSandboxes running. Ctrl-C stops them.")
         supervisor.wait_forever()

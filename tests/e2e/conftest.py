@@ -84,7 +84,10 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
                 pytest.fail("sandboxes did not start in time")
         else:
             pytest.fail(f"sandbox up exited with {proc.wait()}")
-        yield Stack(env=env, data_dir=data_dir, target=target)
+        stack = Stack(env=env, data_dir=data_dir, target=target)
+        connected = stack.cli("amazon", "connect", timeout=60)  # the user's one-time Amazon setup
+        assert connected.returncode == 0, connected.stderr + connected.stdout
+        yield stack
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -145,9 +145,20 @@ def sqs_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
                 running_x3(tmp_path) as x3, dg.instance_for_test() as instance:
             resources = _resources(amazon, x3, data_dir)
             resources["sqs"] = SqsResource(queue_url=queue_url)
+            _connect(amazon.env, queue_url)  # Amazon sends nothing before the product's own setup
             yield Env(amazon, x3, data_dir, resources, instance)
     finally:
         server.stop()
+
+
+def _connect(env: dict[str, str], queue_url: str) -> None:
+    from sage_amazon.amazon.client import SpApiSettings
+    from sage_amazon.amazon.subscriptions import connect
+
+    connect(SpApiSettings(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
+                          refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
+                          lwa_client_secret=env["LWA_CLIENT_SECRET"],
+                          marketplaces=tuple(env["SP_API_MARKETPLACES"].split(","))), queue_url)
 
 
 POSTABLE = {"Unshipped", "PartiallyShipped", "Shipped"}

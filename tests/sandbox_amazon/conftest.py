@@ -171,3 +171,34 @@ def client(sandbox: Any, recorder: ResponseRecorder) -> Any:
         return make_client(api_class, sandbox.base_url, marketplace_id, **kwargs)
 
     return factory
+
+
+ALL_TYPES = {"ORDER_CHANGE": "1.0", "REPORT_PROCESSING_FINISHED": "2020-09-04",
+             "FBA_INVENTORY_AVAILABILITY_CHANGES": "1.0", "TRANSACTION_UPDATE": "1.0"}
+
+
+def subscribe(sb: Any, queue_name: str = credentials.DEFAULT_QUEUE_NAME,
+              types: tuple[str, ...] = tuple(ALL_TYPES)) -> str:
+    """What an application does before Amazon sends it anything, in raw HTTP: an SQS destination
+    (grantless token) and one subscription per type (seller token). Returns the destination id."""
+    import httpx
+
+    def token(**form: str) -> str:
+        res = httpx.post(sb.lwa_url, data={"client_id": credentials.LWA_APP_ID,
+                                           "client_secret": credentials.LWA_CLIENT_SECRET, **form})
+        res.raise_for_status()
+        return res.json()["access_token"]
+
+    grantless = {"x-amz-access-token": token(grant_type="client_credentials",
+                                             scope="sellingpartnerapi::notifications")}
+    seller = {"x-amz-access-token": token(grant_type="refresh_token", refresh_token=credentials.SP_API_REFRESH_TOKEN)}
+    arn = f"arn:aws:sqs:{credentials.SQS_REGION}:{credentials.SQS_ACCOUNT_ID}:{queue_name}"
+    res = httpx.post(f"{sb.base_url}/notifications/v1/destinations", headers=grantless,
+                     json={"name": "tests", "resourceSpecification": {"sqs": {"arn": arn}}})
+    res.raise_for_status()
+    destination = res.json()["payload"]["destinationId"]
+    for kind in types:
+        res = httpx.post(f"{sb.base_url}/notifications/v1/subscriptions/{kind}", headers=seller,
+                         json={"destinationId": destination, "payloadVersion": ALL_TYPES[kind]})
+        res.raise_for_status()
+    return destination

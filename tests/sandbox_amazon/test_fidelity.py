@@ -265,3 +265,48 @@ def test_eu_v2_settlement_amounts_in_local_number_format(sandbox) -> None:
         assert ("," in rows[0]["total-amount"]) == comma
         assert sum(settlement_amount(r["amount"]) for r in rows[1:]) == settlement_amount(rows[0]["total-amount"])
     assert seen == {"ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
+
+
+def test_nothing_is_delivered_before_the_application_subscribes(tmp_path: Path, sqs_endpoint: str) -> None:
+    """notifications.json createSubscription: "Before you can subscribe, you must first create the destination
+    by calling the createDestination operation"; Amazon sends a notification type only to the destination
+    subscribed to it. Before that, getSubscription answers 404 and the queue stays empty."""
+    import json
+
+    import boto3
+
+    from .conftest import subscribe
+
+    sqs = boto3.client("sqs", endpoint_url=sqs_endpoint, region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x")
+    name = f"fidelity-{time.monotonic_ns()}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+
+    def received(seconds: float) -> list[dict]:
+        out: list[dict] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                    "Messages", []):
+                out.append(json.loads(msg["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+            time.sleep(0.1)
+        return out
+
+    with running_sandbox(tmp_path, seed=8, history_days=5, time_scale=500, sqs_endpoint=sqs_endpoint) as sb:
+        headers = {"x-amz-access-token": seller_token(sb.base_url)}
+        for kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES"):
+            res = httpx.get(f"{sb.base_url}/notifications/v1/subscriptions/{kind}", headers=headers)
+            assert res.status_code == 404
+        before = sb.add_order("ATVPDKIKX0DER")
+        assert received(1.5) == [] and sb.notifier.sent == 0
+        subscribe(sb, name, ("ORDER_CHANGE",))
+        after = sb.add_order("ATVPDKIKX0DER")
+        deadline = time.monotonic() + 10
+        bodies: list[dict] = []
+        while time.monotonic() < deadline and after["id"] not in {
+                b["Payload"]["OrderChangeNotification"]["AmazonOrderId"] for b in bodies}:
+            bodies += received(0.3)
+        ids = {b["Payload"]["OrderChangeNotification"]["AmazonOrderId"] for b in bodies}
+        assert after["id"] in ids and before["id"] not in ids or before["plan"].get("ship_at")
+        assert {b["NotificationType"] for b in bodies} == {"ORDER_CHANGE"}  # only the subscribed type

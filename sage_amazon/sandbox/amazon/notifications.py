@@ -1,8 +1,10 @@
 """Notifications: payloads shaped as Amazon's notification schemas, delivered to SQS at least once.
 
 World events are turned into notification bodies and queued in the persistent outbox; a delivery
-thread sends them to the subscribed destination's queue (or the default sandbox queue when nothing
-subscribed to that type), retrying while the queue is unreachable. Duplicates are injected on demand.
+thread sends them to the queue of the destination subscribed to that type, retrying while the queue is
+unreachable. As on Amazon, nothing is sent for a type nobody subscribed to (the application creates an
+SQS destination with a grantless token, then one subscription per type: `sage-amazon amazon connect`).
+Duplicates are injected on demand.
 """
 
 from __future__ import annotations
@@ -18,9 +20,6 @@ from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, SELLER_ID
 
 DELIVERED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES",
                    "TRANSACTION_UPDATE")
-# types that reach a queue only through a subscription (createDestination + createSubscription), as on Amazon
-SUBSCRIBED_ONLY = ("TRANSACTION_UPDATE",)
-DEFAULT_SUBSCRIPTION_ID = "sandbox-default-subscription"
 OUTBOX_LIMIT = 20_000
 
 
@@ -158,14 +157,11 @@ class Notifier:
             return
         subscription = next((s for s in self.world.state["subscriptions"].values()
                              if s["notificationType"] == kind), None)
-        if subscription is None and kind in SUBSCRIBED_ONLY:
-            return  # nobody subscribed: Amazon sends nothing
-        sub_id = subscription["subscriptionId"] if subscription else DEFAULT_SUBSCRIPTION_ID
-        queue = credentials.DEFAULT_QUEUE_NAME
-        if subscription:
-            dest = self.world.state["destinations"].get(subscription["destinationId"])
-            if dest and dest["resource"].get("sqs"):
-                queue = arn_queue_name(dest["resource"]["sqs"]["arn"])
+        dest = self.world.state["destinations"].get(subscription["destinationId"]) if subscription else None
+        if dest is None or not dest["resource"].get("sqs"):
+            return  # nothing subscribed to this type (createDestination + createSubscription): Amazon sends nothing
+        sub_id = subscription["subscriptionId"]
+        queue = arn_queue_name(dest["resource"]["sqs"]["arn"])
         body = dumps(BUILDERS[kind](data, sub_id, self.world.clock()))  # money as exact JSON numbers
         n = self.world.next_id("notification")
         copies = 2 if self.faults.roll(self.faults.duplicate_rate) else 1

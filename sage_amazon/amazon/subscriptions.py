@@ -1,0 +1,250 @@
+"""Amazon notifications setup, as a seller's integrator does it once per authorisation (`sage-amazon amazon connect`).
+
+Amazon delivers nothing until the application has
+1. an SQS destination (`createDestination`, a grantless operation: an LWA client_credentials token with
+   scope sellingpartnerapi::notifications, not the seller's token), and
+2. one subscription per notification type (`createSubscription`, with the seller's token).
+
+`connect()` makes both exist, idempotently: an existing destination for the queue is reused, a
+subscription already pointing at it is kept, one pointing elsewhere is moved (deleteSubscriptionById,
+then createSubscription). It returns what is subscribed, for the operator to read.
+
+The notification types are those the flows consume (`CONSUMED_TYPES`); more can be asked for by name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # the CLI imports this module: sage_amazon.amazon.client loads only when connecting
+    from sage_amazon.amazon.client import SpApiSettings
+
+GRANTLESS_SCOPE = "sellingpartnerapi::notifications"
+DESTINATION_NAME = "sage-amazon"
+# notification type -> payload version (schemas/notifications/*.json)
+PAYLOAD_VERSIONS = {
+    "ORDER_CHANGE": "1.0",
+    "REPORT_PROCESSING_FINISHED": "2020-09-04",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES": "1.0",
+    "TRANSACTION_UPDATE": "1.0",
+    "FULFILLMENT_ORDER_STATUS": "1.0",
+}
+# what the product's sensors read today: ORDER_CHANGE (sensors/orders.py) and REPORT_PROCESSING_FINISHED
+# (sensors/settlements.py). Add FBA_INVENTORY_AVAILABILITY_CHANGES, TRANSACTION_UPDATE and
+# FULFILLMENT_ORDER_STATUS here when a flow consumes them.
+CONSUMED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED")
+
+
+class ConnectError(RuntimeError):
+    """Setup failed; the message says which call and why (never a secret)."""
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    notification_type: str
+    subscription_id: str
+    destination_id: str
+    action: str  # "created", "kept" or "moved"
+
+
+@dataclass
+class Connection:
+    queue_arn: str
+    destination_id: str
+    destination_created: bool
+    subscriptions: list[Subscribed] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"destination {self.destination_id} -> {self.queue_arn} "
+               f"({'created' if self.destination_created else 'kept'})"]
+        out += [f"{s.notification_type}: subscription {s.subscription_id} ({s.action})" for s in self.subscriptions]
+        return out
+
+
+def queue_arn(queue_url: str) -> str:
+    """The ARN of an SQS queue from its URL.
+
+    https://sqs.eu-west-1.amazonaws.com/123456789012/name -> arn:aws:sqs:eu-west-1:123456789012:name; a local
+    queue (http://127.0.0.1:9324/123456789012/name) gets region us-east-1, as moto names it.
+    """
+    parts = urlsplit(queue_url)
+    path = [p for p in parts.path.split("/") if p]
+    if len(path) != 2 or not path[0].isdigit():
+        raise ConnectError(f"SQS_QUEUE_URL {queue_url!r} is not a queue URL (…/<account id>/<queue name>)")
+    match = re.match(r"^(?:sqs\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.", parts.hostname or "")
+    region = match.group(1) if match else "us-east-1"
+    return f"arn:aws:sqs:{region}:{path[0]}:{path[1]}"
+
+
+class _HostTransport:
+    """python-amazon-sp-api derives the Host header from an https:// endpoint; send the real one."""
+
+    def __init__(self, inner: Any, host: str) -> None:
+        self._inner, self._host = inner, host
+
+    def request(self, method: str, url: str, *, headers: dict | None = None, **kwargs: Any) -> Any:
+        return self._inner.request(method, url, headers={**(headers or {}), "host": self._host}, **kwargs)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.stream(*args, **kwargs)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def notifications_client(settings: SpApiSettings) -> Any:
+    """python-amazon-sp-api's Notifications client on the configured endpoint and LWA URL."""
+    from sp_api.api import Notifications
+    from sp_api.auth import AccessTokenClient
+
+    lwa = urlsplit(settings.lwa_endpoint)
+    token_client = type("ConfiguredTokenClient", (AccessTokenClient,), {
+        "scheme": f"{lwa.scheme}://", "host": lwa.netloc, "path": lwa.path or "/auth/o2/token"})
+    marketplace_id = settings.marketplaces[0]
+    marketplace = SimpleNamespace(endpoint=settings.endpoint.rstrip("/"), marketplace_id=marketplace_id,
+                                  region="us-east-1")
+    credentials = {"refresh_token": settings.refresh_token, "lwa_app_id": settings.lwa_app_id,
+                   "lwa_client_secret": settings.lwa_client_secret}
+    client = Notifications(marketplace, credentials=credentials, auth_token_client_class=token_client,
+                           timeout=settings.timeout)
+    client._transport = _HostTransport(client._transport, urlsplit(settings.endpoint).netloc)
+    return client
+
+
+def _error(exc: Any) -> tuple[int | None, str]:
+    error = getattr(exc, "error", None)
+    if isinstance(error, list) and error and isinstance(error[0], dict):
+        return getattr(exc, "code", None), f"{error[0].get('code', '')}: {error[0].get('message', '')}"
+    return getattr(exc, "code", None), type(exc).__name__
+
+
+def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from sp_api.base.exceptions import SellingApiException
+
+    try:
+        return fn(*args, **kwargs)
+    except SellingApiException as exc:
+        status, message = _error(exc)
+        raise (_Forbidden if status == 403 else ConnectError)(f"{what} failed: HTTP {status} {message}") from exc
+
+
+def _find_destination(client: Any, arn: str) -> str | None:
+    res = _call("getDestinations (grantless)", client.get_destinations)
+    for dest in res.payload or []:
+        resource = (dest.get("resource") or {}).get("sqs") or {}
+        if resource.get("arn") == arn:
+            return str(dest["destinationId"])
+    return None
+
+
+class _Forbidden(ConnectError):
+    pass
+
+
+def connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...] = CONSUMED_TYPES, *,
+            client: Any = None) -> Connection:
+    """Make the SQS destination and one subscription per type exist; returns what is subscribed.
+
+    A 403 first drops python-amazon-sp-api's cached LWA tokens (a token of another authorisation or an
+    earlier sandbox) and tries once more; a second 403 is the answer."""
+    try:
+        return _connect(settings, queue_url, types, client)
+    except _Forbidden:
+        from sp_api.auth import access_token_client
+
+        access_token_client.cache.clear()
+        access_token_client.grantless_cache.clear()
+        try:
+            return _connect(settings, queue_url, types, client)
+        except _Forbidden as exc:
+            raise ConnectError(str(exc)) from exc
+
+
+def _connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...], client: Any) -> Connection:
+    from sp_api.base.exceptions import SellingApiException
+
+    unknown = [t for t in types if t not in PAYLOAD_VERSIONS]
+    if unknown:
+        raise ConnectError(f"unknown notification type(s): {', '.join(unknown)} "
+                           f"(known: {', '.join(PAYLOAD_VERSIONS)})")
+    arn = queue_arn(queue_url)
+    client = client or notifications_client(settings)
+    destination_id = _find_destination(client, arn)
+    created = destination_id is None
+    if destination_id is None:
+        try:
+            res = client.create_destination(name=DESTINATION_NAME, arn=arn)
+            destination_id = str(res.payload["destinationId"])
+        except SellingApiException as exc:
+            if getattr(exc, "code", None) != 409:  # 409: created meanwhile by another run
+                status, message = _error(exc)
+                raise (_Forbidden if status == 403 else ConnectError)(
+                    f"createDestination (grantless) failed: HTTP {status} {message}") from exc
+            destination_id = _find_destination(client, arn)
+            created = False
+            if destination_id is None:
+                raise ConnectError("createDestination answered 409 but no destination has this queue") from exc
+    connection = Connection(arn, destination_id, created)
+    for kind in types:
+        existing = None
+        try:
+            existing = client.get_subscription(kind).payload
+        except SellingApiException as exc:
+            if getattr(exc, "code", None) != 404:
+                status, message = _error(exc)
+                raise (_Forbidden if status == 403 else ConnectError)(
+                    f"getSubscription {kind} failed: HTTP {status} {message}") from exc
+        action = "created"
+        if existing and existing.get("subscriptionId"):
+            if existing.get("destinationId") == destination_id:
+                connection.subscriptions.append(Subscribed(kind, str(existing["subscriptionId"]), destination_id,
+                                                           "kept"))
+                continue
+            _call(f"deleteSubscriptionById {kind}", client.delete_notification_subscription, kind,
+                  existing["subscriptionId"])
+            action = "moved"
+        res = _call(f"createSubscription {kind}", client.create_subscription, kind, destination_id=destination_id,
+                    payload_version=PAYLOAD_VERSIONS[kind])  # the library's name for payloadVersion
+        connection.subscriptions.append(Subscribed(kind, str(res.payload["subscriptionId"]), destination_id, action))
+    return connection
+
+
+def connect_from_config(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str | None = None) -> Connection:
+    from sage_amazon import config
+    from sage_amazon.amazon.client import SpApiSettings
+
+    return connect(SpApiSettings.from_config(), queue_url or config.load().sqs_queue_url, types)
+
+
+# ------------------------------------------------------------------------------------------ command
+def _command_group() -> Any:
+    import click
+
+    from sage_amazon.cli_support import OperatorError
+
+    @click.group("amazon", help="Set up the Amazon side of the integration (once per seller authorisation).")
+    def amazon() -> None:
+        pass
+
+    @amazon.command("connect")
+    @click.option("--type", "types", multiple=True, metavar="NOTIFICATION_TYPE",
+                  help=f"Notification type to subscribe (repeatable; default: {', '.join(CONSUMED_TYPES)}).")
+    @click.option("--queue-url", default=None, help="SQS queue for notifications (default: SQS_QUEUE_URL).")
+    def connect_command(types: tuple[str, ...], queue_url: str | None) -> None:
+        """Create the SQS destination (grantless) and the subscriptions the flows consume; idempotent."""
+        try:
+            connection = connect_from_config(tuple(types) or CONSUMED_TYPES, queue_url)
+        except ConnectError as exc:
+            raise OperatorError(str(exc)) from None
+        for line in connection.lines():
+            click.echo(line)
+        click.echo(f"subscribed: {', '.join(s.notification_type for s in connection.subscriptions)}")
+
+    return amazon
+
+
+amazon_group = _command_group()
