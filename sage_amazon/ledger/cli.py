@@ -163,3 +163,12 @@ def _print_preview(preview) -> None:
         click.echo("\nunmapped lines (posted to suspense; add a rule to accounts.yaml):")
         click.echo(tabulate(preview.unmapped, headers=["transaction-type", "amount-type", "amount-description",
                                                        "lines", "amount"], tablefmt="simple"))
+
+
+def _add_tieout() -> None:  # the order-level tie-out lives in its own module (ledger/tieout_cli.py)
+    from sage_amazon.ledger.tieout_cli import tieout_command
+
+    settlement_group.add_command(tieout_command)
+
+
+_add_tieout()

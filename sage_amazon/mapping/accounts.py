@@ -15,6 +15,16 @@ from typing import Any
 from sage_amazon.mapping import MappingError, load_yaml, mapping_file
 
 FILE = "accounts.yaml"
+REVENUE_SOURCES = ("settlement", "sage_invoices")
+# What a Sage invoice of an Amazon order carries: in `revenue: sage_invoices` these roles post to the
+# marketplace customer's receivable (the invoice already booked them), never to income or tax.
+INVOICED_ROLES = ("sales", "shipping_income", "gift_wrap_income", "promotions")
+# taxes collected from the buyer (ItemPrice lines); what Amazon withholds (marketplace facilitator) is not invoiced
+COLLECTED_TAX = ("Tax", "ShippingTax", "GiftWrapTax")
+# order lines whose role is checked at load: in sage_invoices mode none may reach an income account
+ORDER_PROBES = (("Order", "ItemPrice", "Principal"), ("Order", "ItemPrice", "Shipping"),
+                ("Order", "ItemPrice", "GiftWrap"), ("Order", "Promotion", "Principal"),
+                ("Order", "ItemPrice", "Tax"))
 FIXED_ROLES = ("clearing", "bank", "amazon_payable", "reserve", "rounding", "suspense")
 ANY = "*"
 
@@ -44,6 +54,7 @@ class Rule:
     amount_type: str = ANY
     description: str = ANY
     marketplaces: tuple[str, ...] = ()
+    note: str = ""  # why the role differs from the rule as written (revenue source)
 
     def matches(self, transaction_type: str, amount_type: str, description: str, marketplace: str = "") -> bool:
         if self.marketplaces and marketplace not in self.marketplaces:
@@ -58,7 +69,8 @@ class Rule:
         parts = [f"{k}={v!r}" for k, v in (("transaction_type", self.transaction_type),
                                             ("amount_type", self.amount_type),
                                             ("description", self.description)) if v != ANY]
-        return f"rule {self.no}: " + (", ".join(parts) or "any line") + f" -> {self.role}"
+        text = f"rule {self.no}: " + (", ".join(parts) or "any line") + f" -> {self.role}"
+        return text + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class AccountMap:
     sites: dict[str, dict[str, str]]  # target -> marketplace (or *) -> journal site
     marketplaces: dict[str, dict[str, Any]]  # code -> {currency, accounts, tax_codes}
     rules: tuple[Rule, ...] = field(default_factory=tuple)
+    revenue: str = "settlement"  # settlement | sage_invoices: where revenue is recorded, once
 
     def roles(self) -> set[str]:
         return {r.role for r in self.rules} | set(FIXED_ROLES)
@@ -165,15 +178,60 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
     documents = _text(data.get("documents") or "journal_only", "documents", source)
     if documents not in ("journal_only", "credit_notes"):
         raise MappingError(f"{source}: documents must be journal_only or credit_notes, got {documents!r}")
+    revenue = _text(data.get("revenue") or "settlement", "revenue", source)
+    if revenue not in REVENUE_SOURCES:
+        raise MappingError(f"{source}: revenue must be settlement or sage_invoices, got {revenue!r}")
     if documents == "credit_notes":  # refunded principal clears the credit notes in receivables
         rules.insert(0, Rule(no=0, role="receivables", transaction_type="*refund*", amount_type="ItemPrice",
                              description="Principal"))
-    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules))
+    if revenue == "sage_invoices":
+        rules = _invoiced_to_receivables(rules, documents)
+    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue)
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:
             raise MappingError(f"{source}: targets.{target}.accounts has no account for role(s) {', '.join(missing)}")
+    _refuse_double_revenue(amap)
     return amap
+
+
+def _invoiced_to_receivables(rules: list[Rule], documents: str) -> list[Rule]:
+    """revenue: sage_invoices. What the invoices of the orders flow's sales orders carry (principal, shipping,
+    gift wrap, promotions, collected tax) clears the marketplace customer's receivable; with credit notes, the
+    refunded amounts clear them likewise. Fees, reimbursements, reserves keep their own accounts."""
+    out = []
+    for rule in rules:
+        refund = "refund" in rule.transaction_type.lower() and rule.amount_type.lower() == "itemprice"
+        collected_tax = rule.role == "tax_payable" and rule.amount_type.lower() == "itemprice" and \
+            rule.description in COLLECTED_TAX
+        if rule.role in INVOICED_ROLES or collected_tax or (refund and documents == "credit_notes"):
+            rule = Rule(rule.no, "receivables", rule.transaction_type, rule.amount_type, rule.description,
+                        rule.marketplaces, note=f"{rule.role} invoiced by Sage (revenue: sage_invoices)")
+        out.append(rule)
+    return out
+
+
+def _refuse_double_revenue(amap: AccountMap) -> None:
+    """A map that would count order revenue twice (or not at all) is refused with one line."""
+    markets = ["", *amap.marketplaces]
+    for probe in ORDER_PROBES:
+        for market in markets:
+            role, rule = amap.role_for(*probe, market)
+            if rule is None:
+                continue
+            where = f"rule {rule.no} ({'/'.join(probe)}{', ' + market if market else ''} -> {role})"
+            if amap.revenue == "sage_invoices" and role != "receivables" and probe[2] != "Tax":
+                for target in amap.targets:
+                    account = amap.account(target, role, market)
+                    income = {amap.account(target, r, market) for r in INVOICED_ROLES if r in amap.targets[target]}
+                    if account in income or role in INVOICED_ROLES:
+                        raise MappingError(
+                            f"{amap.source}: revenue: sage_invoices but {where} posts order revenue to account "
+                            f"{account} ({target}): Sage's invoices already carry it, it would be counted twice")
+            if amap.revenue == "settlement" and role == "receivables" and probe[2] != "Tax":
+                raise MappingError(
+                    f"{amap.source}: revenue: settlement but {where} clears receivables that no invoice "
+                    "creates: use revenue: sage_invoices, or post order revenue to sales")
 
 
 def load() -> AccountMap:

@@ -1,0 +1,213 @@
+"""Order-level tie-out: per Amazon order id, what Sage invoiced against what Amazon's settlements paid.
+
+With `revenue: sage_invoices` Sage invoices the orders flow's sales orders (a receivable on the marketplace's
+customer) and the settlement journal clears that receivable; this table says, order by order, which
+receivables are still open, which orders were settled but never invoiced, and where the amounts differ,
+with the age of each open item. With `revenue: settlement` it shows the same matching between the sales
+orders sent to Sage (fulfilment only) and the money settled, which finds orders Amazon paid that never
+reached Sage.
+
+Status of a row:
+    matched               invoiced and settled, same amount
+    difference            invoiced and settled, amounts differ (difference = settled - invoiced)
+    open                  invoiced, not settled yet (ageing from the order date)
+    settled_not_invoiced  settled by Amazon, no sales order in Sage
+    refunded              settled and refunded in full, never invoiced (nothing to clear)
+
+"Invoiced" is the sales order the orders flow posted to Sage (ops.posting_ledger, flow `orders`), at the
+order's total as sent (marts.sage_orders.lines_total: items, shipping, gift wrap and their taxes, less
+promotions): what Sage invoices for it. "Settled" is the order's ItemPrice and Promotion lines of
+transaction-type Order in every landed settlement; refunds are shown beside it. Ages count days up to an
+explicit `as_of` day (by default the last settlement end date in the warehouse), never the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+TABLE = "marts.settlement_order_tieout"
+STATUSES = ("open", "settled_not_invoiced", "difference", "matched", "refunded")
+ZERO = Decimal("0.00")
+
+_SETTLED = """
+    SELECT
+        l.order_id AS amazon_order_id,
+        any_value(coalesce(l.marketplace, r.marketplace)) AS marketplace,
+        any_value(l.currency) AS settled_currency,
+        CAST(coalesce(sum(l.amount) FILTER (WHERE l.transaction_type = 'Order'
+            AND l.amount_type IN ('ItemPrice', 'Promotion')), 0) AS DECIMAL(18, 2)) AS settled_amount,
+        CAST(coalesce(sum(l.amount) FILTER (WHERE l.transaction_type <> 'Order'
+            AND l.amount_type IN ('ItemPrice', 'Promotion')), 0) AS DECIMAL(18, 2)) AS refunded_amount,
+        CAST(coalesce(sum(l.amount) FILTER (WHERE l.amount_type NOT IN ('ItemPrice', 'Promotion')), 0)
+            AS DECIMAL(18, 2)) AS fees_amount,
+        min(l.posted_date) AS first_settled_on,
+        max(r.deposit_date) AS last_deposit_date,
+        string_agg(DISTINCT l.settlement_id, ',' ORDER BY l.settlement_id) AS settlement_ids
+    FROM raw.settlement_lines AS l
+    INNER JOIN raw.settlement_reports AS r ON r.settlement_id = l.settlement_id
+    WHERE l.order_id IS NOT NULL AND l.order_id <> ''
+    GROUP BY l.order_id
+"""
+
+_INVOICED = """
+    SELECT
+        o.amazon_order_id,
+        o.order_date,
+        o.currency AS invoiced_currency,
+        CAST(o.lines_total AS DECIMAL(18, 2)) AS invoiced_amount,
+        p.sage_number
+    FROM marts.sage_orders AS o
+    INNER JOIN ops.posting_ledger AS p ON p.flow = 'orders' AND p.record_key = o.amazon_order_id
+        AND p.status = 'posted'
+    WHERE o.action = 'post'
+    QUALIFY row_number() OVER (PARTITION BY o.amazon_order_id ORDER BY o.partition_date DESC) = 1
+"""
+
+_NO_INVOICES = """
+    SELECT CAST(NULL AS VARCHAR) AS amazon_order_id, CAST(NULL AS DATE) AS order_date,
+           CAST(NULL AS VARCHAR) AS invoiced_currency, CAST(NULL AS DECIMAL(18, 2)) AS invoiced_amount,
+           CAST(NULL AS VARCHAR) AS sage_number
+    WHERE false
+"""
+
+
+def select_sql(con) -> str:
+    """The tie-out as one SELECT (parameter: the as-of day); works before the orders flow ever ran."""
+    from sage_amazon.warehouse import table_exists
+
+    invoiced = _INVOICED if (table_exists(con, "marts.sage_orders")
+                             and table_exists(con, "ops.posting_ledger")) else _NO_INVOICES
+    return f"""
+WITH settled AS ({_SETTLED}),
+invoiced AS ({invoiced}),
+joined AS (
+    SELECT
+        coalesce(i.amazon_order_id, s.amazon_order_id) AS amazon_order_id,
+        s.marketplace,
+        coalesce(i.invoiced_currency, s.settled_currency) AS currency,
+        i.sage_number,
+        i.order_date,
+        i.invoiced_amount,
+        s.settled_amount,
+        s.refunded_amount,
+        s.fees_amount,
+        s.first_settled_on,
+        s.last_deposit_date,
+        s.settlement_ids
+    FROM invoiced AS i
+    FULL OUTER JOIN settled AS s ON s.amazon_order_id = i.amazon_order_id
+),
+graded AS (
+    SELECT
+        j.*,
+        CAST(coalesce(j.settled_amount, 0) - coalesce(j.invoiced_amount, 0) AS DECIMAL(18, 2)) AS difference,
+        CASE
+            WHEN j.invoiced_amount IS NOT NULL AND coalesce(j.settled_amount, 0) = 0 THEN 'open'
+            WHEN j.invoiced_amount IS NULL AND coalesce(j.settled_amount, 0) = 0 THEN 'refunded'
+            WHEN j.invoiced_amount IS NULL THEN 'settled_not_invoiced'
+            WHEN j.settled_amount <> j.invoiced_amount THEN 'difference'
+            ELSE 'matched'
+        END AS status,
+        CAST($as_of AS DATE) - coalesce(j.order_date, j.first_settled_on) AS age_days
+    FROM joined AS j
+)
+SELECT
+    g.*,
+    CASE
+        WHEN g.status = 'matched' THEN ''
+        WHEN g.age_days <= 30 THEN '0-30'
+        WHEN g.age_days <= 60 THEN '31-60'
+        WHEN g.age_days <= 90 THEN '61-90'
+        ELSE 'over 90'
+    END AS ageing
+FROM graded AS g
+"""
+
+
+def default_as_of(con) -> date | None:
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "raw.settlement_reports"):
+        return None
+    return con.execute("SELECT max(coalesce(settlement_end_date, deposit_date)) FROM raw.settlement_reports"
+                       ).fetchone()[0]
+
+
+def rows(con, as_of: date | None = None) -> list[dict[str, Any]]:
+    """The tie-out rows (read-only: runs on a read connection)."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "raw.settlement_lines"):
+        return []
+    as_of = as_of or default_as_of(con)
+    cur = con.execute(select_sql(con).replace("$as_of", "?") + " ORDER BY status, age_days DESC, amazon_order_id",
+                      [as_of])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def build(con, as_of: date | None = None) -> int:
+    """(Re)create marts.settlement_order_tieout; returns its row count."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "raw.settlement_lines"):
+        return 0
+    as_of = as_of or default_as_of(con)
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {select_sql(con).replace('$as_of', '?')}", [as_of])
+    return int(con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+
+
+@dataclass
+class Summary:
+    as_of: date | None
+    revenue: str
+    counts: dict[str, int] = field(default_factory=dict)
+    amounts: dict[str, Decimal] = field(default_factory=dict)  # open: invoiced; difference: sum of differences
+    open_over_60_days: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"as_of": self.as_of.isoformat() if self.as_of else None, "revenue": self.revenue,
+                "counts": self.counts, "amounts": {k: f"{v:.2f}" for k, v in self.amounts.items()},
+                "open_over_60_days": self.open_over_60_days}
+
+
+def summarize(tie: list[dict[str, Any]], as_of: date | None, revenue: str) -> Summary:
+    out = Summary(as_of, revenue, {s: 0 for s in STATUSES}, {s: ZERO for s in STATUSES})
+    for row in tie:
+        status = row["status"]
+        out.counts[status] += 1
+        amount = (row["invoiced_amount"] if status == "open" else row["difference"] if status == "difference"
+                  else row["settled_amount"]) or ZERO
+        out.amounts[status] += Decimal(amount)
+        if status == "open" and (row["age_days"] or 0) > 60:
+            out.open_over_60_days += 1
+    return out
+
+
+def outcomes(summary: Summary) -> list:
+    """Non-blocking checks on the tie-out (the settlement posts regardless; finance follows these up)."""
+    from sage_amazon.ledger.settlements import Outcome
+
+    invoiced_mode = summary.revenue == "sage_invoices"
+    never = summary.counts["settled_not_invoiced"]
+    diff = summary.counts["difference"]
+    stale = summary.open_over_60_days
+    return [
+        Outcome("tieout_settled_not_invoiced", never == 0 or not invoiced_mode, False,
+                f"{never} order(s) settled by Amazon with no sales order in Sage "
+                f"({summary.amounts['settled_not_invoiced']:.2f})"
+                + ("" if invoiced_mode else " (revenue: settlement: revenue is the settlement's, orders serve stock)"),
+                {"orders": never, "amount": f"{summary.amounts['settled_not_invoiced']:.2f}"}),
+        Outcome("tieout_amount_differences", diff == 0, False,
+                f"{diff} order(s) settled for another amount than invoiced (net {summary.amounts['difference']:.2f})",
+                {"orders": diff, "net_difference": f"{summary.amounts['difference']:.2f}"}),
+        Outcome("tieout_open_items_ageing", stale == 0, False,
+                f"{summary.counts['open']} open item(s) ({summary.amounts['open']:.2f}), {stale} older than 60 days "
+                f"as of {summary.as_of}",
+                {"open_items": summary.counts["open"], "open_amount": f"{summary.amounts['open']:.2f}",
+                 "older_than_60_days": stale}),
+    ]
