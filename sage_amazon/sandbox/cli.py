@@ -44,10 +44,12 @@ def up_command(
     """Start every sandbox in the foreground and print the environment to export.
 
     Ctrl-C, SIGTERM or SIGHUP stop every sandbox; if this process is killed, they stop by themselves."""
+    from sage_amazon.cli_support import require_data_dir
     from sage_amazon.sandbox import supervisor, watchdog
 
     if stop_with_parent:
         watchdog.stop_with_parent()
+    require_data_dir()  # state and logs live there
 
     ports = {"amazon": amazon_port, "sqs": sqs_port, "x3": x3_port}
     with supervisor.sandboxes(

@@ -73,7 +73,8 @@ def test_data_dir_not_writable(env, tmp_path):
         data.mkdir()
         data.chmod(0o555)
     env["SAGE_AMAZON_DATA_DIR"] = str(data)
-    for args in (["run"], ["deadletter", "list"]):
+    ports = [f"--amazon-port={_free_port()}", f"--sqs-port={_free_port()}", f"--x3-port={_free_port()}"]
+    for args in (["run"], ["deadletter", "list"], ["sandbox", "up", *ports], ["demo", "--no-run", *ports]):
         line = _one_line(args, env)
         assert str(data) in line and "writ" in line, line
 
