@@ -47,3 +47,24 @@ def transient_as_retry(metadata: Callable[[Any], Mapping[str, Any]] | None = Non
     except PermanentError as exc:
         raise dg.Failure(description=one_line(exc, 1000), metadata={"outcome": "permanent", "cause": one_line(exc)},
                          allow_retries=False) from exc
+
+
+def retried(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`transient_as_retry()` around a whole asset or op body, also one that yields (put it under @dg.asset)."""
+    import functools
+    import inspect
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            with transient_as_retry():
+                yield from fn(*args, **kwargs)
+
+        return generator
+
+    @functools.wraps(fn)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        with transient_as_retry():
+            return fn(*args, **kwargs)
+
+    return plain

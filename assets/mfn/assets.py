@@ -5,6 +5,7 @@ Thin: the work is in sage_amazon.amazon.shipment_confirmation (posting ledger fl
 
 import dagster as dg
 
+from assets.retry import RETRY_POLICY, transient_as_retry
 from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
@@ -12,7 +13,7 @@ from resources.warehouse import WarehouseResource
 from sage_amazon import deadletters
 
 FLOW = "mfn_shipments"  # = shipment_confirmation.FLOW (kept here so the module loads without importing it)
-PUSH_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+PUSH_RETRY = RETRY_POLICY  # the one retry policy (assets/retry.py)
 
 
 @dg.asset(
@@ -30,22 +31,23 @@ def amazon_shipment_confirmations(context: dg.AssetExecutionContext, sage: SageR
 
     target = sage.get_target()
     api = sp_api.get_client()
-    try:
-        with warehouse.write() as con:
-            result = sc.push_shipments(con, target, api)
-            letters = deadletters.summary(con, sc.FLOW)
-            ledger = posting_ledger.counts(con, sc.FLOW)
+    try:  # short warehouse sessions inside the push, none held across a call to Sage or Amazon
+        with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+            result = sc.push_shipments(warehouse.write, target, api)
     finally:
         api.close()
+    with warehouse.write() as con:
+        letters = deadletters.summary(con, sc.FLOW)
+        ledger = posting_ledger.counts(con, sc.FLOW)
     counts = result.counts
     if not result.supported:
         context.log.info(result.reason)
     else:
         context.log.info(f"shipment confirmations: {dict(counts)}")
     if result.transient:
-        # everything else is done and recorded; only what Amazon could not take now is tried again
-        raise dg.RetryRequested(max_retries=3, seconds_to_wait=30) from RuntimeError(
-            f"{len(result.transient)} shipment(s) could not be confirmed now: {result.transient[:5]}")
+        # everything else is done and recorded; only what Amazon could not take now is tried again (RETRY_POLICY)
+        raise dg.Failure(description=f"{len(result.transient)} shipment(s) could not be confirmed now: "
+                                     f"{result.transient[:5]}", allow_retries=True)
     reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["pushed"],

@@ -3,11 +3,12 @@
 
 import dagster as dg
 
+from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
 from resources.warehouse import WarehouseResource
 
-LOAD_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+LOAD_RETRY = RETRY_POLICY  # the one retry policy (assets/retry.py)
 
 
 @dg.multi_asset(
@@ -41,6 +42,7 @@ def order_mappings(warehouse: WarehouseResource, sage: SageResource):
 
 @dg.asset(kinds={"sage", "duckdb"}, pool=pools.SAGE, retry_policy=LOAD_RETRY,
           metadata={"dagster/table_name": "ref.sage_item_codes"})
+@retried
 def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.MaterializeResult:
     """Active items of the Sage item master (ref.sage_item_codes): a SKU equal to one maps to it exactly."""
     from sage_amazon.orders import refdata

@@ -17,6 +17,7 @@ import dagster as dg
 
 from assets.flow import SETTLEMENT_ID_TAG
 from assets.partitions import settlement_partitions
+from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
 from resources.warehouse import WarehouseResource
@@ -241,10 +242,12 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 @dg.asset(
     kinds={"sage"}, partitions_def=settlement_partitions, pool=pools.SAGE,
     deps=["journal_settlement_lines", "settlement_reconciliation"],
+    retry_policy=RETRY_POLICY,  # the one retry policy (assets/retry.py): minutes later, not the next day
     tags={deadletters.FLOW_TAG: "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "
                 "Refusals such as a closed fiscal period are dead letters, retried on later runs.",
 )
+@retried
 def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                 sage: SageResource) -> dg.MaterializeResult:
     from sage_amazon.ledger import posting, settlements
@@ -265,8 +268,10 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
         "credit_notes": dg.MetadataValue.json(report.credit_notes),
         "dead_letters": dg.MetadataValue.json(report.dead_letters),
     })
-    if report.transient:
-        raise dg.Failure(description=f"journals not posted yet (will retry): {report.transient}", metadata=md)
+    if report.transient:  # Sage unavailable or a lost reply: recorded, the step is retried by RETRY_POLICY
+        cause = report.stopped or "; ".join(f"{ref}: {why}" for ref, why in report.transient.items())
+        raise dg.Failure(description=f"{len(report.transient)} journal(s) not posted yet: {cause}"[:1000],
+                         metadata=md, allow_retries=True)
     for ref, reason in report.dead_letters.items():
         context.log.warning(f"{ref}: {reason} (dead letter, retried on the next run)")
     return dg.MaterializeResult(metadata=md)

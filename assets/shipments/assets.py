@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.orders.assets import API_RETRY, LOAD_RETRY
 from assets.partitions import daily_partitions
+from assets.retry import retried
 from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
@@ -27,6 +28,7 @@ from sage_amazon import deadletters
     description="FBA shipment lines from GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL, by shipment day (UTC); "
                 "one report per window of up to 30 days",
 )
+@retried
 def amazon_fba_shipments(context: dg.AssetExecutionContext, sp_api: SpApiResource, warehouse: WarehouseResource):
     from sage_amazon.amazon import reports
     from sage_amazon.amazon.orders import windows
@@ -68,17 +70,16 @@ def amazon_fba_shipments(context: dg.AssetExecutionContext, sp_api: SpApiResourc
 )
 def sage_shipment_updates(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                           sage: SageResource) -> dg.MaterializeResult:
+    from assets.retry import transient_as_retry
     from sage_amazon import deadletters
     from sage_amazon.orders import load, raw
 
+    with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+        result = load.load_shipments(warehouse.write, sage.get_target(), workers=4)  # short sessions inside
     with warehouse.write() as con:
-        result = load.load_shipments(con, sage.get_target(), workers=4)
         letters = deadletters.summary(con, load.SHIPMENT_FLOW)
     counts = result.counts
     context.log.info(f"shipments: {dict(counts)}")
-    if result.transient:
-        raise dg.RetryRequested(max_retries=3, seconds_to_wait=10) from RuntimeError(
-            f"{len(result.transient)} shipment(s) could not reach Sage")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": sum(counts.values()),
         "posted": counts["posted"],

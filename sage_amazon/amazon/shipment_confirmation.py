@@ -329,7 +329,7 @@ def _push_one(open_write: Any, target: Any, amazon: _Amazon, s: Any, result: Pus
     from dataclasses import asdict
 
     from sage_amazon.amazon.client import SpApiError
-    from sage_amazon.errors import TransientError
+    from sage_amazon.errors import PermanentError, TransientError
 
     key = str(s.shipment_no)
     order_id = s.shipment.customer_order_ref
@@ -388,8 +388,8 @@ def _push_one(open_write: Any, target: Any, amazon: _Amazon, s: Any, result: Pus
                 _dead_letter(open_write, result, key, order_id, f"getOrder gave no MarketplaceId for {order_id}",
                              record, started=False)
                 return
-    except TransientError:
-        raise  # Amazon stayed unavailable past the budget: the push stops
+    except (TransientError, PermanentError):
+        raise  # Amazon stayed unavailable past the budget, or refused the seller's login: the push stops
     except SpApiError as exc:
         if _is_refusal(exc):
             _dead_letter(open_write, result, key, order_id, f"Amazon refused: {exc}", record, started=False)
@@ -401,6 +401,10 @@ def _push_one(open_write: Any, target: Any, amazon: _Amazon, s: Any, result: Pus
         _record_package(con, key, order_id, marketplace_id, detail)
     try:
         amazon.confirm(order_id, marketplace_id, detail)
+    except PermanentError as exc:  # refused login: nothing was applied
+        with open_write() as con:
+            posting_ledger.failed(con, FLOW, key, f"not sent: {exc}"[:1000])
+        raise
     except SpApiError as exc:
         if _is_refusal(exc) and _shipped_elsewhere(amazon, order_id, asked=order_id in amazon.orders):
             _posted(open_write, key, order_id)

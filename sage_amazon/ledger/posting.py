@@ -5,7 +5,10 @@ Each journal is keyed by its reference (AMZ-<settlement id>-<YYYYMM>) in the pos
 asking Sage for the reference before anything is sent again. Business refusals (closed fiscal period,
 unknown account, unbalanced) go to the dead-letter table with their reason and the journal as
 payload; the next run retries them (a closed period posts once it is reopened) and resolves the
-letter. Transient errors are raised so Dagster retries the step.
+letter. When Sage stays unavailable past the connector's retry budget (a TransientError), posting
+stops: the remaining journals are reported in `transient` (not attempted) and the step is retried by
+the one retry policy. A refused login or a wrong pool (a PermanentError) is raised at once, never
+reported as something that "will retry".
 
 The warehouse is opened in short write sessions (`open_write`), never held while Sage works.
 """
@@ -17,6 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from sage_amazon import deadletters, posting_ledger
+from sage_amazon.errors import one_line
 from sage_amazon.ledger.settlements import FLOW, journal_payload, journals
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, SageTarget
@@ -24,6 +28,8 @@ from sage_amazon.sage.protocol import Journal, SageTarget
 
 @dataclass
 class PostingReport:
+    """What one posting did. `stopped` is the one line of why it stopped early (Sage unavailable), or ""."""
+
     settlement_id: str
     posted: dict[str, str] = field(default_factory=dict)  # reference -> Sage document number (this run)
     already: dict[str, str] = field(default_factory=dict)  # posted by an earlier run
@@ -31,6 +37,7 @@ class PostingReport:
     dead_letters: dict[str, str] = field(default_factory=dict)  # reference -> reason
     transient: dict[str, str] = field(default_factory=dict)
     credit_notes: dict[str, str] = field(default_factory=dict)  # reference -> Sage number (documents mode)
+    stopped: str = ""
 
     @property
     def all_posted(self) -> bool:
@@ -64,7 +71,7 @@ def post_settlement(open_write: Callable[[], AbstractContextManager], target: Sa
                     documents: str = "journal_only", target_name: str | None = None) -> PostingReport:
     report = PostingReport(settlement_id)
     _post_journals(open_write, target, settlement_id, only, report)
-    if documents == "credit_notes":
+    if documents == "credit_notes" and not report.stopped:
         _post_credit_notes(open_write, target, settlement_id, target_name or getattr(target, "name", ""), report)
     return report
 
@@ -82,8 +89,11 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
             return
     try:
         items = {item.code for item in target.read_items()}
+    except errors.SageConfigurationError:
+        raise
     except errors.SageError as exc:
         report.transient["credit notes"] = f"could not read the item master: {exc}"
+        report.stopped = report.stopped or one_line(exc)
         return
     with open_write() as con:
         planned = documents.plan(con, settlement_id, target_name, items)
@@ -92,6 +102,9 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
         ref, entry = item.reference, state[item.reference]
         if entry is not None and entry.status == posting_ledger.POSTED:
             report.credit_notes[ref] = entry.sage_number or ""
+            continue
+        if report.stopped:
+            report.transient[ref] = "not attempted: Sage unavailable"
             continue
         if item.note is None:
             with open_write() as con:
@@ -109,8 +122,14 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
                                    journal_payload(item.note))
             report.dead_letters[ref] = _reason(exc)
             continue
+        except errors.SageConfigurationError as exc:
+            with open_write() as con:
+                posting_ledger.failed(con, documents.FLOW, ref, f"not sent: {one_line(exc)}")
+            raise
         except errors.SageError as exc:  # transient or unknown outcome: create is idempotent, retry later
             report.transient[ref] = str(exc)
+            if isinstance(exc, errors.SageTransientError):
+                report.stopped = report.stopped or one_line(exc)
             continue
         with open_write() as con:
             posting_ledger.posted(con, documents.FLOW, ref, result.document_number)
@@ -129,12 +148,16 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
         if entry is not None and entry.status == posting_ledger.POSTED:
             report.already[ref] = entry.sage_number or ""
             continue
+        if report.stopped:  # Sage stayed unavailable past the budget: the next attempt resumes here
+            report.transient[ref] = "not attempted: Sage unavailable"
+            continue
         if entry is not None:
             # an earlier attempt: its outcome may be unknown, so ask Sage before sending again
             try:
                 number = target.find_journal(ref)
             except errors.SageTransientError as exc:
                 report.transient[ref] = str(exc)
+                report.stopped = one_line(exc)
                 continue
             if number:
                 with open_write() as con:
@@ -159,10 +182,15 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
             # leave 'sending': the next run asks Sage for the reference first
             report.transient[ref] = f"unknown outcome: {exc}"
             continue
-        except (errors.SageTransientError, errors.SageConfigurationError) as exc:
+        except errors.SageConfigurationError as exc:  # refused login, wrong pool: permanent, never "will retry"
+            with open_write() as con:
+                posting_ledger.failed(con, FLOW, ref, f"not sent: {one_line(exc)}")
+            raise
+        except errors.SageTransientError as exc:  # nothing applied, still down after the connector's budget
             with open_write() as con:
                 posting_ledger.failed(con, FLOW, ref, str(exc))
             report.transient[ref] = str(exc)
+            report.stopped = one_line(exc)
             continue
         with open_write() as con:
             posting_ledger.posted(con, FLOW, ref, result.document_number)

@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import URL, Connection, Engine, bindparam, create_engine, exc, text
+from sqlalchemy import URL, Connection, Engine, bindparam, create_engine, exc, make_url, text
 
 from sage_amazon.money import cents
+from sage_amazon.retrying import RetryPolicy, System, retry_call
 from sage_amazon.sage import errors as e
 from sage_amazon.sage.protocol import (
     CreditNote,
@@ -42,6 +43,7 @@ from .rules import STATUS_CODES, UNIT_PRICE_QUANTUM, AmazonCarrier, Sage500Rules
 from .shim import call_procedure
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SO_TRAN_TYPE = 801
 CREDIT_MEMO_TRAN_TYPE = 502
@@ -69,15 +71,48 @@ class SageShipment:
     order_item_ids: Mapping[int, str]  # SOLineNo -> Amazon OrderItemId (tsoSOLine.UserFld1)
 
 
+def _timeouts(url: URL, seconds: float) -> dict[str, Any]:
+    """Driver arguments bounding connecting and each statement to `seconds` (SAGE_AMAZON_CALL_TIMEOUT_SECONDS)."""
+    whole = max(1, int(round(seconds)))
+    driver = url.get_driver_name()
+    if driver == "psycopg2":
+        return {"connect_timeout": whole, "options": f"-c statement_timeout={whole * 1000}"}
+    if driver == "pymssql":
+        return {"login_timeout": whole, "timeout": whole}
+    if driver == "pyodbc":
+        return {"timeout": whole}
+    return {}
+
+
+def _retried(method: Callable[..., T]) -> Callable[..., T]:
+    """Transient failures (nothing applied: connection refused, dropped before sending, an import that rolled
+    back) retried within the target's retry budget, then one SageTransientError naming SAGE500_DB_URL."""
+    import functools
+
+    @functools.wraps(method)
+    def call(self: Sage500Target, *args: Any, **kwargs: Any) -> T:
+        return retry_call(lambda: method(self, *args, **kwargs), system=self.system, what=method.__name__,
+                          retry_on=e.SageTransientError, policy=self.retry,
+                          give_up=lambda exc, message: e.SageTransientError(message))
+
+    return call
+
+
 class Sage500Target:
     name = "sage500"
 
     def __init__(self, db_url: str | URL | Engine, company_id: str | None = None, *,
-                 rules: Sage500Rules | None = None, user_id: str = "amazon") -> None:
+                 rules: Sage500Rules | None = None, user_id: str = "amazon", retry: RetryPolicy | None = None) -> None:
         self.rules = rules or Sage500Rules.load()
         self.company_id = company_id or self.rules.company_id
         self.user_id = user_id
-        self.engine = db_url if isinstance(db_url, Engine) else create_engine(db_url, pool_pre_ping=True)
+        self.retry = retry or RetryPolicy.from_config()
+        if isinstance(db_url, Engine):
+            self.engine = db_url
+        else:
+            url = make_url(db_url)
+            self.engine = create_engine(url, pool_pre_ping=True, connect_args=_timeouts(url, self.retry.timeout))
+        self.system = System("Sage 500", "SAGE500_DB_URL", self.engine.url.render_as_string(hide_password=True))
         self._push_table_ready = False
 
     @classmethod
@@ -127,6 +162,7 @@ class Sage500Target:
         return int(out["ostartkey"])
 
     # -- sales orders ---------------------------------------------------------------------------------
+    @_retried
     def find_sales_order(self, customer_order_ref: str) -> str | None:
         with self._tx() as conn:
             return self._existing_orders(conn, [customer_order_ref]).get(customer_order_ref, (None,))[0]
@@ -143,6 +179,7 @@ class Sage500Target:
             found.setdefault(po, (tran_no, status))
         return found
 
+    @_retried
     def create_sales_order(self, order: SalesOrder) -> SalesOrderResult:
         result = self.create_sales_orders([order])[0]
         if isinstance(result, e.SageError):
@@ -315,6 +352,7 @@ class Sage500Target:
                 "UserFld1": line.external_line_ref[:15] or None})
         return rows
 
+    @_retried
     def close_sales_order(self, sage_number: str, reason: str = "") -> None:
         with self._tx() as conn:
             row = conn.execute(text("SELECT Status FROM tsoSalesOrder WHERE CompanyID = :c AND TranType = 801 "
@@ -342,6 +380,7 @@ class Sage500Target:
                 raise _order_error(failures[tran_no], f"sales order {tran_no} update (session {session})")
 
     # -- shipments ------------------------------------------------------------------------------------
+    @_retried
     def record_shipment(self, shipment: Shipment) -> None:
         """Record an Amazon-side shipment (FBA) in Sage: tsoShipment / tsoShipLine, shipped quantities,
         lines and order closed when complete. Idempotent on (order, tracking number, ship date); such
@@ -400,6 +439,7 @@ class Sage500Target:
                               "VALUES (:k, CURRENT_TIMESTAMP, 'AMAZON', :r)"),
                          {"k": ship_key, "r": shipment.customer_order_ref[:50]})
 
+    @_retried
     def unpushed_shipments(self, limit: int | None = None) -> list[SageShipment]:
         """Shipments processed in Sage for Amazon orders (not FBA) that Amazon has not been told about."""
         self._ensure_push_table()
@@ -428,6 +468,7 @@ class Sage500Target:
                 break
         return out
 
+    @_retried
     def mark_shipments_pushed(self, shipment_nos: Sequence[str], reference: str = "") -> int:
         """Record that Amazon confirmed these shipments (tsoShipment.TranNo); returns how many were new."""
         self._ensure_push_table()
@@ -456,15 +497,17 @@ class Sage500Target:
         self._push_table_ready = True
 
     # -- journals -------------------------------------------------------------------------------------
+    @_retried
     def find_journal(self, reference: str) -> str | None:
         with self._tx() as conn:
             return conn.execute(text(
                 "SELECT BatchID FROM tciBatchLog WHERE CompanyID = :c AND BatchCmnt = :r AND PostStatus = 500 "
                 "ORDER BY BatchKey"), {"c": self.company_id, "r": reference}).scalar()
 
+    @_retried
     def post_journal(self, journal: Journal) -> JournalResult:
         refused = f"journal {journal.reference}"
-        existing = self.find_journal(journal.reference)
+        existing = Sage500Target.find_journal.__wrapped__(self, journal.reference)  # retried by post_journal
         if existing:
             return JournalResult(existing, created=False)
         rows = self._posting_rows(journal, refused)
@@ -525,6 +568,7 @@ class Sage500Target:
         return found
 
     # -- credit notes ---------------------------------------------------------------------------------
+    @_retried
     def create_credit_note(self, note: CreditNote) -> CreditNoteResult:
         """An AR credit memo (tarInvoice TranType 502), once per reference (kept in TranCmnt)."""
         refused = f"credit note {note.reference}"
@@ -564,6 +608,7 @@ class Sage500Target:
         return CreditNoteResult(tran_no, created=True)
 
     # -- reads ----------------------------------------------------------------------------------------
+    @_retried
     def read_stock(self, site: str, items: Sequence[str] | None = None) -> list[StockLevel]:
         with self._tx() as conn:
             if conn.execute(text("SELECT 1 FROM timWarehouse WHERE CompanyID = :c AND WhseID = :w"),
@@ -583,6 +628,7 @@ class Sage500Target:
                 params["i"] = list(items) or [""]
             return [StockLevel(site, item, Decimal(qty)) for item, qty in conn.execute(stmt, params)]
 
+    @_retried
     def read_items(self) -> list[Item]:
         with self._tx() as conn:
             rows = conn.execute(text(
