@@ -107,23 +107,33 @@ def inspect_command(file: Path, as_json: bool, target: str | None) -> None:
         else:
             click.echo(f"sage-amazon: {exc}", err=True)
         sys.exit(1)
-    blocking_failed = [o for o in preview.outcomes if o.blocking and not o.passed]
+    blocking_failed = preview.blocked
+    cur = preview.summary.currency
+
+    def amt(value) -> str | None:  # two decimals, none for zero-decimal currencies (JPY)
+        return None if value is None else _amount(value, cur)
+
     if as_json:
         doc = {
             "ok": not blocking_failed,
+            "status": "blocked" if blocking_failed else "ready",
+            "blocked": [{"name": o.name, "description": o.description} for o in blocking_failed],
+            "warnings": preview.warnings,
             "settlement": preview.summary.as_dict(),
             "checks": [{"name": o.name, "passed": o.passed, "blocking": o.blocking, "description": o.description}
                        for o in preview.outcomes],
             "reconciliation": {k: (str(v) if v is not None else None) for k, v in (preview.reconciliation or {}).items()},
-            "accounts": [{k: str(v) for k, v in row.items()} for row in preview.accounts],
+            "accounts": [{**{k: str(v) for k, v in row.items()},
+                          "types": [{**t, "amount": amt(t["amount"])} for t in preview.account_types.get(row["account"], [])]}
+                         for row in preview.accounts],
             "unmapped": [{"transaction_type": u[0], "amount_type": u[1], "amount_description": u[2],
-                          "lines": u[3], "amount": str(u[4])} for u in preview.unmapped],
+                          "lines": u[3], "amount": amt(u[4])} for u in preview.unmapped],
             "journals": [{
                 "reference": j.reference, "accounting_date": j.accounting_date.isoformat(), "currency": j.currency,
-                "rate": str(j.rate), "description": j.description,
-                "lines": [{"account": line.account, "debit": str(line.debit), "credit": str(line.credit),
-                           "ledger_debit": None if line.ledger_debit is None else str(line.ledger_debit),
-                           "ledger_credit": None if line.ledger_credit is None else str(line.ledger_credit),
+                "rate": str(j.rate), "description": j.description, "site": j.site,
+                "lines": [{"account": line.account, "debit": amt(line.debit), "credit": amt(line.credit),
+                           "ledger_debit": None if line.ledger_debit is None else _amount(line.ledger_debit, ""),
+                           "ledger_credit": None if line.ledger_credit is None else _amount(line.ledger_credit, ""),
                            "tax_code": line.tax_code, "description": line.description} for line in j.lines],
             } for j in preview.journals],
         }
@@ -134,31 +144,77 @@ def inspect_command(file: Path, as_json: bool, target: str | None) -> None:
         sys.exit(1)
 
 
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "HUF", "TWD"})
+
+
+def _amount(value, currency: str) -> str:
+    return f"{value:.0f}" if currency in ZERO_DECIMAL_CURRENCIES else f"{value:.2f}"
+
+
 def _print_preview(preview) -> None:
     from tabulate import tabulate
 
     s = preview.summary
-    click.echo(f"settlement {s.settlement_id} ({s.file_format}, {s.marketplace or '?'}, {s.currency}) "
-               f"{s.settlement_start:%Y-%m-%d} .. {s.settlement_end:%Y-%m-%d}, deposit {s.deposit_date}, "
-               f"{s.line_count} lines")
+    cur = s.currency
+
+    def money(value) -> str:
+        if value is None:
+            return ""
+        return f"{value:,.0f}" if cur in ZERO_DECIMAL_CURRENCIES else f"{value:,.2f}"
+
+    if preview.blocked:  # the block first: nothing below will be posted
+        click.echo(f"BLOCKED: settlement {s.settlement_id} will not be posted")
+        for o in preview.blocked:
+            click.echo(f"  {o.name}: {o.description}")
+        click.echo("")
+    start = f"{s.settlement_start:%Y-%m-%d}" if s.settlement_start else "?"
+    end = f"{s.settlement_end:%Y-%m-%d}" if s.settlement_end else "?"
+    click.echo(f"settlement {s.settlement_id} ({s.file_format}, {s.marketplace or '?'}, {cur}) "
+               f"{start} .. {end}, deposit {s.deposit_date}, {s.line_count} lines")
+    for warning in preview.warnings:
+        click.echo(f"warning: {warning}")
     r = preview.reconciliation or {}
     click.echo(tabulate(
-        [("total-amount", _money(r.get("total_amount"))), ("sum of lines", _money(r.get("sum_lines"))),
-         ("sum of journal lines", _money(r.get("sum_journal_lines"))), ("deposit", _money(r.get("deposit"))),
-         ("variance", _money(r.get("variance"))), ("unmapped (suspense)", _money(r.get("unmapped_amount")))],
+        [("total-amount", money(r.get("total_amount"))), ("sum of lines", money(r.get("sum_lines"))),
+         ("sum of journal lines", money(r.get("sum_journal_lines"))), ("deposit", money(r.get("deposit"))),
+         ("variance", money(r.get("variance"))), ("unmapped (suspense)", money(r.get("unmapped_amount")))],
         tablefmt="plain", colalign=("left", "right"), disable_numparse=True))
     click.echo("")
-    click.echo(tabulate([("ok" if o.passed else ("FAIL" if o.blocking else "warn"), o.name, o.description)
-                         for o in preview.outcomes], headers=["", "check", ""], tablefmt="simple"))
+    # a blocked settlement: its journals are a preview only, "balanced" is not a reassurance worth printing
+    shown = [o for o in preview.outcomes if not (preview.blocked and o.passed)]
+    if shown:
+        click.echo(tabulate([("ok" if o.passed else ("FAIL" if o.blocking else "warn"), o.name, o.description)
+                             for o in shown], headers=["", "check", ""], tablefmt="simple"))
     for journal in preview.journals:
+        foreign = any(line.ledger_debit is not None for line in journal.lines)
         click.echo(f"\n{journal.reference}  {journal.accounting_date}  {journal.currency}"
-                   + (f"  rate {journal.rate}" if journal.rate != 1 else ""))
-        rows = [(line.account, _money(line.debit) if line.debit else "", _money(line.credit) if line.credit else "",
-                 line.description) for line in journal.lines]
-        rows.append(("", _money(sum(line.debit for line in journal.lines)),
-                     _money(sum(line.credit for line in journal.lines)), "total"))
-        click.echo(tabulate(rows, headers=["account", "debit", "credit", ""], tablefmt="simple",
-                            colalign=("left", "right", "right", "left"), disable_numparse=True))
+                   + (f"  rate {journal.rate}" if journal.rate != 1 else "") + (f"  site {journal.site}" if journal.site else "")
+                   + f"  {journal.description}" + ("  (not posted: blocked)" if preview.blocked else ""))
+        rows = []
+        for line in journal.lines:
+            row = [line.account, money(line.debit) if line.debit else "", money(line.credit) if line.credit else ""]
+            if foreign:
+                row += [f"{line.ledger_debit:,.2f}" if line.ledger_debit else "",
+                        f"{line.ledger_credit:,.2f}" if line.ledger_credit else ""]
+            types = preview.account_types.get(line.account, []) if "clearing" not in line.description else []
+            row += [line.description, "; ".join(sorted({t["amount_description"] or t["transaction_type"] for t in types}))[:60]]
+            rows.append(row)
+        total = ["", money(sum(line.debit for line in journal.lines)), money(sum(line.credit for line in journal.lines))]
+        if foreign:
+            total += [f"{sum(x.ledger_debit or 0 for x in journal.lines):,.2f}",
+                      f"{sum(x.ledger_credit or 0 for x in journal.lines):,.2f}"]
+        rows.append(total + ["total", ""])
+        headers = ["account", "debit", "credit"] + (["debit (company)", "credit (company)"] if foreign else []) \
+            + ["", "Amazon types"]
+        click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
+                            colalign=("left", "right", "right") + (("right", "right") if foreign else ()) + ("left", "left")))
+    if preview.account_types:
+        click.echo("\nrules per account:")
+        click.echo(tabulate(
+            [(account, t["marketplace"], t["transaction_type"], t["amount_type"], t["amount_description"], t["lines"],
+              money(t["amount"]), t["rule"]) for account, types in sorted(preview.account_types.items()) for t in types],
+            headers=["account", "mkt", "transaction-type", "amount-type", "amount-description", "lines", "amount", "rule"],
+            tablefmt="simple", disable_numparse=True))
     if preview.unmapped:
         click.echo("\nunmapped lines (posted to suspense; add a rule to accounts.yaml):")
         click.echo(tabulate(preview.unmapped, headers=["transaction-type", "amount-type", "amount-description",

@@ -284,6 +284,59 @@ class Preview:
     reconciliation: dict[str, Any] | None
     accounts: list[dict[str, Any]]
     unmapped: list[tuple]
+    warnings: list[str] = field(default_factory=list)
+    # account -> the Amazon types posted there and the rule that sent each
+    account_types: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.blocking and not o.passed]
+
+
+def warnings(con, settlement_id: str) -> list[str]:
+    """What an accountant should look at before posting, though nothing blocks."""
+    out: list[str] = []
+    start, total, currency = con.execute(
+        "SELECT settlement_start_date, total_amount, currency FROM raw.settlement_reports WHERE settlement_id = ?",
+        [settlement_id]).fetchone()
+    before, no_date, first = con.execute(
+        "SELECT count(*) FILTER (WHERE posted_date < ?), count(*) FILTER (WHERE posted_date IS NULL), "
+        "min(posted_date) FROM raw.settlement_lines WHERE settlement_id = ?", [start, settlement_id]).fetchone()
+    if before:
+        out.append(f"{before} line(s) posted before the settlement start {start} (first {first}): they go to "
+                   "their own month's journal")
+    if no_date:
+        out.append(f"{no_date} line(s) without a posted date: dated at the settlement end")
+    markets = [m for (m,) in con.execute(
+        "SELECT DISTINCT marketplace FROM staging.stg_settlement_categories WHERE settlement_id = ? ORDER BY 1",
+        [settlement_id]).fetchall() if m]
+    if len(markets) > 1:
+        out.append(f"several marketplaces in one settlement ({', '.join(markets)}): each line keeps its own "
+                   "accounts, tax and site")
+    netted = con.execute(
+        """SELECT marketplace, sum(amount) FILTER (WHERE amount_type = 'ItemPrice' AND amount_description LIKE '%Tax'),
+                  sum(amount) FILTER (WHERE amount_type = 'ItemWithheldTax' OR amount_description LIKE 'MarketplaceFacilitator%')
+           FROM staging.stg_settlement_categories WHERE settlement_id = ? GROUP BY 1""", [settlement_id]).fetchall()
+    for market, collected, withheld in netted:
+        if collected and withheld and collected + withheld == 0:
+            out.append(f"tax collected {collected:.2f} and withheld by Amazon net to zero ({market or 'settlement'}): "
+                       "marketplace facilitator tax, nothing to remit")
+    if total < 0:
+        out.append(f"negative settlement: {-total:.2f} {currency} owed to Amazon (amazon_payable), no deposit; "
+                   "the next settlement's Payable to Amazon / Successful charge clears it")
+    return out
+
+
+def account_types(con, settlement_id: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for account, market, ttype, atype, desc, lines, amount, rule in con.execute(
+            """SELECT account, marketplace, transaction_type, amount_type, amount_description, line_count, amount,
+                      rule_text
+               FROM staging.stg_settlement_categories WHERE settlement_id = ?
+               ORDER BY account, abs(amount) DESC""", [settlement_id]).fetchall():
+        out[account].append({"marketplace": market, "transaction_type": ttype, "amount_type": atype,
+                             "amount_description": desc, "lines": int(lines), "amount": amount, "rule": rule})
+    return dict(out)
 
 
 def preview(path: Path | str, target: str | None = None, con=None, with_marts: bool = True) -> Preview:
@@ -309,7 +362,8 @@ def preview(path: Path | str, target: str | None = None, con=None, with_marts: b
             [summary.settlement_id]).fetchall()
         return Preview(summary, outcomes, journals(con, summary.settlement_id),
                        reconciliation_row(con, summary.settlement_id) if with_marts else None,
-                       account_table(con, summary.settlement_id), unmapped)
+                       account_table(con, summary.settlement_id), unmapped,
+                       warnings(con, summary.settlement_id), account_types(con, summary.settlement_id))
     finally:
         if own:
             con.close()

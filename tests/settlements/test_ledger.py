@@ -162,7 +162,7 @@ def test_foreign_currency_posts_transaction_and_converted_ledger_amounts(tmp_pat
 
 
 def test_missing_rate_blocks(tmp_path):
-    text = V2_SAMPLE.read_text().replace("\tUSD\t", "\tJPY\t").replace("\tUSD", "\tJPY")
+    text = V2_SAMPLE.read_text().replace("\tUSD\t", "\tSEK\t").replace("\tUSD", "\tSEK")  # no SEK rate
     p = settlements.preview(_sample(tmp_path, "jpy.txt", text), "x3")
     balanced = {o.name: o for o in p.outcomes}["settlement_journals_balanced"]
     assert not balanced.passed and "rate" in balanced.description
