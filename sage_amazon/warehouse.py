@@ -4,10 +4,15 @@ DuckDB lets one process hold a read-write connection; while it does, other proce
 file neither read-write nor read-only. So every connection we open, writer or reader, is taken under
 one cross-process file lock and held briefly. A finance user's SQL client should open the snapshot
 (`snapshot.duckdb`, refreshed after each write session) and never the live file, so it cannot block runs.
+
+Loads that call Sage or Amazon open a short write session per chunk of records (sage_amazon.orders.load,
+amazon.shipment_confirmation, ledger.posting), never one across a call, so a reader waits seconds at
+most, not for a posting run. A caller that has to wait for the lock logs what it waits for.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -46,7 +51,13 @@ class Warehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.lock_path))
         try:
-            lock.acquire(timeout=self.lock_timeout)
+            try:
+                lock.acquire(timeout=min(1.0, self.lock_timeout))
+            except Timeout:
+                logging.getLogger("sage_amazon.waits").warning(
+                    "waiting for the warehouse %s: another command is writing (up to %.0f s)", self.path,
+                    self.lock_timeout)
+                lock.acquire(timeout=max(self.lock_timeout - 1.0, 0.0))
         except Timeout:
             raise WarehouseBusy(
                 f"warehouse {self.path} stayed locked for {self.lock_timeout:.0f}s by another writer"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
 import time
 import zlib
 from collections.abc import Iterable
@@ -53,6 +54,8 @@ def wait_for_report(api: SpApi, report_id: str, *, poll_seconds: float = 2.0, ti
             raise ReportFailed(f"report {report_id} ended {status}", operation="getReport")
         if time.monotonic() > deadline:
             raise ReportFailed(f"report {report_id} still {status} after {timeout:.0f}s", operation="getReport")
+        logging.getLogger("sage_amazon.waits").info("waiting for SP-API report %s (%s); next look in %.0f s",
+                                                    report_id, status, delay)
         sleep(delay)
         delay = min(delay * 1.5, 15.0)
 
