@@ -94,7 +94,7 @@ def retry_call(fn: Callable[[], T], *, system: System, what: str, retry_on: type
         exc = state.outcome.exception() if state.outcome else None
         if before_retry is not None and exc is not None:
             before_retry(exc)
-        reason = " ".join(str(exc).split()) if exc is not None else "?"
+        reason = " ".join(str(getattr(exc, "reason", "") or exc).split()) if exc is not None else "?"
         log.warning("waiting for %s: %s failed (%s); retry %d in %.1f s (%.0f of %.0f s budget used)",
                     system, what, reason[:200], state.attempt_number, state.upcoming_sleep,
                     state.seconds_since_start or 0.0, policy.budget)
