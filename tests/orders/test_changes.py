@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from sage_amazon.sandbox.amazon.wire import iso, utcnow
+from sage_amazon.sandbox.amazon.wire import iso
 from tests.orders.conftest import days_back, expected_outcome
+from tests.orders.conftest import today as utc_today
 
 MAPPINGS = ["sku_map", "marketplace_map", "order_status_map", "carrier_map", "order_currencies", "sage_item_codes"]
 
@@ -17,9 +18,10 @@ def _set_status(env, oid, status, hold_pending=False):
     with world.lock:
         order = world.state["orders"][oid]
         order["status"] = status
-        order["last_update"] = iso(utcnow())
+        now = world.clock()  # the seller's clock
+        order["last_update"] = iso(now)
         if hold_pending:
-            order["plan"]["unshipped_at"] = iso(utcnow() + timedelta(days=30))
+            order["plan"]["unshipped_at"] = iso(now + timedelta(days=30))
         world.save("orders", oid)
         world.flush()
     return order
@@ -71,7 +73,7 @@ def test_shipments_update_and_a_late_cancellation_closes_the_sage_order(order_en
 @pytest.mark.slow
 def test_pending_waits_then_posts_and_cancelled_before_posting_is_never_posted(order_env):
     env, x3 = order_env, order_env.x3
-    assert env.materialize(date.today(), date.today(), selection=MAPPINGS, include_checks=False).success
+    assert env.materialize(utc_today(), utc_today(), selection=MAPPINGS, include_checks=False).success
     waiting, doomed = _live_mappable(env), _live_mappable(env)
     _set_status(env, waiting["id"], "Pending", hold_pending=True)
     _set_status(env, doomed["id"], "Pending", hold_pending=True)
