@@ -227,12 +227,17 @@ def check_unmapped(con, settlement_id: str) -> Outcome:
            ORDER BY abs(amount) DESC""", [settlement_id]).fetchall()
     ok = not rows
     total = sum((Decimal(r[4]) for r in rows), ZERO)
+    option = con.execute("SELECT any_value(account) FROM ref.settlement_account_map "
+                         "WHERE kind = 'option' AND role = 'unmapped'").fetchone()
+    hold = bool(option and option[0] == "hold")
     text = ("every line has a mapping" if ok else
+            f"on hold (accounts.yaml unmapped: hold): {sum(r[3] for r in rows)} line(s) of {len(rows)} unmapped "
+            f"type(s), {total} in total; nothing is posted until a rule maps them" if hold else
             f"{sum(r[3] for r in rows)} line(s) of {len(rows)} unmapped type(s), {total} in total, "
             f"posted to suspense account {rows[0][5]}: add a rule to accounts.yaml and re-run")
     md = "\n".join(["| transaction-type | amount-type | amount-description | lines | amount |",
                     "|---|---|---|---|---|"] + [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |" for r in rows])
-    return Outcome("settlement_unmapped_lines", ok, False, text,
+    return Outcome("settlement_unmapped_lines", ok, hold and not ok, text,
                    {"unmapped_lines": int(sum(r[3] for r in rows)), "unmapped_amount": f"{total:.2f}",
                     "unmapped_types": md if rows else ""})
 

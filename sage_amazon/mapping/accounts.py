@@ -29,7 +29,7 @@ FIXED_ROLES = ("clearing", "bank", "amazon_payable", "reserve", "rounding", "sus
 ANY = "*"
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("kind", "VARCHAR"),  # rule | role | rate
+    ("kind", "VARCHAR"),  # rule | role | site | rate | option (role = option name, account = its value)
     ("target", "VARCHAR"),
     ("marketplace", "VARCHAR"),  # US, UK, DE ... or * (any other marketplace)
     ("rule_no", "INTEGER"),
@@ -84,6 +84,7 @@ class AccountMap:
     marketplaces: dict[str, dict[str, Any]]  # code -> {currency, accounts, tax_codes}
     rules: tuple[Rule, ...] = field(default_factory=tuple)
     revenue: str = "settlement"  # settlement | sage_invoices: where revenue is recorded, once
+    unmapped: str = "suspense"  # suspense (post to the suspense account, flagged) | hold (do not post)
 
     def roles(self) -> set[str]:
         return {r.role for r in self.rules} | set(FIXED_ROLES)
@@ -186,7 +187,10 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
                              description="Principal"))
     if revenue == "sage_invoices":
         rules = _invoiced_to_receivables(rules, documents)
-    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue)
+    unmapped = _text(data.get("unmapped") or "suspense", "unmapped", source)
+    if unmapped not in ("suspense", "hold"):
+        raise MappingError(f"{source}: unmapped must be suspense or hold, got {unmapped!r}")
+    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue, unmapped)
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:
@@ -263,6 +267,8 @@ def rows(amap: AccountMap, target: str) -> list[tuple]:
                         amap.tax_code(role, mk), None, None, None, None))
         out.append(("site", target, market, None, None, None, None, None, amap.site(target, mk), None, None,
                     None, None, None))
+    out.append(("option", target, ANY, None, None, None, None, "unmapped", amap.unmapped, None, None, None, None,
+                None))
     currencies = set(amap.rates) | {amap.company_currency}
     for cur in sorted(currencies):
         out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, amap.rate(cur),

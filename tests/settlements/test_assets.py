@@ -159,3 +159,26 @@ def test_closed_period_is_a_dead_letter_and_posts_after_reopening(env):
     quiet = settlement_reconciliation_schedule(dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 6, tzinfo=UTC)))
     assert isinstance(quiet, dg.SkipReason)
+
+
+def test_unmapped_lines_post_to_suspense_or_hold_the_settlement(env, tmp_path, monkeypatch):
+    from sage_amazon.mapping import DEFAULTS_DIR
+
+    x3, resources, instance, settings = env
+    text = V2_SAMPLE.read_text().replace("LowInventoryLevelFee", "BrandNewAmazonFee")
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "accounts.yaml").write_text(
+        (DEFAULTS_DIR / "accounts.yaml").read_text().replace("unmapped: suspense", "unmapped: hold"))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path / "map"))
+    sid = _import(V2_SAMPLE, settings, instance, text=text)
+    held = _run(sid, resources, instance)
+    check = _checks(held)["settlement_unmapped_lines"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert not [m for m in held.get_asset_materialization_events()
+                if m.asset_key == dg.AssetKey("settlement_journal_postings")]
+    assert x3.rows("GACCENTRY") == []  # on hold: nothing posted
+    monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR")  # the default: suspense, flagged with a warning
+    posted = _run(sid, resources, instance)
+    check = _checks(posted)["settlement_unmapped_lines"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert len(x3.rows("GACCENTRY")) == 2

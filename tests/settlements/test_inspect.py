@@ -59,3 +59,23 @@ def test_foreign_currency_shows_company_amounts_and_yen_has_no_decimals():
     assert (sales["credit"], sales["ledger_credit"]) == ("3500", "23.45")
     clearing = [x for x in lines if x["account"] == "1210"]
     assert sum(float(x["ledger_credit"]) - float(x["ledger_debit"]) for x in clearing) == 0
+
+
+def test_unmapped_hold_keeps_the_settlement_unposted(tmp_path, monkeypatch):
+    from sage_amazon.ledger import settlements
+    from sage_amazon.mapping import DEFAULTS_DIR
+
+    text = (FILES / "neg-3-rolled-forward.txt").read_text().replace("Micro Deposit", "BrandNewAmazonThing")
+    (tmp_path / "s.txt").write_text(text)
+    default = settlements.preview(tmp_path / "s.txt", "x3")
+    unmapped = {o.name: o for o in default.outcomes}["settlement_unmapped_lines"]
+    assert not unmapped.passed and not unmapped.blocking and not default.blocked  # posts, suspense flagged
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "accounts.yaml").write_text(
+        (DEFAULTS_DIR / "accounts.yaml").read_text().replace("unmapped: suspense", "unmapped: hold"))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path / "map"))
+    held = settlements.preview(tmp_path / "s.txt", "x3")
+    assert [o.name for o in held.blocked] == ["settlement_unmapped_lines"]
+    assert held.blocked[0].description.startswith("on hold (accounts.yaml unmapped: hold): 1 line(s)")
+    result = _inspect(tmp_path / "s.txt")
+    assert result.exit_code == 1 and result.output.startswith("BLOCKED")
