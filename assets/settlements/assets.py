@@ -161,8 +161,11 @@ def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         dg.AssetCheckSpec("settlement_not_posted_twice", asset="journal_settlement_lines", blocking=True,
                           description="No settlement is posted twice (same file under two ids, or posted "
                                       "journals that would change)."),
-        dg.AssetCheckSpec("settlement_unmapped_lines", asset="journal_settlement_lines", blocking=False,
-                          description="Lines no account-map rule matches: posted to suspense and flagged."),
+        # blocking only when it fails with ERROR severity: accounts.yaml `unmapped: hold`; the default
+        # (suspense) fails with WARN severity and the settlement posts with its suspense line
+        dg.AssetCheckSpec("settlement_unmapped_lines", asset="journal_settlement_lines", blocking=True,
+                          description="Lines no account-map rule matches: posted to suspense and flagged, or the "
+                                      "settlement on hold (accounts.yaml unmapped: hold)."),
     ],
     pool=pools.DUCKDB_WRITE,
 )
