@@ -159,8 +159,9 @@ def demo_command(start: str | None, ui_port: int, amazon_port: int, sqs_port: in
     if start is not None:
         _day(start, date.min)
     require_data_dir()
-    demo.run_demo(start=start, ui_port=ui_port, ports={"amazon": amazon_port, "sqs": sqs_port, "x3": x3_port},
-                  seed=seed, history_days=history_days, first_run=not no_run)
+    sys.exit(demo.run_demo(start=start, ui_port=ui_port, ports={"amazon": amazon_port, "sqs": sqs_port,
+                                                                "x3": x3_port},
+                           seed=seed, history_days=history_days, first_run=not no_run))
 
 
 from sage_amazon.sandbox.cli import sandbox  # noqa: E402

@@ -39,19 +39,21 @@ def run_demo(
     seed: int = 42,
     history_days: int | None = None,
     first_run: bool = True,
-) -> None:
+) -> int:
+    """Returns the exit code: 0 when stopped by the operator, 1 when the UI or the daemon died by itself."""
     settings = config.load()
     supervisor.require_free({"ui": ui_port, **{**supervisor.PORTS, **(ports or {})}})
     home = instance.ensure_home(settings.dagster_home)
     children = Children()
     logs = settings.data_dir / "sandbox" / "logs"
+    code = 0
     try:
         with supervisor.sandboxes(
             seed=seed, time_scale=DEMO_TIME_SCALE, order_rate=DEMO_ORDER_RATE, ports=ports,
             history_days=history_days, children=children,
         ) as env:
             try:
-                _serve(env, home, start, ui_port, children, logs, first_run)
+                code = _serve(env, home, start, ui_port, children, logs, first_run)
             finally:
                 children.stop()  # everything at once: UI, daemon, their code servers, the sandboxes
     except KeyboardInterrupt:
@@ -59,10 +61,11 @@ def run_demo(
     finally:
         children.stop()
     click.echo("Demo stopped.")
+    return code
 
 
 def _serve(env: dict[str, str], home: Path, start: str | None, ui_port: int, children: Children, logs: Path,
-           first_run: bool) -> None:
+           first_run: bool) -> int:
     os.environ.update(env)
     os.environ["DAGSTER_HOME"] = str(home)
     click.echo(supervisor.format_env(env))
@@ -97,5 +100,5 @@ def _serve(env: dict[str, str], home: Path, start: str | None, ui_port: int, chi
             if proc.poll() is not None:
                 click.echo(f"{name} exited with {proc.returncode}; stopping the demo "
                            f"(daemon log: {logs / 'dagster-daemon.log'})", err=True)
-                return
+                return 1
         time.sleep(0.5)
