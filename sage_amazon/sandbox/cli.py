@@ -13,6 +13,7 @@ from sage_amazon.lazy_group import LazyGroup
         "amazon": "sage_amazon.sandbox.amazon.cli:amazon_command",
         "sqs": "sage_amazon.sandbox.amazon.cli:sqs_command",
         "generate-settlement": "sage_amazon.sandbox.amazon.cli:generate_settlement_command",
+        "conformance": "sage_amazon.sandbox.amazon.cli:conformance_command",
         "x3": "sage_amazon.sandbox.x3.cli:x3_command",
         "sage500": "sage_amazon.sandbox.sage500.cli:sage500_command",
     },

@@ -103,3 +103,39 @@ def generate_settlement_command(lines: int, out: Path, seed: int, marketplace: s
 
 
 __all__ = ["amazon_command", "sqs_command", "generate_settlement_command", "sandbox_environment"]
+
+
+@click.command("conformance")
+@click.option("--endpoint", default=None, help="SP-API base URL to check (default: an in-process Amazon sandbox).")
+@click.option("--lwa-url", default=None, help="LWA token URL (default: <endpoint>/auth/o2/token).")
+@click.option("--refresh-token", default=None, help="Seller refresh token (default: $SP_API_REFRESH_TOKEN).")
+@click.option("--app-id", default=None, help="LWA client id (default: $LWA_APP_ID).")
+@click.option("--client-secret", default=None, help="LWA client secret (default: $LWA_CLIENT_SECRET).")
+@click.option("--seller-id", default=None, help="Seller (merchant) id for the Listings API.")
+@click.option("--models-dir", type=click.Path(path_type=Path), default=None,
+              help="Amazon's selling-partner-api-models checkout (default: ../shared/spapi-models).")
+def conformance_command(endpoint: str | None, lwa_url: str | None, refresh_token: str | None, app_id: str | None,
+                        client_secret: str | None, seller_id: str | None, models_dir: Path | None) -> None:
+    """Check an SP-API server against Amazon's models (raw HTTP and python-amazon-sp-api).
+
+    Runs tests/sandbox_amazon/test_conformance.py of a source checkout with pytest."""
+    import os
+    import subprocess
+    import sys
+
+    module = Path(__file__).resolve().parents[3] / "tests" / "sandbox_amazon" / "test_conformance.py"
+    if not module.exists():
+        raise click.ClickException(f"the conformance suite is not here ({module}): run from a source checkout")
+    env = dict(os.environ)
+    if endpoint:
+        env.update({"SPAPI_CONFORMANCE_ENDPOINT": endpoint,
+                    "SPAPI_CONFORMANCE_LWA_URL": lwa_url or endpoint.rstrip("/") + "/auth/o2/token",
+                    "SPAPI_CONFORMANCE_REFRESH_TOKEN": refresh_token or os.environ.get("SP_API_REFRESH_TOKEN", ""),
+                    "SPAPI_CONFORMANCE_APP_ID": app_id or os.environ.get("LWA_APP_ID", ""),
+                    "SPAPI_CONFORMANCE_CLIENT_SECRET": client_secret or os.environ.get("LWA_CLIENT_SECRET", ""),
+                    "SPAPI_CONFORMANCE_SELLER_ID": seller_id or ""})
+    if models_dir:
+        env["SPAPI_MODELS_DIR"] = str(models_dir)
+    done = subprocess.run([sys.executable, "-m", "pytest", str(module), "-q", "-p", "no:cacheprovider"],
+                          cwd=module.parents[2], env=env)
+    sys.exit(done.returncode)
