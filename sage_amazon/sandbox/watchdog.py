@@ -69,14 +69,20 @@ def _all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def descendants(roots: Iterable[int]) -> dict[int, int]:
-    """pid -> start time of every live process below the roots (roots excluded), or in their groups."""
-    roots = set(roots)
+def _table() -> dict[int, tuple[int, int, str, int]]:
+    """Every live (non-zombie) process: pid -> (ppid, pgid, state, start time). One pass over /proc."""
     table = {}
     for pid in _all_pids():
         st = _stat(pid)
         if st is not None and st[2] != "Z":
             table[pid] = st
+    return table
+
+
+def descendants(roots: Iterable[int], table: dict[int, tuple[int, int, str, int]] | None = None) -> dict[int, int]:
+    """pid -> start time of every live process below the roots (roots excluded), or in their groups."""
+    roots = set(roots)
+    table = _table() if table is None else table
     children: dict[int, list[int]] = {}
     for pid, (ppid, _pgid, _state, _start) in table.items():
         children.setdefault(ppid, []).append(pid)
@@ -93,6 +99,11 @@ def descendants(roots: Iterable[int]) -> dict[int, int]:
     return found
 
 
+def _live_groups(groups: Iterable[int], table: dict[int, tuple[int, int, str, int]]) -> list[int]:
+    pgids = {st[1] for st in table.values()}
+    return [g for g in groups if g in pgids]
+
+
 def alive(pid: int) -> bool:
     st = _stat(pid)
     return st is not None and st[2] != "Z"
@@ -102,14 +113,6 @@ def _same(pid: int, start: int) -> bool:
     """The process that had this pid and start time still runs."""
     st = _stat(pid)
     return st is not None and st[3] == start and st[2] != "Z"
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return any(st is not None and st[1] == pgid and st[2] != "Z" for st in map(_stat, _all_pids()))
 
 
 def _signal_all(groups: Iterable[int], procs: dict[int, int], sig: int) -> None:
@@ -132,7 +135,8 @@ def terminate(groups: list[int], procs: dict[int, int], grace: float = GRACE_SEC
     _signal_all(groups, procs, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not any(_group_alive(g) for g in groups) and not any(_same(p, s) for p, s in procs.items()):
+        table = _table()
+        if not _live_groups(groups, table) and not any(table.get(p, (0, 0, "", -1))[3] == s for p, s in procs.items()):
             return
         time.sleep(0.1)
     procs = {**procs, **descendants(groups)}
@@ -234,10 +238,11 @@ def _watchdog_main(parent: int) -> None:
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             groups.extend(int(line) for line in lines if line.strip().isdigit())
-        groups = [g for g in groups if _group_alive(g)]
+        table = _table()  # one pass over /proc per half second
+        groups = _live_groups(groups, table)
         if groups:
-            procs = {pid: start for pid, start in procs.items() if _same(pid, start)}
-            procs.update(descendants(groups))
+            procs = {pid: start for pid, start in procs.items() if table.get(pid, (0, 0, "", -1))[3] == start}
+            procs.update(descendants(groups, table))
     if groups or procs:
         terminate(groups, procs)
 
