@@ -181,3 +181,33 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
         return b""
+
+
+PARENT = """
+import subprocess, sys, time
+from sage_amazon.sandbox.watchdog import Children
+grandchild = "import os, time; os.setsid(); time.sleep(600)"  # leaves its parent's process group
+child = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {grandchild!r}]); time.sleep(600)"
+Children().spawn([sys.executable, "-c", child])
+print("started", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_grandchild_that_left_the_group_is_stopped_too_after_sigkill(tmp_path):
+    started = _Started([sys.executable, "-c", PARENT], _env(tmp_path))
+    try:
+        started.wait_for("started", timeout=30)
+        deadline = time.monotonic() + 20
+        while len(started.snapshot()) < 3 and time.monotonic() < deadline:  # watchdog, child, grandchild
+            time.sleep(0.2)
+        time.sleep(1.0)  # the watchdog records descendants twice a second
+        tree = set(started.tree)
+        assert len(tree) >= 3, tree
+        os.kill(started.proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + STOP_WITHIN
+        while [p for p in tree if _alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in tree if _alive(p)], "processes left after the parent's SIGKILL"
+    finally:
+        started.cleanup()
