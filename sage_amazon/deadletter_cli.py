@@ -73,6 +73,9 @@ def replay_command(flow: str | None, reason: str | None) -> None:
     if not before:
         click.echo("No open dead letters match.")
         return
+    from sage_amazon.cli_support import require_sage500
+
+    require_sage500(settings)
     click.echo(f"Replaying {len(before)} dead letter(s) in {len({d.flow for d in before})} flow(s)...")
     instance.ensure_home(settings.dagster_home)
     import os

@@ -29,10 +29,12 @@ def import_command(file: Path, run: bool) -> None:
     """Bring in a settlement file downloaded from Seller Central (reports older than 90 days are not in
     the API). It is kept under the data dir and added as a settlement partition, like a discovered one."""
     from sage_amazon.amazon.settlement import SettlementFileError
-    from sage_amazon.cli_support import require_data_dir
+    from sage_amazon.cli_support import require_data_dir, require_sage500
     from sage_amazon.ledger import intake
 
     settings = require_data_dir()
+    if run:
+        require_sage500(settings)  # before anything is stored: one line if the Sage 500 database is not there
     try:
         stored = intake.store(file, settings.raw_dir, origin="import")
     except SettlementFileError as exc:

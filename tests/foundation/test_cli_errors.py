@@ -84,6 +84,9 @@ def test_sage500_without_postgresql(env):
                 "SAGE500_DB_URL": f"postgresql+psycopg2://sage:s3cret@127.0.0.1:{_free_port()}/sage500"})
     line = _one_line(["run"], env)
     assert "SAGE500_DB_URL" in line and "s3cret" not in line, line
+    sample = ROOT / "tests" / "settlements" / "files" / "de-v2-local.txt"
+    line = _one_line(["settlement", "import", str(sample), "--run"], env)
+    assert "SAGE500_DB_URL" in line and "s3cret" not in line, line
     ports = [f"--amazon-port={_free_port()}", f"--sqs-port={_free_port()}", f"--x3-port={_free_port()}"]
     line = _one_line(["sandbox", "up", *ports], env)
     assert "SAGE500_DB_URL" in line and "s3cret" not in line, line
