@@ -33,19 +33,14 @@ fx AS (
         coalesce(
             (SELECT m.company_currency FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' LIMIT 1),
             rep.currency
-        ) AS company_currency,
-        CASE
-            WHEN rep.currency = (SELECT m.company_currency FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' LIMIT 1)
-                THEN CAST(1 AS DECIMAL(18, 8))
-            ELSE (SELECT m.rate FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' AND m.currency = rep.currency)
-        END AS rate
+        ) AS company_currency
     FROM rep
 ),
 fixed AS (
     SELECT m.role, m.account, coalesce(m.tax_code, '') AS tax_code
     FROM ref.settlement_account_map AS m, rep
     WHERE m.kind = 'role' AND m.marketplace = rep.map_marketplace
-        AND m.role IN ('clearing', 'bank', 'amazon_payable', 'rounding')
+        AND m.role IN ('clearing', 'bank', 'amazon_payable', 'rounding', 'fx_gain_loss')
 ),
 by_key AS (
     SELECT
@@ -60,6 +55,34 @@ by_key AS (
     FROM raw.settlement_lines AS l
     WHERE l.settlement_id = $partition_key
     GROUP BY ALL
+),
+periods AS (
+    -- each journal's accounting date and the rate of that day (dated rates: the last on or before it)
+    SELECT
+        p.period_start,
+        p.accounting_date,
+        CASE
+            WHEN rep.currency = fx.company_currency THEN CAST(1 AS DECIMAL(18, 8))
+            ELSE coalesce(
+                (SELECT arg_max(m.rate, m.valid_from) FROM ref.settlement_account_map AS m
+                 WHERE m.kind = 'rate' AND m.currency = rep.currency AND m.valid_from <= p.accounting_date),
+                (SELECT any_value(m.rate) FROM ref.settlement_account_map AS m
+                 WHERE m.kind = 'rate' AND m.currency = rep.currency AND m.valid_from IS NULL)
+            )
+        END AS rate
+    FROM (
+        SELECT
+            s.period_start,
+            CASE
+                WHEN date_trunc('month', rep.payout_date) = s.period_start THEN rep.payout_date
+                ELSE least(last_day(s.period_start), greatest(s.period_start, rep.end_date))
+            END AS accounting_date
+        FROM (
+            SELECT DISTINCT CAST(k.period_start AS DATE) AS period_start FROM by_key AS k
+            UNION
+            SELECT CAST(date_trunc('month', rep.payout_date) AS DATE) FROM rep WHERE rep.payout_date IS NOT NULL
+        ) AS s, rep
+    ) AS p, rep, fx
 ),
 by_account AS (
     SELECT
@@ -93,9 +116,10 @@ account_lines AS (
         a.tax_code,
         a.is_suspense,
         a.amount,
-        CAST(round(a.amount * fx.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
+        CAST(round(a.amount * p.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
         a.line_count
-    FROM by_account AS a, fx
+    FROM by_account AS a
+    INNER JOIN periods AS p ON p.period_start = a.period_start
 ),
 clearing_net AS (
     SELECT
@@ -127,11 +151,12 @@ deposit_bank AS (
         f.tax_code,
         false AS is_suspense,
         CAST(-rep.total_amount AS DECIMAL(18, 2)) AS amount,
-        CAST(round(-rep.total_amount * fx.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
+        CAST(round(-rep.total_amount * p.rate, 2) AS DECIMAL(18, 2)) AS ledger_amount,
         CAST(0 AS BIGINT) AS line_count
-    FROM rep, fx, home, fixed AS f
+    FROM rep, home, fixed AS f, periods AS p
     WHERE f.role = CASE WHEN rep.total_amount < 0 THEN 'amazon_payable' ELSE 'bank' END
         AND rep.payout_date IS NOT NULL
+        AND p.period_start = CAST(date_trunc('month', rep.payout_date) AS DATE)
 ),
 deposit_clearing AS (
     -- takes out of clearing exactly what the journals put in, in both currencies
@@ -151,23 +176,47 @@ deposit_clearing AS (
     FROM deposit_bank AS b
     INNER JOIN fixed AS f ON f.role = 'clearing'
 ),
+period_totals AS (
+    -- per period: the settlement amount, its conversion at the period's rate and the sum of the converted lines
+    SELECT
+        a.period_start,
+        sum(a.amount) AS amount,
+        CAST(round(sum(a.amount) * any_value(p.rate), 2) AS DECIMAL(18, 2)) AS converted,
+        sum(a.ledger_amount) AS lines_converted
+    FROM account_lines AS a
+    INNER JOIN periods AS p ON p.period_start = a.period_start
+    GROUP BY a.period_start
+),
+differences AS (
+    -- realised FX: the deposit at its day's rate against the journals' rates; rounding: converting line by line
+    SELECT
+        CAST(round((SELECT sum(t.amount) FROM period_totals AS t) * p.rate, 2)
+             - (SELECT sum(t.converted) FROM period_totals AS t) AS DECIMAL(18, 2)) AS fx,
+        CAST((SELECT sum(t.converted) FROM period_totals AS t)
+             - (SELECT sum(t.lines_converted) FROM period_totals AS t) AS DECIMAL(18, 2)) AS rounding,
+        b.ledger_amount + d.ledger_amount AS unbalanced
+    FROM deposit_bank AS b, deposit_clearing AS d, periods AS p
+    WHERE p.period_start = b.period_start
+),
 rounding AS (
-    -- company-currency cents lost converting line by line rather than the deposit as a whole
+    -- company-currency lines without a transaction amount: FX gain (credit) or loss, and the rounding cents
+    -- (together they are exactly what keeps the deposit journal balanced once clearing nets to zero)
     SELECT
         b.period_start,
         b.site,
         '' AS marketplace,
-        5 AS kind_order,
-        'rounding' AS line_kind,
-        'rounding' AS role,
+        CASE f.role WHEN 'fx_gain_loss' THEN 5 ELSE 6 END AS kind_order,
+        f.role AS line_kind,
+        f.role,
         f.account,
         f.tax_code,
         false AS is_suspense,
         CAST(0 AS DECIMAL(18, 2)) AS amount,
-        CAST(-(b.ledger_amount + d.ledger_amount) AS DECIMAL(18, 2)) AS ledger_amount,
+        CAST(CASE WHEN f.role = 'fx_gain_loss' THEN x.fx ELSE -x.unbalanced - x.fx END AS DECIMAL(18, 2))
+            AS ledger_amount,
         CAST(0 AS BIGINT) AS line_count
-    FROM deposit_bank AS b, deposit_clearing AS d
-    INNER JOIN fixed AS f ON f.role = 'rounding'
+    FROM deposit_bank AS b, differences AS x
+    INNER JOIN fixed AS f ON f.role IN ('fx_gain_loss', 'rounding')
 ),
 all_lines AS (
     SELECT * FROM account_lines
@@ -188,13 +237,10 @@ SELECT
     'AMZ-' || rep.settlement_id || '-' || strftime(l.period_start, '%Y%m')
     || CASE WHEN l.site <> home.site AND l.site <> '' THEN '-' || l.site ELSE '' END AS journal_reference,
     strftime(l.period_start, '%Y-%m') AS period,
-    CASE
-        WHEN date_trunc('month', rep.payout_date) = l.period_start THEN rep.payout_date
-        ELSE least(last_day(l.period_start), greatest(l.period_start, rep.end_date))
-    END AS accounting_date,
+    p.accounting_date,
     rep.currency,
     fx.company_currency,
-    fx.rate,
+    p.rate,
     row_number() OVER (
         PARTITION BY l.period_start, l.site ORDER BY l.kind_order, l.account, l.marketplace, l.tax_code, l.role
     ) AS line_no,
@@ -208,6 +254,7 @@ SELECT
         WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing out'
         WHEN l.line_kind = 'clearing' THEN 'AMZ ' || rep.settlement_id || ' clearing'
         WHEN l.line_kind = 'rounding' THEN 'AMZ ' || rep.settlement_id || ' rounding'
+        WHEN l.line_kind = 'fx_gain_loss' THEN 'AMZ ' || rep.settlement_id || ' FX gain/loss'
         ELSE 'AMZ ' || rep.settlement_id || ' '
             || CASE WHEN several.several_marketplaces AND l.marketplace <> '' THEN l.marketplace || ' ' ELSE '' END
             || CASE
@@ -231,5 +278,6 @@ SELECT
     l.line_count,
     l.site,
     l.marketplace
-FROM all_lines AS l, rep, fx, home, several
+FROM all_lines AS l
+INNER JOIN periods AS p ON p.period_start = l.period_start, rep, fx, home, several
 WHERE l.amount <> 0 OR l.ledger_amount <> 0

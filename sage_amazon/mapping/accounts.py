@@ -7,9 +7,12 @@ fixed roles and the currency rates), so the SQL and Python views of the map cann
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from sage_amazon.mapping import MappingError, load_yaml, mapping_file
@@ -25,7 +28,7 @@ COLLECTED_TAX = ("Tax", "ShippingTax", "GiftWrapTax")
 ORDER_PROBES = (("Order", "ItemPrice", "Principal"), ("Order", "ItemPrice", "Shipping"),
                 ("Order", "ItemPrice", "GiftWrap"), ("Order", "Promotion", "Principal"),
                 ("Order", "ItemPrice", "Tax"))
-FIXED_ROLES = ("clearing", "bank", "amazon_payable", "reserve", "rounding", "suspense")
+FIXED_ROLES = ("clearing", "bank", "amazon_payable", "reserve", "rounding", "fx_gain_loss", "suspense")
 ANY = "*"
 
 TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -43,6 +46,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rate", "DECIMAL(18,8)"),
     ("company_currency", "VARCHAR"),
     ("rule_text", "VARCHAR"),
+    ("valid_from", "DATE"),  # rate rows: the day a dated rate applies from (NULL: the constant of `rates`)
 )
 
 
@@ -85,6 +89,8 @@ class AccountMap:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
     revenue: str = "settlement"  # settlement | sage_invoices: where revenue is recorded, once
     unmapped: str = "suspense"  # suspense (post to the suspense account, flagged) | hold (do not post)
+    # currency -> [(day, rate)] from `rates_file`: the rate of a day is the last one on or before it
+    dated_rates: dict[str, list[tuple[date, Decimal]]] = field(default_factory=dict)
 
     def roles(self) -> set[str]:
         return {r.role for r in self.rules} | set(FIXED_ROLES)
@@ -190,13 +196,42 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
     unmapped = _text(data.get("unmapped") or "suspense", "unmapped", source)
     if unmapped not in ("suspense", "hold"):
         raise MappingError(f"{source}: unmapped must be suspense or hold, got {unmapped!r}")
-    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue, unmapped)
+    dated = _rates_file(data.get("rates_file"), source, company)
+    amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue, unmapped,
+                      dated)
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:
             raise MappingError(f"{source}: targets.{target}.accounts has no account for role(s) {', '.join(missing)}")
     _refuse_double_revenue(amap)
     return amap
+
+
+def _rates_file(name: Any, source: str, company: str) -> dict[str, list[tuple[date, Decimal]]]:
+    """`rates_file: rates.csv` (beside accounts.yaml): lines `date,currency,rate` (1 unit = rate company units),
+    e.g. exported daily from the ERP's rate table (X3 TABCHANGE, Sage 500 tmcCurrExchRate)."""
+    if not name:
+        return {}
+    path = Path(str(name))
+    if not path.is_absolute():
+        path = Path(source).parent / path
+    out: dict[str, list[tuple[date, Decimal]]] = {}
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            for n, row in enumerate(csv.reader(handle), start=1):
+                if not row or row[0].strip().lower() in ("date", "") or row[0].startswith("#"):
+                    continue
+                try:
+                    day, cur, rate = date.fromisoformat(row[0].strip()), row[1].strip().upper(), Decimal(row[2].strip())
+                except (ValueError, IndexError, InvalidOperation):
+                    raise MappingError(f"{path}, line {n}: expected date,currency,rate, got {','.join(row)!r}") from None
+                if rate <= 0 or len(cur) != 3:
+                    raise MappingError(f"{path}, line {n}: bad currency or rate {','.join(row)!r}")
+                if cur != company:
+                    out.setdefault(cur, []).append((day, rate))
+    except FileNotFoundError:
+        raise MappingError(f"{source}: rates_file {path} not found") from None
+    return {cur: sorted(days) for cur, days in out.items()}
 
 
 def _invoiced_to_receivables(rules: list[Rule], documents: str) -> list[Rule]:
@@ -261,18 +296,22 @@ def rows(amap: AccountMap, target: str) -> list[tuple]:
             out.append(("rule", target, market, rule.no, like_pattern(rule.transaction_type),
                         like_pattern(rule.amount_type), like_pattern(rule.description), rule.role,
                         amap.account(target, rule.role, mk), amap.tax_code(rule.role, mk), None, None, None,
-                        rule.text()))
+                        rule.text(), None))
         for role in sorted(amap.roles()):
             out.append(("role", target, market, None, None, None, None, role, amap.account(target, role, mk),
-                        amap.tax_code(role, mk), None, None, None, None))
+                        amap.tax_code(role, mk), None, None, None, None, None))
         out.append(("site", target, market, None, None, None, None, None, amap.site(target, mk), None, None,
-                    None, None, None))
+                    None, None, None, None))
     out.append(("option", target, ANY, None, None, None, None, "unmapped", amap.unmapped, None, None, None, None,
-                None))
+                None, None))
     currencies = set(amap.rates) | {amap.company_currency}
     for cur in sorted(currencies):
         out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, amap.rate(cur),
-                    amap.company_currency, None))
+                    amap.company_currency, None, None))
+    for cur, days in sorted(amap.dated_rates.items()):
+        for day, rate in days:
+            out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, rate,
+                        amap.company_currency, None, day))
     return out
 
 

@@ -143,4 +143,5 @@ ACCOUNTS = (
     ("6140", "Amazon subscription fees"),
     ("6150", "Other Amazon fees"),
     ("7900", "Exchange gains and losses"),
+    ("7910", "Rounding differences"),
 )
