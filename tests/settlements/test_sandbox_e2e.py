@@ -4,6 +4,7 @@ journalised and posted to the X3 sandbox; per-account totals equal the generator
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,7 @@ from sage_amazon.mapping import accounts
 from sage_amazon.warehouse import Warehouse
 
 MARKET_CODE = {"ATVPDKIKX0DER": "US", "A1F83G8C2ARO7P": "UK", "A1PA6795UKMFR9": "DE"}
+ANCHOR = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # the seller's clock stands here: the same settlements any day
 pytestmark = pytest.mark.slow
 
 
@@ -42,7 +44,8 @@ def world(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("sandbox")
     # time_scale: the sandbox refills its rate limits 1000x faster (getReportDocument is 1/min at Amazon)
-    with running_sandbox(tmp, seed=7, history_days=35, ticking=False, time_scale=1000) as sb:
+    with running_sandbox(tmp, seed=7, history_days=35, now=ANCHOR, clock=lambda: ANCHOR, ticking=False,
+                         time_scale=1000) as sb:
         api = _client(sb.env)
         found = intake.discover(api, tmp / "raw", {}, now=sb.world.clock(), max_downloads=50)
         yield sb, sb.truths(), found, tmp
