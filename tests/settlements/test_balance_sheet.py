@@ -142,3 +142,23 @@ def test_every_known_type_has_a_role(amount_type, description):
 def test_balance_sheet_roles_by_name(transaction_type, description, role):
     amount_type = "ItemPrice" if description == "Principal" else "other-transaction"
     assert accounts.load().role_for(transaction_type, amount_type, description)[0] == role
+
+
+@pytest.mark.parametrize(("transaction_type", "amount_type", "description", "role"), [
+    ("other-transaction", "other-transaction", "Transfer of funds unsuccessful: bank account closed", "bank_transfers"),
+    ("other-transaction", "other-transaction", "Debt adjustment against Amazon.co.uk", "amazon_balances"),
+    ("ServiceFee", "other-transaction", "DealParticipationFee", "advertising"),
+    ("ServiceFee", "other-transaction", "CouponRedemptionFee", "advertising"),
+    ("other-transaction", "other-transaction", "FBAInboundPlacementServiceFee", "fba_fees"),
+    ("other-transaction", "other-transaction", "InboundPlacementServiceFee", "fba_fees"),
+    ("Order", "ItemFees", "SalesTaxCollectionFee", "marketplace_fees"),
+    ("other-transaction", "other-transaction", "DigitalServicesFee", "marketplace_fees"),
+    ("Refund", "ItemPrice", "Tax", "tax_payable"),
+    ("Refund", "ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", "tax_payable"),
+    ("Refund", "ItemFees", "ShippingChargeback", "fba_fees"),
+    ("Order", "Order-Fees", "FBAPerOrderFulfillmentFee", "fba_fees"),
+    ("Order", "other-transaction", "MiscFee", "other_fees"),
+    ("A-to-z Guarantee Claim", "ItemPrice", "Principal", "refunds"),
+])
+def test_more_real_types(transaction_type, amount_type, description, role):
+    assert accounts.load().role_for(transaction_type, amount_type, description)[0] == role
