@@ -35,7 +35,8 @@ concurrency:
       - key: dagster/backfill
         limit: 2
   pools:
-    # every pool defaults to one slot: duckdb_write (the single DuckDB writer) above all
+    # every pool defaults to one slot (resources/pools.py): duckdb_write (the single DuckDB writer),
+    # sp_api (the SP-API budget), sage_x3 / sage500 (the Sage pool)
     default_limit: 1
 run_retries:
   enabled: true

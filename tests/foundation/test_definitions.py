@@ -121,3 +121,14 @@ def test_heavy_libraries_are_not_imported_when_the_code_location_loads():
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_run_tags_share_one_prefix():
+    import assets.flow as flow
+    from sage_amazon.definitions import defs
+
+    names = [getattr(flow, n) for n in dir(flow) if n.endswith("_TAG")]
+    assert names and all(n.startswith(flow.RUN_TAG_PREFIX) for n in names)
+    for job in defs.resolve_all_job_defs():
+        for key in job.tags:
+            assert key.startswith((flow.RUN_TAG_PREFIX, "dagster/")), f"{job.name}: run tag {key}"

@@ -182,3 +182,31 @@ def test_unmapped_lines_post_to_suspense_or_hold_the_settlement(env, tmp_path, m
     check = _checks(posted)["settlement_unmapped_lines"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert len(x3.rows("GACCENTRY")) == 2
+
+
+def test_settlement_job_posts_without_great_expectations_which_runs_after_in_its_own_run(env):
+    """Validation off the critical path: the settlement job's gates are SQL; the GX suite follows in its own run."""
+    from assets.reference.assets import settlement_account_map
+    from assets.settlements.definitions import defs
+    from sensors.settlements import settlement_expectations_sensor
+
+    x3, resources, instance, settings = env
+    sid = _import(V2_SAMPLE, settings, instance)
+    flow = dg.Definitions.merge(defs(), dg.Definitions(assets=[settlement_account_map], resources=resources))
+    run = flow.resolve_job_def("settlement_job").execute_in_process(instance=instance, partition_key=sid)
+    assert run.success and len(x3.rows("GACCENTRY")) == 2
+    checks = _checks(run)
+    assert checks["settlement_amounts_present"].passed and checks["settlement_currency_iso"].passed
+    assert not [name for name in checks if name.startswith("gx_")]
+    context = dg.build_run_status_sensor_context(
+        sensor_name=settlement_expectations_sensor.name, dagster_instance=instance, dagster_run=run.dagster_run,
+        dagster_event=run.get_run_success_event())
+    request = settlement_expectations_sensor(context)
+    assert request.tags["sage_amazon/settlement_id"] == sid
+    suite = flow.resolve_job_def("settlement_expectations_job").execute_in_process(instance=instance,
+                                                                                   tags=request.tags)
+    evaluations = _checks(suite)
+    assert sorted(evaluations) == ["gx_amount_not_null", "gx_currency_iso", "gx_posted_date_not_null",
+                                   "gx_transaction_type_not_null"]
+    assert all(e.passed for e in evaluations.values())
+    assert {e.metadata["settlement_id"].value for e in evaluations.values()} == {sid}
