@@ -185,9 +185,14 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
     folder = intake.settlements_dir(raw_dir)
     folder.mkdir(parents=True, exist_ok=True)
     cursor_file = folder / ".run_discovery_cursor.json"
-    cursor = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+    try:
+        cursor = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
+    except ValueError:  # unreadable: start over (getReports lists the reports again; kept files are not re-stored)
+        cursor = {}
     found = intake.discover(SpApiResource.from_env().get_client(), raw_dir, cursor, max_downloads=500)
-    cursor_file.write_text(json.dumps(found.cursor, sort_keys=True))
+    tmp = cursor_file.with_name(f"{cursor_file.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(found.cursor, sort_keys=True))
+    os.replace(tmp, cursor_file)  # two runs at once never leave (or read) half a cursor
     for error in found.errors:
         print(f"  ! settlement discovery: {error}", flush=True)
     on_disk = set()
