@@ -5,6 +5,7 @@ failed under CI=true), Dagster resources pointing at both, and python-amazon-sp-
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,9 @@ from tests import postgres as pg_server
 SERVER_URL = pg_server.SERVER_URL
 MARKETPLACES = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
 REGION = {"ATVPDKIKX0DER": "us-east-1", "A1F83G8C2ARO7P": "eu-west-1", "A1PA6795UKMFR9": "eu-west-1"}
+# The seller's clock stands here, whatever the machine's date: the tests need MFN orders still Unshipped in
+# each marketplace (at this anchor 3 US, 3 UK, 2 DE; how many there are depends on the day).
+ANCHOR = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +67,7 @@ def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     with running_sandbox(tmp_path_factory.mktemp("amazon"), seed=42, time_scale=50, sqs_endpoint=None,
-                         ticking=False, history_days=10) as sb:
+                         ticking=False, history_days=10, now=ANCHOR, clock=lambda: ANCHOR) as sb:
         sb.confirmations = ConfirmCounter(sb.world)
         yield sb
 
