@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -130,11 +132,26 @@ def sqs_endpoint() -> Iterator[str]:
         server.stop()
 
 
+class RunningClock:
+    """A seller's clock that starts at a fixed instant and runs at the machine's pace (monotonic): the
+    sandbox's history and every window a test asks for are the same on any calendar day."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self.started = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self.started)
+
+
+SELLER_CLOCK = RunningClock(datetime(2026, 11, 18, 9, 0, tzinfo=UTC))  # the module sandboxes' clock
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory, sqs_endpoint: str) -> Iterator[Any]:
     queue = f"sandbox-test-{os.getpid()}"
     with running_sandbox(tmp_path_factory.mktemp("amazon"), seed=42, time_scale=50, sqs_endpoint=sqs_endpoint,
-                         inventory_page_size=4) as sb:
+                         inventory_page_size=4, now=SELLER_CLOCK(), clock=SELLER_CLOCK) as sb:
         sb.test_queue = queue
         yield sb
 

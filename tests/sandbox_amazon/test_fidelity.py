@@ -76,7 +76,7 @@ def test_get_orders_returns_pii_only_with_a_restricted_data_token_naming_it(sand
     """tokens_2021-03-01.json RestrictedResource: path "/orders/v0/orders" is "for getting an RDT for the
     getOrders operation"; dataElements buyerInfo / shippingAddress name the PII. ordersV0.json Order.BuyerInfo
     and ShippingAddress: Name, AddressLine1, BuyerName... are restricted data."""
-    now = datetime.now(UTC)
+    now = sandbox.world.clock()
     params = {"MarketplaceIds": "ATVPDKIKX0DER", "CreatedAfter": ago(now, days=20), "OrderStatuses": "Shipped",
               "MaxResultsPerPage": "5"}
     url = f"{sandbox.base_url}/orders/v0/orders"
@@ -108,7 +108,7 @@ def test_get_orders_returns_pii_only_with_a_restricted_data_token_naming_it(sand
 def test_shipping_address_only_on_the_statuses_the_model_names(sandbox) -> None:
     """ordersV0.json Order.ShippingAddress: "only available for orders with the following status values:
     Unshipped, PartiallyShipped, Shipped and InvoiceUnconfirmed"."""
-    now = datetime.now(UTC)
+    now = sandbox.world.clock()
     headers = {"x-amz-access-token": seller_token(sandbox.base_url)}
     seen: dict[str, set[bool]] = {}
     for status in ("Pending", "Unshipped", "Shipped", "Canceled"):
@@ -140,7 +140,7 @@ def test_unknown_paths_are_403_missing_authentication_token(sandbox) -> None:
 def test_posted_before_needs_posted_after(sandbox) -> None:
     """financesV0.json listFinancialEvents PostedBefore: "If you include the PostedBefore parameter in your
     request, you must also specify the PostedAfter parameter"."""
-    now = datetime.now(UTC)
+    now = sandbox.world.clock()
     headers = {"x-amz-access-token": seller_token(sandbox.base_url)}
     url = f"{sandbox.base_url}/finances/v0/financialEvents"
     res = httpx.get(url, params={"PostedBefore": ago(now, days=1)}, headers=headers)
@@ -170,7 +170,7 @@ def test_rate_limit_header_only_where_the_models_declare_it(sandbox) -> None:
     """Every model declares x-amzn-RateLimit-Limit on 2xx, 400 and 404 answers, and not on 403, 409 or 429
     (e.g. ordersV0.json getOrders responses; notifications.json createDestination 409)."""
     headers = {"x-amz-access-token": seller_token(sandbox.base_url)}
-    now = datetime.now(UTC)
+    now = sandbox.world.clock()
     url = f"{sandbox.base_url}/orders/v0/orders"
     ok = httpx.get(url, params={"MarketplaceIds": "ATVPDKIKX0DER", "CreatedAfter": ago(now, days=1)}, headers=headers)
     assert ok.status_code == 200 and ok.headers["x-amzn-RateLimit-Limit"] == "0.0167"
@@ -229,7 +229,7 @@ def test_v1_settlement_report_removed_on_2026_11_11(tmp_path: Path) -> None:
 def test_client_library_still_reads_orders(sandbox, marketplace: str) -> None:
     """The changes above keep python-amazon-sp-api's ordinary calls working."""
     res = make_client(Orders, sandbox.base_url, marketplace).get_orders(
-        CreatedAfter=ago(datetime.now(UTC), days=3), MaxResultsPerPage=5)
+        CreatedAfter=ago(sandbox.world.clock(), days=3), MaxResultsPerPage=5)
     assert res.payload["Orders"] and res.headers["x-amzn-RateLimit-Limit"] == "0.0167"
 
 

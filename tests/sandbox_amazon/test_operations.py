@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -27,6 +27,8 @@ from sp_api.base import SellingApiBadRequestException, SellingApiForbiddenExcept
 
 from sage_amazon.sandbox.seller_catalog import SELLER_ID
 
+from .conftest import SELLER_CLOCK
+
 ORDERS = "orders-api-model/ordersV0.json"
 ORDERS26 = "orders-api-model/orders_2026-01-01.json"
 REPORTS = "reports-api-model/reports_2021-06-30.json"
@@ -34,7 +36,8 @@ V2 = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 
 
 def ago(**kw: float) -> str:
-    return (datetime.now(UTC) - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A time on the module sandbox's clock (anchored: see conftest.SELLER_CLOCK)."""
+    return (SELLER_CLOCK() - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def wait_for(predicate, timeout: float = 10.0):  # noqa: ANN001, ANN201
@@ -181,7 +184,10 @@ def test_settlement_reports_only_via_get_reports(client, recorder, models, sandb
         reports.get_reports(reportTypes=[V2], createdSince=ago(days=91))
 
 
-def test_cancel_report(client, recorder, models) -> None:
+def test_cancel_report(client, recorder, models, monkeypatch) -> None:
+    from sage_amazon.sandbox.amazon import reports_api
+
+    monkeypatch.setattr(reports_api, "QUEUE_SECONDS", 3600.0)  # still IN_QUEUE however slow the machine is
     reports = client(Reports)
     rid = reports.create_report(reportType="GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA").payload["reportId"]
     reports.cancel_report(rid)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,13 +18,14 @@ from sp_api.base import SellingApiBadRequestException
 
 from sage_amazon.sandbox.amazon.server import running_sandbox
 
-from .conftest import make_client
+from .conftest import SELLER_CLOCK, make_client
 
 MODEL = "finances-api-model/finances_2024-06-19.json"
 
 
 def ago(**kw: float) -> str:
-    return (datetime.now(UTC) - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A time on the module sandbox's clock (anchored: see conftest.SELLER_CLOCK)."""
+    return (SELLER_CLOCK() - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def all_transactions(api, recorder, models, **params) -> list[dict]:  # noqa: ANN001
@@ -53,7 +54,7 @@ def test_transactions_add_up_to_each_settlement(client, recorder, models, sandbo
         by_group[ids["FINANCIAL_EVENT_GROUP_ID"]] += amount
         if t["transactionType"] == "Shipment":
             assert ids["ORDER_ID"] and t["items"][0]["contexts"][0]["contextType"] == "ProductContext"
-    cutoff = datetime.now(UTC) - timedelta(days=89)
+    cutoff = sandbox.world.clock() - timedelta(days=89)
     with sandbox.world.lock:
         settlements = [s for s in sandbox.world.state["settlements"].values()
                        if datetime.fromisoformat(s["start"].replace("Z", "+00:00")) > cutoff]
