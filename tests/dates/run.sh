@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs pytest under each of issue 10's machine clocks (libfaketime, Debian package faketime), one after
+# the other. The clock STARTS at the instant and keeps running (a fixed offset from the real clock); every
+# child process (the sandboxes, `sage-amazon run`, Dagster's subprocesses) inherits it through
+# LD_PRELOAD/FAKETIME; TZ is set per clock so that a "local day" used instead of the UTC day shows.
+# The monotonic clock stays real (durations, timeouts and sleeps behave); monotonic_sleep.c works around
+# libfaketime 0.9.10 shifting monotonic sleep deadlines. The machine's PostgreSQL server is NOT under
+# the fake clock: no test compares its time with ours.
+#
+#   tests/dates/run.sh [pytest args and paths...]     (default: the date-sensitive folders, see DATE_FOLDERS)
+#   DATES_CLOCKS="2027-01-01T00:05:00Z@America/Los_Angeles" tests/dates/run.sh tests/orders
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-.venv/bin/python}
+DATE_FOLDERS="tests/sandbox_amazon tests/orders tests/settlements tests/e2e tests/mfn"
+CLOCKS=${DATES_CLOCKS:-"2026-12-31T23:58:00Z@America/Los_Angeles 2027-01-01T00:05:00Z@America/Los_Angeles \
+2027-02-28T23:50:00Z@Asia/Tokyo 2027-03-29T01:30:00Z@Europe/London 2027-05-15T12:00:00Z@UTC"}
+
+lib=""
+for dir in /usr/lib/*/faketime /usr/lib/faketime /usr/local/lib/faketime; do
+  [ -f "$dir/libfaketime.so.1" ] && lib="$dir/libfaketime.so.1" && break
+done
+[ -n "$lib" ] || { echo "libfaketime is not installed (Debian package faketime)" >&2; exit 2; }
+shim=.venv/faketime/monotonic_sleep.so
+if [ ! -f "$shim" ] || [ tests/dates/monotonic_sleep.c -nt "$shim" ]; then
+  mkdir -p "$(dirname "$shim")"
+  cc -shared -fPIC -O2 -o "$shim" tests/dates/monotonic_sleep.c -ldl || exit 2
+fi
+
+[ $# -gt 0 ] || set -- $DATE_FOLDERS
+failed=()
+total_started=$(date +%s)
+for spec in $CLOCKS; do
+  instant=${spec%@*}
+  tz=${spec#*@}
+  offset=$(( $(date -u -d "$instant" +%s) - $(date -u +%s) ))
+  started=$(date +%s)
+  echo "=== clock $instant (TZ=$tz) ==="
+  TZ=$tz FAKETIME="+${offset}s" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$PWD/$shim $lib" \
+    "$PY" -m pytest -q ${DATES_PYTEST_FLAGS--x} -p no:cacheprovider "$@"
+  rc=$?
+  echo "=== clock $instant (TZ=$tz): exit $rc in $(( $(date +%s) - started )) s ==="
+  [ $rc -eq 0 ] || failed+=("$instant@$tz")
+done
+echo "=== $(( $(date +%s) - total_started )) s for every clock ==="
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed under: ${failed[*]}" >&2
+  exit 1
+fi
+echo "passed under every clock: $CLOCKS"
