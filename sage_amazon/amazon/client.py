@@ -54,6 +54,13 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getReport": (2.0, 15),
     "getReports": (0.0222, 10),
     "getReportDocument": (0.0167, 15),
+    "getInventorySummaries": (2.0, 2),
+    "getListingsItem": (5.0, 10),
+    "patchListingsItem": (5.0, 5),
+    "createFeedDocument": (0.5, 15),
+    "createFeed": (0.0083, 15),
+    "getFeed": (2.0, 15),
+    "getFeedDocument": (0.0222, 10),
 }
 FALLBACK_LIMIT: tuple[float, int] = (0.5, 10)
 
@@ -373,10 +380,12 @@ class SpApi:
             "scheme": f"{parts.scheme}://", "host": parts.netloc, "path": parts.path or "/auth/o2/token"})
 
     def client(self, api: str, marketplace_id: str | None = None) -> Any:
-        """A python-amazon-sp-api client: api is "orders2026", "ordersV0" or "reports"."""
-        from sp_api.api import OrdersV0, OrdersV20260101, Reports
+        """A python-amazon-sp-api client: api is "orders2026", "ordersV0", "reports", "inventories",
+        "listings" or "feeds"."""
+        from sp_api.api import Feeds, Inventories, ListingsItems, OrdersV0, OrdersV20260101, Reports
 
-        classes = {"orders2026": OrdersV20260101, "ordersV0": OrdersV0, "reports": Reports}
+        classes = {"orders2026": OrdersV20260101, "ordersV0": OrdersV0, "reports": Reports,
+                   "inventories": Inventories, "listings": ListingsItems, "feeds": Feeds}
         marketplace_id = marketplace_id or self.settings.marketplaces[0]
         key = (api, marketplace_id, None)
         with self._lock:
