@@ -29,7 +29,9 @@ def _postgres_answers() -> bool:
 
 
 def _period() -> tuple[str, str]:
-    today = datetime.now(UTC).date()
+    # the UTC day of the machine clock, which `sandbox up` and `sage-amazon run` (separate processes) run on;
+    # `make test-dates` runs this under the five machine clocks
+    today = datetime.now(UTC).date()  # clock-ok
     return (today - timedelta(days=3)).isoformat(), (today - timedelta(days=1)).isoformat()
 
 

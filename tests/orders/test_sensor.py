@@ -91,7 +91,8 @@ def test_on_a_fresh_install_an_order_change_posts_just_that_order_and_its_notifi
 
     from sensors.orders import shipments_request
 
-    owed = shipments_request({"shipments_pending": True}, datetime.now(UTC))
+    # the sensor's own clock is the machine's, as in the daemon (tests/dates/run.sh moves it)
+    owed = shipments_request({"shipments_pending": True}, datetime.now(UTC))  # clock-ok
     shipments = defs.resolve_job_def("order_shipments_job").execute_in_process(instance=env.instance, tags=owed.tags)
     assert shipments.success
 
