@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import one_line
+from sage_amazon.ledger.reclass import remember
 from sage_amazon.ledger.settlements import FLOW, journal_payload, journals
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, SageTarget
@@ -163,6 +164,7 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
                 with open_write() as con:
                     posting_ledger.posted(con, FLOW, ref, number)
                     deadletters.resolve(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref))
+                    remember(con, journal, settlement_id)  # what is in Sage, for a reclass after a map change
                 report.adopted[ref] = number
                 continue
         digest = posting_ledger.payload_hash(journal)
@@ -195,6 +197,7 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
         with open_write() as con:
             posting_ledger.posted(con, FLOW, ref, result.document_number)
             deadletters.resolve(con, DEAD_LETTER_FLOW, letter_key(settlement_id, ref))
+            remember(con, journal, settlement_id)
         (report.posted if result.created else report.adopted)[ref] = result.document_number
 
 

@@ -52,7 +52,15 @@ def build(con: duckdb.DuckDBPyConnection, settlement_id: str, models=MODELS) -> 
 
 
 def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal]:
-    """The settlement's journals, one per accounting period, as the Sage protocol's Journal."""
+    """What to post for the settlement: its period journals, then the reclass journals a change of the account
+    map after posting calls for (ledger/reclass.py)."""
+    from sage_amazon.ledger import reclass
+
+    return period_journals(con, settlement_id) + (reclass.reclass_journals(con, settlement_id) or [])
+
+
+def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal]:
+    """The settlement's journals, one per accounting period (and journal site), as the Sage protocol's Journal."""
     rows = con.execute(
         """SELECT journal_reference, period, accounting_date, currency, company_currency, rate, line_no,
                   line_kind, role, account, tax_code, description, debit, credit, ledger_debit, ledger_credit, site
@@ -158,10 +166,13 @@ def check_not_posted_twice(con, settlement_id: str) -> Outcome:
         [sha, settlement_id]).fetchall()]
     changed: list[str] = []
     posted: list[str] = []
+    reclasses: list[Journal] | None = []
     if _table_exists(con, "ops.posting_ledger") and _table_exists(con, "marts.journal_settlement_lines"):
+        from sage_amazon.ledger import reclass
         from sage_amazon.posting_ledger import payload_hash
 
-        for journal in journals(con, settlement_id):
+        current = period_journals(con, settlement_id)
+        for journal in current:
             row = con.execute(
                 "SELECT status, payload_hash FROM ops.posting_ledger WHERE flow = ? AND record_key = ?",
                 [FLOW, journal.reference]).fetchone()
@@ -170,15 +181,25 @@ def check_not_posted_twice(con, settlement_id: str) -> Outcome:
                 if row[1] != payload_hash(journal):
                     changed.append(journal.reference)
         # a journal posted earlier for a period that the settlement no longer has
-        refs = {j.reference for j in journals(con, settlement_id)}
+        refs = {j.reference for j in current}
         for (key,) in con.execute(
                 "SELECT record_key FROM ops.posting_ledger WHERE flow = ? AND status = 'posted' AND record_key LIKE ?",
                 [FLOW, f"AMZ-{settlement_id}-%"]).fetchall():
-            if key not in refs:
+            if key not in refs and f"AMZ-{settlement_id}-R" not in key:
                 changed.append(key)
-    ok = not twins and not changed
+        if changed:  # posted content known line by line: a reclass journal moves the difference
+            posted_refs = sorted(set(changed) | set(posted))
+            reclasses = (reclass.reclass_journals(con, settlement_id)
+                         if reclass.has_snapshot(con, settlement_id, posted_refs) else None)
+    reclassed = bool(changed) and reclasses is not None
+    ok = not twins and (not changed or reclassed)
     if twins:
         text = f"the same file was already loaded as settlement {', '.join(twins)}"
+    elif reclassed and reclasses:
+        text = (f"journal(s) {', '.join(sorted(changed))} were posted before the account map changed: reclass "
+                f"journal(s) {', '.join(j.reference for j in reclasses)} move the difference")
+    elif reclassed:
+        text = f"already posted ({', '.join(posted)}): the books already match, nothing will be posted again"
     elif changed:
         text = (f"journal(s) {', '.join(sorted(changed))} were already posted with different content: "
                 "reverse them in Sage before posting this settlement again")
@@ -188,7 +209,7 @@ def check_not_posted_twice(con, settlement_id: str) -> Outcome:
         text = "not posted yet"
     return Outcome("settlement_not_posted_twice", ok, True, text,
                    {"already_posted": ", ".join(posted), "changed_after_posting": ", ".join(changed),
-                    "same_file_as": ", ".join(twins)})
+                    "reclass": ", ".join(j.reference for j in reclasses or []), "same_file_as": ", ".join(twins)})
 
 
 def check_balanced(con, settlement_id: str) -> Outcome:

@@ -210,3 +210,33 @@ def test_settlement_job_posts_without_great_expectations_which_runs_after_in_its
                                    "gx_transaction_type_not_null"]
     assert all(e.passed for e in evaluations.values())
     assert {e.metadata["settlement_id"].value for e in evaluations.values()} == {sid}
+
+
+def test_a_mapping_fix_after_posting_posts_one_reclass_journal(env, tmp_path, monkeypatch):
+    from decimal import Decimal
+
+    from sage_amazon.mapping import DEFAULTS_DIR
+
+    x3, resources, instance, settings = env
+    sid = _import(V2_SAMPLE, settings, instance)
+    assert _run(sid, resources, instance).success and len(x3.rows("GACCENTRY")) == 2
+    # the partner decides storage fees are "other fees" (6150), after the settlement is in Sage
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "accounts.yaml").write_text((DEFAULTS_DIR / "accounts.yaml").read_text().replace(
+        '  - {description: "Storage Fee", role: storage_fees}', '  - {description: "Storage Fee", role: other_fees}'))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path / "map"))
+    fixed = _run(sid, resources, instance)
+    assert fixed.success
+    check = _checks(fixed)["settlement_not_posted_twice"]
+    assert check.passed and "reclass" in check.description
+    entries = x3.rows("GACCENTRY")
+    assert len(entries) == 3
+    lines = x3.rows("GACCENTRYD")
+
+    def net(account):
+        return sum(Decimal(r["AMTCUR_0"]) * -Decimal(r["SNS_0"]) for r in lines if r["ACC_0"] == account)
+
+    assert net("6120") == 0 and net("6150") == Decimal("-64.28")  # the storage fees moved, nothing else
+    assert net("1010") == Decimal("-582.89") and net("1210") == 0
+    again = _run(sid, resources, instance)
+    assert again.success and len(x3.rows("GACCENTRY")) == 3  # once

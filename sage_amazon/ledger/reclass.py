@@ -1,0 +1,134 @@
+"""Fixes after posting: when the account map changes for a settlement whose journals are already in Sage,
+the difference is posted as one reclass journal (old account -> new account), referencing the originals, once.
+
+What was posted is remembered line by line (`ops.settlement_posted_lines`, written when Sage confirms a
+journal). A later build of the same settlement that moves money between accounts without changing what the
+settlement paid (same totals in both currencies, per journal site) gives the reclass: per account, the
+current amount less the posted one. Its reference carries a digest of the moves, so the same fix posts once;
+once posted it is remembered too, and the books then equal the current build. A change that alters the
+amounts themselves (another file under the same id) is still refused: reverse it in Sage.
+
+The reclass is dated on the later of the settlement's last accounting date and the run day (the first day a
+correction can go to: Sage refuses a closed period, which becomes a dead letter like any refusal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from sage_amazon.sage.protocol import Journal, JournalLine
+
+TABLE = "ops.settlement_posted_lines"
+# what the settlement paid, as posted: the file and its lines' total (a change there is no reclassification)
+_SOURCE_KEY = """SELECT r.file_sha256 || ':' || CAST(r.total_amount AS VARCHAR) || ':'
+                        || CAST((SELECT sum(l.amount) FROM raw.settlement_lines AS l
+                                 WHERE l.settlement_id = r.settlement_id) AS VARCHAR)
+                 FROM raw.settlement_reports AS r WHERE r.settlement_id = ?"""
+ZERO = Decimal("0.00")
+
+
+def ensure(con) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        settlement_id VARCHAR, journal_reference VARCHAR, line_no INTEGER, account VARCHAR, site VARCHAR,
+        amount DECIMAL(18, 2), ledger_amount DECIMAL(18, 2), accounting_date DATE, currency VARCHAR,
+        rate DECIMAL(18, 8), source_key VARCHAR)""")
+
+
+def settlement_of(reference: str) -> str:
+    """AMZ-<settlement id>-<YYYYMM>[-<site>] or AMZ-<settlement id>-R<digest>."""
+    return reference.split("-")[1] if reference.count("-") >= 2 else ""
+
+
+def remember(con, journal: Journal, settlement_id: str | None = None) -> None:
+    """Record a journal Sage confirmed (credit-positive amounts, company currency beside)."""
+    ensure(con)
+    sid = settlement_id or settlement_of(journal.reference)
+    con.execute(f"DELETE FROM {TABLE} WHERE journal_reference = ?", [journal.reference])
+    found = con.execute(_SOURCE_KEY, [sid]).fetchone()
+    sha = found[0] if found else None
+    rows = []
+    for no, line in enumerate(journal.lines, start=1):
+        amount = line.credit - line.debit
+        ledger = ((line.ledger_credit or ZERO) - (line.ledger_debit or ZERO)
+                  if line.ledger_debit is not None or line.ledger_credit is not None else amount)
+        rows.append([sid, journal.reference, no, line.account, journal.site, amount, ledger, journal.accounting_date,
+                     journal.currency, journal.rate, sha])
+    for row in rows:
+        con.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+
+def _posted(con, settlement_id: str) -> list[tuple]:
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, TABLE):
+        return []
+    return con.execute(f"SELECT journal_reference, site, account, amount, ledger_amount, accounting_date, currency, "
+                       f"rate, source_key FROM {TABLE} WHERE settlement_id = ?", [settlement_id]).fetchall()
+
+
+def has_snapshot(con, settlement_id: str, references: list[str]) -> bool:
+    known = {r[0] for r in _posted(con, settlement_id)}
+    return all(ref in known for ref in references)
+
+
+def reclass_journals(con, settlement_id: str, today: date | None = None) -> list[Journal] | None:
+    """The reclass journals the current build calls for: [] when the books already match, None when the
+    difference is not a reclassification (amounts changed) or what was posted is not known line by line."""
+    posted = _posted(con, settlement_id)
+    if not posted:
+        return []
+    file_now = con.execute(_SOURCE_KEY, [settlement_id]).fetchone()
+    if file_now is None or any(r[8] != file_now[0] for r in posted):
+        return None  # another file (or changed lines) under the same id: not a reclassification
+    if con.execute("SELECT count(*) FROM ops.posting_ledger WHERE flow = 'settlement_journal' AND status = 'posted' "
+                   "AND record_key LIKE ?", [f"AMZ-{settlement_id}-%"]).fetchone()[0] > \
+            len({r[0] for r in posted}):
+        return None  # journals posted before their lines were remembered: the books are not known here
+    current = con.execute(
+        """SELECT site, account, sum(amount), sum(ledger_credit) - sum(ledger_debit), bool_or(currency <> company_currency),
+                  any_value(currency), max(rate), max(accounting_date)
+           FROM marts.journal_settlement_lines WHERE settlement_id = ?
+             AND journal_reference IN (SELECT journal_reference FROM ops.settlement_posted_lines
+                                       WHERE settlement_id = ?
+                                         AND NOT starts_with(journal_reference, 'AMZ-' || settlement_id || '-R'))
+           GROUP BY site, account""",
+        [settlement_id, settlement_id]).fetchall()
+    diff: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    foreign = any(r[4] for r in current)
+    for site, account, amount, ledger, *_ in current:
+        diff[(site or "", account)][0] += Decimal(amount)
+        diff[(site or "", account)][1] += Decimal(ledger if foreign else amount)
+    for _ref, site, account, amount, ledger, *_ in posted:
+        diff[(site or "", account)][0] -= Decimal(amount)
+        diff[(site or "", account)][1] -= Decimal(ledger)
+    moves = {k: v for k, v in diff.items() if v[0] or v[1]}
+    if not moves:
+        return []
+    by_site: dict[str, list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
+    for (site, account), (amount, ledger) in sorted(moves.items()):
+        by_site[site].append((account, amount, ledger))
+    for lines in by_site.values():
+        if sum(x[1] for x in lines) != 0 or sum(x[2] for x in lines) != 0:
+            return None  # not a move between accounts: the settlement's amounts changed
+    currency = current[0][5] if current else posted[0][6]
+    rate = Decimal(max((r[6] for r in current), default=posted[0][7]) or 1)
+    last = max([r[7] for r in current] + [r[5] for r in posted])
+    day = max(last, today or date.today())
+    originals = sorted({r[0] for r in posted if not r[0].startswith(f"AMZ-{settlement_id}-R")})
+    out = []
+    for site, lines in sorted(by_site.items()):
+        digest = hashlib.sha256(repr((site, lines)).encode()).hexdigest()[:6].upper()
+        reference = f"AMZ-{settlement_id}-R{digest}"
+        jl = tuple(JournalLine(
+            account=account, debit=-amount if amount < 0 else ZERO, credit=amount if amount > 0 else ZERO,
+            ledger_debit=(-ledger if ledger < 0 else ZERO) if foreign else None,
+            ledger_credit=(ledger if ledger > 0 else ZERO) if foreign else None,
+            description=f"AMZ {settlement_id} reclass"[:30], reference=(originals[0] if originals else "")[:30],
+        ) for account, amount, ledger in lines)
+        out.append(Journal(reference=reference, accounting_date=day, currency=currency, lines=jl,
+                           description=f"AMZ {settlement_id} reclass"[:30], rate=rate, site=site))
+    return out
