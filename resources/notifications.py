@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+_CLIENTS: dict[tuple, object] = {}
+
 
 @dataclass(frozen=True)
 class QueueMessage:
@@ -53,9 +55,15 @@ class SqsResource(dg.ConfigurableResource):
             kwargs = {"aws_access_key_id": key, "aws_secret_access_key": secret}
         elif local:
             kwargs = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
-        return boto3.client("sqs", region_name=self.region, endpoint_url=endpoint,
-                            config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                                          connect_timeout=5, read_timeout=30), **kwargs)
+        # a boto3 client costs tens of milliseconds to build: one per queue and credentials, reused (thread-safe)
+        cache_key = (self.queue_url, self.region, endpoint, tuple(sorted(kwargs.items())))
+        client = _CLIENTS.get(cache_key)
+        if client is None:
+            client = _CLIENTS[cache_key] = boto3.client(
+                "sqs", region_name=self.region, endpoint_url=endpoint,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+                **kwargs)
+        return client
 
     def receive(self, max_messages: int = 10, wait_seconds: int = 1, visibility_timeout: int = 120) -> list[QueueMessage]:
         res = self._client().receive_message(

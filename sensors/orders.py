@@ -60,6 +60,7 @@ order_changes_first_job = dg.define_asset_job(
 
 MAX_MESSAGES = 100  # order changes taken per tick
 RECEIVE_SECONDS = 20  # reading the queue (and dropping what nothing consumes) stops after this long
+RUN_SOON_SECONDS = 2  # with order changes in hand, stop reading a backlog after this long
 BATCH_TAG = "sage_amazon/order_batch"  # the run's key: the sensor finds the run's outcome by it
 # Amazon cancels fulfilled-shipments reports requested too often: at most one report run per this many seconds
 SHIPMENTS_EVERY_SECONDS = 900
@@ -171,6 +172,8 @@ def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
         received += len(messages)
         actions, n = inbox.take(messages, lambda c: partition_day(c.purchase_day, today, _first_day()))
         taken += n
+        if taken and time.monotonic() > deadline - RECEIVE_SECONDS + RUN_SOON_SECONDS:
+            deadline = 0  # order changes in hand: their runs first, the rest of a backlog on the next tick
         release.extend(actions.release)
         actions.release = []
         _apply(context, sqs, actions)
