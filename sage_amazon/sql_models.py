@@ -127,9 +127,6 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip().rstrip(";")
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, partition_key: str | None = None) -> ModelResult:
-    """Build the model's table (or its partition) and describe what was written."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.group}")
 def _align_partitioned_table(con: duckdb.DuckDBPyConnection, model: SqlModel, body: str, partition_key: str) -> None:
     """Keep a partitioned model's table in step with its SELECT before a partition is replaced.
 
@@ -157,14 +154,17 @@ def _align_partitioned_table(con: duckdb.DuckDBPyConnection, model: SqlModel, bo
             con.execute(f"ALTER TABLE {model.table} ADD COLUMN {quote_ident(name)} {dtype}")
 
 
+def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, partition_key: str | None = None) -> ModelResult:
+    """Build the model's table (or its partition) and describe what was written."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.group}")
     body = _strip_comments(model.sql)
     if model.partitions:
         if partition_key is None:
             raise SqlModelError(f"{model.path}: partitioned model needs a partition key")
+        _align_partitioned_table(con, model, body, partition_key)
         replace_partition(
             con, model.table, model.partition_column or "", partition_key, body, {"partition_key": partition_key}
         )
-        _align_partitioned_table(con, model, body, partition_key)
         count = con.execute(
             f'SELECT count(*) FROM {model.table} WHERE "{model.partition_column}" = ?', [partition_key]
         ).fetchone()[0]
