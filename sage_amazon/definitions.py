@@ -13,7 +13,8 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets import mfn, orders, reference, settlements, shipments  # noqa: E402
+from assets import inventory, mfn, orders, reference, settlements, shipments  # noqa: E402
+from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
 from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
 from assets.orders.definitions import defs as orders_defs  # noqa: E402
 from assets.reference.definitions import defs as reference_defs  # noqa: E402
@@ -28,6 +29,7 @@ FLOWS = {
     mfn.FLOW: mfn_defs,
     settlements.FLOW: settlements_defs,
     reference.FLOW: reference_defs,
+    inventory.FLOW: inventory_defs,
 }
 
 

@@ -1,0 +1,120 @@
+"""Inventory both ways (issue 14). Thin: the work is in sage_amazon.inventory.
+
+- amazon_fba_inventory: getInventorySummaries (details=true, every page, every marketplace) for the UTC day;
+- sage_stock: Sage's physical, allocated and available stock per site and item for the UTC day.
+
+Amazon and Sage only say what the stock is now: a partition other than the current UTC day keeps what was
+recorded that day (a re-run never writes today's figures under an earlier day).
+"""
+
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from assets.partitions import daily_partitions
+from assets.retry import RETRY_POLICY, retried
+from resources import pools
+from resources.sage import SageResource
+from resources.sp_api import SpApiResource
+from resources.warehouse import WarehouseResource
+
+
+def _is_current(day: date, now: datetime) -> bool:
+    return day >= now.date()
+
+
+def _table_md(rows: list[dict], columns: list[str], limit: int = 15) -> str:
+    if not rows:
+        return "_none_"
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "\n".join("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows[:limit])
+
+
+@dg.asset(
+    kinds={"amazon", "duckdb"},
+    metadata={"dagster/table_name": "raw.amazon_fba_inventory"},
+    partitions_def=daily_partitions,
+    pool=pools.SP_API,  # the raw write is one short warehouse session after the calls
+    retry_policy=RETRY_POLICY,
+    description="FBA inventory per UTC day, marketplace and SKU: every quantity getInventorySummaries gives with "
+                "details=true (fulfillable, inbound working/shipped/receiving, reserved by kind, researching, "
+                "unfulfillable by kind), all pages of every configured marketplace",
+)
+@retried
+def amazon_fba_inventory(context: dg.AssetExecutionContext, sp_api: SpApiResource,
+                         warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon.inventory import fba, store
+
+    day = date.fromisoformat(context.partition_key)
+    now = datetime.now(UTC)
+    if not _is_current(day, now):
+        with warehouse.write() as con:
+            store.ensure(con)
+            kept = con.execute(f"SELECT count(*) FROM {store.FBA_TABLE} WHERE snapshot_date = ?", [day]).fetchone()[0]
+        context.log.info(f"{day} is past: Amazon serves only today's inventory; {kept} recorded row(s) kept")
+        return dg.MaterializeResult(metadata={"dagster/row_count": int(kept), "sp_api_calls": 0, "kept": True})
+    api = sp_api.get_client()
+    try:
+        marketplaces = api.settings.marketplaces
+        rows = fba.fetch_all(api, marketplaces, day, now)
+    finally:
+        api.close()
+    with warehouse.write() as con:
+        n = store.replace_fba_day(con, day, rows)
+    totals = {c: sum(r[c] for r in rows) for c in ("fulfillable", "reserved_total", "inbound_shipped",
+                                                   "inbound_working", "inbound_receiving", "researching",
+                                                   "unfulfillable_total")}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "marketplaces": len(marketplaces), "sp_api_calls": int(api.total_calls),
+        "totals": dg.MetadataValue.json(totals),
+        "preview": dg.MetadataValue.md(_table_md(rows, ["marketplace_id", "sku", "fulfillable", "reserved_total",
+                                                         "inbound_shipped", "unfulfillable_total"])),
+    })
+
+
+@dg.asset(
+    kinds={"sage", "duckdb"},
+    metadata={"dagster/table_name": "raw.sage_stock"},
+    partitions_def=daily_partitions,
+    pool=pools.SAGE,
+    retry_policy=RETRY_POLICY,
+    description="Sage stock per UTC day, site and item: physical, allocated, available and unit cost (X3 STOCK and "
+                "ITMMVT through api1 REST; Sage 500 timWhseBinInvt and timInventory through SQL), for the sites "
+                "inventory.yaml names (FBA sites and the sites selling merchant-fulfilled stock)",
+)
+@retried
+def sage_stock(context: dg.AssetExecutionContext, sage: SageResource,
+               warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon.inventory import rules as inventory_rules
+    from sage_amazon.inventory import stock, store
+
+    day = date.fromisoformat(context.partition_key)
+    now = datetime.now(UTC)
+    if not _is_current(day, now):
+        with warehouse.write() as con:
+            store.ensure(con)
+            kept = con.execute(f"SELECT count(*) FROM {store.STOCK_TABLE} WHERE snapshot_date = ?", [day]).fetchone()[0]
+        context.log.info(f"{day} is past: Sage serves only today's stock; {kept} recorded row(s) kept")
+        return dg.MaterializeResult(metadata={"dagster/row_count": int(kept), "kept": True})
+    cfg = inventory_rules.load(sage.target)
+    sites = sorted({*cfg.fba_sites, *cfg.mfn_sites.values()})
+    target = sage.get_target()
+    try:
+        rows = stock.read(target, sites)
+        if target.name == "x3":  # X3 keeps the item status on ITMMASTER, not on the stock
+            active = {i.code: i.active for i in target.read_items()}
+            from dataclasses import replace
+
+            rows = [replace(r, active=active.get(r.item, False)) for r in rows]
+    finally:
+        close = getattr(target, "close", None)
+        if close:
+            close()
+    with warehouse.write() as con:
+        n = store.replace_stock_day(con, day, sage.target, rows, now)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "sage_target": sage.target, "sites": ", ".join(sites),
+        "preview": dg.MetadataValue.md(_table_md(
+            [{"site": r.site, "item": r.item, "physical": r.physical, "allocated": r.allocated,
+              "available": r.available} for r in rows], ["site", "item", "physical", "allocated", "available"])),
+    })

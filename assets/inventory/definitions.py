@@ -1,0 +1,17 @@
+"""The inventory flow as one unit: FBA inventory and Sage stock by day, the discrepancy, the FBA site adjustments."""
+
+import dagster as dg
+
+from assets.flow import flow_definitions
+from assets.inventory import FLOW, assets
+from sensors import inventory as automation
+
+
+def defs() -> dg.Definitions:
+    return flow_definitions(
+        FLOW,
+        owners=["team:operations"],
+        assets=[assets.amazon_fba_inventory, assets.sage_stock],
+        jobs=[automation.inventory_job],
+        schedules=[automation.inventory_schedule],
+    )
