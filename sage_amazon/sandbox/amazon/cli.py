@@ -47,15 +47,26 @@ def default_data_dir() -> Path:
 @click.option("--fault-duplicate-rate", type=float, default=None,
               help="Share of notifications sent twice (default 0.02, or SANDBOX_AMAZON_FAULT_DUPLICATE_RATE):"
                    " delivery is at-least-once, as with Amazon.")
+@click.option("--region-ports", default=None, metavar="NA=P,EU=P,FE=P",
+              help="Also serve each region on its own port, strict as Amazon (own refresh token, marketplaces of "
+                   "other regions refused).")
 def amazon_command(host: str, port: int, seed: int, data_dir: Path | None, sqs_endpoint: str, history_days: int,
                    time_scale: float, order_rate: float, inventory_page_size: int, fault_error_rate: float | None,
                    fault_latency_ms: int | None, fault_drop_rate: float | None, fault_fatal_rate: float | None,
-                   fault_duplicate_rate: float | None) -> None:
+                   fault_duplicate_rate: float | None, region_ports: str | None) -> None:
     """Run the Amazon Selling Partner API sandbox in the foreground."""
     import uvicorn
 
     from sage_amazon.sandbox.amazon.faults import Faults
-    from sage_amazon.sandbox.amazon.server import create_app, create_sandbox
+    from sage_amazon.sandbox.amazon.server import _start_regional, create_app, create_sandbox
+
+    regional_ports: dict[str, int] = {}
+    for part in (region_ports or "").split(","):
+        if part.strip():
+            region, _, value = part.partition("=")
+            if region.strip().upper() not in ("NA", "EU", "FE") or not value.strip().isdigit():
+                raise click.BadParameter(f"{part!r}: expected NA=PORT, EU=PORT or FE=PORT", param_hint="--region-ports")
+            regional_ports[region.strip().upper()] = int(value)
 
     if fault_duplicate_rate is None and "SANDBOX_AMAZON_FAULT_DUPLICATE_RATE" not in os.environ:
         fault_duplicate_rate = 0.02
@@ -69,10 +80,17 @@ def amazon_command(host: str, port: int, seed: int, data_dir: Path | None, sqs_e
     click.echo(f"Amazon SP-API sandbox on {sandbox.base_url} (seed {seed}, data {sandbox.world.data_dir})")
     for name, value in env.items():
         click.echo(f"export {name}='{value}'")
+    regional = _start_regional(sandbox, host, regional_ports)
+    for region in regional_ports:
+        renv = sandbox.region_env(region)
+        click.echo(f"# {region}: SP_API_ENDPOINT={renv['SP_API_ENDPOINT']} SP_API_REFRESH_TOKEN="
+                   f"'{renv['SP_API_REFRESH_TOKEN']}' SP_API_MARKETPLACES={renv['SP_API_MARKETPLACES']}")
     sandbox.start()
     try:
         uvicorn.run(create_app(sandbox=sandbox), host=host, port=port, log_level="warning", lifespan="off")
     finally:
+        for server in regional:
+            server.stop()
         sandbox.stop()
 
 

@@ -7,6 +7,10 @@ from sage_amazon.sandbox.seller_catalog import DEFAULT_MARKETPLACE_IDS
 LWA_APP_ID = "amzn1.application-oa2-client.sageamazonsandbox0001"
 LWA_CLIENT_SECRET = "amzn1.oa2-cs.v1.sage-amazon-sandbox-client-secret"
 SP_API_REFRESH_TOKEN = "Atzr|sage-amazon-sandbox-refresh-token-A2SAGESANDBOX01"
+# One authorisation per region, as a seller grants them on Amazon (the token above is the sandbox's
+# legacy one, valid only on the single all-regions host).
+REGION_REFRESH_TOKENS = {region: f"Atzr|sage-amazon-sandbox-refresh-token-A2SAGESANDBOX01-{region}"
+                         for region in ("NA", "EU", "FE")}
 APPLICATION_ID = "amzn1.sp.solution.sage-amazon-sandbox"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8100

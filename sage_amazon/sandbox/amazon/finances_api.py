@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from sage_amazon.sandbox.amazon import regions
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.seller import settlement_period
 from sage_amazon.sandbox.amazon.wire import (
@@ -161,7 +162,8 @@ def _events_page(world: Any, query: dict[str, Any]) -> dict[str, Any]:
     selected = [e for e in world.state["events"].values()
                 if after <= parse_iso(e["posted"]) < before
                 and (not query.get("mp") or e["marketplace_id"] == query["mp"])
-                and (not query.get("order") or e.get("order_id") == query["order"])]
+                and (not query.get("order") or e.get("order_id") == query["order"])
+                and regions.in_region(e["marketplace_id"], query.get("region"))]
     selected.sort(key=lambda e: (e["posted"], e["id"]))
     offset, size = query["offset"], query["size"]
     payload: dict[str, Any] = {"FinancialEvents": render_events(world, selected[offset:offset + size])}
@@ -199,8 +201,10 @@ def list_financial_event_groups(request: Request) -> Any:
         query = {"op": "groups", "after": iso(after), "before": iso(before), "size": _page_size(params), "offset": 0}
     with world.lock:
         after, before = parse_iso(query["after"]), parse_iso(query["before"])
+        region = regions.of_request(request)
         matched = [{k: v for k, v in g.items() if k != "_mp"} for g in groups(world)
-                   if after <= parse_iso(g["FinancialEventGroupStart"]) <= before]
+                   if after <= parse_iso(g["FinancialEventGroupStart"]) <= before
+                   and regions.in_region(g["_mp"], region)]
     offset, size = query["offset"], query["size"]
     payload: dict[str, Any] = {"FinancialEventGroupList": matched[offset:offset + size]}
     if offset + size < len(matched):
@@ -216,7 +220,7 @@ def list_financial_events(request: Request) -> Any:
     if query is None:
         after, before = _window(request.query_params, world.clock())
         query = {"op": "events", "after": iso(after), "before": iso(before),
-                 "size": _page_size(request.query_params), "offset": 0}
+                 "size": _page_size(request.query_params), "offset": 0, "region": regions.of_request(request)}
     with world.lock:
         return json_response(_events_page(world, query))
 
@@ -229,7 +233,7 @@ def list_financial_events_by_group_id(request: Request, group_id: str) -> Any:
     if query is None:
         with world.lock:
             group = next((g for g in groups(world) if g["FinancialEventGroupId"] == group_id), None)
-        if group is None:
+        if group is None or not regions.in_region(group["_mp"], regions.of_request(request)):
             raise not_found(f"Financial event group {group_id} not found.")
         start = parse_iso(group["FinancialEventGroupStart"])
         end = parse_iso(group["FinancialEventGroupEnd"]) if group.get("FinancialEventGroupEnd") else \
@@ -246,6 +250,6 @@ def list_financial_events_by_order_id(request: Request, order_id: str) -> Any:
     world = sandbox.world
     query = _resume(request.query_params, "order") or {
         "op": "order", "after": "2000-01-01T00:00:00Z", "before": "2100-01-01T00:00:00Z", "order": order_id,
-        "size": _page_size(request.query_params), "offset": 0}
+        "size": _page_size(request.query_params), "offset": 0, "region": regions.of_request(request)}
     with world.lock:
         return json_response(_events_page(world, query))

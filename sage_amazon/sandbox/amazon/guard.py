@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sage_amazon.sandbox.amazon import lwa
+from sage_amazon.sandbox.amazon import lwa, regions
 from sage_amazon.sandbox.amazon.wire import ApiError, dumps
 
 
@@ -19,7 +19,9 @@ def guard(request: Any, operation: str) -> Any:
         time.sleep(faults.latency_ms / 1000)
     token = request.headers.get("x-amz-access-token")
     with sandbox.world.lock:
-        lwa.authorize(sandbox.world, token, operation, request.method, request.url.path)
+        doc = lwa.authorize(sandbox.world, token, operation, request.method, request.url.path)
+    request.state.token_doc = doc
+    regions.check(request, doc, getattr(request.app.state, "region", None))
     if not sandbox.buckets.take(operation):
         raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     if faults.roll(faults.error_rate):

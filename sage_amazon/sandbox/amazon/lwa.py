@@ -37,11 +37,14 @@ def issue_token(world: Any, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return lwa_error(401, "invalid_client", "Client authentication failed")
     now = world.clock()
     if grant == "refresh_token":
-        if form.get("refresh_token") != credentials.SP_API_REFRESH_TOKEN:
+        refresh = form.get("refresh_token")
+        regions = {t: r for r, t in credentials.REGION_REFRESH_TOKENS.items()}
+        if refresh != credentials.SP_API_REFRESH_TOKEN and refresh not in regions:
             return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : refresh_token")
         token = "Atza|" + secrets.token_urlsafe(48)
-        doc = {"kind": "seller", "expires": iso(now + timedelta(seconds=ACCESS_TOKEN_TTL))}
-        body = {"access_token": token, "refresh_token": credentials.SP_API_REFRESH_TOKEN, "token_type": "bearer",
+        doc = {"kind": "seller", "expires": iso(now + timedelta(seconds=ACCESS_TOKEN_TTL)),
+               "region": regions.get(refresh)}  # the authorisation's region (None: the legacy all-regions token)
+        body = {"access_token": token, "refresh_token": refresh, "token_type": "bearer",
                 "expires_in": ACCESS_TOKEN_TTL}
     else:
         scope = form.get("scope", "")
@@ -64,10 +67,10 @@ def _prune(world: Any, now: Any) -> None:
         world.save("tokens", token)
 
 
-def issue_rdt(world: Any, resources: list[dict[str, Any]]) -> str:
+def issue_rdt(world: Any, resources: list[dict[str, Any]], region: str | None = None) -> str:
     token = "Atz.sprdt|" + secrets.token_urlsafe(48)
     now = world.clock()
-    world.put("tokens", token, {"kind": "rdt", "resources": resources,
+    world.put("tokens", token, {"kind": "rdt", "resources": resources, "region": region,
                                 "expires": iso(now + timedelta(seconds=RDT_TTL))})
     return token
 

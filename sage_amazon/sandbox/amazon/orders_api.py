@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
-from sage_amazon.sandbox.amazon import lwa
+from sage_amazon.sandbox.amazon import lwa, regions
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.wire import (
     ApiError,
@@ -165,9 +165,9 @@ def _window(params: Any, now: datetime, after_key: str, before_key: str) -> tupl
     return after, before
 
 
-def _get_order(world: Any, order_id: str) -> dict[str, Any]:
+def _get_order(world: Any, order_id: str, region: str | None = None) -> dict[str, Any]:
     order = world.state["orders"].get(order_id)
-    if order is None:
+    if order is None or not regions.in_region(order["marketplace_id"], region):  # another region's host has it
         raise not_found(f"Invalid order ID: {order_id}")
     return order
 
@@ -252,7 +252,7 @@ def get_orders(request: Request) -> Any:
 def get_order(request: Request, order_id: str) -> Any:
     sandbox = guard(request, "getOrder")
     with sandbox.world.lock:
-        order = _get_order(sandbox.world, order_id)
+        order = _get_order(sandbox.world, order_id, regions.of_request(request))
         return json_response({"payload": order_v0(order, _data_elements(request))})
 
 
@@ -260,7 +260,7 @@ def get_order(request: Request, order_id: str) -> Any:
 def get_order_items(request: Request, order_id: str) -> Any:
     sandbox = guard(request, "getOrderItems")
     with sandbox.world.lock:
-        order = _get_order(sandbox.world, order_id)
+        order = _get_order(sandbox.world, order_id, regions.of_request(request))
         items = [order_item_v0(order, it) for it in order["items"]]
     return json_response({"payload": {"OrderItems": items, "AmazonOrderId": order_id}})
 
@@ -269,7 +269,7 @@ def get_order_items(request: Request, order_id: str) -> Any:
 def get_order_address(request: Request, order_id: str) -> Any:
     sandbox = guard(request, "getOrderAddress")
     with sandbox.world.lock:
-        order = _get_order(sandbox.world, order_id)
+        order = _get_order(sandbox.world, order_id, regions.of_request(request))
         addr = order["address"]
         shipping = dict(addr) if _rdt_granted(request) else {
             k: addr[k] for k in ("City", "StateOrRegion", "PostalCode", "CountryCode")}
@@ -280,7 +280,7 @@ def get_order_address(request: Request, order_id: str) -> Any:
 def get_order_buyer_info(request: Request, order_id: str) -> Any:
     sandbox = guard(request, "getOrderBuyerInfo")
     with sandbox.world.lock:
-        order = _get_order(sandbox.world, order_id)
+        order = _get_order(sandbox.world, order_id, regions.of_request(request))
         payload: dict[str, Any] = {"AmazonOrderId": order_id}
         if _rdt_granted(request):
             payload.update({"BuyerEmail": order["buyer_email"], "BuyerName": order["address"]["Name"]})
@@ -300,7 +300,7 @@ def confirm_shipment(request: Request, order_id: str, body: Any = Body(None)) ->
     if missing:
         raise bad_request(f"packageDetail is missing: {', '.join(missing)}.")
     with world.lock:
-        order = _get_order(world, order_id)
+        order = _get_order(world, order_id, regions.of_request(request))
         if order["marketplace_id"] != body["marketplaceId"]:
             raise bad_request("marketplaceId does not match the order.")
         if order["channel"] != "MFN":
@@ -435,7 +435,8 @@ def search_orders(request: Request) -> Any:
                  "before": iso(before or now - MIN_AGE), "size": size, "offset": 0,
                  "included": sorted(_included(params))}
     with world.lock:
-        matched = _select(world, query)
+        region = regions.of_request(request)
+        matched = [o for o in _select(world, query) if regions.in_region(o["marketplace_id"], region)]
         offset, size = query["offset"], query["size"]
         pii = _rdt_granted(request)
         page = [order_2026(o, set(query["included"]), pii) for o in matched[offset:offset + size]]
@@ -451,5 +452,5 @@ def get_order_2026(request: Request, order_id: str) -> Any:
     sandbox = guard(request, "getOrder20260101")
     included = _included(request.query_params)
     with sandbox.world.lock:
-        order = _get_order(sandbox.world, order_id)
+        order = _get_order(sandbox.world, order_id, regions.of_request(request))
         return json_response({"order": order_2026(order, included, _rdt_granted(request))})

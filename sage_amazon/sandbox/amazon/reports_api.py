@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
-from sage_amazon.sandbox.amazon import documents, report_content
+from sage_amazon.sandbox.amazon import documents, regions, report_content
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.settlement_file import V1_TYPE, V2_TYPE
 from sage_amazon.sandbox.amazon.wire import (
@@ -167,8 +167,10 @@ def get_reports(request: Request) -> Any:
     with world.lock:
         since, until = parse_iso(query["since"]), parse_iso(query["until"])
         removed = {V1_TYPE} if now >= V1_REMOVED else set()
+        region = regions.of_request(request)
         matched = [r for r in world.state["reports"].values()
                    if r["reportType"] in query["types"] and r["reportType"] not in removed
+                   and all(regions.in_region(m, region) for m in r.get("marketplaceIds", []))
                    and (not query["statuses"] or r["processingStatus"] in query["statuses"])
                    and (not query["mps"] or set(r.get("marketplaceIds", [])) & set(query["mps"]))
                    and since <= parse_iso(r["createdTime"]) <= until]
@@ -181,9 +183,10 @@ def get_reports(request: Request) -> Any:
     return json_response(body)
 
 
-def _report(world: Any, report_id: str) -> dict[str, Any]:
+def _report(world: Any, report_id: str, region: str | None = None) -> dict[str, Any]:
     report = world.state["reports"].get(report_id)
-    if report is None or (report["reportType"] == V1_TYPE and world.clock() >= V1_REMOVED):
+    if report is None or (report["reportType"] == V1_TYPE and world.clock() >= V1_REMOVED) \
+            or not all(regions.in_region(m, region) for m in report.get("marketplaceIds", [])):
         raise not_found(f"Report {report_id} not found.")
     return report
 
@@ -192,7 +195,7 @@ def _report(world: Any, report_id: str) -> dict[str, Any]:
 def get_report(request: Request, report_id: str) -> Any:
     sandbox = guard(request, "getReport")
     with sandbox.world.lock:
-        return json_response(public(_report(sandbox.world, report_id)))
+        return json_response(public(_report(sandbox.world, report_id, regions.of_request(request))))
 
 
 @router.delete("/reports/2021-06-30/reports/{report_id}")
@@ -200,7 +203,7 @@ def cancel_report(request: Request, report_id: str) -> Any:
     sandbox = guard(request, "cancelReport")
     world = sandbox.world
     with world.lock:
-        report = _report(world, report_id)
+        report = _report(world, report_id, regions.of_request(request))
         if report["processingStatus"] != "IN_QUEUE":
             raise bad_request("Only reports in IN_QUEUE status can be cancelled.")
         report["processingStatus"] = "CANCELLED"

@@ -46,6 +46,7 @@ class Sandbox:
     faults: Faults = field(default_factory=Faults)
     sqs_endpoint: str | None = None
     inventory_page_size: int = 50
+    region_urls: dict[str, str] = field(default_factory=dict)  # "NA"/"EU"/"FE" -> its own host (regions.py)
     buckets: TokenBuckets = field(init=False)
     notifier: Any = field(init=False)
 
@@ -86,6 +87,18 @@ class Sandbox:
         if self.sqs_endpoint:
             env["SQS_QUEUE_URL"] = (f"{self.sqs_endpoint.rstrip('/')}/{credentials.SQS_ACCOUNT_ID}/"
                                     f"{credentials.DEFAULT_QUEUE_NAME}")
+        return env
+
+    def region_env(self, region: str) -> dict[str, str]:
+        """The environment of one region's authorisation: its host, its refresh token, its marketplaces."""
+        from sage_amazon.sandbox.amazon.regions import REGION_MARKETPLACES
+
+        env = self.env
+        url = self.region_urls[region]
+        env.update({"SP_API_ENDPOINT": url, "SP_API_LWA_ENDPOINT": f"{url}/auth/o2/token",
+                    "SP_API_REFRESH_TOKEN": credentials.REGION_REFRESH_TOKENS[region],
+                    "SP_API_MARKETPLACES": ",".join(m for m in self.world.options.marketplace_ids
+                                                    if m in REGION_MARKETPLACES[region])})
         return env
 
     def tick(self) -> None:
@@ -142,8 +155,10 @@ def create_sandbox(data_dir: Path, *, seed: int = 42, base_url: str, history_day
 
 
 def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox | None = None,
-               base_url: str = "http://127.0.0.1:8100", **options: Any) -> Any:
-    """The FastAPI app. Either pass a Sandbox, or data_dir/seed/options to build one."""
+               base_url: str = "http://127.0.0.1:8100", region: str | None = None, **options: Any) -> Any:
+    """The FastAPI app. Either pass a Sandbox, or data_dir/seed/options to build one.
+
+    region "NA" / "EU" / "FE": the app is that region's host (regions.py); None: one host for all regions."""
     from fastapi import FastAPI, Request, Response
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -170,6 +185,7 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         sandbox = create_sandbox(Path(data_dir), seed=seed, base_url=base_url, **options)
     app = FastAPI(title="sage-amazon SP-API sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = sandbox
+    app.state.region = region
 
     @app.middleware("http")
     async def amazon_headers(request: Request, call_next: Any) -> Any:
@@ -322,36 +338,58 @@ class RunningSandbox:
 
     sandbox: Sandbox
     server: Any
+    regional: list[Any] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
         return self.sandbox.base_url
 
     def stop(self) -> None:
+        for server in self.regional:
+            server.stop()
         self.server.stop()
         self.sandbox.stop()
 
 
+def _start_regional(sandbox: Sandbox, host: str, ports: dict[str, int]) -> list[Any]:
+    """One host per region (NA, EU, FE) over the same seller; their URLs land in sandbox.region_urls."""
+    servers = []
+    try:
+        for region, port in ports.items():
+            server = _Server(create_app(sandbox=sandbox, region=region), host, port)
+            server.start()
+            servers.append(server)
+            sandbox.region_urls[region] = f"http://{host}:{port}"
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
+
+
 def start_server(data_dir: Path, *, host: str = credentials.DEFAULT_HOST, port: int = credentials.DEFAULT_PORT,
-                 seed: int = 42, **options: Any) -> RunningSandbox:
+                 seed: int = 42, region_ports: dict[str, int] | None = None, **options: Any) -> RunningSandbox:
     """Start the sandbox on host:port in background threads, state in data_dir exactly.
 
+    region_ports {"NA": 8101, "EU": 8102, "FE": 8103}: also one host per region, as Amazon serves them.
     options as create_sandbox: history_days, order_rate, time_scale, sqs_endpoint, faults, inventory_page_size.
     """
     sandbox = create_sandbox(Path(data_dir), seed=seed, base_url=f"http://{host}:{port}", **options)
     server = _Server(create_app(sandbox=sandbox), host, port)
     try:
         server.start()
+        regional = _start_regional(sandbox, host, region_ports or {})
     except BaseException:
+        server.stop()
         sandbox.stop()
         raise
     sandbox.start()
-    return RunningSandbox(sandbox, server)
+    return RunningSandbox(sandbox, server, regional)
 
 
 @contextlib.contextmanager
 def running_sandbox(tmp_path: Path, seed: int = 42, *, host: str = "127.0.0.1", port: int | None = None,
-                    ticking: bool = True, **options: Any) -> Iterator[Sandbox]:
+                    ticking: bool = True, regions: bool = False, **options: Any) -> Iterator[Sandbox]:
     """Run the sandbox on a free port for the duration of the block (see the module docstring).
 
     options: history_days, now, order_rate (default 0 here: no surprise orders), time_scale,
@@ -362,13 +400,18 @@ def running_sandbox(tmp_path: Path, seed: int = 42, *, host: str = "127.0.0.1", 
     sandbox = create_sandbox(Path(tmp_path) / "sandbox-amazon", seed=seed, base_url=f"http://{host}:{port}",
                              **options)
     server = _Server(create_app(sandbox=sandbox), host, port)
+    regional: list[Any] = []
     try:
         server.start()
+        if regions:  # sb.region_urls / sb.region_env("EU"): one host per region, strict as Amazon's
+            regional = _start_regional(sandbox, host, {r: free_port(host) for r in ("NA", "EU", "FE")})
         if ticking:
             sandbox.start()
         else:
             sandbox.notifier.start()
         yield sandbox
     finally:
+        for regional_server in regional:
+            regional_server.stop()
         server.stop()
         sandbox.stop()

@@ -35,6 +35,6 @@ def create_restricted_data_token(request: Request, body: Any = Body(None)) -> An
             raise bad_request(f"restrictedResources[{index}].dataElements may only contain "
                               f"{', '.join(sorted(DATA_ELEMENTS))}.")
     with sandbox.world.lock:
-        token = lwa.issue_rdt(sandbox.world, resources)
+        token = lwa.issue_rdt(sandbox.world, resources, request.state.token_doc.get("region"))
         sandbox.world.flush()
     return json_response({"restrictedDataToken": token, "expiresIn": lwa.RDT_TTL})

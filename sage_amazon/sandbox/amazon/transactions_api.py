@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from sage_amazon.sandbox.amazon import credentials
+from sage_amazon.sandbox.amazon import credentials, regions
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.wire import bad_request, decode_token, encode_token, iso, parse_iso
 from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, MARKETPLACES_BY_ID, SELLER_ID
@@ -204,7 +204,7 @@ def list_transactions(request: Request) -> Any:
         if query is None or query.get("op") != "listTransactions":
             raise bad_request("Invalid nextToken.")
     else:
-        query = _query(params, world.clock())
+        query = {**_query(params, world.clock()), "region": regions.of_request(request)}
     with world.lock:
         closed = closed_events(world)
         after = parse_iso(query["after"]) if query["after"] else None
@@ -216,6 +216,8 @@ def list_transactions(request: Request) -> Any:
                 if (after is not None and posted < after) or posted >= before:
                     continue
                 if query["mp"] and event["marketplace_id"] != query["mp"]:
+                    continue
+                if not regions.in_region(event["marketplace_id"], query.get("region")):
                     continue
                 if query["status"] and query["status"] != "RELEASED":
                     continue

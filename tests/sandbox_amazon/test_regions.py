@@ -1,0 +1,110 @@
+"""Regions (issue 13 item 1): NA, EU and FE are separate hosts with separate authorisations, and a host refuses
+a marketplace of another region with 403 Unauthorized "The marketplaces you provided are not valid for
+region." (the answer amzn/selling-partner-api-models issue #5126 shows)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sp_api.api import Orders
+from sp_api.base import SellingApiForbiddenException
+
+from sage_amazon.sandbox.amazon import credentials
+from sage_amazon.sandbox.amazon.regions import NOT_VALID
+from sage_amazon.sandbox.amazon.server import running_sandbox
+
+from .conftest import make_client
+
+US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
+
+
+def ago(**kw: float) -> str:
+    return (datetime.now(UTC) - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def token(sb, refresh_token: str) -> dict[str, str]:  # noqa: ANN001
+    res = httpx.post(sb.lwa_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token,
+                                       "client_id": credentials.LWA_APP_ID,
+                                       "client_secret": credentials.LWA_CLIENT_SECRET})
+    assert res.status_code == 200, res.text
+    return {"x-amz-access-token": res.json()["access_token"]}
+
+
+@pytest.fixture(scope="module")
+def regional(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    with running_sandbox(tmp_path_factory.mktemp("regions"), seed=17, history_days=20, time_scale=100,
+                         regions=True) as sb:
+        yield sb
+
+
+def test_each_region_is_its_own_host_and_authorisation(regional) -> None:
+    sb = regional
+    eu, na = sb.region_urls["EU"], sb.region_urls["NA"]
+    eu_token = token(sb, credentials.REGION_REFRESH_TOKENS["EU"])
+    na_token = token(sb, credentials.REGION_REFRESH_TOKENS["NA"])
+    query = {"MarketplaceIds": f"{UK},{DE}", "CreatedAfter": ago(days=5)}
+    ok = httpx.get(f"{eu}/orders/v0/orders", params=query, headers=eu_token)
+    assert ok.status_code == 200 and {o["MarketplaceId"] for o in ok.json()["payload"]["Orders"]} <= {UK, DE}
+    # a marketplace of another region: 403, as Amazon answers
+    for mps in (US, f"{US},{UK}"):
+        res = httpx.get(f"{eu}/orders/v0/orders", params={**query, "MarketplaceIds": mps}, headers=eu_token)
+        assert res.status_code == 403
+        assert res.json()["errors"][0] == {"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                                           "details": NOT_VALID}
+    # another region's authorisation (and the legacy all-regions token) is refused on this host
+    assert httpx.get(f"{eu}/orders/v0/orders", params=query, headers=na_token).status_code == 403
+    legacy = token(sb, credentials.SP_API_REFRESH_TOKEN)
+    assert httpx.get(f"{eu}/orders/v0/orders", params=query, headers=legacy).status_code == 403
+    # orders of another region are not on this host
+    us_order = httpx.get(f"{na}/orders/v0/orders", params={"MarketplaceIds": US, "CreatedAfter": ago(days=5)},
+                         headers=na_token).json()["payload"]["Orders"][0]["AmazonOrderId"]
+    assert httpx.get(f"{eu}/orders/v0/orders/{us_order}", headers=eu_token).status_code == 404
+    assert httpx.get(f"{na}/orders/v0/orders/{us_order}", headers=na_token).status_code == 200
+    # the legacy host still answers for every region (what the product uses until it is regional)
+    assert httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": f"{US},{UK}"},
+                     headers=legacy).status_code == 200
+
+
+def test_lists_show_only_the_region(regional) -> None:
+    sb = regional
+    eu = sb.region_urls["EU"]
+    headers = token(sb, credentials.REGION_REFRESH_TOKENS["EU"])
+    reports = httpx.get(f"{eu}/reports/2021-06-30/reports", headers=headers, params={
+        "reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2", "pageSize": 100}).json()["reports"]
+    assert reports and {m for r in reports for m in r["marketplaceIds"]} <= {UK, DE}
+    txns = httpx.get(f"{eu}/finances/2024-06-19/transactions", headers=headers,
+                     params={"postedAfter": ago(days=15)}).json()["payload"]["transactions"]
+    assert txns and {t["marketplaceDetails"]["marketplaceId"] for t in txns} <= {UK, DE}
+    groups = httpx.get(f"{eu}/finances/v0/financialEventGroups", headers=headers).json()["payload"][
+        "FinancialEventGroupList"]
+    assert groups and all(g["OriginalTotal"]["CurrencyCode"] in ("GBP", "EUR") for g in groups)
+    us_inventory = httpx.get(f"{eu}/fba/inventory/v1/summaries", headers=headers, params={
+        "granularityType": "Marketplace", "granularityId": US, "marketplaceIds": US})
+    assert us_inventory.status_code == 403
+
+
+def test_python_amazon_sp_api_per_region(regional) -> None:
+    from sp_api.auth import access_token_client
+
+    sb = regional
+    env = sb.region_env("EU")
+    assert env["SP_API_MARKETPLACES"] == f"{UK},{DE}"
+    access_token_client.cache.clear()
+    uk = make_client(Orders, sb.region_urls["EU"], UK, refresh_token=env["SP_API_REFRESH_TOKEN"])
+    assert uk.get_orders(CreatedAfter=ago(days=3)).payload["Orders"]
+    # the client adds MarketplaceIds=<its marketplace> itself: a US client on the EU host is refused
+    us_on_eu = make_client(Orders, sb.region_urls["EU"], US, refresh_token=env["SP_API_REFRESH_TOKEN"])
+    with pytest.raises(SellingApiForbiddenException) as info:
+        us_on_eu.get_orders(CreatedAfter=ago(days=3))
+    assert info.value.error[0]["details"] == NOT_VALID
+
+
+def test_region_hosts_close_with_the_sandbox(tmp_path: Path) -> None:
+    with running_sandbox(tmp_path, seed=2, history_days=2, regions=True) as sb:
+        urls = dict(sb.region_urls)
+    for url in urls.values():
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url + "/orders/v0/orders", timeout=2)
