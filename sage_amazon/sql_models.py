@@ -162,12 +162,9 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, partition_key: 
         if partition_key is None:
             raise SqlModelError(f"{model.path}: partitioned model needs a partition key")
         _align_partitioned_table(con, model, body, partition_key)
-        replace_partition(
+        count = replace_partition(
             con, model.table, model.partition_column or "", partition_key, body, {"partition_key": partition_key}
         )
-        count = con.execute(
-            f'SELECT count(*) FROM {model.table} WHERE "{model.partition_column}" = ?', [partition_key]
-        ).fetchone()[0]
     else:
         con.execute(f"CREATE OR REPLACE TABLE {model.table} AS {body}")
         count = con.execute(f"SELECT count(*) FROM {model.table}").fetchone()[0]
