@@ -108,3 +108,17 @@ def test_region_hosts_close_with_the_sandbox(tmp_path: Path) -> None:
     for url in urls.values():
         with pytest.raises(httpx.TransportError):
             httpx.get(url + "/orders/v0/orders", timeout=2)
+
+
+def test_each_region_has_its_own_rate_limits(tmp_path: Path) -> None:
+    """Usage plans apply per selling partner and region: emptying getReports (burst 10) on the EU host leaves
+    the NA host's budget whole."""
+    with running_sandbox(tmp_path, seed=3, history_days=2, regions=True, ticking=False) as sb:
+        eu = token(sb, credentials.REGION_REFRESH_TOKENS["EU"])
+        na = token(sb, credentials.REGION_REFRESH_TOKENS["NA"])
+        params = {"reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"}
+        statuses = [httpx.get(f"{sb.region_urls['EU']}/reports/2021-06-30/reports", params=params,
+                              headers=eu).status_code for _ in range(11)]
+        assert statuses == [200] * 10 + [429]
+        assert httpx.get(f"{sb.region_urls['NA']}/reports/2021-06-30/reports", params=params,
+                         headers=na).status_code == 200

@@ -21,8 +21,9 @@ def guard(request: Any, operation: str) -> Any:
     with sandbox.world.lock:
         doc = lwa.authorize(sandbox.world, token, operation, request.method, request.url.path)
     request.state.token_doc = doc
-    regions.check(request, doc, getattr(request.app.state, "region", None))
-    if not sandbox.buckets.take(operation):
+    region = getattr(request.app.state, "region", None)
+    regions.check(request, doc, region)
+    if not sandbox.buckets.take(operation, region):
         raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     if faults.roll(faults.error_rate):
         if faults.rng.random() < 0.5:

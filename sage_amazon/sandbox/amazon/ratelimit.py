@@ -43,17 +43,20 @@ class TokenBuckets:
     def rate(self, operation: str) -> float:
         return self.limits.get(operation, (1.0, 5))[0]
 
-    def take(self, operation: str) -> bool:
-        """Consume one token; False when the bucket is empty (the caller answers 429)."""
+    def take(self, operation: str, scope: str | None = None) -> bool:
+        """Consume one token; False when the bucket is empty (the caller answers 429).
+
+        scope: a region's own budget (Amazon's usage plans are per selling partner and region)."""
         rate, burst = self.limits.get(operation, (1.0, 5))
         now = time.monotonic()
+        key = f"{scope}:{operation}" if scope else operation
         with self._lock:
-            tokens, last = self._state.get(operation, (float(burst), now))
+            tokens, last = self._state.get(key, (float(burst), now))
             tokens = min(float(burst), tokens + (now - last) * rate * self.time_scale)
             if tokens < 1.0:
-                self._state[operation] = (tokens, now)
+                self._state[key] = (tokens, now)
                 return False
-            self._state[operation] = (tokens - 1.0, now)
+            self._state[key] = (tokens - 1.0, now)
             return True
 
 
