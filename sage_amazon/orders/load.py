@@ -113,7 +113,7 @@ def build_sales_order(row: dict[str, Any], lines: list[dict[str, Any]]) -> Sales
         lines=tuple(
             SalesOrderLine(line_no=int(line["line_no"]), item=line["item"], quantity=Decimal(int(line["quantity"])),
                            gross_price=Decimal(line["gross_price"]), discount=Decimal(line["discount"] or 0),
-                           description=(line.get("description") or "")[:60],
+                           description=line.get("description") or "",  # the target fits its field
                            external_line_ref=line.get("external_line_ref") or "")
             for line in lines),
         freight=Decimal(row.get("freight") or 0),
