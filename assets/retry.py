@@ -15,8 +15,8 @@ what is still failing after it reaches the step as one `sage_amazon.errors.Trans
 - a PermanentError (refused login, wrong pool, forbidden) becomes `dg.Failure(allow_retries=False)`: reported at
   once, never "will retry".
 
-Worst case for a system down for good: (1 + RETRY_POLICY.max_retries) budgets plus the policy's delays (about 8 min
-with the defaults), then the run fails with that one line.
+Worst case for a system down for good: (1 + RETRY_POLICY.max_retries) budgets plus the policy's delays (30 s, then
+60 s; about 7 min with the default 120 s budget), then the run fails with that one line.
 """
 
 from __future__ import annotations
@@ -29,7 +29,20 @@ import dagster as dg
 
 from sage_amazon.errors import PermanentError, TransientError, one_line
 
-RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+def _first_delay() -> float:
+    """30 s, or a quarter of a smaller retry budget (a test or a sandbox run with SAGE_AMAZON_RETRY_BUDGET_SECONDS=4
+    retries its steps after 1 s, not 30)."""
+    from sage_amazon import config
+
+    try:
+        return max(1.0, min(30.0, config.retry_budget_seconds() / 4))
+    except config.ConfigError:  # reported with its variable by config.load(); keep the default here
+        return 30.0
+
+
+RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=_first_delay(), backoff=dg.Backoff.EXPONENTIAL,
+                              jitter=dg.Jitter.PLUS_MINUS)
 
 
 @contextmanager
