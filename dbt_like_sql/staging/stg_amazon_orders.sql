@@ -15,6 +15,8 @@ FROM (
         ) AS version_rank
     FROM raw.amazon_orders AS o
     WHERE o.amazon_order_id IS NOT NULL AND o.amazon_order_id <> ''
-      AND coalesce(o.partition_date, CAST(o.extracted_at AS DATE)) = CAST($partition_key AS DATE)
+      -- (written so that DuckDB's zone maps skip the other days: no function around partition_date)
+      AND (o.partition_date = CAST($partition_key AS DATE)
+           OR (o.partition_date IS NULL AND CAST(o.extracted_at AS DATE) = CAST($partition_key AS DATE)))
 )
 WHERE version_rank = 1
