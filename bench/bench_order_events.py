@@ -2,7 +2,7 @@
 
 An event lands one new version of an order and rebuilds the order models (stg_amazon_orders,
 stg_amazon_order_items, sage_order_lines, sage_orders) for its purchase day only: the models are daily
-partitioned. The history grows by days (1,000 orders a day, 1.5 lines an order), the event's day has
+partitioned; the run's blocking structural checks read that day too. The history grows by days (1,000 orders a day, 1.5 lines an order), the event's day has
 the same 1,000 orders at every size, so a flat figure means the event does not pay for history.
 
 Figures (JSON lines, as bench/run.py expects), the median of EVENTS events each:
@@ -27,6 +27,13 @@ EVENTS = 7
 SIZES = (10_000, 100_000, 1_000_000)
 MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
           "marts/sage_order_lines.sql", "marts/sage_orders.sql")
+# the blocking structural checks of an ORDER_CHANGE run (assets/orders/checks.py), on the run's day
+STRUCTURAL_CHECKS = tuple(
+    sql + " WHERE partition_date = CAST(? AS DATE)" for sql in (
+        "SELECT count(*), count(DISTINCT amazon_order_id) FROM marts.sage_orders",
+        "SELECT count(*) FROM staging.stg_amazon_orders",
+        "SELECT count(*) FROM marts.sage_order_lines",
+        "SELECT count(*) FROM staging.stg_amazon_order_items"))
 SKUS = ("NW-MUG-01", "NW-LAMP-02", "NW-TEE-03", "NW-BOTTLE-04")
 
 
@@ -122,6 +129,8 @@ def measure(tmp: Path, n_orders: int) -> tuple[float, float, list[float]]:
                         [str(i), oid, f"x{i * 37}"])
             for model in models:
                 sql_models.materialize(con, model, event_day)
+            for sql in STRUCTURAL_CHECKS:  # what the run's blocking checks read (its day)
+                con.execute(sql, [event_day]).fetchall()
             events.append(time.perf_counter() - t0)
             status = con.execute("SELECT amazon_status FROM marts.sage_orders WHERE amazon_order_id = ?",
                                  [oid]).fetchone()
