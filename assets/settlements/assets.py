@@ -194,7 +194,8 @@ def settlement_reconciliation_ties_out(context: dg.AssetCheckExecutionContext,
         return dg.AssetCheckResult(passed=False, description=f"no reconciliation row for settlement {sid}")
     # repeats the landing's blocking checks, so a run that starts below the landing (staged runs) is safe too
     one_currency = row["currency_count"] <= 1 and (row["line_currencies"] or row["currency"]) == row["currency"]
-    ok = (row["variance"] == 0 and row["clearing_balance"] == 0 and row["journals_balanced"] and one_currency
+    ok = (row["variance"] == 0 and row["clearing_balance"] == 0 and row.get("ledger_clearing_balance", 0) == 0
+          and row["journals_balanced"] and one_currency
           and row["sum_journal_lines"] == row["sum_lines"] == row["total_amount"] == row["deposit"])
     return dg.AssetCheckResult(passed=bool(ok), metadata=_reconciliation_metadata(row, table),
                                description="ties out" if ok else
@@ -207,8 +208,8 @@ def _reconciliation_metadata(row: dict, table: list[dict]) -> dict:
     from sage_amazon.ledger import settlements
 
     money = ("total_amount", "sum_lines", "sum_journal_lines", "deposit", "variance", "clearing_balance",
-             "unmapped_amount")
-    md = {k: dg.MetadataValue.text(f"{row[k]:.2f}") for k in money}
+             "ledger_clearing_balance", "fx_gain_loss", "rounding", "unmapped_amount")
+    md = {k: dg.MetadataValue.text(f"{row[k]:.2f}") for k in money if row.get(k) is not None}
     md.update({
         "currency": row["currency"], "deposit_date": str(row["deposit_date"]), "periods": row["periods"] or "",
         "journal_count": int(row["journal_count"] or 0), "line_count": int(row["line_count"] or 0),

@@ -1,4 +1,4 @@
--- description: One row per settlement that finance reads: Amazon's total, the sum of the detail lines, the sum of the journal account lines, the deposit, the variance (must be 0.00), the clearing balance left after the deposit, unmapped (suspense) lines, and whether every journal balances.
+-- description: One row per settlement that finance reads: Amazon's total, the sum of the detail lines, the sum of the journal account lines, the deposit, the variance (must be 0.00), the clearing balance left after the deposit (in both currencies), realised FX gain or loss and rounding, unmapped (suspense) lines, and whether every journal balances.
 -- flow: settlements
 -- partitions: settlement
 -- partition_column: settlement_id
@@ -23,6 +23,12 @@ journal AS (
         CAST(coalesce(sum(amount) FILTER (WHERE line_kind = 'account'), 0) AS DECIMAL(18, 2)) AS sum_journal_lines,
         CAST(coalesce(-sum(amount) FILTER (WHERE line_kind = 'bank'), 0) AS DECIMAL(18, 2)) AS deposit,
         CAST(coalesce(sum(amount) FILTER (WHERE line_kind = 'clearing'), 0) AS DECIMAL(18, 2)) AS clearing_balance,
+        CAST(coalesce(sum(ledger_credit - ledger_debit) FILTER (WHERE line_kind = 'clearing'), 0) AS DECIMAL(18, 2))
+            AS ledger_clearing_balance,
+        CAST(coalesce(sum(ledger_credit - ledger_debit) FILTER (WHERE line_kind = 'fx_gain_loss'), 0)
+            AS DECIMAL(18, 2)) AS fx_gain_loss,
+        CAST(coalesce(sum(ledger_credit - ledger_debit) FILTER (WHERE line_kind = 'rounding'), 0) AS DECIMAL(18, 2))
+            AS rounding,
         CAST(coalesce(sum(debit), 0) AS DECIMAL(18, 2)) AS debit_total,
         CAST(coalesce(sum(credit), 0) AS DECIMAL(18, 2)) AS credit_total,
         CAST(coalesce(sum(ledger_debit), 0) AS DECIMAL(18, 2)) AS ledger_debit_total,
@@ -63,6 +69,9 @@ SELECT
     journal.deposit,
     CAST(rep.total_amount - detail.sum_lines AS DECIMAL(18, 2)) AS variance,
     journal.clearing_balance,
+    journal.ledger_clearing_balance,
+    journal.fx_gain_loss,
+    journal.rounding,
     journal.journal_count,
     journal.periods,
     journal.debit_total,

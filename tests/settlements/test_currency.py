@@ -58,3 +58,11 @@ def test_a_rate_file_line_that_is_not_a_rate_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path))
     with pytest.raises(MappingError, match=r"rates.csv, line 2: expected date,currency,rate"):
         accounts.load()
+
+
+def test_reconciliation_shows_clearing_in_both_currencies(tmp_path):
+    path = tmp_path / "de.txt"
+    path.write_text(to_european(V2_SAMPLE.read_text()).replace("\tUSD\t", "\tEUR\t").replace("amazon.com", "amazon.de"))
+    r = settlements.preview(path, "x3").reconciliation
+    assert r["clearing_balance"] == 0 and r["ledger_clearing_balance"] == 0
+    assert r["fx_gain_loss"] == 0 and abs(r["rounding"]) <= D("0.05")  # one constant rate: rounding only
