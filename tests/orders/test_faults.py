@@ -49,9 +49,8 @@ KILLED_LOAD = textwrap.dedent("""
     from sage_amazon.warehouse import Warehouse
     url, warehouse = sys.argv[1], sys.argv[2]
     target = X3Target.from_settings(url, "admin", "admin", "SEED", "SEED")
-    with Warehouse(warehouse).write() as con:
-        print("loading", flush=True)
-        load.load_orders(con, target, workers=1)
+    print("loading", flush=True)
+    load.load_orders(Warehouse(warehouse).write, target, workers=1)  # short sessions, as the asset does
 """)
 
 
