@@ -104,8 +104,8 @@ def inspect_command(file: Path, as_json: bool, target: str | None) -> None:
         preview = settlements.preview(file, target)
     except SettlementFileError as exc:
         if as_json:
-            click.echo(json.dumps({"ok": False, "error": str(exc), "file": exc.path, "line": exc.line,
-                                   "column": exc.column}))
+            click.echo(json.dumps({"ok": False, "status": "unreadable", "error": str(exc), "file": exc.path,
+                                   "line": exc.line, "column": exc.column, "value": exc.value}))
         else:
             click.echo(f"sage-amazon: {exc}", err=True)
         sys.exit(1)

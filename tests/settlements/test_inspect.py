@@ -79,3 +79,12 @@ def test_unmapped_hold_keeps_the_settlement_unposted(tmp_path, monkeypatch):
     assert held.blocked[0].description.startswith("on hold (accounts.yaml unmapped: hold): 1 line(s)")
     result = _inspect(tmp_path / "s.txt")
     assert result.exit_code == 1 and result.output.startswith("BLOCKED")
+
+
+def test_unreadable_file_names_line_column_and_value_in_json(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text((FILES / "ca-v1-blanks.txt").read_text().replace("32.09    ", "32.O9    "))
+    result = _inspect(path, "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    assert (doc["status"], doc["line"], doc["column"], doc["value"]) == ("unreadable", 3, "price-amount", "32.O9")
