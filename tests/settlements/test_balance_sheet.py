@@ -162,3 +162,11 @@ def test_balance_sheet_roles_by_name(transaction_type, description, role):
 ])
 def test_more_real_types(transaction_type, amount_type, description, role):
     assert accounts.load().role_for(transaction_type, amount_type, description)[0] == role
+
+
+def test_v1_card_charged_settlement_from_amazon_ca():
+    net = _post("ca-v1-card-charged.txt")
+    assert net[PAYABLE] == D("-120.00")   # 150.00 cleared, the period's 30.00 owed again
+    assert net[CARD] == D("150.00")
+    assert net.get(BANK, D(0)) == 0 and net.get(SUSPENSE, D(0)) == 0
+    assert net["4000"] == D("100.00") and net["6120"] == D("-115.00")

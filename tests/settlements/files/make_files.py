@@ -101,7 +101,43 @@ def north_america_unified() -> None:
     ])
 
 
+V1_HEADER = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
+             "currency", "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id",
+             "marketplace-name", "shipment-fee-type", "shipment-fee-amount", "order-fee-type", "order-fee-amount",
+             "fulfillment-id", "posted-date", "order-item-code", "merchant-order-item-id",
+             "merchant-adjustment-item-id", "sku", "quantity-purchased", "price-type", "price-amount",
+             "item-related-fee-type", "item-related-fee-amount", "misc-fee-amount", "other-fee-amount",
+             "other-fee-reason-description", "promotion-id", "promotion-type", "promotion-amount",
+             "direct-payment-type", "direct-payment-amount", "other-amount")
+
+
+def v1_card_charged() -> None:
+    """The card-charged settlement of the negative series as an Amazon.ca V1 file: the balance lines are
+    transaction types with other-amount, amounts padded with blanks as real V1 exports are."""
+    sid, rows = "90000000102", []
+
+    def row(**values):
+        rows.append("\t".join(values.get(c.replace("-", "_"), "") for c in V1_HEADER))
+
+    row(settlement_id=sid, settlement_start_date="2026-03-15 00:00:00 UTC",
+        settlement_end_date="2026-03-29 00:00:00 UTC", deposit_date="2026-03-31 00:00:00 UTC",
+        total_amount="-30.00    ", currency="CAD")
+    row(settlement_id=sid, transaction_type="Payable to Amazon", posted_date="2026-03-16 00:00:00 UTC",
+        other_amount="-150.00   ")
+    row(settlement_id=sid, transaction_type="Successful charge", posted_date="2026-03-16 00:00:00 UTC",
+        other_amount="150.00    ")
+    row(settlement_id=sid, transaction_type="Order", order_id="702-0000002-0000002", marketplace_name="Amazon.ca",
+        fulfillment_id="AFN", posted_date="2026-03-20 00:00:00 UTC", sku="NW-MUG-01", quantity_purchased="1",
+        price_type="Principal", price_amount="100.00    ", item_related_fee_type="Commission",
+        item_related_fee_amount="-15.00    ")
+    row(settlement_id=sid, transaction_type="Storage Fee", posted_date="2026-03-25 00:00:00 UTC",
+        other_amount="-115.00   ")
+    (Path(__file__).parent / "ca-v1-card-charged.txt").write_text(
+        "\t".join(V1_HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     negative_series()
     balance_sheet()
     north_america_unified()
+    v1_card_charged()
