@@ -486,7 +486,9 @@ class SpApi:
                                       status=status, operation=operation)
             return SpApiError(_library_message(exc), status=status, operation=operation)
         if isinstance(exc, httpx.TransportError):  # connection refused / reset, timeout
-            return SpApiRetryable(0, f"{type(exc).__name__}: not reachable or no answer")
+            retryable = SpApiRetryable(0, f"{type(exc).__name__}: not reachable or no answer")
+            retryable.lwa = _in_token_request(exc)
+            return retryable
         if isinstance(exc, ValueError) and "json" in type(exc).__name__.lower():
             return SpApiRetryable(0, "unreadable answer (not JSON)")
         return None
@@ -508,6 +510,16 @@ class SpApi:
                 except Exception:  # noqa: BLE001
                     pass
             self._clients.clear()
+
+
+def _in_token_request(exc: BaseException) -> bool:
+    """Did the failure happen while asking LWA for an access token (python-amazon-sp-api's sp_api.auth)?"""
+    tb = exc.__traceback__
+    while tb is not None:
+        if "sp_api/auth" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _library_message(exc: Any) -> str:

@@ -77,3 +77,19 @@ def test_a_wrong_lwa_secret_is_permanent_names_the_lwa_endpoint_and_is_not_retri
     assert f"login refused by LWA at SP_API_LWA_ENDPOINT={amazon.lwa_url}" in message
     assert "LWA_CLIENT_SECRET" in message and secret not in message
     assert waits(caplog) == [] and api.calls["getOrders"] == 1
+
+
+def test_an_unreachable_lwa_endpoint_is_named(amazon):
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    lwa = f"http://127.0.0.1:{port}/auth/o2/token"
+    settings = SpApiSettings(endpoint=amazon.base_url, lwa_endpoint=lwa, refresh_token=credentials.SP_API_REFRESH_TOKEN,
+                             lwa_app_id=credentials.LWA_APP_ID, lwa_client_secret=credentials.LWA_CLIENT_SECRET,
+                             marketplaces=("ATVPDKIKX0DER",))
+    api = SpApi(settings, limiters=RateLimiters(scale=1000), retry=SMALL)
+    with pytest.raises(SpApiUnavailable, match=f"Login with Amazon at SP_API_LWA_ENDPOINT={lwa} still unavailable"):
+        api.call("getOrders", "ordersV0", "get_orders", CreatedAfter="2026-01-01T00:00:00Z")
+    api.close()
