@@ -490,7 +490,9 @@ class SpApi:
             retryable.lwa = _in_token_request(exc)
             return retryable
         if isinstance(exc, ValueError) and "json" in type(exc).__name__.lower():
-            return SpApiRetryable(0, "unreadable answer (not JSON)")
+            retryable = SpApiRetryable(0, "unreadable answer (not JSON)")
+            retryable.lwa = _in_token_request(exc)
+            return retryable
         return None
 
     def _forget_token(self) -> None:
