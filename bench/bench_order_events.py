@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 PER_DAY = 1000
-EVENTS = 7
+EVENTS = 15
 SIZES = (10_000, 100_000, 1_000_000)
 MODELS = ("staging/stg_amazon_orders.sql", "staging/stg_amazon_order_items.sql",
           "marts/sage_order_lines.sql", "marts/sage_orders.sql")
