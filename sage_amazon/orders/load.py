@@ -226,13 +226,15 @@ class _Run:
                     self.later(*[lambda con, f=f, k=k, d=d: posting_ledger.start(con, f, k, d)
                                  for f, k, d in job.starts])
             self.flush()  # every 'sending' of the chunk is committed before its first call
-            if self.workers == 1 or len(chunk) == 1:
-                for job in chunk:
-                    self._guarded(work, job)
-            else:
-                with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sage-post") as pool:
-                    list(pool.map(lambda job: self._guarded(work, job), chunk))
-            self.flush()
+            try:
+                if self.workers == 1 or len(chunk) == 1:
+                    for job in chunk:
+                        self._guarded(work, job)
+                else:
+                    with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sage-post") as pool:
+                        list(pool.map(lambda job: self._guarded(work, job), chunk))
+            finally:
+                self.flush()  # what was done is recorded, even if a record raised something unexpected
 
     def _guarded(self, work: Callable[[_Job], None], job: _Job) -> None:
         if self.stopped:
