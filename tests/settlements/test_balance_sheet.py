@@ -159,6 +159,9 @@ def test_balance_sheet_roles_by_name(transaction_type, description, role):
     ("Order", "Order-Fees", "FBAPerOrderFulfillmentFee", "fba_fees"),
     ("Order", "other-transaction", "MiscFee", "other_fees"),
     ("A-to-z Guarantee Claim", "ItemPrice", "Principal", "refunds"),
+    ("other-transaction", "other-transaction", "FBA Inventory Storage Fee", "storage_fees"),
+    ("other-transaction", "other-transaction", "FBA Long-Term Storage Fee", "storage_fees"),
+    ("other-transaction", "other-transaction", "Subscription Fee Adjustment", "subscription"),
 ])
 def test_more_real_types(transaction_type, amount_type, description, role):
     assert accounts.load().role_for(transaction_type, amount_type, description)[0] == role
