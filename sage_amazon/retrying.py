@@ -72,7 +72,7 @@ def exhausted_message(system: System, what: str, attempts: int, elapsed: float, 
             f"({what}): {reason}")
 
 
-def retry_call(fn: Callable[[], T], *, system: System, what: str, retry_on: type[BaseException] | tuple,
+def retry_call(fn: Callable[[], T], *, system: System | Callable[[BaseException], System], what: str, retry_on: type[BaseException] | tuple,
                policy: RetryPolicy, give_up: Callable[[BaseException, str], BaseException] | None = None,
                before_retry: Callable[[BaseException], None] | None = None,
                sleep: Callable[[float], None] = time.sleep) -> T:
@@ -80,7 +80,11 @@ def retry_call(fn: Callable[[], T], *, system: System, what: str, retry_on: type
 
     `give_up(last_exception, message)` builds the exception raised when the budget is spent (default:
     the last exception itself); `before_retry(exc)` runs before each wait (e.g. drain a rate limiter).
+    `system` may be a function of the failure (SP-API or its LWA token endpoint).
     """
+
+    def named(exc: BaseException | None) -> System:
+        return system if isinstance(system, System) or exc is None else system(exc)
     from tenacity import (
         RetryCallState,
         Retrying,
@@ -96,13 +100,13 @@ def retry_call(fn: Callable[[], T], *, system: System, what: str, retry_on: type
             before_retry(exc)
         reason = " ".join(str(getattr(exc, "reason", "") or exc).split()) if exc is not None else "?"
         log.warning("waiting for %s: %s failed (%s); retry %d in %.1f s (%.0f of %.0f s budget used)",
-                    system, what, reason[:200], state.attempt_number, state.upcoming_sleep,
+                    named(exc), what, reason[:200], state.attempt_number, state.upcoming_sleep,
                     state.seconds_since_start or 0.0, policy.budget)
 
     def spent(state: RetryCallState) -> T:
         exc = state.outcome.exception() if state.outcome else None
         assert exc is not None
-        message = exhausted_message(system, what, state.attempt_number, state.seconds_since_start or 0.0, exc)
+        message = exhausted_message(named(exc), what, state.attempt_number, state.seconds_since_start or 0.0, exc)
         log.error("giving up: %s", message)
         if give_up is None:
             raise exc

@@ -453,11 +453,12 @@ class SpApi:
                 bucket.drain()
 
         def give_up(exc: BaseException, message: str) -> BaseException:
-            if getattr(exc, "lwa", False):  # the token request failed, not SP-API itself
-                message = message.replace(str(self.system), str(self.lwa), 1)
             return SpApiUnavailable(message, status=getattr(exc, "status", None), operation=operation)
 
-        return retry_call(attempt, system=self.system, what=operation, policy=self.retry,
+        def system(exc: BaseException) -> System:  # the token request failed, or SP-API itself
+            return self.lwa if getattr(exc, "lwa", False) else self.system
+
+        return retry_call(attempt, system=system, what=operation, policy=self.retry,
                           retry_on=SpApiRetryable, give_up=give_up, before_retry=before_retry, sleep=self._sleep)
 
     def _classify(self, exc: Exception, operation: str) -> Exception | None:
