@@ -17,6 +17,7 @@ from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
+from sage_amazon import deadletters
 
 
 def _is_current(day: date, now: datetime) -> bool:
@@ -117,4 +118,74 @@ def sage_stock(context: dg.AssetExecutionContext, sage: SageResource,
         "preview": dg.MetadataValue.md(_table_md(
             [{"site": r.site, "item": r.item, "physical": r.physical, "allocated": r.allocated,
               "available": r.available} for r in rows], ["site", "item", "physical", "allocated", "available"])),
+    })
+
+
+@dg.asset(
+    kinds={"yaml", "duckdb"},
+    metadata={"dagster/table_name": "ref.fba_site_map"},
+    pool=pools.DUCKDB_WRITE,
+    description="inventory.yaml's FBA sites: which Sage site holds the FBA stock of which marketplace "
+                "(ref.fba_site_map), for the configured Sage target",
+)
+def fba_site_map(warehouse: WarehouseResource, sage: SageResource) -> dg.MaterializeResult:
+    from sage_amazon.inventory import rules as inventory_rules
+
+    cfg = inventory_rules.load(sage.target)
+    rows = [(site, mp) for site, mps in sorted(cfg.fba_sites.items()) for mp in mps]
+    with warehouse.write() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS ref")
+        con.execute("CREATE OR REPLACE TABLE ref.fba_site_map (site VARCHAR NOT NULL, marketplace_id VARCHAR NOT NULL)")
+        if rows:
+            con.executemany("INSERT INTO ref.fba_site_map VALUES (?, ?)", rows)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows), "mode": cfg.mode, "reason_code": cfg.reason_code,
+        "sites": dg.MetadataValue.md("\n".join(f"- {s}: {', '.join(m)}" for s, m in cfg.fba_sites.items()) or "_none_"),
+    })
+
+
+@dg.asset(
+    kinds={"sage"},
+    deps=["fba_discrepancy"],
+    partitions_def=daily_partitions,
+    pool=pools.SAGE,
+    retry_policy=RETRY_POLICY,
+    tags={deadletters.FLOW_TAG: "fba_adjustments"},  # = sage_amazon.inventory.adjust.FLOW
+    description="Makes each Sage FBA site follow Amazon's fulfillable units: one adjustment per (day, site, item) "
+                "with the inventory.yaml reason code (X3 miscellaneous receipt SMR / issue SMO; Sage 500 inventory "
+                "adjustment, timInvtTran 710), through the posting ledger (flow fba_adjustments). Mode report_only "
+                "posts nothing; unknown SKUs, unmapped marketplaces and absurd quantities become dead letters",
+)
+def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
+                         warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from assets.retry import transient_as_retry
+    from sage_amazon import deadletters, posting_ledger
+    from sage_amazon.inventory import adjust
+    from sage_amazon.inventory import rules as inventory_rules
+
+    day = date.fromisoformat(context.partition_key)
+    cfg = inventory_rules.load(sage.target)
+    target = sage.get_target()
+    try:
+        with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+            result = adjust.post_adjustments(warehouse.write, target, day, cfg)
+    finally:
+        close = getattr(target, "close", None)
+        if close:
+            close()
+    with warehouse.write() as con:
+        letters = deadletters.summary(con, adjust.FLOW)
+        ledger = posting_ledger.counts(con, adjust.FLOW)
+    counts = result.counts
+    context.log.info(f"FBA adjustments ({cfg.mode}): {dict(counts)}")
+    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["posted"] + counts["adopted"],
+        "mode": cfg.mode, "reason_code": cfg.reason_code, "sage_target": sage.target,
+        "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],
+        "in_step": counts["in_step"], "not_posted_report_only": counts["report_only"],
+        "dead_lettered": counts["dead_lettered"], "open_dead_letters": letters["open"],
+        "ledger": dg.MetadataValue.json(ledger),
+        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
     })

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.flow import flow_definitions
-from assets.inventory import FLOW, assets
+from assets.inventory import FLOW, assets, checks
 from sensors import inventory as automation
 
 
@@ -11,7 +11,8 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:operations"],
-        assets=[assets.amazon_fba_inventory, assets.sage_stock],
+        assets=[assets.amazon_fba_inventory, assets.sage_stock, assets.fba_site_map, assets.sage_fba_adjustments],
+        asset_checks=checks.CHECKS,
         jobs=[automation.inventory_job],
         schedules=[automation.inventory_schedule],
     )

@@ -19,11 +19,18 @@ MARKETPLACES = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
 ANCHOR = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the seller's clock (Amazon sandbox)
 
 
-def flow_defs() -> tuple[list, list]:
-    from assets.inventory.definitions import defs
+REFERENCE = ["sku_map", "marketplace_map", "order_status_map", "carrier_map", "order_currencies"]  # one multi-asset
+FBA_PATH = [*REFERENCE, "fba_site_map", "amazon_fba_inventory", "sage_stock", "stg_fba_inventory_by_site",
+            "fba_discrepancy", "sage_fba_adjustments"]
 
-    d = defs()
-    return list(d.assets), list(d.asset_checks or [])
+
+def flow_defs() -> tuple[list, list]:
+    """The inventory flow as the code location builds it, plus the reference flow's mapping tables it reads."""
+    from assets.inventory.definitions import defs
+    from assets.reference.definitions import defs as reference
+
+    flows = [defs(), reference()]
+    return [a for d in flows for a in d.assets], [c for d in flows for c in (d.asset_checks or [])]
 
 
 def today() -> str:
@@ -37,6 +44,20 @@ def _fresh_token_cache() -> None:
 
     access_token_client.cache.clear()
     access_token_client.grantless_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _client_at_sandbox_speed() -> Iterator[None]:
+    """The sandbox's clock runs 50 times Amazon's (time_scale=50): the client's token buckets too
+    (what SP_API_RATE_SCALE does for a whole process)."""
+    from sage_amazon.amazon import client
+
+    scale = client.LIMITERS.scale
+    client.LIMITERS.scale = 50.0
+    client.LIMITERS.clear()
+    yield
+    client.LIMITERS.scale = scale
+    client.LIMITERS.clear()
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +120,7 @@ def env(request: pytest.FixtureRequest, amazon: Any, tmp_path: Path) -> dict[str
 def materialize(resources: dict[str, Any], names: list[str], partition: str | None = None,
                 run_config: dict | None = None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     assets, checks = flow_defs()
-    selection = [*names]
+    selection = dg.AssetSelection.assets(*names) | dg.AssetSelection.checks_for_assets(*names)
     return dg.materialize([*assets, *checks], selection=selection, resources=resources,
                           partition_key=partition or today(), run_config=run_config, raise_on_error=raise_on_error,
                           instance=dg.DagsterInstance.ephemeral())

@@ -9,7 +9,8 @@ BEGIN
     FOR r IN SELECT p.oid::regprocedure AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
              WHERE n.nspname = current_schema() AND p.proname IN (
                  'spgetnextsurrogatekey', 'spgetnextblocksurrogatekey', 'spdmcreatemigrationlogentry',
-                 'spsoapisalesordins', 'spglapipostbatchlessglposting', 'spsosandboxshiporder')
+                 'spsoapisalesordins', 'spglapipostbatchlessglposting', 'spsosandboxshiporder',
+                 'spimapiinvtadjins')
     LOOP
         EXECUTE 'DROP ROUTINE ' || r.sig;
     END LOOP;
@@ -597,4 +598,72 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM tsoSOLine sl WHERE sl.SOKey = so.SOKey AND sl.Status = 1) THEN
         UPDATE tsoSalesOrder SET Status = 4, OpenAmt = 0, UpdateDate = now() WHERE SOKey = so.SOKey;
     END IF;
+END $$;
+
+-- Inventory adjustment (IM TranType 710) of one item in one warehouse bin: the quantity on hand moves by iAdjQty
+-- (signed), one timInvtTran row records it with its reason code. [UNCONFIRMED] name and parameters: no public
+-- source documents Sage 500's IM adjustment API; the tables and the 710 type are Sage's. _oRetVal: 1 posted,
+-- 2 refused (oMessage says why; nothing written), 3 bad parameters.
+CREATE OR REPLACE PROCEDURE spimAPIInvtAdjIns(iCompanyID varchar, iWhseID varchar, iItemID varchar,
+                                              iWhseBinID varchar, iAdjQty numeric, iReasonCodeID varchar,
+                                              iTranDate date, iTranCmnt varchar, iUserID varchar,
+                                              OUT oTranNo varchar, OUT oMessage varchar, OUT _oRetVal int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_whse int;
+    v_bin int;
+    v_item record;
+    v_reason int;
+    v_onhand numeric;
+    v_key int;
+BEGIN
+    IF iCompanyID IS NULL OR iWhseID IS NULL OR iItemID IS NULL OR iAdjQty IS NULL OR iTranDate IS NULL THEN
+        oMessage := 'CompanyID, WhseID, ItemID, AdjQty and TranDate are required'; _oRetVal := 3; RETURN;
+    END IF;
+    IF iAdjQty = 0 THEN
+        oMessage := 'Adjustment quantity must not be zero'; _oRetVal := 2; RETURN;
+    END IF;
+    SELECT WhseKey INTO v_whse FROM timWarehouse WHERE CompanyID = iCompanyID AND WhseID = iWhseID;
+    IF v_whse IS NULL THEN
+        oMessage := format('Invalid Warehouse ID ''%s''', iWhseID); _oRetVal := 2; RETURN;
+    END IF;
+    SELECT ItemKey, Status, StdUnitCost INTO v_item FROM timItem WHERE CompanyID = iCompanyID AND ItemID = iItemID;
+    IF v_item.ItemKey IS NULL THEN
+        oMessage := format('Invalid Item ID ''%s''', iItemID); _oRetVal := 2; RETURN;
+    END IF;
+    IF v_item.Status <> 1 THEN
+        oMessage := format('Item ''%s'' is not active', iItemID); _oRetVal := 2; RETURN;
+    END IF;
+    IF iReasonCodeID IS NOT NULL AND iReasonCodeID <> '' THEN
+        SELECT ReasonCodeKey INTO v_reason FROM tciReasonCode
+        WHERE CompanyID = iCompanyID AND ReasonCodeID = iReasonCodeID AND (TranType IS NULL OR TranType = 710);
+        IF v_reason IS NULL THEN
+            oMessage := format('Invalid Reason Code ''%s''', iReasonCodeID); _oRetVal := 2; RETURN;
+        END IF;
+    END IF;
+    SELECT WhseBinKey INTO v_bin FROM timWhseBin
+    WHERE WhseKey = v_whse AND (iWhseBinID IS NULL OR iWhseBinID = '' OR WhseBinID = iWhseBinID)
+    ORDER BY WhseBinKey LIMIT 1;
+    IF v_bin IS NULL THEN
+        oMessage := format('Invalid Bin ID ''%s'' in warehouse ''%s''', coalesce(iWhseBinID, ''), iWhseID);
+        _oRetVal := 2; RETURN;
+    END IF;
+    SELECT QtyOnHand INTO v_onhand FROM timWhseBinInvt WHERE WhseBinKey = v_bin AND ItemKey = v_item.ItemKey
+    FOR UPDATE;
+    IF coalesce(v_onhand, 0) + iAdjQty < 0 THEN
+        oMessage := format('Quantity on hand of ''%s'' in ''%s'' would be negative (%s on hand, %s adjusted)',
+                           iItemID, iWhseID, coalesce(v_onhand, 0)::numeric(16,2), iAdjQty::numeric(16,2));
+        _oRetVal := 2; RETURN;
+    END IF;
+    INSERT INTO timWhseBinInvt AS bi (WhseBinKey, ItemKey, QtyOnHand) VALUES (v_bin, v_item.ItemKey, iAdjQty)
+    ON CONFLICT (WhseBinKey, ItemKey) DO UPDATE SET QtyOnHand = bi.QtyOnHand + iAdjQty;
+    INSERT INTO timInventory (WhseKey, ItemKey) VALUES (v_whse, v_item.ItemKey) ON CONFLICT DO NOTHING;
+    CALL spGetNextSurrogateKey('timInvtTran', v_key);
+    oTranNo := lpad(v_key::varchar, 10, '0');
+    INSERT INTO timInvtTran (CompanyID, TranNo, TranID, TranType, TranDate, WhseKey, WhseBinKey, ItemKey, TranQty,
+                             UnitCost, ReasonCodeKey, TranCmnt, CreateUserID)
+    VALUES (iCompanyID, oTranNo, oTranNo || '-IA', 710, iTranDate, v_whse, v_bin, v_item.ItemKey, iAdjQty,
+            v_item.StdUnitCost, v_reason, left(iTranCmnt, 50), coalesce(iUserID, 'admin'));
+    oMessage := 'OK';
+    _oRetVal := 1;
 END $$;

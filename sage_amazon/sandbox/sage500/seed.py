@@ -49,6 +49,7 @@ CUSTOMERS = (
     ("AMZDE", "Amazon.de Kunden", "EUR", "DE", "DE01", "DHL PAKET", "A1PA6795UKMFR9"),
 )
 SUSPENSE_ACCOUNT = "2990"
+REASON_CODES = (("FBA", "Amazon FBA stock adjustment"), ("DAMAGED", "Damaged stock"))
 FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
 
@@ -104,6 +105,8 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
     ex(text("INSERT INTO tglOptions (CompanyID, SuspenseAcctKey, UseSuspenseAcct) SELECT :c, GLAcctKey, 0 "
             "FROM tglAccount WHERE CompanyID = :c AND GLAcctNo = :s"), {**c, "s": SUSPENSE_ACCOUNT})
     ex(text("INSERT INTO tglJournal (CompanyID, JrnlID, Description) VALUES (:c, 'GJ', 'General journal')"), c)
+    ex(text("INSERT INTO tciReasonCode (CompanyID, ReasonCodeID, Description, TranType) VALUES (:c, :r, :d, 710)"),
+       [{**c, "r": r, "d": d} for r, d in REASON_CODES])
     for year in FISCAL_YEARS:
         ex(text("INSERT INTO tglFiscalYear (CompanyID, FiscYear, StartDate, EndDate) VALUES (:c, :y, :s, :e)"),
            {**c, "y": str(year), "s": date(year, 1, 1), "e": date(year, 12, 31)})

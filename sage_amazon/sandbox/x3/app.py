@@ -113,7 +113,8 @@ class Syracuse:
 
     @staticmethod
     def _keys(pub, key: str) -> list[tuple[str, str]]:
-        return [({"SOH": "SOHNUM", "BPC": "BPCNUM", "ITM": "ITMREF"}.get(pub.name, "NUM"), key)]
+        return [({"SOH": "SOHNUM", "BPC": "BPCNUM", "ITM": "ITMREF", "SMR": "VCRNUM", "SMO": "VCRNUM"}
+                 .get(pub.name, "NUM"), key)]
 
 
 def create_app(engine: Engine, settings: X3Settings):

@@ -106,6 +106,13 @@ GAS_FIELDS = {f.name: f for f in (
     _c("FREREF", 30), _c("VAT", 5),
 )}
 GAS_LINE = ("LIN", "ACC", "DES", "DEB", "CDT", "DEBLED", "CDTLED", "FREREF", "VAT")
+# miscellaneous receipts (SMR, function GESSMR) and issues (SMO, GESSMO): header + lines [field ids UNCONFIRMED:
+# no public SOAP payload; a customer publication ZSMO is known to exist]
+SMV_FIELDS = {f.name: f for f in (
+    _c("STOFCY", 5), _c("VCRNUM", 20), _dt("IPTDAT"), _c("TRSCOD", 5), _c("VCRDES", 30), _c("MVTDES", 30),
+    _i("VCRLIN"), _c("ITMREF", 20), _d("QTYSTU"), _c("STA", 3), _c("LOC", 10),
+)}
+SMV_LINE = ("VCRLIN", "ITMREF", "QTYSTU", "STA", "LOC")
 
 
 def _grp(fields: dict[str, Field], group_id: str, names: tuple[str, ...] | str) -> Group:
@@ -144,6 +151,14 @@ def _standard() -> dict[str, Publication]:
             _grp(GAS_FIELDS, "GAS0_1", "TYP NUM FCY JOU ACCDAT CUR RATMLT DESVCR REF"),
             _tab(GAS_FIELDS, "GAS1_1", GAS_LINE, 999),
         )),
+        Publication("SMR", "SMR", "Miscellaneous receipt", (
+            _grp(SMV_FIELDS, "SMR0_1", "STOFCY VCRNUM IPTDAT TRSCOD VCRDES MVTDES"),
+            _tab(SMV_FIELDS, "SMR1_1", SMV_LINE, 500),
+        )),
+        Publication("SMO", "SMO", "Miscellaneous issue", (
+            _grp(SMV_FIELDS, "SMO0_1", "STOFCY VCRNUM IPTDAT TRSCOD VCRDES MVTDES"),
+            _tab(SMV_FIELDS, "SMO1_1", SMV_LINE, 500),
+        )),
     )}
 
 
@@ -174,6 +189,16 @@ def _custom() -> dict[str, Publication]:
             _grp(GAS_FIELDS, "YJE0_1", "TYP NUM FCY JOU ACCDAT"),
             _grp(GAS_FIELDS, "YJE0_2", "CUR RATMLT DESVCR REF"),
             _tab(GAS_FIELDS, "YJE1_1", GAS_LINE, 999),
+        )),
+        Publication("SMR", "SMR", "Miscellaneous receipt (ZSMR layout)", (
+            _grp(SMV_FIELDS, "SMR0_1", "STOFCY VCRNUM IPTDAT"),
+            _grp(SMV_FIELDS, "SMR0_2", "TRSCOD VCRDES MVTDES"),
+            _tab(SMV_FIELDS, "SMR1_2", SMV_LINE, 500),
+        )),
+        Publication("SMO", "SMO", "Miscellaneous issue (ZSMO layout)", (
+            _grp(SMV_FIELDS, "SMO0_1", "STOFCY VCRNUM IPTDAT"),
+            _grp(SMV_FIELDS, "SMO0_2", "TRSCOD VCRDES MVTDES"),
+            _tab(SMV_FIELDS, "SMO1_2", SMV_LINE, 500),
         )),
     )}
 

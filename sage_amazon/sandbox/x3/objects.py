@@ -569,6 +569,112 @@ class JournalEntries:
         raise Refused("GAS : Final entry, deletion impossible")
 
 
+# ---------------------------------------------------------------- SMR / SMO (STOCK, ITMMVT, STOJOU)
+
+class StockMovements:
+    """Miscellaneous receipt (SMR, sign +1) or issue (SMO, sign -1) at a storage site: moves the STOCK lines of
+    status A, the ITMMVT totals and writes one STOJOU line per document line. An issue never takes more than the
+    A-status stock there is ("Insufficient stock")."""
+
+    list_fields = ("STOFCY", "VCRNUM", "VCRLIN", "ITMREF", "QTYSTU", "IPTDAT", "TRSCOD", "MVTDES")
+
+    def __init__(self, sign: int, vcrtyp: int, prefix: str) -> None:
+        self.sign, self.vcrtyp, self.prefix = sign, vcrtyp, prefix
+
+    def save(self, conn: Connection, pub: Publication, data: ObjectData, user: str) -> str:
+        h = data.header
+        site = _site(conn, _text(h, "STOFCY"), "STOFCY", storage=True)
+        iptdat = parse_date(_text(h, "IPTDAT"), "IPTDAT")
+        if iptdat == t.NO_DATE:
+            iptdat = date.today()
+        _open_period(conn, site["LEGCPY"], iptdat, "IPTDAT")
+        if not data.lines:
+            raise Refused(f"{pub.lines.id} : No lines on the movement")
+        lines = []
+        for num, v in sorted(data.lines):
+            itm = _item(conn, _text(v, "ITMREF"), f"ITMREF({num})")
+            qty = parse_decimal(_text(v, "QTYSTU"), f"QTYSTU({num})")
+            if qty <= 0:
+                raise Refused(f"QTYSTU({num}) : {qty} : Value must be greater than 0")
+            sta = _text(v, "STA", "A")
+            if sta not in ("A", "Q", "R"):
+                raise Refused(f"STA({num}) : {sta} : Record does not exist (status)")
+            lines.append((itm["ITMREF"], qty, sta, _text(v, "LOC")))
+        seq = _next_number(conn, self.prefix, site["FCY"], iptdat.year)
+        vcrnum = f"{self.prefix}{site['FCY']}{iptdat:%y}{seq:06d}"
+        for lin, (item, qty, sta, loc) in enumerate(lines, start=1):
+            self._move(conn, site["FCY"], item, qty, sta, loc, user, f"ITMREF({lin})")
+            conn.execute(insert(t.STOJOU).values(
+                STOFCY_0=site["FCY"], VCRNUM_0=vcrnum, VCRLIN_0=lin * 1000, VCRTYP_0=self.vcrtyp, ITMREF_0=item,
+                QTYSTU_0=self.sign * qty, IPTDAT_0=iptdat, LOC_0=loc, STA_0=sta, TRSCOD_0=_text(h, "TRSCOD")[:5],
+                MVTDES_0=_text(h, "MVTDES")[:30], VCRDES_0=_text(h, "VCRDES")[:30], **_audit(user)))
+        return vcrnum
+
+    def _move(self, conn: Connection, site: str, item: str, qty: Decimal, sta: str, loc: str, user: str,
+              field: str) -> None:
+        stock = conn.execute(select(t.STOCK).where(t.STOCK.c.STOFCY_0 == site, t.STOCK.c.ITMREF_0 == item,
+                                                   t.STOCK.c.STA_0 == sta).order_by(t.STOCK.c.STOCOU_0)).all()
+        if self.sign > 0:
+            if stock:
+                row = stock[0]
+                conn.execute(update(t.STOCK).where(t.STOCK.c.ROWID == row.ROWID).values(
+                    QTYSTU_0=Decimal(row.QTYSTU_0) + qty, QTYPCU_0=Decimal(row.QTYPCU_0) + qty,
+                    **_audit(user, new=False)))
+            else:
+                stocou = (conn.execute(select(func.max(t.STOCK.c.STOCOU_0)).where(t.STOCK.c.STOFCY_0 == site))
+                          .scalar() or 0) + 1
+                conn.execute(insert(t.STOCK).values(STOFCY_0=site, STOCOU_0=stocou, ITMREF_0=item, LOT_0="",
+                                                    LOC_0=loc, STA_0=sta, PCU_0="UN", QTYPCU_0=qty, QTYSTU_0=qty,
+                                                    **_audit(user)))
+        else:
+            have = sum((Decimal(r.QTYSTU_0) for r in stock), Decimal(0))
+            if have < qty:
+                raise Refused(f"{field} : {item} : Insufficient stock at {site} ({have} available, {qty} requested)")
+            left = qty
+            for row in stock:
+                take = min(left, Decimal(row.QTYSTU_0))
+                if take:
+                    conn.execute(update(t.STOCK).where(t.STOCK.c.ROWID == row.ROWID).values(
+                        QTYSTU_0=Decimal(row.QTYSTU_0) - take, QTYPCU_0=Decimal(row.QTYPCU_0) - take,
+                        **_audit(user, new=False)))
+                    left -= take
+        if sta == "A":
+            column = "PHYSTO_0"
+        else:
+            column = "CTLSTO_0" if sta == "Q" else "REJSTO_0"
+        mvt = conn.execute(select(t.ITMMVT).where(t.ITMMVT.c.STOFCY_0 == site, t.ITMMVT.c.ITMREF_0 == item)).first()
+        if mvt is None:
+            conn.execute(insert(t.ITMMVT).values(STOFCY_0=site, ITMREF_0=item, **{column: self.sign * qty},
+                                                 **_audit(user)))
+        else:
+            conn.execute(update(t.ITMMVT).where(t.ITMMVT.c.ROWID == mvt.ROWID).values(
+                **{column: Decimal(getattr(mvt, column)) + self.sign * qty}, **_audit(user, new=False)))
+
+    def load(self, conn: Connection, keys) -> tuple[dict, list[dict]]:
+        vcrnum = _key(keys, "VCRNUM", self.prefix)
+        rows = [_strip(r) for r in conn.execute(select(t.STOJOU).where(t.STOJOU.c.VCRNUM_0 == vcrnum)
+                                               .order_by(t.STOJOU.c.VCRLIN_0)).all()]
+        if not rows:
+            raise Refused(f"VCRNUM : {vcrnum} : Record does not exist")
+        first = rows[0]
+        head = {k: first[k] for k in ("STOFCY", "VCRNUM", "IPTDAT", "TRSCOD", "VCRDES", "MVTDES")}
+        return head, [{**r, "QTYSTU": abs(Decimal(r["QTYSTU"]))} for r in rows]
+
+    def query(self, conn: Connection, keys, size: int) -> list[dict]:
+        stmt = select(t.STOJOU).where(t.STOJOU.c.VCRTYP_0 == self.vcrtyp)
+        for k, v in keys:
+            if f"{k}_0" not in t.STOJOU.c:
+                raise Refused(f"{k} : not a selection criterion of {self.prefix}")
+            stmt = stmt.where(_criterion(t.STOJOU, k, v))
+        return [_strip(r) for r in conn.execute(stmt.order_by(t.STOJOU.c.VCRNUM_0).limit(size or 20)).all()]
+
+    def modify(self, conn, pub, keys, data, user):
+        raise Refused(f"{self.prefix} : Stock movement posted, modification impossible")
+
+    def delete(self, conn, keys):
+        raise Refused(f"{self.prefix} : Stock movement posted, deletion impossible")
+
+
 HANDLERS = {
     "SOH": SalesOrders(),
     "BPC": MasterData(t.BPCUSTOMER, "BPCNUM", ("BPCNAM", "CUR"), ("BPCNUM", "BPCNAM", "CUR"),
@@ -577,6 +683,8 @@ HANDLERS = {
                       {"ITMSTA_0": 1, "STU_0": "UN", "SAU_0": "UN"}),
     "SIH": Invoices(),
     "GAS": JournalEntries(),
+    "SMR": StockMovements(+1, 20, "SMR"),
+    "SMO": StockMovements(-1, 21, "SMO"),
 }
 QUERY_FIELDS = {
     "SOH": SOH_QUERY_FIELDS,
@@ -584,6 +692,8 @@ QUERY_FIELDS = {
     "ITM": ("ITMREF", "ITMDES1", "ITMSTA"),
     "SIH": Invoices.list_fields,
     "GAS": JournalEntries.list_fields,
+    "SMR": StockMovements.list_fields,
+    "SMO": StockMovements.list_fields,
 }
 
 

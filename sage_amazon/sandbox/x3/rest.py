@@ -18,6 +18,7 @@ CLASSES = {
     "ITMMASTER": (t.ITMMASTER, ("ITMREF",), None, None, ()),
     "ITMMVT": (t.ITMMVT, ("STOFCY", "ITMREF"), None, None, ()),
     "STOCK": (t.STOCK, ("STOFCY", "STOCOU"), None, None, ()),
+    "STOJOU": (t.STOJOU, ("STOFCY", "VCRNUM", "VCRLIN"), None, None, ()),
     "SINVOICE": (t.SINVOICE, ("NUM",), "SIHSID", t.SINVOICED, ("NUM",)),
     "GACCENTRY": (t.GACCENTRY, ("TYP", "NUM"), "GACCENTRYD", t.GACCENTRYD, ("TYP", "NUM")),
 }

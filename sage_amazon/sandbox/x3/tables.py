@@ -142,6 +142,15 @@ STOCK = _table(
     "STOFCY:c5 STOCOU:i ITMREF:c20 LOT:c15 LOC:c10 STA:c3 PCU:c3 QTYPCU:d QTYSTU:d",
     ("STOFCY_0", "STOCOU_0"),
 )
+# stock journal: one line per movement line. VCRTYP (local menu 701) [UNCONFIRMED values]: 20 miscellaneous
+# receipt, 21 miscellaneous issue; TRSCOD is the movement's transaction (reason) code, MVTDES its description.
+STOJOU = _table(
+    "STOJOU",
+    "STOFCY:c5 VCRNUM:c20 VCRLIN:i VCRTYP:i ITMREF:c20 QTYSTU:d IPTDAT:t LOC:c10 STA:c3 TRSCOD:c5 "
+    "MVTDES:c30 VCRDES:c30",
+    ("STOFCY_0", "VCRNUM_0", "VCRLIN_0"),
+    ("MVTDES_0",),
+)
 SINVOICE = _table(
     "SINVOICE",
     "NUM:c20 SIVTYP:c5 INVTYP:i SNS:i SALFCY:c5 CPY:c5 INVREF:c30 INVDAT:t ACCDAT:t BPCINV:c15 "
