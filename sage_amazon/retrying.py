@@ -99,7 +99,7 @@ def retry_call(fn: Callable[[], T], *, system: System | Callable[[BaseException]
         if before_retry is not None and exc is not None:
             before_retry(exc)
         reason = " ".join(str(getattr(exc, "reason", "") or exc).split()) if exc is not None else "?"
-        log.warning("waiting for %s: %s failed (%s); retry %d in %.1f s (%.0f of %.0f s budget used)",
+        log.warning("waiting for %s: %s failed (%s); retry %d in %.1f s (%.1f of %g s budget used)",
                     named(exc), what, reason[:200], state.attempt_number, state.upcoming_sleep,
                     state.seconds_since_start or 0.0, policy.budget)
 
