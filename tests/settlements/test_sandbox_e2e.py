@@ -96,11 +96,15 @@ def test_every_settlement_posts_to_x3_and_matches_ground_truth(world, tmp_path):
                 "JOIN GACCENTRY h ON h.TYP_0 = d.TYP_0 AND h.NUM_0 = d.NUM_0")).fetchall()
     posted: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     ledger_balance: dict[str, Decimal] = defaultdict(Decimal)
+    clearing_ledger: dict[str, Decimal] = defaultdict(Decimal)
     for ref, acc, sns, amount, led in rows:
         sid = ref.split("-")[1]
         posted[sid][acc] += -Decimal(str(amount)) * sns  # credit-positive
         ledger_balance[ref] += Decimal(str(led)) * sns
+        if acc == "1210":
+            clearing_ledger[sid] += Decimal(str(led)) * sns
     assert all(v == 0 for v in ledger_balance.values()), ledger_balance  # each journal balanced in USD
+    assert all(v == 0 for v in clearing_ledger.values()), clearing_ledger  # clearing nets to 0.00 in USD too
     for truth in truths:
         got = {a: v for a, v in posted[truth.settlement_id].items() if a not in ("1010", "1210") and v != 0}
         assert got == _expected_accounts(truth, amap), truth.settlement_id
@@ -218,10 +222,14 @@ def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_p
             target.engine.dispose()
     posted: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     home: dict[str, Decimal] = defaultdict(Decimal)
+    clearing_home: dict[str, Decimal] = defaultdict(Decimal)
     for ref, acc, amount, amount_hc in rows:
         posted[ref.split("-")[1]][acc] += -Decimal(amount)  # Sage 500: debit positive; ours credit-positive
         home[ref] += Decimal(amount_hc)
+        if acc == "1210":
+            clearing_home[ref.split("-")[1]] += Decimal(amount_hc)
     assert all(v == 0 for v in home.values())  # every batch balanced in the home currency
+    assert all(v == 0 for v in clearing_home.values()), clearing_home  # clearing nets to 0.00 in USD too
     for truth in truths:
         got = {a: v for a, v in posted[truth.settlement_id].items() if a not in ("1010", "1210") and v != 0}
         assert got == _expected_accounts(truth, amap, "sage500"), truth.settlement_id

@@ -84,12 +84,14 @@ class Ledger(Sage500Base):
         if len(journal.reference) > 50 or not journal.reference:
             raise e.MalformedRequest("the journal reference must be 1 to 50 characters (tciBatchLog.BatchCmnt)",
                                      refused=refused)
-        lines = [ln for ln in journal.lines if ln.debit or ln.credit]  # a zero line posts nothing
-        if len(lines) < 2:
+        # a zero line posts nothing; a home-currency-only line (FX gain/loss, rounding) posts PostAmt 0
+        lines = [ln for ln in journal.lines if ln.debit or ln.credit or ln.ledger_debit or ln.ledger_credit]
+        if len([ln for ln in lines if ln.debit or ln.credit]) < 2:
             raise e.MalformedRequest("a journal needs at least two non-zero lines", refused=refused)
         rows = []
         for line in lines:
-            if (line.debit > 0) == (line.credit > 0) or line.debit < 0 or line.credit < 0:
+            home_only = not line.debit and not line.credit
+            if not home_only and ((line.debit > 0) == (line.credit > 0) or line.debit < 0 or line.credit < 0):
                 raise e.MalformedRequest(f"line on {line.account}: exactly one of debit/credit must be positive",
                                          refused=refused)
             amount = line.debit - line.credit
