@@ -120,7 +120,7 @@ ACCOUNTS = (
     ("1300", "Inventory - own warehouse"),
     ("1310", "Inventory - Amazon FBA"),
     ("2100", "Accounts payable"),
-    ("2150", "Amazon payable - negative balances"),
+    ("2150", "Amazon payable (neg balances)"),
     ("2160", "Credit card - Amazon charges"),
     ("2200", "Sales tax payable"),
     ("2210", "VAT payable"),
