@@ -240,3 +240,15 @@ def test_a_mapping_fix_after_posting_posts_one_reclass_journal(env, tmp_path, mo
     assert net("1010") == Decimal("-582.89") and net("1210") == 0
     again = _run(sid, resources, instance)
     assert again.success and len(x3.rows("GACCENTRY")) == 3  # once
+
+
+@pytest.mark.parametrize("name", ["ca-v1-blanks.txt", "jp-v2-yen.txt", "na-unified.txt", "neg-1-negative.txt"])
+def test_real_file_shapes_post_to_x3(env, name):
+    from pathlib import Path
+
+    x3, resources, instance, settings = env
+    sid = _import(Path(__file__).parent / "files" / name, settings, instance)
+    result = _run(sid, resources, instance)
+    assert result.success, [c.description for c in _checks(result).values() if not c.passed]
+    assert x3.rows("GACCENTRY")
+    assert _checks(result)["settlement_reconciliation_ties_out"].passed

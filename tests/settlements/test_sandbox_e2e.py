@@ -293,3 +293,35 @@ def _letter_lines(wh, reference):
         return doc["lines"]
     return [{"principal": str(sum(Decimal(str(line["net_price"])) * Decimal(str(line["quantity"]))
                                   for line in doc["lines"]))}]
+
+
+@pytest.mark.parametrize("name", ["ca-v1-blanks.txt", "jp-v2-yen.txt", "na-unified.txt", "neg-2-card-charged.txt"])
+def test_real_file_shapes_post_to_sage500(tmp_path, name):
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from sage_amazon.sage.sage500 import Sage500Target
+    from sage_amazon.sandbox.sage500 import sandbox_database
+    from tests import postgres as pg_server
+
+    pg_server.require()
+    path = Path(__file__).parent / "files" / name
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with sandbox_database(pg_server.SERVER_URL) as db:
+        target = Sage500Target(db.url, company_id=db.company_id)
+        try:
+            with wh.write() as con:
+                accounts.write_table(con, accounts.load(), "sage500")
+                sid = parser.land(con, path).settlement_id
+                settlements.build(con, sid)
+                assert all(o.passed for o in settlements.validate(con, sid) if o.blocking)
+            report = posting.post_settlement(wh.write, target, sid)
+            assert report.all_posted and report.posted, report
+            with db.engine.connect() as conn:
+                clearing = conn.execute(text(
+                    "SELECT coalesce(sum(t.PostAmt), 0), coalesce(sum(t.PostAmtHC), 0) FROM tglTransaction t "
+                    "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey WHERE a.GLAcctNo = '1210'")).one()
+        finally:
+            target.engine.dispose()
+    assert clearing == (0, 0)  # clearing nets to 0.00 in both currencies

@@ -18,7 +18,8 @@ COMPANY_ID = "NWD"
 COMPANY_NAME = "Northwind Outdoor Goods LLC"
 HOME_CURRENCY = "USD"
 MODULES = (1, 2, 5, 7, 8)  # GL, CI, AR, IM, SO
-CURRENCIES = (("USD", "US Dollar"), ("GBP", "Pound Sterling"), ("EUR", "Euro"))
+CURRENCIES = (("USD", "US Dollar"), ("GBP", "Pound Sterling"), ("EUR", "Euro"), ("CAD", "Canadian Dollar"),
+              ("MXN", "Mexican Peso"), ("JPY", "Japanese Yen"), ("AUD", "Australian Dollar"))
 
 WAREHOUSES = (
     # WhseID, description, bin
@@ -75,8 +76,8 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
        {**c, "n": COMPANY_NAME, "cur": HOME_CURRENCY})
     ex(text("INSERT INTO tsmCompanyModule (CompanyID, ModuleNo, Active) VALUES (:c, :m, 1)"),
        [{**c, "m": m} for m in MODULES])
-    ex(text("INSERT INTO tmcCurrency (CurrID, CurrDesc, DigitsAfterDecimal) VALUES (:i, :d, 2) "
-            "ON CONFLICT DO NOTHING"), [{"i": i, "d": d} for i, d in CURRENCIES])
+    ex(text("INSERT INTO tmcCurrency (CurrID, CurrDesc, DigitsAfterDecimal) VALUES (:i, :d, :n) "
+            "ON CONFLICT DO NOTHING"), [{"i": i, "d": d, "n": 0 if i == "JPY" else 2} for i, d in CURRENCIES])
     ex(text("INSERT INTO tciUnitMeasure (CompanyID, UnitMeasID, Description) VALUES (:c, 'EA', 'Each')"), c)
     ex(text("INSERT INTO tciShipMethod (CompanyID, ShipMethID, ShipMethDesc) VALUES (:c, :i, :d)"),
        [{**c, "i": i, "d": d} for i, d in SHIP_METHODS])

@@ -36,7 +36,8 @@ RENAMED_SKUS = {"NW-BOTTLE-1L": "NW-BTL-1000", "NW-LAMP-300": "NW-HL300"}
 FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
 ORDER_TYPES = (("SON", "Normal sales order"),)
-CURRENCIES = (("USD", "US dollar"), ("GBP", "Pound sterling"), ("EUR", "Euro"))
+CURRENCIES = (("USD", "US dollar"), ("GBP", "Pound sterling"), ("EUR", "Euro"), ("CAD", "Canadian dollar"),
+              ("MXN", "Mexican peso"), ("JPY", "Japanese yen"), ("AUD", "Australian dollar"))
 
 
 def _audit() -> dict:
