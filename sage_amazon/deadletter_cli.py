@@ -16,11 +16,13 @@ def known_flows() -> tuple[str, ...]:
     """The flows that write dead letters (the assets' dead-letter tags; a test keeps both in step)."""
     from sage_amazon.amazon.shipment_confirmation import FLOW as MFN_SHIPMENTS
     from sage_amazon.inventory.adjust import FLOW as FBA_ADJUSTMENTS
+    from sage_amazon.inventory.push import FLOW as MFN_QUANTITIES
     from sage_amazon.ledger.posting import DEAD_LETTER_FLOW as SETTLEMENT
     from sage_amazon.orders.load import FLOW as ORDERS
     from sage_amazon.orders.load import SHIPMENT_FLOW as ORDER_SHIPMENTS
 
-    return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS, FBA_ADJUSTMENTS}))
+    return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS, FBA_ADJUSTMENTS,
+                              MFN_QUANTITIES}))
 
 
 def _check_flow(con, flow: str | None) -> None:

@@ -67,6 +67,7 @@ def amazon_fba_inventory(context: dg.AssetExecutionContext, sp_api: SpApiResourc
                                                    "unfulfillable_total")}
     return dg.MaterializeResult(metadata={
         "dagster/row_count": n, "marketplaces": len(marketplaces), "sp_api_calls": int(api.total_calls),
+        "pages": int(api.total_calls - sum(api.retries.values())),
         "totals": dg.MetadataValue.json(totals),
         "preview": dg.MetadataValue.md(_table_md(rows, ["marketplace_id", "sku", "fulfillable", "reserved_total",
                                                          "inbound_shipped", "unfulfillable_total"])),
@@ -187,5 +188,58 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
         "dead_lettered": counts["dead_lettered"], "open_dead_letters": letters["open"],
         "ledger": dg.MetadataValue.json(ledger),
         "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
+    })
+
+
+@dg.asset(
+    kinds={"amazon"},
+    deps=["sage_stock"],
+    partitions_def=daily_partitions,
+    pool=pools.SP_API,  # patchListingsItem / Feeds spend the SP-API budget
+    retry_policy=RETRY_POLICY,
+    tags={deadletters.FLOW_TAG: "mfn_quantities"},  # = sage_amazon.inventory.push.FLOW
+    description="Merchant-fulfilled quantity per marketplace and SKU from Sage's available stock (inventory.yaml "
+                "rules: sellable only, percentage, buffer, threshold, cap), pushed only when it changed since the "
+                "quantity Amazon last accepted: few SKUs by patchListingsItem (merge on fulfillment_availability), "
+                "many in one JSON_LISTINGS_FEED per marketplace; processing-report errors become dead letters",
+)
+def amazon_mfn_quantities(context: dg.AssetExecutionContext, sp_api: SpApiResource, sage: SageResource,
+                          warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from assets.retry import transient_as_retry
+    from sage_amazon import deadletters
+    from sage_amazon.inventory import push
+    from sage_amazon.inventory import rules as inventory_rules
+
+    day = date.fromisoformat(context.partition_key)
+    cfg = inventory_rules.load(sage.target)
+    api = sp_api.get_client()
+    try:
+        with warehouse.write() as con:
+            plan = push.plan(con, day, cfg, sage.target, api.settings.marketplaces)
+        with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+            result = push.push(warehouse.write, api, plan, cfg, poll_seconds=sp_api.report_poll_seconds)
+    finally:
+        api.close()
+    with warehouse.write() as con:
+        letters = deadletters.summary(con, push.FLOW)
+    counts = result.counts
+    context.log.info(f"MFN quantities: {dict(counts)}; calls {dict(api.calls)}")
+    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["accepted"],
+        "planned": len(plan.targets), "unchanged": counts["unchanged"], "accepted": counts["accepted"],
+        "dead_lettered": counts["dead_lettered"], "feeds": ", ".join(result.feeds) or "-",
+        "feed_rejected": counts["feed_rejected"], "feed_pending": counts["feed_pending"],
+        "open_dead_letters": letters["open"],
+        # requests that went through (a throttled attempt retried is counted once)
+        "patch_calls": int(api.calls["patchListingsItem"] - api.retries["patchListingsItem"]),
+        "create_feed_calls": int(api.calls["createFeed"] - api.retries["createFeed"]),
+        "sp_api_calls": int(api.total_calls),
+        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "quantities": dg.MetadataValue.md(_table_md(
+            [{"marketplace": t.marketplace_id, "sku": t.sku, "site": t.site, "available": t.available,
+              "quantity": t.quantity} for t in plan.targets],
+            ["marketplace", "sku", "site", "available", "quantity"], limit=30)),
         "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
     })

@@ -11,7 +11,8 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:operations"],
-        assets=[assets.amazon_fba_inventory, assets.sage_stock, assets.fba_site_map, assets.sage_fba_adjustments],
+        assets=[assets.amazon_fba_inventory, assets.sage_stock, assets.fba_site_map, assets.sage_fba_adjustments,
+                assets.amazon_mfn_quantities],
         asset_checks=checks.CHECKS,
         jobs=[automation.inventory_job],
         schedules=[automation.inventory_schedule],

@@ -26,7 +26,7 @@ def test_fba_inventory_every_page_of_every_marketplace(env, amazon) -> None:
         assert total == fulfillable + reserved + unf + inv["researching"] + inbound
         assert day.isoformat() == today()
     md = result.asset_materializations_for_node("amazon_fba_inventory")[0].metadata
-    assert md["sp_api_calls"].value == 3 * 3  # ceil(10 / 4) pages per marketplace
+    assert md["pages"].value == 3 * 3  # ceil(10 / 4) pages per marketplace
     # a re-run replaces the day: same rows, no duplicates
     materialize(env, ["amazon_fba_inventory"])
     assert query(env, "SELECT count(*) FROM raw.amazon_fba_inventory")[0][0] == 30
