@@ -88,3 +88,16 @@ def test_unreadable_file_names_line_column_and_value_in_json(tmp_path):
     assert result.exit_code == 1
     doc = json.loads(result.output)
     assert (doc["status"], doc["line"], doc["column"], doc["value"]) == ("unreadable", 3, "price-amount", "32.O9")
+
+
+def test_lines_before_the_start_and_without_posted_date_are_warned(tmp_path):
+    lines = (FILES / "na-unified.txt").read_text().splitlines()
+    lines[2] = lines[2].replace("2026-06-02 00:00:00 UTC", "2026-05-30 00:00:00 UTC")
+    lines[3] = lines[3].replace("2026-06-02 00:00:00 UTC\t2026-06-02 12:00:00 UTC", "\t")
+    path = tmp_path / "dates.txt"
+    path.write_text("\n".join(lines) + "\n")
+    doc = json.loads(_inspect(path, "--json").output)
+    assert doc["status"] == "ready"
+    assert any(w.startswith("1 line(s) posted before the settlement start 2026-06-01") for w in doc["warnings"])
+    assert "1 line(s) without a posted date: dated at the settlement end" in doc["warnings"]
+    assert [j["reference"] for j in doc["journals"]] == ["AMZ-90000000020-202605", "AMZ-90000000020-202606"]
