@@ -242,7 +242,8 @@ def test_a_mapping_fix_after_posting_posts_one_reclass_journal(env, tmp_path, mo
     assert again.success and len(x3.rows("GACCENTRY")) == 3  # once
 
 
-@pytest.mark.parametrize("name", ["ca-v1-blanks.txt", "jp-v2-yen.txt", "na-unified.txt", "neg-1-negative.txt"])
+# two shapes through Dagster (each run costs seconds); the others post to Sage 500 in test_sandbox_e2e.py
+@pytest.mark.parametrize("name", ["ca-v1-blanks.txt", "jp-v2-yen.txt"])
 def test_real_file_shapes_post_to_x3(env, name):
     from pathlib import Path
 
