@@ -20,6 +20,19 @@ from resources.warehouse import WarehouseResource
 from sage_amazon import deadletters
 
 
+class FbaInventoryConfig(dg.Config):
+    """Bodies of FBA_INVENTORY_AVAILABILITY_CHANGES notifications (the inventory sensor's runs): only those SKUs are
+    updated in the current day (after a full read if the day has none yet). Empty: the full read."""
+
+    notifications: list[str] = []
+
+
+def _day(context: dg.AssetExecutionContext) -> date:
+    """The day a run acts on: its partition, or the last day of a ranged run (Amazon and Sage only say what the
+    stock is now, so the earlier days of a range keep what was recorded on them)."""
+    return max(date.fromisoformat(k) for k in context.partition_keys)
+
+
 def _is_current(day: date, now: datetime) -> bool:
     return day >= now.date()
 
@@ -35,6 +48,7 @@ def _table_md(rows: list[dict], columns: list[str], limit: int = 15) -> str:
     kinds={"amazon", "duckdb"},
     metadata={"dagster/table_name": "raw.amazon_fba_inventory"},
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a range: only its current day is read or acted on
     pool=pools.SP_API,  # the raw write is one short warehouse session after the calls
     retry_policy=RETRY_POLICY,
     description="FBA inventory per UTC day, marketplace and SKU: every quantity getInventorySummaries gives with "
@@ -42,11 +56,13 @@ def _table_md(rows: list[dict], columns: list[str], limit: int = 15) -> str:
                 "unfulfillable by kind), all pages of every configured marketplace",
 )
 @retried
-def amazon_fba_inventory(context: dg.AssetExecutionContext, sp_api: SpApiResource,
+def amazon_fba_inventory(context: dg.AssetExecutionContext, config: FbaInventoryConfig, sp_api: SpApiResource,
                          warehouse: WarehouseResource) -> dg.MaterializeResult:
+    import json
+
     from sage_amazon.inventory import fba, store
 
-    day = date.fromisoformat(context.partition_key)
+    day = _day(context)
     now = datetime.now(UTC)
     if not _is_current(day, now):
         with warehouse.write() as con:
@@ -54,6 +70,22 @@ def amazon_fba_inventory(context: dg.AssetExecutionContext, sp_api: SpApiResourc
             kept = con.execute(f"SELECT count(*) FROM {store.FBA_TABLE} WHERE snapshot_date = ?", [day]).fetchone()[0]
         context.log.info(f"{day} is past: Amazon serves only today's inventory; {kept} recorded row(s) kept")
         return dg.MaterializeResult(metadata={"dagster/row_count": int(kept), "sp_api_calls": 0, "kept": True})
+    if config.notifications:
+        notified = [r for body in config.notifications for r in fba.notification_rows(json.loads(body), now)]
+        notified = [r for r in notified if r["snapshot_date"] == day]
+        with warehouse.write() as con:
+            store.ensure(con)
+            have = con.execute(f"SELECT count(*) FROM {store.FBA_TABLE} WHERE snapshot_date = ? "
+                               "AND source = 'getInventorySummaries'", [day]).fetchone()[0]
+            if have:
+                applied = store.upsert_fba_rows(con, notified)
+        if have:
+            context.log.info(f"{applied} FBA inventory change(s) of {len(notified)} notified applied to {day}")
+            return dg.MaterializeResult(metadata={"dagster/row_count": applied, "sp_api_calls": 0,
+                                                  "notifications": len(config.notifications),
+                                                  "preview": dg.MetadataValue.md(_table_md(notified, [
+                                                      "marketplace_id", "sku", "fulfillable", "reserved_total"]))})
+        # the day has no full snapshot yet: read it all (the notified changes are in it)
     api = sp_api.get_client()
     try:
         marketplaces = api.settings.marketplaces
@@ -78,6 +110,7 @@ def amazon_fba_inventory(context: dg.AssetExecutionContext, sp_api: SpApiResourc
     kinds={"sage", "duckdb"},
     metadata={"dagster/table_name": "raw.sage_stock"},
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a range: only its current day is read or acted on
     pool=pools.SAGE,
     retry_policy=RETRY_POLICY,
     description="Sage stock per UTC day, site and item: physical, allocated, available and unit cost (X3 STOCK and "
@@ -90,7 +123,7 @@ def sage_stock(context: dg.AssetExecutionContext, sage: SageResource,
     from sage_amazon.inventory import rules as inventory_rules
     from sage_amazon.inventory import stock, store
 
-    day = date.fromisoformat(context.partition_key)
+    day = _day(context)
     now = datetime.now(UTC)
     if not _is_current(day, now):
         with warehouse.write() as con:
@@ -149,6 +182,7 @@ def fba_site_map(warehouse: WarehouseResource, sage: SageResource) -> dg.Materia
     kinds={"sage"},
     deps=["fba_discrepancy"],
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a range: only its current day is read or acted on
     pool=pools.SAGE,
     retry_policy=RETRY_POLICY,
     tags={deadletters.FLOW_TAG: "fba_adjustments"},  # = sage_amazon.inventory.adjust.FLOW
@@ -164,7 +198,7 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
     from sage_amazon.inventory import adjust
     from sage_amazon.inventory import rules as inventory_rules
 
-    day = date.fromisoformat(context.partition_key)
+    day = _day(context)
     cfg = inventory_rules.load(sage.target)
     target = sage.get_target()
     try:
@@ -196,6 +230,7 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
     kinds={"amazon"},
     deps=["sage_stock"],
     partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a range: only its current day is read or acted on
     pool=pools.SP_API,  # patchListingsItem / Feeds spend the SP-API budget
     retry_policy=RETRY_POLICY,
     tags={deadletters.FLOW_TAG: "mfn_quantities"},  # = sage_amazon.inventory.push.FLOW
@@ -211,7 +246,7 @@ def amazon_mfn_quantities(context: dg.AssetExecutionContext, sp_api: SpApiResour
     from sage_amazon.inventory import push
     from sage_amazon.inventory import rules as inventory_rules
 
-    day = date.fromisoformat(context.partition_key)
+    day = _day(context)
     cfg = inventory_rules.load(sage.target)
     api = sp_api.get_client()
     try:

@@ -14,6 +14,7 @@ def defs() -> dg.Definitions:
         assets=[assets.amazon_fba_inventory, assets.sage_stock, assets.fba_site_map, assets.sage_fba_adjustments,
                 assets.amazon_mfn_quantities],
         asset_checks=checks.CHECKS,
-        jobs=[automation.inventory_job],
+        jobs=[automation.inventory_job, automation.fba_inventory_changes_job],
+        sensors=[automation.fba_inventory_sensor],
         schedules=[automation.inventory_schedule],
     )

@@ -33,10 +33,10 @@ PAYLOAD_VERSIONS = {
     "TRANSACTION_UPDATE": "1.0",
     "FULFILLMENT_ORDER_STATUS": "1.0",
 }
-# what the product's sensors read today: ORDER_CHANGE (sensors/orders.py) and REPORT_PROCESSING_FINISHED
-# (sensors/settlements.py). Add FBA_INVENTORY_AVAILABILITY_CHANGES, TRANSACTION_UPDATE and
-# FULFILLMENT_ORDER_STATUS here when a flow consumes them.
-CONSUMED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED")
+# what the product's sensors read today: ORDER_CHANGE (sensors/orders.py), REPORT_PROCESSING_FINISHED
+# (sensors/settlements.py) and FBA_INVENTORY_AVAILABILITY_CHANGES (sensors/inventory.py). Add TRANSACTION_UPDATE
+# and FULFILLMENT_ORDER_STATUS here when a flow consumes them.
+CONSUMED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES")
 
 
 class ConnectError(RuntimeError):
@@ -122,14 +122,39 @@ def _error(exc: Any) -> tuple[int | None, str]:
     return getattr(exc, "code", None), type(exc).__name__
 
 
+THROTTLE_WAITS = (1.0, 1.0, 2.0, 4.0, 8.0)  # Notifications operations allow 1 request/s (burst 5): wait, then again
+
+
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    import time
+
     from sp_api.base.exceptions import SellingApiException
 
-    try:
-        return fn(*args, **kwargs)
-    except SellingApiException as exc:
-        status, message = _error(exc)
-        raise (_Forbidden if status == 403 else ConnectError)(f"{what} failed: HTTP {status} {message}") from exc
+    for wait in (*THROTTLE_WAITS, None):
+        try:
+            return fn(*args, **kwargs)
+        except SellingApiException as exc:
+            status, message = _error(exc)
+            if status == 429 and wait is not None:
+                time.sleep(wait)
+                continue
+            raise (_Forbidden if status == 403 else ConnectError)(f"{what} failed: HTTP {status} {message}") from exc
+    raise AssertionError("unreachable")
+
+
+def _not_found_as_none(fn: Any) -> Any:
+    """`fn`, answering None instead of raising on a 404 (getSubscription: no subscription of that type yet)."""
+    from sp_api.base.exceptions import SellingApiException
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SellingApiException as exc:
+            if getattr(exc, "code", None) == 404:
+                return None
+            raise
+
+    return call
 
 
 def _find_destination(client: Any, arn: str) -> str | None:
@@ -192,12 +217,12 @@ def _connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...], cl
     for kind in types:
         existing = None
         try:
-            existing = client.get_subscription(kind).payload
+            existing = _call(f"getSubscription {kind}", _not_found_as_none(client.get_subscription), kind)
+            existing = existing.payload if existing is not None else None
         except SellingApiException as exc:
-            if getattr(exc, "code", None) != 404:
-                status, message = _error(exc)
-                raise (_Forbidden if status == 403 else ConnectError)(
-                    f"getSubscription {kind} failed: HTTP {status} {message}") from exc
+            status, message = _error(exc)
+            raise (_Forbidden if status == 403 else ConnectError)(
+                f"getSubscription {kind} failed: HTTP {status} {message}") from exc
         action = "created"
         if existing and existing.get("subscriptionId"):
             if existing.get("destinationId") == destination_id:

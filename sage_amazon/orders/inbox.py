@@ -8,8 +8,9 @@ takes it. A duplicate of a notification whose run succeeded is deleted at once; 
 still in flight joins its batch (its newest receipt handle is the one SQS honours for deleting).
 
 Other notification types: those another flow consumes (settlement REPORT_PROCESSING_FINISHED, read by
-the settlement sensor) are handed back at once; those nothing consumes are deleted with a log line,
-so they never stand between the orders sensor and the ORDER_CHANGE messages behind them.
+the settlement sensor) are handed back at once; FBA_INVENTORY_AVAILABILITY_CHANGES (the inventory sensor's) are
+handed back after INVENTORY_HANDOFF_SECONDS, so a stream of them never stands between this sensor and the
+ORDER_CHANGE messages behind them; those nothing consumes are deleted with a log line.
 
 The cursor is JSON: {"inflight": {run key: batch}, "attempts": {notification id: failed runs},
 "done": [notification ids whose run succeeded], ...}. The sensor supplies run statuses by run key.
@@ -27,6 +28,7 @@ VISIBILITY_SECONDS = 300  # a received ORDER_CHANGE stays hidden this long, exte
 EXTEND_AFTER_SECONDS = 120  # extend the hiding when this much of it has passed
 LOST_AFTER_SECONDS = 900  # a requested run that never appeared: its messages come back by themselves
 BACKOFF_SECONDS = (30, 60, 120, 300, 900, 1800, 3600)  # after a failed run, per attempt
+INVENTORY_HANDOFF_SECONDS = 30  # FBA inventory notifications: visible again for the inventory sensor after this
 DONE_KEEP = 2000
 ATTEMPTS_KEEP = 2000
 
@@ -76,6 +78,8 @@ def consumer(body: str) -> tuple[str | None, object]:
     parsed = parse_message(body)
     if isinstance(parsed, OrderChange):
         return "orders", parsed
+    if parsed.other_type and _kind(body) == "FBA_INVENTORY_AVAILABILITY_CHANGES":
+        return "inventory", parsed  # sensors/inventory.py
     if parsed.other_type and intake.settlement_documents([SimpleNamespace(body=body, receipt_handle="")])[1]:
         return "settlements", parsed
     assert isinstance(parsed, Ignored)
@@ -167,6 +171,9 @@ class Inbox:
             flow, parsed = consumer(message.body)
             if flow == "settlements":
                 act.release.append(message.receipt_handle)
+                continue
+            if flow == "inventory":
+                act.hide_for(INVENTORY_HANDOFF_SECONDS, [message.receipt_handle])
                 continue
             if flow is None:
                 kind = _kind(message.body)

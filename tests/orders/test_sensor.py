@@ -189,7 +189,7 @@ def test_a_backlog_nothing_consumes_never_delays_an_order_change_and_settlement_
             batch = json.loads(result.cursor)["inflight"][result.run_requests[0].run_key]
             assert batch["orders"] == ["111-9"] and len(batch["handles"]) == 2
             # the settlement report is visible again at once; the order change stays hidden until its run
-            # succeeded; the inventory notifications nothing consumes are gone
+            # succeeded; the inventory notifications wait hidden for the inventory sensor
             assert _visible(sqs) == ["REPORT_PROCESSING_FINISHED"]
             # the run has not finished: the next tick deletes nothing and requests nothing again
             context = dg.build_sensor_context(instance=instance, resources={"sqs": sqs}, cursor=result.cursor)
