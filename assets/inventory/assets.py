@@ -200,6 +200,9 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
 
     day = _day(context)
     cfg = inventory_rules.load(sage.target)
+    if not _is_current(day, datetime.now(UTC)):
+        context.log.info(f"{day} is past: adjustments are posted for the current day only")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "mode": cfg.mode, "skipped_past_day": True})
     target = sage.get_target()
     try:
         with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
@@ -248,6 +251,9 @@ def amazon_mfn_quantities(context: dg.AssetExecutionContext, sp_api: SpApiResour
 
     day = _day(context)
     cfg = inventory_rules.load(sage.target)
+    if not _is_current(day, datetime.now(UTC)):
+        context.log.info(f"{day} is past: quantities are pushed from the current day's stock only")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "sp_api_calls": 0, "skipped_past_day": True})
     api = sp_api.get_client()
     try:
         with warehouse.write() as con:
