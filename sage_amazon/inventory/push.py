@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 FLOW = "mfn_quantities"
 MAX_UNITS = 1_000_000
 FEED_TYPE = "JSON_LISTINGS_FEED"
+PATCH_CHUNK = 50  # patch outcomes recorded per warehouse session
 DDL = (
     """CREATE TABLE IF NOT EXISTS ops.mfn_quantities (
         marketplace_id VARCHAR NOT NULL, sku VARCHAR NOT NULL,
@@ -198,8 +199,12 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: Any, *, poll_s
         if not todo:
             return result
         if len(todo) < rules.feed_from:
-            for t in todo:
-                _patch(open_write, api, t, rules.seller_id, product_type, result)
+            with open_write() as con:  # what is about to be sent, before the calls
+                for t in todo:
+                    _sent(con, t, "patchListingsItem")
+            for start in range(0, len(todo), PATCH_CHUNK):  # outcomes recorded per chunk: short sessions
+                outcomes = [_patch(api, t, rules.seller_id, product_type) for t in todo[start:start + PATCH_CHUNK]]
+                _record_patches(open_write, outcomes, result)
         else:
             by_mp: dict[str, list[Target]] = {}
             for t in todo:
@@ -214,36 +219,39 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: Any, *, poll_s
     return result
 
 
-def _patch(open_write: Any, api: Any, t: Target, seller_id: str, product_type: str, result: PushResult) -> None:
-    key = f"{t.marketplace_id}|{t.sku}"
+def _patch(api: Any, t: Target, seller_id: str, product_type: str) -> tuple[Target, str, dict[str, Any]]:
+    """(target, "accepted" | a refusal reason, Amazon's answer). A transient failure is raised (the chunk's
+    earlier outcomes are lost with it: re-sending a quantity is harmless)."""
     body = {"productType": product_type, "patches": [
         {"op": "merge", "path": "/attributes/fulfillment_availability", "value": availability(t.quantity)}]}
-    with open_write() as con:
-        _sent(con, t, "patchListingsItem")
     try:
         res = api.call("patchListingsItem", "listings", "patch_listings_item", seller_id, t.sku,
                        marketplace_id=t.marketplace_id, marketplaceIds=t.marketplace_id, body=body)
     except SpApiError as exc:
         if isinstance(exc, TransientError):
             raise
-        with open_write() as con:
-            deadletters.record(con, FLOW, key, f"Amazon refused the quantity: {one_line(exc)}",
-                               {"sku": t.sku, "marketplace_id": t.marketplace_id, "quantity": t.quantity})
-        result.add("dead_lettered", key, one_line(exc))
-        return
+        return t, one_line(exc), {}
     payload = res.payload if isinstance(res.payload, dict) else {}
     status = str(payload.get("status") or "")
     errors = [i for i in payload.get("issues") or [] if str(i.get("severity", "")).upper() == "ERROR"]
+    if status == "ACCEPTED" and not errors:
+        return t, "accepted", payload
+    reason = "; ".join(f"{i.get('code', '')}: {i.get('message', '')}" for i in errors) or status or "no status"
+    return t, reason, payload
+
+
+def _record_patches(open_write: Any, outcomes: list[tuple[Target, str, dict[str, Any]]], result: PushResult) -> None:
     with open_write() as con:
-        if status == "ACCEPTED" and not errors:
-            _accepted(con, t.marketplace_id, t.sku, t.quantity, "patchListingsItem")
-            result.add("accepted", key, f"{t.quantity} (patch)")
-        else:
-            reason = "; ".join(f"{i.get('code', '')}: {i.get('message', '')}" for i in errors) or status or "no status"
-            deadletters.record(con, FLOW, key, f"Amazon refused the quantity: {reason}",
-                               {"sku": t.sku, "marketplace_id": t.marketplace_id, "quantity": t.quantity,
-                                "response": payload})
-            result.add("dead_lettered", key, reason)
+        for t, outcome, payload in outcomes:
+            key = f"{t.marketplace_id}|{t.sku}"
+            if outcome == "accepted":
+                _accepted(con, t.marketplace_id, t.sku, t.quantity, "patchListingsItem")
+                result.add("accepted", key, f"{t.quantity} (patch)")
+            else:
+                deadletters.record(con, FLOW, key, f"Amazon refused the quantity: {outcome}",
+                                   {"sku": t.sku, "marketplace_id": t.marketplace_id, "quantity": t.quantity,
+                                    "response": payload})
+                result.add("dead_lettered", key, outcome)
 
 
 def feed_document(seller_id: str, targets: list[Target], product_type: str) -> dict[str, Any]:
