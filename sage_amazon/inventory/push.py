@@ -137,16 +137,16 @@ def record_plan(con: Any, p: Plan) -> None:
     ensure(con)
     for key, reason, payload in p.problems:
         deadletters.record(con, FLOW, key, reason, payload)
-    for t in p.targets:  # a SKU that plans again is no longer unknown / unmapped
-        key = f"{t.marketplace_id}|{t.sku}"
-        if _open_is_plan_problem(con, key):
-            deadletters.resolve(con, FLOW, key)
-
-
-def _open_is_plan_problem(con: Any, key: str) -> bool:
-    row = con.execute("SELECT reason FROM ops.dead_letters WHERE flow = ? AND record_key = ? AND status = 'open'",
-                      [FLOW, key]).fetchone()
-    return bool(row and (row[0].startswith("unknown SKU") or row[0].startswith("absurd")))
+    # a SKU that plans again is no longer unknown / absurd (Amazon's refusals close when Amazon accepts)
+    con.execute("""UPDATE ops.dead_letters SET status = 'resolved', resolved_at = now()
+                   WHERE flow = ? AND status = 'open' AND (reason LIKE 'unknown SKU%' OR reason LIKE 'absurd%')
+                   AND record_key IN (SELECT unnest(?::VARCHAR[]))""",
+                [FLOW, [f"{t.marketplace_id}|{t.sku}" for t in p.targets]])
+    # a marketplace that plans again has its site mapped and its stock read
+    deadletters_keys = sorted({f"{t.marketplace_id}|*" for t in p.targets})
+    con.execute("""UPDATE ops.dead_letters SET status = 'resolved', resolved_at = now()
+                   WHERE flow = ? AND status = 'open' AND record_key IN (SELECT unnest(?::VARCHAR[]))""",
+                [FLOW, deadletters_keys])
 
 
 def changed(con: Any, p: Plan) -> list[Target]:
@@ -162,21 +162,34 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _sent(con: Any, t: Target, via: str, ref: str = "") -> None:
+def _sent_many(con: Any, targets: list[Target], via: str, ref: str = "") -> None:
+    """Record what is about to be sent (one statement for any number of SKUs)."""
+    if not targets:
+        return
     con.execute(
         """INSERT INTO ops.mfn_quantities AS q (marketplace_id, sku, sent_quantity, sent_at, sent_via, sent_ref)
-           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (marketplace_id, sku) DO UPDATE SET
+           SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::INTEGER[]), ?, ?, ?
+           ON CONFLICT (marketplace_id, sku) DO UPDATE SET
            sent_quantity = excluded.sent_quantity, sent_at = excluded.sent_at, sent_via = excluded.sent_via,
-           sent_ref = excluded.sent_ref""", [t.marketplace_id, t.sku, t.quantity, _now(), via, ref])
+           sent_ref = excluded.sent_ref""",
+        [[t.marketplace_id for t in targets], [t.sku for t in targets], [t.quantity for t in targets], _now(), via,
+         ref])
 
 
-def _accepted(con: Any, mp: str, sku: str, quantity: int, via: str) -> None:
+def _accepted_many(con: Any, accepted: list[tuple[str, str, int]], via: str) -> None:
+    """Record the quantities Amazon accepted and close their dead letters (one statement each)."""
+    if not accepted:
+        return
+    mps, skus, quantities = ([a[i] for a in accepted] for i in range(3))
     con.execute(
         """INSERT INTO ops.mfn_quantities AS q (marketplace_id, sku, accepted_quantity, accepted_at, accepted_via)
-           VALUES (?, ?, ?, ?, ?) ON CONFLICT (marketplace_id, sku) DO UPDATE SET
+           SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::INTEGER[]), ?, ?
+           ON CONFLICT (marketplace_id, sku) DO UPDATE SET
            accepted_quantity = excluded.accepted_quantity, accepted_at = excluded.accepted_at,
-           accepted_via = excluded.accepted_via""", [mp, sku, quantity, _now(), via])
-    deadletters.resolve(con, FLOW, f"{mp}|{sku}")
+           accepted_via = excluded.accepted_via""", [mps, skus, [int(q) for q in quantities], _now(), via])
+    con.execute("""UPDATE ops.dead_letters SET status = 'resolved', resolved_at = now()
+                   WHERE flow = ? AND status = 'open' AND record_key IN (SELECT unnest(?::VARCHAR[]))""",
+                [FLOW, [f"{mp}|{sku}" for mp, sku in zip(mps, skus, strict=True)]])
 
 
 def availability(quantity: int) -> list[dict[str, Any]]:
@@ -200,8 +213,7 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: Any, *, poll_s
             return result
         if len(todo) < rules.feed_from:
             with open_write() as con:  # what is about to be sent, before the calls
-                for t in todo:
-                    _sent(con, t, "patchListingsItem")
+                _sent_many(con, todo, "patchListingsItem")
             for start in range(0, len(todo), PATCH_CHUNK):  # outcomes recorded per chunk: short sessions
                 outcomes = [_patch(api, t, rules.seller_id, product_type) for t in todo[start:start + PATCH_CHUNK]]
                 _record_patches(open_write, outcomes, result)
@@ -242,10 +254,11 @@ def _patch(api: Any, t: Target, seller_id: str, product_type: str) -> tuple[Targ
 
 def _record_patches(open_write: Any, outcomes: list[tuple[Target, str, dict[str, Any]]], result: PushResult) -> None:
     with open_write() as con:
+        _accepted_many(con, [(t.marketplace_id, t.sku, t.quantity) for t, outcome, _ in outcomes
+                             if outcome == "accepted"], "patchListingsItem")
         for t, outcome, payload in outcomes:
             key = f"{t.marketplace_id}|{t.sku}"
             if outcome == "accepted":
-                _accepted(con, t.marketplace_id, t.sku, t.quantity, "patchListingsItem")
                 result.add("accepted", key, f"{t.quantity} (patch)")
             else:
                 deadletters.record(con, FLOW, key, f"Amazon refused the quantity: {outcome}",
@@ -278,8 +291,7 @@ def _submit_feed(open_write: Any, api: Any, mp: str, targets: list[Target], sell
     with open_write() as con:
         con.execute("INSERT INTO ops.mfn_feeds (feed_id, marketplace_id, created_at, status, messages) "
                     "VALUES (?, ?, ?, 'submitted', ?)", [feed_id, mp, _now(), json.dumps(messages)])
-        for t in targets:
-            _sent(con, t, FEED_TYPE, feed_id)
+        _sent_many(con, targets, FEED_TYPE, feed_id)
     result.add("feed_submitted", f"{mp}|feed", f"{feed_id}: {len(targets)} SKU(s)")
     return feed_id
 
@@ -336,6 +348,7 @@ def _apply_report(open_write: Any, feed_id: str, mp: str, messages: list[list[An
                                {"feed_id": feed_id, "marketplace_id": mp, "messages": messages, "report": report})
             result.add("feed_rejected", f"{mp}|feed", f"{feed_id}: {reason}")
         else:
+            accepted = []
             for message_id, sku, quantity in messages:
                 errors = [i for i in issues.get(int(message_id), [])
                           if str(i.get("severity", "")).upper() == "ERROR"]
@@ -347,8 +360,9 @@ def _apply_report(open_write: Any, feed_id: str, mp: str, messages: list[list[An
                                         "issues": errors})
                     result.add("dead_lettered", key, reason)
                 else:
-                    _accepted(con, mp, sku, int(quantity), FEED_TYPE)
+                    accepted.append((mp, sku, int(quantity)))
                     result.add("accepted", key, f"{quantity} (feed {feed_id})")
+            _accepted_many(con, accepted, FEED_TYPE)
             deadletters.resolve(con, FLOW, f"feed|{feed_id}")
         con.execute("UPDATE ops.mfn_feeds SET status = ?, processing_status = ?, summary = ?, finished_at = ? "
                     "WHERE feed_id = ?", ["rejected" if whole else "done", status, json.dumps(summary), _now(),
