@@ -253,9 +253,9 @@ def replay_flows(
         once = sorted(k for k in upstream if graph.get(k).partitions_def is None)
         # daily SQL models (the order models, by purchase day): rebuilt for the days of the records, with `once`
         days = _record_days(flow, record_keys.get(flow, []))
-        if days:
+        if days:  # the daily SQL models of those days, and a daily load itself (inventory: today's)
             once = sorted({*once, *(k for k in upstream if _kind(graph.get(k)) == _STAGE_TIME
-                                    and LAYER_TAG in graph.get(k).tags)})
+                                    and (LAYER_TAG in graph.get(k).tags or k in loads))})
         per_settlement = sorted(k for k in upstream if _kind(graph.get(k)) == _STAGE_SETTLEMENT)
         jobs = [dg.define_asset_job(f"replay_{flow}_{i}", selection=keys) for i, keys in enumerate([once, per_settlement]) if keys]
         run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
@@ -288,7 +288,12 @@ def replay_flows(
 
 
 def _record_days(flow: str, record_keys: list[str]) -> list[str]:
-    """The daily partitions holding a flow's dead-lettered records (orders: their purchase days)."""
+    """The daily partitions holding a flow's dead-lettered records (orders: their purchase days; the inventory
+    flows: today, the only day Amazon and Sage state stock for)."""
+    if flow in ("fba_adjustments", "mfn_quantities") and record_keys:
+        from datetime import UTC, datetime
+
+        return [datetime.now(UTC).date().isoformat()]
     if flow != "orders" or not record_keys:
         return []
     from sage_amazon import config
