@@ -41,6 +41,7 @@ class SpApiResource(dg.ConfigurableResource):
     timeout_seconds: float = 0.0  # seconds per call; 0: SAGE_AMAZON_CALL_TIMEOUT_SECONDS
     max_attempts: int = 8  # within the retry budget SAGE_AMAZON_RETRY_BUDGET_SECONDS
     limiter_dir: str = ""  # where the shared token buckets live: "" = <data dir>/sp_api_limits, "memory" = per process
+    accounts_file: str = ""  # SAGE_AMAZON_ACCOUNTS_FILE: one account per region (then endpoint/token/marketplaces unused)
 
     @classmethod
     def from_env(cls) -> SpApiResource:
@@ -54,6 +55,7 @@ class SpApiResource(dg.ConfigurableResource):
             lwa_app_id=_secret("LWA_APP_ID"),
             lwa_client_secret=_secret("LWA_CLIENT_SECRET"),
             marketplaces=",".join(settings.marketplaces),
+            accounts_file=config.get("SAGE_AMAZON_ACCOUNTS_FILE"),
         )
 
     def settings(self) -> SpApiSettings:
@@ -69,7 +71,8 @@ class SpApiResource(dg.ConfigurableResource):
 
     def get_client(self) -> SpApi:
         """A client whose limiter is shared by every process using the same data dir (or, with
-        limiter_dir "memory", by this process only)."""
+        limiter_dir "memory", by this process only). With an accounts file: a RegionalSpApi, one SpApi per
+        account (its own host, token and rate-limit buckets), routing each call by marketplace."""
         if self.limiter_dir == "memory":
             limiters = LIMITERS
         else:
@@ -78,5 +81,13 @@ class SpApiResource(dg.ConfigurableResource):
             limiters = shared_limiters(self.limiter_dir or config.load().data_dir / "sp_api_limits")
         from sage_amazon.retrying import RetryPolicy
 
-        return SpApi(self.settings(), limiters=limiters,
-                     retry=RetryPolicy.from_config(max_attempts=self.max_attempts))
+        retry = RetryPolicy.from_config(max_attempts=self.max_attempts)
+        if self.accounts_file:
+            from dataclasses import replace
+
+            from sage_amazon.amazon.accounts import RegionalSpApi, load
+
+            timeout = self.timeout_seconds or None
+            return RegionalSpApi([(a, SpApi(replace(a.settings, timeout=timeout), limiters=limiters, retry=retry))
+                                  for a in load(self.accounts_file)])  # type: ignore[return-value]
+        return SpApi(self.settings(), limiters=limiters, retry=retry)

@@ -25,6 +25,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "SAGE_AMAZON_DATA_DIR": ("./data", "Where the warehouse, raw files, sandbox state and Dagster home live"),
     "SAGE_AMAZON_START_DATE": ("2026-01-01", "First day (UTC) of the daily order partitions"),
     "SAGE_AMAZON_MAPPING_DIR": ("", "Folder of mapping YAML files overriding the shipped defaults"),
+    "SAGE_AMAZON_ACCOUNTS_FILE": (
+        "",
+        "YAML file of seller accounts per region (name, region, endpoint, marketplaces, refresh_token_env); "
+        "empty: one account from SP_API_ENDPOINT, SP_API_REFRESH_TOKEN and SP_API_MARKETPLACES",
+    ),
     "SP_API_ENDPOINT": ("http://127.0.0.1:8100", "Selling Partner API base URL"),
     "SP_API_LWA_ENDPOINT": ("http://127.0.0.1:8100/auth/o2/token", "Login with Amazon token URL"),
     "SP_API_REFRESH_TOKEN": ("Atzr|sage-amazon-sandbox-refresh-token-A2SAGESANDBOX01", "LWA refresh token of the seller (secret)"),

@@ -277,8 +277,17 @@ def _collect_2026(orders: Iterable[dict[str, Any]], extract: Extract) -> None:
 
 def search_orders(api: SpApi, start: datetime, end: datetime,
                   marketplaces: Iterable[str] | None = None, page_size: int = 100) -> Extract:
-    """Orders created in [start, end) through searchOrders 2026-01-01 (items are embedded: 1 call per 100)."""
-    marketplaces = list(marketplaces or api.settings.marketplaces)
+    """Orders created in [start, end) through searchOrders 2026-01-01 (items are embedded: 1 call per 100).
+    Each region's marketplaces are searched on their own host (accounts.per_account)."""
+    from sage_amazon.amazon.accounts import per_account
+
+    parts = per_account(api, marketplaces)
+    if len(parts) > 1:
+        extract = Extract(source="orders_2026")
+        for sub, mps in parts:
+            extract.extend(search_orders(sub, start, end, mps, page_size))
+        return extract
+    api, marketplaces = parts[0]
     extract = Extract(source="orders_2026")
     token: str | None = None
     while True:
@@ -401,8 +410,17 @@ def parse_order_v0(order: dict[str, Any], order_items: list[dict[str, Any]], ext
 
 def get_orders_v0(api: SpApi, start: datetime, end: datetime,
                   marketplaces: Iterable[str] | None = None) -> Extract:
-    """The per-order approach: getOrders pages (100 each) and one getOrderItems call per order."""
-    marketplaces = list(marketplaces or api.settings.marketplaces)
+    """The per-order approach: getOrders pages (100 each) and one getOrderItems call per order; each region's
+    marketplaces on their own host (accounts.per_account)."""
+    from sage_amazon.amazon.accounts import per_account
+
+    parts = per_account(api, marketplaces)
+    if len(parts) > 1:
+        extract = Extract(source="orders_v0")
+        for sub, mps in parts:
+            extract.extend(get_orders_v0(sub, start, end, mps))
+        return extract
+    api, marketplaces = parts[0]
     extract = Extract(source="orders_v0")
     extract_id, extracted_at = _stamp()
     token: str | None = None

@@ -114,8 +114,16 @@ def fetch_reports(api: SpApi, report_type: str, spans: list[tuple[datetime, date
                   marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0,
                   attempts: int = 5) -> list[str]:
     """One report per span, all requested up front (Amazon builds them side by side), then awaited in
-    order. A report that ends FATAL is requested again, up to `attempts` times per span."""
-    marketplaces = list(marketplaces or api.settings.marketplaces)
+    order. A report that ends FATAL is requested again, up to `attempts` times per span.
+    Marketplaces of several regions (a RegionalSpApi): one report per region and span, merged per span."""
+    from sage_amazon.amazon.accounts import per_account
+
+    parts = per_account(api, marketplaces)
+    if len(parts) > 1:
+        per_region = [fetch_reports(sub, report_type, spans, marketplaces=mps, poll_seconds=poll_seconds,
+                                    attempts=attempts) for sub, mps in parts]
+        return [merge_flat_files(list(texts)) for texts in zip(*per_region, strict=True)]
+    api, marketplaces = parts[0]
     pending = {i: request_report(api, report_type, s, e, marketplaces) for i, (s, e) in enumerate(spans)}
     tries = dict.fromkeys(pending, 1)
     texts: dict[int, str] = {}
@@ -133,6 +141,27 @@ def fetch_reports(api: SpApi, report_type: str, spans: list[tuple[datetime, date
             document_id = report.get("reportDocumentId")
             texts[i] = download_document(api, str(document_id)) if document_id else ""  # DONE, no data
     return [texts[i] for i in range(len(spans))]
+
+
+def merge_flat_files(texts: list[str]) -> str:
+    """Tab-separated reports of the same type from several regions as one: the first header, every row
+    (a column another region's file lacks is left empty)."""
+    texts = [t.lstrip("\ufeff") for t in texts if t.strip()]
+    if len(texts) <= 1:
+        return texts[0] if texts else ""
+    tables = [list(csv.reader(io.StringIO(t), delimiter="\t", quoting=csv.QUOTE_NONE)) for t in texts]
+    header: list[str] = []
+    for table in tables:
+        header += [h for h in table[0] if h not in header]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n")
+    writer.writerow(header)
+    for table in tables:
+        position = {h: i for i, h in enumerate(table[0])}
+        for values in table[1:]:
+            writer.writerow([values[position[h]] if h in position and position[h] < len(values) else ""
+                             for h in header])
+    return out.getvalue()
 
 
 def parse_flat_file(text: str) -> list[dict[str, str]]:

@@ -245,6 +245,18 @@ def connect_from_config(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str 
     return connect(SpApiSettings.from_config(), queue_url or config.load().sqs_queue_url, types)
 
 
+def connect_accounts(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str | None = None,
+                     accounts_file: str | None = None) -> list[tuple[str, Connection]]:
+    """`connect` for every configured account (SAGE_AMAZON_ACCOUNTS_FILE: one authorisation per region, each on
+    its own host); all may deliver to the same queue. Without the file: the one SP_API_* account."""
+    from sage_amazon import config
+    from sage_amazon.amazon.accounts import load
+
+    queue = queue_url or config.load().sqs_queue_url
+    return [(f"{a.name} ({a.region})" if a.region else a.name, connect(a.settings, queue, types))
+            for a in load(accounts_file)]
+
+
 # ------------------------------------------------------------------------------------------ command
 def _command_group() -> Any:
     import click
@@ -261,13 +273,18 @@ def _command_group() -> Any:
     @click.option("--queue-url", default=None, help="SQS queue for notifications (default: SQS_QUEUE_URL).")
     def connect_command(types: tuple[str, ...], queue_url: str | None) -> None:
         """Create the SQS destination (grantless) and the subscriptions the flows consume; idempotent."""
+        from sage_amazon.config import ConfigError
+
         try:
-            connection = connect_from_config(tuple(types) or CONSUMED_TYPES, queue_url)
-        except ConnectError as exc:
+            connections = connect_accounts(tuple(types) or CONSUMED_TYPES, queue_url)
+        except (ConnectError, ConfigError) as exc:
             raise OperatorError(str(exc)) from None
-        for line in connection.lines():
-            click.echo(line)
-        click.echo(f"subscribed: {', '.join(s.notification_type for s in connection.subscriptions)}")
+        for name, connection in connections:
+            if len(connections) > 1:
+                click.echo(f"account {name}:")
+            for line in connection.lines():
+                click.echo(line)
+            click.echo(f"subscribed: {', '.join(s.notification_type for s in connection.subscriptions)}")
 
     return amazon
 

@@ -124,8 +124,20 @@ class Discovery:
     errors: list[str]
 
 
-def _report_list(api: Any, since: datetime) -> list[dict[str, Any]]:
-    reports: list[dict[str, Any]] = []
+def _report_list(api: Any, since: datetime, clients: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Settlement reports since `since`, each region's on its own host (accounts.per_account); `clients`
+    receives the client of each report document."""
+    from sage_amazon.amazon.accounts import RegionalSpApi, per_account
+
+    if isinstance(api, RegionalSpApi):
+        reports: list[dict[str, Any]] = []
+        for sub, _ in per_account(api):
+            listed = _report_list(sub, since)
+            reports += listed
+            if clients is not None:
+                clients.update({str(r.get("reportDocumentId")): sub for r in listed})
+        return reports
+    reports = []
     params: dict[str, Any] = {"reportTypes": ",".join(REPORT_TYPES), "processingStatuses": "DONE",
                               "createdSince": since.strftime("%Y-%m-%dT%H:%M:%SZ"), "pageSize": 100}
     marketplaces = getattr(getattr(api, "settings", None), "marketplaces", None)
@@ -164,7 +176,8 @@ def discover(api: Any, raw_dir: Path, cursor: dict[str, Any] | None = None, *, n
     stored: list[Stored] = []
     errors: list[str] = []
     todo: list[tuple[str, str, str]] = [(f"doc:{d}", d, "") for d in (document_ids or []) if f"doc:{d}" not in seen]
-    listed = sorted(_report_list(api, now - LOOKBACK),
+    clients: dict[str, Any] = {}  # report document -> the client of its region
+    listed = sorted(_report_list(api, now - LOOKBACK, clients),
                     key=lambda r: (REPORT_TYPES.index(r.get("reportType", V2_REPORT))
                                    if r.get("reportType") in REPORT_TYPES else 9, r.get("createdTime", "")))
     # Amazon publishes a V1 and a V2 report for the same settlement; getReportDocument allows one
@@ -180,7 +193,7 @@ def discover(api: Any, raw_dir: Path, cursor: dict[str, Any] | None = None, *, n
         todo.append((rid, str(doc), report.get("reportType", "")))
     for key, doc, report_type in todo[:max_downloads]:
         try:
-            text = download_document(api, doc)  # the URL expires in 5 minutes: fetched right now
+            text = download_document(clients.get(doc, api), doc)  # the URL expires in 5 minutes: fetched right now
             kept = store_text(text, raw_dir, origin="sp-api",
                               meta={"report_id": key if not key.startswith("doc:") else "",
                                     "report_document_id": doc, "report_type": report_type})

@@ -1,0 +1,144 @@
+"""Regions in the product (issue 13 item 1): an accounts file names one authorisation per region (host, refresh
+token by environment variable, marketplaces); every call goes to its marketplace's regional host with that
+region's token. Run against the sandbox's regional hosts, which refuse another region's token or marketplace
+with 403 as Amazon does (so any cross-region request fails these tests), while SP_API_ENDPOINT points at a
+closed port (so nothing goes to an all-regions host)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sage_amazon.amazon import accounts, orders, reports
+from sage_amazon.amazon.client import SpApiError
+from sage_amazon.config import ConfigError
+from sage_amazon.sandbox.amazon import credentials
+from sage_amazon.sandbox.amazon.server import free_port, running_sandbox
+
+US, UK, DE, JP = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9", "A1VC38T7YXB528"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens() -> None:
+    from sp_api.auth import access_token_client
+
+    access_token_client.cache.clear()
+    access_token_client.grantless_cache.clear()
+
+
+def write(tmp_path: Path, entries: list[dict]) -> Path:
+    path = tmp_path / "accounts.yaml"
+    path.write_text(yaml.safe_dump({"accounts": entries}))
+    return path
+
+
+def test_without_a_file_one_account_from_the_sp_api_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAGE_AMAZON_ACCOUNTS_FILE", raising=False)
+    monkeypatch.setenv("SP_API_MARKETPLACES", f"{UK},{DE}")
+    [only] = accounts.load()
+    assert only.name == "default" and only.region == "EU" and only.marketplaces == (UK, DE)
+
+
+def test_the_file_is_validated_with_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_NA", "Atzr|na")
+    ok = {"name": "na", "region": "NA", "marketplaces": [US], "refresh_token_env": "TOKEN_NA"}
+    [na] = accounts.load(write(tmp_path, [ok]))
+    assert na.settings.endpoint == "https://sellingpartnerapi-na.amazon.com"  # Amazon's host of the region
+    assert na.settings.refresh_token == "Atzr|na" and "Atzr" not in repr(na)
+    cases = [
+        ({**ok, "marketplaces": [US, UK]}, "marketplace not of region NA (A1F83G8C2ARO7P is EU)"),
+        ({**ok, "region": "SA"}, "region must be NA, EU or FE"),
+        ({**ok, "refresh_token_env": "NOT_SET_ANYWHERE"}, "NOT_SET_ANYWHERE) is not set"),
+        ({**ok, "refresh_token": "Atzr|inline"}, "no secret in this file"),
+        ({**ok, "marketplaces": []}, "needs a list of marketplaces"),
+    ]
+    for entry, message in cases:
+        with pytest.raises(ConfigError, match=r"SAGE_AMAZON_ACCOUNTS_FILE") as err:
+            accounts.load(write(tmp_path, [entry]))
+        assert message in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="is in accounts na and again"):
+        accounts.load(write(tmp_path, [ok, {**ok, "name": "again"}]))
+
+
+@pytest.fixture(scope="module")
+def regional(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    with running_sandbox(tmp_path_factory.mktemp("regions"), seed=17, history_days=20, time_scale=100,
+                         regions=True) as sb:
+        yield sb
+
+
+def accounts_file(sb, path: Path) -> Path:  # noqa: ANN001
+    """NA (US) and EU (UK, DE) on their own sandbox hosts, their tokens in the environment."""
+    entries = [{"name": name, "region": region, "endpoint": sb.region_urls[region],
+                "lwa_endpoint": f"{sb.region_urls[region]}/auth/o2/token", "marketplaces": mps,
+                "refresh_token_env": f"TEST_REFRESH_TOKEN_{region}"}
+               for name, region, mps in (("north-america", "NA", [US]), ("europe", "EU", [UK, DE]))]
+    return write(path, entries)
+
+
+@pytest.fixture
+def regional_api(regional, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    from resources.sp_api import SpApiResource
+
+    for region in ("NA", "EU"):
+        monkeypatch.setenv(f"TEST_REFRESH_TOKEN_{region}", credentials.REGION_REFRESH_TOKENS[region])
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing may go to an all-regions host
+    monkeypatch.setenv("SP_API_ENDPOINT", closed)
+    monkeypatch.setenv("SP_API_LWA_ENDPOINT", f"{closed}/auth/o2/token")
+    monkeypatch.setenv("SAGE_AMAZON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SAGE_AMAZON_RETRY_BUDGET_SECONDS", "2")
+    monkeypatch.setenv("SAGE_AMAZON_ACCOUNTS_FILE", str(accounts_file(regional, tmp_path)))
+    resource = SpApiResource.from_env().model_copy(update={"limiter_dir": "memory", "report_poll_seconds": 0.2})
+    api = resource.get_client()
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def test_orders_of_each_region_come_from_its_own_host(regional_api) -> None:  # noqa: ANN001
+    api = regional_api
+    assert isinstance(api, accounts.RegionalSpApi) and api.settings.marketplaces == (US, UK, DE)
+    na, eu = api.apis
+    assert na.settings.seller_key != eu.settings.seller_key  # its own rate-limit buckets
+    end = datetime.now(UTC) - timedelta(minutes=5)
+    extract = orders.search_orders(api, end - timedelta(days=6), end)
+    assert not extract.drift
+    assert {o["marketplace_id"] for o in extract.orders} == {US, UK, DE}
+    assert na.calls["searchOrders"] >= 1 and eu.calls["searchOrders"] >= 1
+    v0 = orders.get_orders_v0(api, end - timedelta(days=1), end)
+    assert {o["marketplace_id"] for o in v0.orders} <= {US, UK, DE} and v0.orders
+    # by id (an ORDER_CHANGE): the order is found on its region's host
+    ids = [next(o["amazon_order_id"] for o in extract.orders if o["marketplace_id"] == m) for m in (US, DE)]
+    by_id = orders.get_orders_2026(api, ids)
+    assert sorted(o["amazon_order_id"] for o in by_id.orders) == sorted(ids)
+    # a call naming two regions' marketplaces is never sent
+    before = api.total_calls
+    with pytest.raises(SpApiError, match="several regions"):
+        api.call("getOrders", "ordersV0", "get_orders", MarketplaceIds=[US, UK])
+    assert api.total_calls == before
+
+
+def test_reports_and_settlements_per_region(regional_api, tmp_path: Path) -> None:  # noqa: ANN001
+    from sage_amazon.ledger import intake
+
+    api = regional_api
+    end = datetime.now(UTC) - timedelta(minutes=5)
+    [text] = reports.fetch_reports(api, orders.ALL_ORDERS_REPORT, [(end - timedelta(days=3), end)], poll_seconds=0.2)
+    rows = reports.parse_flat_file(text)
+    assert rows and {r["sales-channel"] for r in rows} >= {"Amazon.com", "Amazon.co.uk"}
+    assert all(a.calls["createReport"] == 1 for a in api.apis)  # one report per region
+    found = intake.discover(api, tmp_path / "raw", max_downloads=50)
+    assert not found.errors and found.stored
+    assert all(a.calls["getReports"] >= 1 for a in api.apis)
+
+
+def test_fba_inventory_per_marketplace_on_its_host(regional_api) -> None:  # noqa: ANN001
+    from sage_amazon.inventory import fba
+
+    api = regional_api
+    rows = fba.fetch_all(api, api.settings.marketplaces, datetime.now(UTC).date())
+    assert {r["marketplace_id"] for r in rows} == {US, UK, DE}
