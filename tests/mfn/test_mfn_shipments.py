@@ -9,7 +9,6 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-import pytest
 
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.amazon import shipment_confirmation as sc
@@ -236,34 +235,3 @@ def test_x3_target_reports_zero_and_why(amazon_resources):
     assert (meta["supported"], meta["pushed"], meta["skipped"], meta["dead_lettered"]) == (False, 0, 0, 0)
     assert "unpushed_shipments" in meta["reason"]
 
-
-def test_amazon_down_stops_the_push_with_one_line_and_the_next_run_confirms_once(amazon, sage500_db, target,
-                                                                                 resources):
-    from sage_amazon.errors import Unfinished
-    from sage_amazon.retrying import RetryPolicy
-
-    orders = [mfn_unshipped(amazon, "A1PA6795UKMFR9", TAKEN) for _ in range(2)]
-    ships = []
-    for n, order in enumerate(orders):
-        from_amazon(target, order)
-        ships.append(ship_order(sage500_db.engine, order["id"], "DHL EXPRESS", f"JD09{n}", date(2026, 11, 22)))
-    api = resources["sp_api"].get_client()
-    api.retry = RetryPolicy(budget=0.5, timeout=5.0, initial=0.05, max_wait=0.1)
-    warehouse = resources["warehouse"]
-    amazon.faults.error_rate = 1.0
-    try:
-        with pytest.raises(Unfinished) as info:
-            sc.push_shipments(warehouse.write, target, api)
-    finally:
-        amazon.faults.error_rate = 0.0
-    assert f"SP-API at SP_API_ENDPOINT={amazon.base_url} still unavailable after" in str(info.value)
-    assert "2 shipment(s) left unconfirmed (1 not attempted), resumed by the next run" in str(info.value)
-    assert info.value.result.counts["not_attempted"] == 1
-    assert api.calls["confirmShipment"] == 0 and len(target.unpushed_shipments()) == 2
-
-    done = sc.push_shipments(warehouse.write, target, api)  # Amazon is back
-    api.close()
-    assert done.counts["pushed"] == 2 and not target.unpushed_shipments()
-    assert all(len(amazon.confirmations.for_order(o["id"])) == 1 for o in orders)
-    with warehouse.write() as con:
-        assert {posting_ledger.get(con, sc.FLOW, s).status for s in ships} == {"posted"}
