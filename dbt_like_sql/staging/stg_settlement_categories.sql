@@ -45,9 +45,10 @@ matched AS (
     LEFT JOIN ref.settlement_account_map AS r
         ON r.kind = 'rule'
         AND r.marketplace = k.map_marketplace
-        AND lower(k.transaction_type) LIKE r.transaction_type_like
-        AND lower(k.amount_type) LIKE r.amount_type_like
-        AND lower(k.amount_description) LIKE r.description_like
+        -- rules see the text without surrounding blanks (real files pad values: "Principal   ")
+        AND lower(trim(k.transaction_type)) LIKE r.transaction_type_like
+        AND lower(trim(k.amount_type)) LIKE r.amount_type_like
+        AND lower(trim(k.amount_description)) LIKE r.description_like
 )
 SELECT
     m.settlement_id,

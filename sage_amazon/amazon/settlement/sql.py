@@ -82,7 +82,7 @@ def _timestamp(col: str, layout: FileLayout) -> str:
 def _amount(col: str, decimal_comma: bool) -> str:
     """DECIMAL(18,2), exactly: a value with more than two decimals becomes NULL (then reported with its
     line and column) instead of being rounded by the cast. LIKE keeps this check nearly free."""
-    t = f"trim({col})"
+    t = _trimmed(col)
     if decimal_comma:
         text = f"(CASE WHEN contains({t}, ',') THEN replace(replace({t}, '.', ''), ',', '.') ELSE {t} END)"
         too_fine = f"({t} LIKE '%,___%' OR (NOT contains({t}, ',') AND {t} LIKE '%.___%'))"
@@ -91,8 +91,16 @@ def _amount(col: str, decimal_comma: bool) -> str:
     return f"CASE WHEN {too_fine} THEN NULL ELSE TRY_CAST({text} AS DECIMAL(18,2)) END"
 
 
+def _trimmed(col: str) -> str:
+    """The value without surrounding blanks; trimmed only when it has some (copying every string costs more
+    than the whole CSV read of a column)."""
+    return f"(CASE WHEN prefix({col}, ' ') OR suffix({col}, ' ') THEN trim({col}) ELSE {col} END)"
+
+
 def _text(col: str) -> str:
-    """Text as written, without surrounding blanks; blank-only is empty (NULL), as an empty field is."""
+    """A value without surrounding blanks; blank-only is empty (NULL), as an empty field is. Used where a blank
+    would change a meaning (currency, total-amount, an amount's presence); other text is kept as written and
+    the account rules match it trimmed (stg_settlement_categories), which costs nothing per line."""
     return col if col == "NULL" else f"nullif(trim({col}), '')"
 
 
@@ -101,9 +109,9 @@ def _marketplace(col: str) -> str:
     ("Non-Amazon" for multi-channel orders): such lines belong to the settlement's own marketplace."""
     if col == "NULL":
         return "NULL"
-    name = f"lower({_text(col)})"
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in MARKETPLACES.items() if not k.startswith("www."))
-    return f"(CASE regexp_replace({name}, '^www\\.', '') {cases} END)"
+    names = {**MARKETPLACES, **{f"www.{k}": v for k, v in MARKETPLACES.items() if not k.startswith("www.")}}
+    pairs = ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in names.items())
+    return f"(MAP {{{pairs}}})[lower(trim({col}))]"  # one lookup per line (a CASE would evaluate per branch)
 
 
 def _read_csv(layout: FileLayout) -> str:
@@ -144,13 +152,13 @@ def select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
         "currency": f"coalesce(upper({_text(q('currency'))}), {sql_str(layout.summary['currency'].upper())})",
         "posted_date": _local_date(q("posted-date"), layout),
         "posted_at": _timestamp(q(posted_src), layout) if posted_src in has else "NULL",
-        "quantity_purchased": f"TRY_CAST({_text(q('quantity-purchased'))} AS INTEGER)",
+        "quantity_purchased": f"TRY_CAST({q('quantity-purchased')} AS INTEGER)",
         "marketplace": _marketplace(q("marketplace-name")),
     }
     for name in ("transaction_type", "order_id", "merchant_order_id", "adjustment_id", "shipment_id",
                  "marketplace_name", "fulfillment_id", "order_item_code", "merchant_order_item_id",
                  "merchant_adjustment_item_id", "sku", "promotion_id"):
-        common[name] = _text(q(name.replace("_", "-")))
+        common[name] = q(name.replace("_", "-"))
     detail = f"{_text(q('total-amount'))} IS NULL"
 
     def select(amount_type: str, description: str, amount_col: str, extra_where: str) -> str:
@@ -161,7 +169,7 @@ def select_lines_sql(layout: FileLayout, settlement_id: str) -> str:
         return f"SELECT {body} FROM src WHERE {where}"
 
     if layout.file_format == "V2":
-        body = select(_text(q("amount-type")), _text(q("amount-description")), "amount", "")
+        body = select(q("amount-type"), q("amount-description"), "amount", "")
     else:
         parts = [
             select(sql_str(amount_type), _v1_description(layout, type_col, fixed, q), amount_col,
