@@ -146,15 +146,16 @@ def inspect_command(file: Path, as_json: bool, target: str | None) -> None:
         sys.exit(1)
 
 
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "HUF", "TWD"})
-
-
 def _amount(value, currency: str) -> str:
+    from sage_amazon.ledger.settlements import ZERO_DECIMAL_CURRENCIES
+
     return f"{value:.0f}" if currency in ZERO_DECIMAL_CURRENCIES else f"{value:.2f}"
 
 
 def _print_preview(preview) -> None:
     from tabulate import tabulate
+
+    from sage_amazon.ledger.settlements import ZERO_DECIMAL_CURRENCIES
 
     s = preview.summary
     cur = s.currency

@@ -27,6 +27,7 @@ MODELS = (
 )
 JOURNAL_MODELS = MODELS[:2]
 FLOW = "settlement_journal"
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "HUF", "TWD"})
 ZERO = Decimal("0.00")
 
 
@@ -127,17 +128,21 @@ def reconciliation_row(con: duckdb.DuckDBPyConnection, settlement_id: str) -> di
 
 def check_totals(con, settlement_id: str) -> Outcome:
     """Blocking: the detail amounts add up exactly to total-amount."""
-    total, lines, n = con.execute(
+    total, lines, n, currency = con.execute(
         """SELECT r.total_amount, (SELECT coalesce(sum(amount), 0) FROM raw.settlement_lines l
                                    WHERE l.settlement_id = r.settlement_id),
-                  (SELECT count(*) FROM raw.settlement_lines l WHERE l.settlement_id = r.settlement_id)
+                  (SELECT count(*) FROM raw.settlement_lines l WHERE l.settlement_id = r.settlement_id), r.currency
            FROM raw.settlement_reports r WHERE r.settlement_id = ?""", [settlement_id]).fetchone()
     variance = Decimal(total) - Decimal(lines)
     ok = variance == 0
-    text = (f"detail lines add up to total-amount {total}" if ok and n else
+
+    def money(value) -> str:  # two decimals, none for the yen
+        return f"{Decimal(value):.0f}" if currency in ZERO_DECIMAL_CURRENCIES else f"{Decimal(value):.2f}"
+
+    text = (f"detail lines add up to total-amount {money(total)}" if ok and n else
             "an empty settlement (no lines, total 0.00): nothing to post" if ok else
-            f"detail lines add up to {lines}, total-amount is {total}: variance {variance}" if n else
-            f"the settlement has no detail lines but total-amount is {total}")
+            f"detail lines add up to {money(lines)}, total-amount is {money(total)}: variance {money(variance)}"
+            if n else f"the settlement has no detail lines but total-amount is {money(total)}")
     return Outcome("settlement_totals_match", ok, True, text,
                    {"total_amount": f"{Decimal(total):.2f}", "sum_of_lines": f"{Decimal(lines):.2f}",
                     "variance": f"{variance:.2f}",
