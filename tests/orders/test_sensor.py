@@ -197,3 +197,49 @@ def test_a_backlog_nothing_consumes_never_delays_an_order_change_and_settlement_
             assert not again.run_requests and json.loads(again.cursor)["inflight"]
     finally:
         server.stop()
+
+
+def test_a_failed_runs_notification_comes_back_after_its_back_off_and_goes_only_once_a_retry_succeeded(monkeypatch):
+    import socket
+    import time as clock
+    import uuid
+
+    from resources.notifications import SqsResource
+    from sage_amazon.orders import inbox
+    from sage_amazon.sandbox.sqs import SqsServer
+
+    monkeypatch.setattr(inbox, "BACKOFF_SECONDS", (1,))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = SqsServer(port=port)
+    queue_url = server.start(queue=f"orders-retry-{uuid.uuid4().hex[:8]}")
+
+    @dg.job
+    def stand_in():  # a run record with the request's tags stands for the run the daemon would launch
+        pass
+
+    def tick(instance, cursor):
+        return order_change_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"sqs": sqs}))
+
+    try:
+        sqs = SqsResource(queue_url=queue_url, aws_access_key_id="x", aws_secret_access_key="x")
+        sqs._client().send_message(QueueUrl=queue_url, MessageBody=_notification("n1", "111-1"))
+        with dg.instance_for_test() as instance:
+            first = tick(instance, None)
+            (request,) = first.run_requests
+            run = instance.create_run_for_job(stand_in, tags=request.tags)
+            instance.report_run_failed(run)
+            failed = tick(instance, first.cursor)  # gives the notification back after its back-off
+            assert not failed.run_requests and json.loads(failed.cursor)["inflight"] == {}
+            clock.sleep(1.5)
+            retry = tick(instance, failed.cursor)
+            (again,) = retry.run_requests
+            assert again.run_key == request.run_key + "-retry1"
+            assert again.run_config == request.run_config
+            instance.create_run_for_job(stand_in, tags=again.tags, status=dg.DagsterRunStatus.SUCCESS)
+            done = tick(instance, retry.cursor)
+            assert not done.run_requests and json.loads(done.cursor)["done"] == ["n1"]
+            assert _visible(sqs) == []  # deleted once the retry succeeded
+    finally:
+        server.stop()
