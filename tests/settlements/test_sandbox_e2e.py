@@ -135,6 +135,14 @@ def test_v1_file_of_a_settlement_gives_the_same_journals(world, tmp_path):
     assert net(a) == net(b)
 
 
+class _AtAnchor(datetime):
+    """datetime whose now() is the seller's anchored clock (for product code that reads the clock itself)."""
+
+    @classmethod
+    def now(cls, tz=None):  # noqa: ANN001, ANN206
+        return ANCHOR if tz is None else ANCHOR.astimezone(tz)
+
+
 def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement(world, data_dir, monkeypatch):
     import dagster as dg
 
@@ -146,6 +154,7 @@ def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement(
 
     sb, truths, _, _ = world
     monkeypatch.setattr(client, "LIMITERS", client.RateLimiters(scale=1000))
+    monkeypatch.setattr(intake, "datetime", _AtAnchor)  # the sensor's discovery reads the clock: Amazon's one
     env = sb.env
     resources = {
         "sp_api": SpApiResource(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
