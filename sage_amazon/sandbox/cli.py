@@ -32,6 +32,9 @@ def sandbox() -> None:
 @click.option("--x3-port", default=8124, show_default=True)
 @click.option("--stop-with-parent", is_flag=True,
               help="Also stop when the process that started this one exits (e.g. make, a supervisor).")
+@click.option("--regions", is_flag=True,
+              help="Serve NA, EU and FE on their own ports (the Amazon port + 1, 2, 3), strict as Amazon, and "
+                   "configure one account per region (SAGE_AMAZON_ACCOUNTS_FILE).")
 def up_command(
     seed: int,
     time_scale: float | None,
@@ -41,6 +44,7 @@ def up_command(
     sqs_port: int,
     x3_port: int,
     stop_with_parent: bool,
+    regions: bool,
 ) -> None:
     """Start every sandbox in the foreground and print the environment to export.
 
@@ -54,7 +58,8 @@ def up_command(
 
     ports = {"amazon": amazon_port, "sqs": sqs_port, "x3": x3_port}
     with supervisor.sandboxes(
-        seed=seed, time_scale=time_scale, ports=ports, order_rate=order_rate, history_days=history_days
+        seed=seed, time_scale=time_scale, ports=ports, order_rate=order_rate, history_days=history_days,
+        regions=regions,
     ) as env:
         click.echo(supervisor.format_env(env))
         click.echo("\nAs on Amazon, notifications reach SQS only after `sage-amazon amazon connect` (run it once).")

@@ -17,7 +17,8 @@ from sage_amazon.sandbox.watchdog import Children
 
 PORTS = {"sqs": 9324, "amazon": 8100, "x3": 8124}
 # the option of `sandbox up` / `demo` that moves each port, named in the "port busy" line
-PORT_FLAGS = {"sqs": "--sqs-port", "amazon": "--amazon-port", "x3": "--x3-port", "ui": "--ui-port"}
+PORT_FLAGS = {"sqs": "--sqs-port", "amazon": "--amazon-port", "x3": "--x3-port", "ui": "--ui-port",
+              **{f"amazon-{r}": "--amazon-port (--regions uses it + 1, 2, 3)" for r in ("na", "eu", "fe")}}
 
 
 class SandboxError(RuntimeError):
@@ -111,6 +112,40 @@ def sandbox_env(ports: dict[str, int] | None = None) -> dict[str, str]:
     return env
 
 
+REGIONS = ("NA", "EU", "FE")
+
+
+def region_ports(amazon_port: int) -> dict[str, int]:
+    """The regional hosts of `sandbox up --regions`: the Amazon port + 1, + 2, + 3 (NA, EU, FE)."""
+    return {region: amazon_port + i for i, region in enumerate(REGIONS, 1)}
+
+
+def regional_env(env: dict[str, str], ports: dict[str, int], accounts_file: Path) -> dict[str, str]:
+    """Point the product at one account per region (the sandbox's regional hosts, strict as Amazon's): writes
+    the accounts file (SAGE_AMAZON_ACCOUNTS_FILE) and puts each region's refresh token in its own variable.
+    SP_API_ENDPOINT stays the all-regions host for tools that read one endpoint; the product's flows do not."""
+    import yaml
+
+    from sage_amazon.sandbox.amazon.credentials import REGION_REFRESH_TOKENS
+    from sage_amazon.sandbox.amazon.regions import REGION_MARKETPLACES
+
+    wanted = [m.strip() for m in (env.get("SP_API_MARKETPLACES") or config.get("SP_API_MARKETPLACES")).split(",")]
+    entries = []
+    for region in REGIONS:
+        mps = [m for m in wanted if m in REGION_MARKETPLACES[region]]
+        if not mps:
+            continue
+        url = f"http://127.0.0.1:{ports[region]}"
+        entries.append({"name": f"sandbox-{region.lower()}", "region": region, "endpoint": url,
+                        "lwa_endpoint": f"{url}/auth/o2/token", "marketplaces": mps,
+                        "refresh_token_env": f"SP_API_REFRESH_TOKEN_{region}"})
+        env[f"SP_API_REFRESH_TOKEN_{region}"] = REGION_REFRESH_TOKENS[region]
+    accounts_file.parent.mkdir(parents=True, exist_ok=True)
+    accounts_file.write_text(yaml.safe_dump({"accounts": entries}, sort_keys=False))
+    env["SAGE_AMAZON_ACCOUNTS_FILE"] = str(accounts_file)
+    return env
+
+
 class _Stop(KeyboardInterrupt):
     """SIGTERM or SIGHUP, handled like Ctrl-C: stop the children and leave."""
 
@@ -140,16 +175,22 @@ def sandboxes(
     order_rate: float | None = None,
     history_days: int | None = None,
     children: Children | None = None,
+    regions: bool = False,
 ) -> Iterator[dict[str, str]]:
     """Run SQS, the Amazon SP-API and Sage X3 (and install the Sage 500 database when it is the target).
 
     Every child runs in its own process group and dies with this process, however it ends (a watchdog
-    stops them even after SIGKILL). On leaving, they are stopped (SIGTERM, SIGKILL after 4 s)."""
+    stops them even after SIGKILL). On leaving, they are stopped (SIGTERM, SIGKILL after 4 s).
+    regions: the Amazon sandbox also serves NA, EU and FE on their own ports (region_ports) and the product is
+    configured with one account per region (regional_env)."""
     ports = {**PORTS, **(ports or {})}
     settings = config.load()
     logs = settings.data_dir / "sandbox" / "logs"
-    require_free(ports)
+    regional = region_ports(ports["amazon"]) if regions else {}
+    require_free({**ports, **{f"amazon-{r.lower()}": p for r, p in regional.items()}})
     env = sandbox_env(ports)
+    if regions:
+        env = regional_env(env, regional, settings.data_dir / "sandbox" / "accounts.yaml")
     own = children is None
     children = children or Children()
     procs: list[subprocess.Popen] = []
@@ -168,12 +209,16 @@ def sandboxes(
                 amazon_args += ["--order-rate", str(order_rate)]
             if history_days is not None:
                 amazon_args += ["--history-days", str(history_days)]
+            if regional:
+                amazon_args += ["--region-ports", ",".join(f"{r}={p}" for r, p in regional.items())]
             amazon = _spawn(children, amazon_args, logs / "amazon.log")
             procs.append(amazon)
             x3 = _spawn(children, ["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
             procs.append(x3)
             _wait_for("amazon", ports["amazon"], amazon, logs / "amazon.log", timeout=180)
             _wait_for("x3", ports["x3"], x3, logs / "x3.log", timeout=120)
+            for region, port in regional.items():
+                _wait_for(f"amazon {region}", port, amazon, logs / "amazon.log", timeout=60)
             if time_scale:  # the sandbox's buckets refill faster; its headers still carry Amazon's rates
                 env["SP_API_RATE_SCALE"] = str(time_scale)
             yield env

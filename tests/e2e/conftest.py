@@ -26,6 +26,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _free_port_before_three() -> int:
+    """A free port whose next three are free too (sandbox up --regions serves NA, EU, FE on them)."""
+    for _ in range(50):
+        port = _free_port()
+        if port < 65530 and all(_port_free(port + i) for i in (1, 2, 3)):
+            return port
+    raise RuntimeError("no four free consecutive ports")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @dataclass
 class Stack:
     env: dict[str, str]
@@ -69,7 +87,8 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     if target == "sage500":
         env["SAGE500_DB_URL"], drop = _postgres_database()
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--time-scale", "60", "--order-rate", "0"]
-    cmd += ["--history-days", "30"]
+    cmd += ["--history-days", "30", "--regions"]  # one account per region, each on its own strict host
+    ports["amazon"] = _free_port_before_three()
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -84,6 +103,11 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
                 pytest.fail("sandboxes did not start in time")
         else:
             pytest.fail(f"sandbox up exited with {proc.wait()}")
+        # issue 13.1: the product reaches Amazon only through its regional accounts (SAGE_AMAZON_ACCOUNTS_FILE);
+        # the all-regions host is made unreachable so any request that bypasses them fails the run
+        assert env.get("SAGE_AMAZON_ACCOUNTS_FILE"), "sandbox up --regions exported no accounts file"
+        closed = f"http://127.0.0.1:{_free_port()}"
+        env["SP_API_ENDPOINT"], env["SP_API_LWA_ENDPOINT"] = closed, f"{closed}/auth/o2/token"
         stack = Stack(env=env, data_dir=data_dir, target=target)
         connected = stack.cli("amazon", "connect", timeout=60)  # the user's one-time Amazon setup
         assert connected.returncode == 0, connected.stderr + connected.stdout

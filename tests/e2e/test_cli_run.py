@@ -118,6 +118,22 @@ def test_run_posts_once_and_a_second_run_changes_nothing(stack):
     RESULTS[stack.target] = after_first
 
 
+def test_each_region_is_served_by_its_own_host(stack):
+    """Issue 13.1: NA and EU accounts (sandbox up --regions) on strict regional hosts, the all-regions host
+    unreachable: the run above read both regions, and no host refused a request of another region."""
+    import yaml
+
+    accounts = yaml.safe_load(open(stack.env["SAGE_AMAZON_ACCOUNTS_FILE"]))["accounts"]
+    assert {a["region"] for a in accounts} == {"NA", "EU"}
+    markets = {m for (m,) in _warehouse(stack, "SELECT DISTINCT marketplace_id FROM raw.amazon_orders")}
+    assert {"ATVPDKIKX0DER", "A1F83G8C2ARO7P"} <= markets
+    log = (stack.data_dir / "sandbox" / "logs" / "amazon.log").read_text()
+    assert "cross-region request refused" not in log
+    again = stack.cli("amazon", "connect", timeout=60)  # per account; idempotent
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert "account sandbox-na (NA):" in again.stdout and "account sandbox-eu (EU):" in again.stdout
+
+
 def test_both_erps_get_the_same_business_result():
     if "sage500" not in RESULTS and os.environ.get("CI") != "true" and not _postgres_answers():
         pytest.skip("no PostgreSQL on 127.0.0.1:5432 for the Sage 500 target")

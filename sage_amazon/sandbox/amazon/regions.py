@@ -11,6 +11,7 @@ not there. The legacy app (region None) serves every region from one host, as th
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from sage_amazon.sandbox.amazon.wire import ApiError, csv_param
@@ -28,6 +29,7 @@ AWS_REGION = {"NA": "us-east-1", "EU": "eu-west-1", "FE": "us-west-2"}
 QUERY_KEYS = ("MarketplaceIds", "marketplaceIds", "MarketplaceId", "marketplaceId", "marketplace_ids")
 BODY_KEYS = ("marketplaceIds", "MarketplaceIds", "marketplaceId", "MarketplaceId")
 NOT_VALID = "The marketplaces you provided are not valid for region."
+_log = logging.getLogger("sage_amazon.sandbox.regions")  # a refusal is one line in the sandbox's log
 
 
 def region_of(marketplace_id: str) -> str | None:
@@ -65,8 +67,13 @@ def check(request: Any, token_doc: dict[str, Any], region: str | None) -> None:
     if region is None:
         return
     if token_doc.get("kind") in ("seller", "rdt") and token_doc.get("region") != region:
+        _log.warning("cross-region request refused on %s: %s %s with a token of region %s", region,
+                     request.method, request.url.path, token_doc.get("region"))
         raise ApiError(403, "Unauthorized", "Access to requested resource is denied.", "")
-    if any(not in_region(m, region) for m in _named_marketplaces(request)):
+    foreign = [m for m in _named_marketplaces(request) if not in_region(m, region)]
+    if foreign:
+        _log.warning("cross-region request refused on %s: %s %s names %s", region, request.method,
+                     request.url.path, ",".join(foreign))
         raise ApiError(403, "Unauthorized", "Access to requested resource is denied.", NOT_VALID)
 
 
