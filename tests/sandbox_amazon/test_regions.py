@@ -4,7 +4,7 @@ region." (the answer amzn/selling-partner-api-models issue #5126 shows)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -16,13 +16,14 @@ from sage_amazon.sandbox.amazon import credentials
 from sage_amazon.sandbox.amazon.regions import NOT_VALID
 from sage_amazon.sandbox.amazon.server import running_sandbox
 
-from .conftest import make_client
+from .conftest import SELLER_CLOCK, make_client
 
 US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
 
 
 def ago(**kw: float) -> str:
-    return (datetime.now(UTC) - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A time on the regional sandbox's clock (anchored: see conftest.SELLER_CLOCK)."""
+    return (SELLER_CLOCK() - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def token(sb, refresh_token: str) -> dict[str, str]:  # noqa: ANN001
@@ -35,8 +36,9 @@ def token(sb, refresh_token: str) -> dict[str, str]:  # noqa: ANN001
 
 @pytest.fixture(scope="module")
 def regional(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    # anchored: whether a settlement of each region closed within 20 days of history depends on the day
     with running_sandbox(tmp_path_factory.mktemp("regions"), seed=17, history_days=20, time_scale=100,
-                         regions=True) as sb:
+                         regions=True, now=SELLER_CLOCK(), clock=SELLER_CLOCK) as sb:
         yield sb
 
 
