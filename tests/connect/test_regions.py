@@ -104,7 +104,7 @@ def test_orders_of_each_region_come_from_its_own_host(regional_api) -> None:  # 
     assert isinstance(api, accounts.RegionalSpApi) and api.settings.marketplaces == (US, UK, DE)
     na, eu = api.apis
     assert na.settings.seller_key != eu.settings.seller_key  # its own rate-limit buckets
-    end = datetime.now(UTC) - timedelta(minutes=5)
+    end = datetime.now(UTC) - timedelta(minutes=5)  # clock-ok
     extract = orders.search_orders(api, end - timedelta(days=6), end)
     assert not extract.drift
     assert {o["marketplace_id"] for o in extract.orders} == {US, UK, DE}
@@ -126,7 +126,7 @@ def test_reports_and_settlements_per_region(regional_api, tmp_path: Path) -> Non
     from sage_amazon.ledger import intake
 
     api = regional_api
-    end = datetime.now(UTC) - timedelta(minutes=5)
+    end = datetime.now(UTC) - timedelta(minutes=5)  # clock-ok
     [text] = reports.fetch_reports(api, orders.ALL_ORDERS_REPORT, [(end - timedelta(days=3), end)], poll_seconds=0.2)
     rows = reports.parse_flat_file(text)
     assert rows and {r["sales-channel"] for r in rows} >= {"Amazon.com", "Amazon.co.uk"}
@@ -140,5 +140,5 @@ def test_fba_inventory_per_marketplace_on_its_host(regional_api) -> None:  # noq
     from sage_amazon.inventory import fba
 
     api = regional_api
-    rows = fba.fetch_all(api, api.settings.marketplaces, datetime.now(UTC).date())
+    rows = fba.fetch_all(api, api.settings.marketplaces, datetime.now(UTC).date())  # clock-ok
     assert {r["marketplace_id"] for r in rows} == {US, UK, DE}

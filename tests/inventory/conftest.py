@@ -35,7 +35,7 @@ def flow_defs() -> tuple[list, list]:
 
 def today() -> str:
     # the partition of "now": Amazon and Sage only serve current stock, so the flow writes today's partition
-    return datetime.now(UTC).date().isoformat()
+    return datetime.now(UTC).date().isoformat()  # clock-ok: the product writes the machine's UTC day
 
 
 @pytest.fixture(autouse=True)

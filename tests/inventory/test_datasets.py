@@ -33,7 +33,7 @@ def test_fba_inventory_every_page_of_every_marketplace(env, amazon) -> None:
 
 
 def test_past_day_keeps_what_was_recorded(env) -> None:
-    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()  # clock-ok
     result = materialize(env, ["amazon_fba_inventory", "sage_stock"], partition=yesterday)
     assert result.success
     assert query(env, "SELECT count(*) FROM raw.amazon_fba_inventory")[0][0] == 0

@@ -48,7 +48,7 @@ def test_notification_updates_today(env, amazon, sqs) -> None:
                         "AND sku = 'NW-TENT-2P'")[0][0]
     assert before == inv["fulfillable"]
     inv["fulfillable"] -= 7  # seven units sold out of the fulfilment centre
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # clock-ok: the sensor's own clock is the machine's
     body = amazon_side.inventory_change({"inventory": inv, "at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, "sub-1", now)
     order = {"NotificationType": "ORDER_CHANGE", "NotificationMetadata": {"NotificationId": "o1"}, "Payload": {}}
     client = sqs._client()
