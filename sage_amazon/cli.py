@@ -109,11 +109,25 @@ def run_command(start: str | None, end: str | None) -> None:
         )
     require_sage500(settings)
     _prepare_dagster_home()
-    from sage_amazon.runner import run_pipeline
+    from sage_amazon import run_summary
+    from sage_amazon.runner import RUN_STARTED, RunStopped, install_stop_handlers, run_pipeline, user_line
 
-    outcomes = run_pipeline(first.isoformat(), last.isoformat())
-    _print_summary(outcomes)
-    _exit_now(0 if outcomes and all(ok for _, ok, _ in outcomes) else 1)
+    install_stop_handlers()
+    RUN_STARTED[:] = [datetime.now(UTC)]
+    stopped: RunStopped | None = None
+    crashed = ""
+    try:
+        outcomes = run_pipeline(first.isoformat(), last.isoformat())
+    except RunStopped as stop:
+        stopped, outcomes = stop, getattr(stop, "outcomes", [])
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line, then the summary
+        if os.environ.get("SAGE_AMAZON_DEBUG"):
+            raise
+        from sage_amazon.errors import one_line
+
+        crashed, outcomes = user_line(one_line(exc)), []
+    outcome = run_summary.read(settings.warehouse_path, RUN_STARTED[0])
+    _exit_now(_print_summary(outcomes, outcome, stopped, crashed))
 
 
 def _exit_now(code: int) -> None:
@@ -124,14 +138,53 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def _print_summary(outcomes: list[tuple[str, bool, str]]) -> None:
+def _print_summary(outcomes: list[tuple[str, bool, str]], outcome=None, stopped=None, crashed: str = "") -> int:
+    """The stages, the business outcome and one line of cause per failure; returns the exit status:
+    0 all posted, 3 posted with dead letters / refusals / holds, 1 a stage failed, 130 / 143 stopped."""
     from tabulate import tabulate
 
-    rows = [(label, "ok" if ok else "FAILED", run_id) for label, ok, run_id in outcomes]
+    from sage_amazon.runner import EXIT_ATTENTION, EXIT_FAILED, EXIT_OK, _watch
+
+    rows = [(label, "ok" if ok else "FAILED", run_id[:8]) for label, ok, run_id in outcomes]
+    if stopped is not None:
+        rows.append(("(rest of the run)", "STOPPED" if stopped.code != EXIT_FAILED else "GAVE UP", ""))
     click.echo("")
     click.echo(tabulate(rows, headers=["stage", "result", "run id"], tablefmt="simple"))
     failed = sum(1 for _, ok, _ in outcomes if not ok)
     click.echo(f"\n{len(outcomes) - failed} stage run(s) succeeded, {failed} failed.")
+    if outcome is not None and outcome.flows:
+        click.echo("")
+        table = [(f.label, f.posted, f.refused, f.dead_lettered, f.not_sent + f.in_flight) for f in outcome.flows]
+        click.echo(tabulate(table, headers=["posted to Sage during this run", "posted", "refused by Sage",
+                                            "dead letters / on hold", "left for the next run"], tablefmt="simple"))
+        if _watch.skipped:
+            click.echo(f"{_watch.skipped} record(s) skipped (already posted, or waiting for Amazon).")
+        for f in outcome.flows:
+            for reason, n in f.reasons[:3]:
+                click.echo(f"  {f.label}: {n} × {reason[:200]}")
+    elif outcome is not None and outcome.unread:
+        click.echo(f"\nposting counts not read: {outcome.unread}")
+    else:
+        click.echo("\nnothing was posted to Sage during this run.")
+    causes = [(step, line) for step, line in _watch.failures]
+    if crashed:
+        causes.append(("run", crashed))
+    if stopped is not None:
+        causes.append(("run", str(stopped)))
+    if causes:
+        click.echo("")
+        seen = set()
+        for step, line in causes:
+            if (step, line) not in seen:
+                seen.add((step, line))
+                click.echo(f"✗ {step}: {line[:300]}")
+    if stopped is not None:
+        click.echo("stopped: what was posted is recorded; the rest is left for the next run "
+                   "(`sage-amazon run` resumes it).")
+        return stopped.code
+    if crashed or failed or not outcomes:
+        return EXIT_FAILED
+    return EXIT_ATTENTION if outcome is not None and outcome.attention else EXIT_OK
 
 
 @main.command("demo")

@@ -42,6 +42,10 @@ run_retries:
   enabled: true
   max_retries: 2
   retry_on_asset_or_op_failure: false
+python_logs:
+  # what a run waits for (a pool slot, the warehouse lock, a busy Sage) shows in the run's log in the UI
+  managed_python_loggers:
+    - sage_amazon.waits
 telemetry:
   enabled: false
 """

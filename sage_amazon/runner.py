@@ -14,7 +14,14 @@ reaches it only from the command line, inside the command's function.
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -22,7 +29,7 @@ from assets.flow import SETTLEMENT_ID_TAG, TRIGGER_TAG
 from assets.partitions import settlement_partitions
 from assets.sql_models import LAYER_TAG
 from resources.sp_api import SpApiResource
-from sage_amazon import deadletters
+from sage_amazon import deadletters, stopping
 from sensors.settlements import reconciliation_requests
 
 _STAGE_TIME, _STAGE_SETTLEMENT = "time", "settlement"
@@ -40,9 +47,6 @@ def _project_defs() -> dg.Definitions:
     from sage_amazon.definitions import defs
 
     return defs
-
-
-_STAGE_TIME, _STAGE_SETTLEMENT = "time", "settlement"
 
 
 def _kind(asset_node) -> str:
@@ -92,13 +96,22 @@ def _progress_logger(init_context):
             if event is None:
                 return
             name = event.event_type_value
+            if name == "ENGINE_EVENT" and "blocked by limit for pool" in (event.message or ""):
+                _watch.blocked(event.step_key or "", event.message or "")
+                return
+            if name == "STEP_START":
+                _watch.started(event.step_key or "")
+                return
+            if name == "ASSET_MATERIALIZATION":
+                _watch.materialized(event.event_specific_data.materialization.metadata)
             if name in ("STEP_SUCCESS", "STEP_FAILURE", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"):
                 step = event.step_key or ""
                 if name == "STEP_FAILURE":
                     error = event.event_specific_data.error
                     while error is not None and error.cause is not None:  # the user's exception, not the wrapper
                         error = error.cause
-                    message = error.message.strip() if error is not None else "failed"
+                    message = user_line(error.message if error is not None else "failed")
+                    _watch.failed(step, message)
                     print(f"  ✗ {step}: {message[:300]}", flush=True)
                 elif name == "ASSET_MATERIALIZATION":
                     mat = event.event_specific_data.materialization
@@ -118,6 +131,230 @@ def _progress_logger(init_context):
     return log
 
 
+# ---- watching a run: pool waits, stop requests, dead runs ------------------------------------------------
+
+PID_TAG, HOST_TAG, INVOCATION_TAG = "sage_amazon/pid", "sage_amazon/host", "sage_amazon/invocation"
+EXIT_OK, EXIT_FAILED, EXIT_ATTENTION = 0, 1, 3  # all posted / a stage failed / dead letters or refusals
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(float(os.environ.get(name, default)), 1.0)
+    except ValueError:
+        return default
+
+
+def user_line(message: str) -> str:
+    """The user's one line: the first line of the error, without a `module.Class: ` prefix."""
+    import re
+
+    text = " ".join((message or "").strip().splitlines()[:1]).strip() or "failed"
+    return re.sub(r"^(?:[A-Za-z_][\w]*\.)+[A-Za-z_]\w*: ", "", text)
+
+
+class RunStopped(Exception):
+    """The run was stopped (signal) or gave up waiting (pool slot); `code` is the exit status."""
+
+    def __init__(self, line: str, code: int) -> None:
+        super().__init__(line)
+        self.code = code
+
+
+@dataclass
+class _Watch:
+    """What the progress logger saw, read by the thread that waits for the run (module-level: one run at a time)."""
+
+    waiting: dict[str, tuple[str, float]] = field(default_factory=dict)  # step -> (pool, since)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (step, one line)
+    skipped: int = 0  # records the loads did not need to send (already posted, waiting for Amazon, ...)
+
+    def blocked(self, step: str, message: str) -> None:
+        pool = message.rsplit(" ", 1)[-1]
+        if step not in self.waiting:
+            self.waiting[step] = (pool, time.monotonic())
+            holders = _pool_holders(pool)
+            held = f" (held by run {', '.join(holders)})" if holders else ""
+            print(f"  … {step} waits for a slot of pool {pool}{held}; gives up after "
+                  f"{_seconds('SAGE_AMAZON_POOL_WAIT_SECONDS', 600):.0f} s", flush=True)
+
+    def started(self, step: str) -> None:
+        self.waiting.pop(step, None)
+
+    def failed(self, step: str, line: str) -> None:
+        self.failures.append((step, line))
+
+    def materialized(self, metadata) -> None:
+        for key in ("already_posted", "skipped_waiting_for_amazon", "skipped_cancelled_before_posting"):
+            value = metadata.get(key)
+            if value is not None and isinstance(getattr(value, "value", None), int):
+                self.skipped += value.value
+
+
+_watch = _Watch()
+_instance_for_watch: list[dg.DagsterInstance] = []
+
+
+def _pool_holders(pool: str) -> list[str]:
+    if not _instance_for_watch:
+        return []
+    try:
+        info = _instance_for_watch[0].event_log_storage.get_concurrency_info(pool)
+        return sorted({slot.run_id[:8] for slot in info.claimed_slots})
+    except Exception:  # noqa: BLE001 - only a hint in a wait line
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that executes a run in-process, so a later command can tell it is dead."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs left by a process that is gone (kill -9, power loss, OOM) are marked failed and their pool
+    slots freed; slots still held by finished or deleted runs are freed too. Returns one line per fix.
+    Runs launched by the daemon (no pid tag) are left to Dagster's run monitoring."""
+    lines: list[str] = []
+    host = socket.gethostname()
+    unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+                  dg.DagsterRunStatus.CANCELING]
+    for record in instance.get_run_records(dg.RunsFilter(statuses=unfinished), limit=500):
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or run.tags.get(HOST_TAG) != host or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, f"the process that ran it (pid {pid} on {host}) is gone; "
+                                        "marked failed by the next sage-amazon command")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        lines.append(f"run {run.run_id[:8]} of a process that is gone (pid {pid}): marked failed, its pool slots freed")
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return lines
+    for pool in sorted(storage.get_concurrency_keys()):
+        info = storage.get_concurrency_info(pool)
+        holders = {slot.run_id for slot in info.claimed_slots} | {step.run_id for step in info.pending_steps}
+        for run_id in sorted(holders):
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                storage.free_concurrency_slots_for_run(run_id)
+                lines.append(f"pool {pool}: slot of finished run {run_id[:8]} freed")
+    return lines
+
+
+def _end_runs(instance: dg.DagsterInstance, invocation: str, message: str, canceled: bool) -> None:
+    """Mark the runs of one execution canceled (stop) or failed (gave up) and free their slots."""
+    for run in instance.get_runs(dg.RunsFilter(tags={INVOCATION_TAG: invocation})):
+        if not run.is_finished:
+            if canceled:
+                instance.report_run_canceled(run, message)
+            else:
+                instance.report_run_failed(run, message)
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
+_signals_installed: list[bool] = []
+
+
+def _show_waits() -> None:
+    """Wait lines (logger sage_amazon.waits) on the terminal, once each: the run's log in the UI gets them
+    through the instance's managed_python_loggers."""
+    import logging
+
+    log = logging.getLogger("sage_amazon.waits")
+    if any(getattr(h, "_sage_amazon_cli", False) for h in log.handlers):
+        return
+
+    class _Print(logging.Handler):
+        _sage_amazon_cli = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"  … {record.getMessage()}", flush=True)
+
+    log.addHandler(_Print(logging.INFO))
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def install_stop_handlers() -> None:
+    """SIGTERM and Ctrl-C ask for a stop at the next safe point (sage_amazon.stopping); a second one
+    leaves at once (what is in flight is 'sending' in the ledger, re-checked by the next run)."""
+    if _signals_installed or threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signo, _frame):
+        name = "SIGINT" if signo == signal.SIGINT else "SIGTERM"
+        if stopping.requested():
+            print(f"\nsage-amazon: {name} again: leaving now", file=sys.stderr, flush=True)
+            exit_now(EXIT_SIGINT if signo == signal.SIGINT else EXIT_SIGTERM)
+        stopping.request(f"stopped by {name}")
+        _signals_installed.append(signo == signal.SIGINT)
+        print(f"\nsage-amazon: {name} received: stopping at the next safe point (no posting is cut in half)",
+              file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    _signals_installed.append(False)
+
+
+def _stop_code() -> int:
+    return EXIT_SIGINT if any(_signals_installed[1:]) else EXIT_SIGTERM
+
+
+def execute(job_def, instance: dg.DagsterInstance, **kwargs):
+    """execute_in_process on a worker thread, so this thread keeps the signals (Dagster only takes them
+    over on the main thread) and watches the run: a stop request waits for the chunk in flight, then ends
+    the run; a pool slot not granted within SAGE_AMAZON_POOL_WAIT_SECONDS ends it with one line.
+    Raises RunStopped in both cases, after marking the run and freeing its slots."""
+    if stopping.requested():
+        raise RunStopped(stopping.reason(), _stop_code())
+    invocation = uuid.uuid4().hex
+    tags = {**kwargs.pop("tags", {}), **process_tags(), INVOCATION_TAG: invocation}
+    box: dict = {}
+    _instance_for_watch[:] = [instance]
+
+    def work() -> None:
+        try:
+            box["result"] = job_def.execute_in_process(instance=instance, raise_on_error=False, tags=tags, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="sage-amazon-run", daemon=True)
+    worker.start()
+    pool_wait = _seconds("SAGE_AMAZON_POOL_WAIT_SECONDS", 600)
+    while worker.is_alive():
+        worker.join(0.2)
+        if stopping.requested() and worker.is_alive():
+            grace = _seconds("SAGE_AMAZON_STOP_GRACE_SECONDS", 120)
+            if stopping.in_flight():
+                print(f"  … finishing the chunk in flight (up to {grace:.0f} s)", flush=True)
+            stopping.wait_idle(grace)
+            worker.join(1.0)  # a load that just stopped records its outcome and ends its step
+            if worker.is_alive():
+                _end_runs(instance, invocation, stopping.reason(), canceled=True)
+                raise RunStopped(stopping.reason(), _stop_code())
+        for step, (pool, since) in list(_watch.waiting.items()):
+            if time.monotonic() - since > pool_wait and worker.is_alive():
+                holders = _pool_holders(pool)
+                line = (f"gave up after {pool_wait:.0f} s waiting for a slot of pool {pool} for {step}"
+                        + (f" (held by run {', '.join(holders)}: another command still running?)" if holders else ""))
+                _watch.waiting.clear()
+                _end_runs(instance, invocation, line, canceled=False)
+                raise RunStopped(line, EXIT_FAILED)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 def run_pipeline(
     start: str,
     end: str,
@@ -133,6 +370,7 @@ def run_pipeline(
         with dg.DagsterInstance.get() as home_instance:
             return run_pipeline(start, end, home_instance, definitions, settlements_to_run)
     own_warehouse = definitions is None  # the project's warehouse, whose reader snapshot we refresh
+    _begin(instance, own_warehouse)
     definitions = definitions or _project_defs()
     settlements_to_run = settlements_to_run or _pending_settlements
     graph = definitions.resolve_asset_graph()
@@ -141,36 +379,68 @@ def run_pipeline(
     run_defs = dg.Definitions.merge(definitions, dg.Definitions(jobs=jobs, loggers={"progress": _progress_logger}))
     outcomes: list[tuple[str, bool, str]] = []
 
-    def execute(i: int, keys: list[dg.AssetKey], label: str, **kwargs) -> None:
+    def run_stage(i: int, keys: list[dg.AssetKey], label: str, **kwargs) -> None:
         print(f"▶ {label}: {', '.join(k.to_user_string() for k in keys)}", flush=True)
-        result = run_defs.resolve_job_def(f"cli_run_stage_{i}").execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"progress": {}}},
-            **kwargs,
-        )
+        result = execute(run_defs.resolve_job_def(f"cli_run_stage_{i}"), instance,
+                         run_config={"loggers": {"progress": {}}}, **kwargs)
         outcomes.append((label, result.success, result.run_id))
 
-    for i, (group, keys) in enumerate(stages):
-        if group == _STAGE_SETTLEMENT:
-            pdef = graph.get(keys[0]).partitions_def
-            for settlement_id in settlements_to_run(instance, pdef):
-                execute(i, keys, f"settlement {settlement_id}", partition_key=settlement_id)
-        elif any(graph.get(k).partitions_def is not None for k in keys):
-            tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-            execute(i, keys, f"days {start}..{end}", tags=tags)
-        else:
-            execute(i, keys, "unpartitioned")
-    if own_warehouse:
-        _refresh_reader_snapshot()
+    try:
+        for i, (group, keys) in enumerate(stages):
+            if group == _STAGE_SETTLEMENT:
+                pdef = graph.get(keys[0]).partitions_def
+                for settlement_id in settlements_to_run(instance, pdef):
+                    run_stage(i, keys, f"settlement {settlement_id}", partition_key=settlement_id)
+            elif any(graph.get(k).partitions_def is not None for k in keys):
+                tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+                run_stage(i, keys, f"days {start}..{end}", tags=tags)
+            else:
+                run_stage(i, keys, "unpartitioned")
+        if any(step == "settlement discovery" for step, _ in _watch.failures):
+            outcomes.append(("settlement discovery", False, ""))
+    except RunStopped as stop:
+        stop.outcomes = outcomes
+        raise
+    finally:
+        if own_warehouse:
+            _refresh_reader_snapshot()
     return outcomes
+
+
+RUN_STARTED: list[datetime] = []  # when this command's run began (the summary counts what changed since)
+
+
+def _begin(instance: dg.DagsterInstance, own_warehouse: bool) -> None:
+    """Before a run: recover what a killed command left (runs, pool slots), bring a stale readers'
+    snapshot up to date, and take the stop signals."""
+    if not RUN_STARTED:
+        RUN_STARTED.append(datetime.now(UTC))
+    install_stop_handlers()
+    _show_waits()
+    for line in recover_dead_runs(instance):
+        print(f"  ↺ {line}", flush=True)
+    if own_warehouse:
+        try:
+            _refresh_stale_snapshot()
+        except Exception as exc:  # noqa: BLE001 - the readers' copy is a convenience, never a reason to fail
+            print(f"  ! readers' snapshot not refreshed: {user_line(str(exc))}", flush=True)
 
 
 def _refresh_reader_snapshot() -> None:
     from sage_amazon import config
     from sage_amazon.warehouse import Warehouse
 
-    Warehouse(config.load().warehouse_path).refresh_snapshot()
+    try:
+        Warehouse(config.load().warehouse_path, lock_timeout=60.0).refresh_snapshot()
+    except Exception as exc:  # noqa: BLE001 - a stale copy for readers must not fail the run
+        print(f"  ! readers' snapshot not refreshed: {user_line(str(exc))}", flush=True)
+
+
+def _refresh_stale_snapshot() -> None:
+    from sage_amazon import config
+    from sage_amazon.warehouse import Warehouse
+
+    Warehouse(config.load().warehouse_path, lock_timeout=60.0).refresh_snapshot_if_stale()
 
 
 def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> None:
@@ -189,12 +459,26 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
         cursor = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
     except ValueError:  # unreadable: start over (getReports lists the reports again; kept files are not re-stored)
         cursor = {}
-    found = intake.discover(SpApiResource.from_env().get_client(), raw_dir, cursor, max_downloads=500)
-    tmp = cursor_file.with_name(f"{cursor_file.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(found.cursor, sort_keys=True))
-    os.replace(tmp, cursor_file)  # two runs at once never leave (or read) half a cursor
-    for error in found.errors:
-        print(f"  ! settlement discovery: {error}", flush=True)
+    stored = 0
+    try:
+        found = intake.discover(SpApiResource.from_env().get_client(), raw_dir, cursor, max_downloads=500)
+    except Exception as exc:  # noqa: BLE001 - Amazon down, a wrong secret: one line, the kept settlements still run
+        from sage_amazon.errors import one_line
+
+        line = user_line(one_line(exc))
+        _watch.failed("settlement discovery", line)
+        print(f"  ✗ settlement discovery: {line}", flush=True)
+    else:
+        stored = len(found.stored)
+        tmp = cursor_file.with_name(f"{cursor_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(found.cursor, sort_keys=True))
+        os.replace(tmp, cursor_file)  # two runs at once never leave (or read) half a cursor
+        for error in found.errors:
+            print(f"  ! settlement discovery: {error}", flush=True)
+    from sage_amazon.ledger import reissue  # unreadable files and reissues on hold (dead letters), not run
+
+    for line in reissue.screen(raw_dir, config.load().warehouse_path, found.rejected):
+        print(f"  ! {line}", flush=True)
     on_disk = set()
     for manifest in folder.glob("*.json"):
         try:
@@ -205,7 +489,7 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
     new = sorted(on_disk - existing)
     if new:
         instance.add_dynamic_partitions(pdef.name, new)
-    print(f"▶ settlements: {len(found.stored)} new report(s) fetched, {len(new)} new partition(s)", flush=True)
+    print(f"▶ settlements: {stored} new report(s) fetched, {len(new)} new partition(s)", flush=True)
 
 
 def _pending_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> list[str]:
@@ -235,6 +519,7 @@ def replay_flows(
     if instance is None:
         with dg.DagsterInstance.get() as home_instance:
             return replay_flows(flows, record_keys, home_instance)
+    _begin(instance, own_warehouse=True)
     definitions = _project_defs()
     graph = definitions.resolve_asset_graph()
     ok = True
@@ -265,9 +550,7 @@ def replay_flows(
             tags = {TRIGGER_TAG: "replay"}
             if days:
                 tags |= {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
-            result = run_defs.resolve_job_def(f"replay_{flow}_0").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=run_config, tags=tags
-            )
+            result = execute(run_defs.resolve_job_def(f"replay_{flow}_0"), instance, run_config=run_config, tags=tags)
             ok = ok and result.success
         if per_settlement:
             pdef = graph.get(per_settlement[0]).partitions_def
@@ -275,13 +558,8 @@ def replay_flows(
             wanted = sorted({key.split(":", 1)[0] for key in record_keys.get(flow, [])} & existing)
             for partition_key in wanted:
                 print(f"▶ replay {flow} [{partition_key}]", flush=True)
-                result = run_defs.resolve_job_def(f"replay_{flow}_{1 if once else 0}").execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    run_config=run_config,
-                    partition_key=partition_key,
-                    tags={TRIGGER_TAG: "replay"},
-                )
+                result = execute(run_defs.resolve_job_def(f"replay_{flow}_{1 if once else 0}"), instance,
+                                 run_config=run_config, partition_key=partition_key, tags={TRIGGER_TAG: "replay"})
                 ok = ok and result.success
     _refresh_reader_snapshot()
     return ok
@@ -327,10 +605,13 @@ def add_settlement_partition(settlement_id: str, instance: dg.DagsterInstance | 
 def run_settlement(settlement_id: str, instance: dg.DagsterInstance | None = None) -> tuple[bool, str]:
     """Run the settlement job for one partition in this process: (success, run id)."""
     instance = instance or embedded_instance()
+    _begin(instance, own_warehouse=True)
     # one progress line per step, like `run` (not Dagster's DEBUG console log)
     run_defs = dg.Definitions.merge(_project_defs(), dg.Definitions(loggers={"progress": _progress_logger}))
-    result = run_defs.resolve_job_def("settlement_job").execute_in_process(
-        instance=instance, partition_key=settlement_id, raise_on_error=False,
-        run_config={"loggers": {"progress": {}}},
-        tags={SETTLEMENT_ID_TAG: settlement_id, TRIGGER_TAG: "import"})
+    try:
+        result = execute(run_defs.resolve_job_def("settlement_job"), instance, partition_key=settlement_id,
+                         run_config={"loggers": {"progress": {}}},
+                         tags={SETTLEMENT_ID_TAG: settlement_id, TRIGGER_TAG: "import"})
+    finally:
+        _refresh_reader_snapshot()
     return result.success, result.run_id

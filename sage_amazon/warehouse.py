@@ -102,6 +102,31 @@ class Warehouse:
         with self._locked():
             self._refresh_snapshot(force=True)
 
+    def snapshot_is_stale(self) -> bool:
+        """The readers' copy is missing or older than the live file (a killed run wrote after the last copy)."""
+        if not self.path.exists():
+            return False
+        snap = self.snapshot_path
+        if not snap.exists():
+            return True
+        live = max(self.path.stat().st_mtime,
+                   *(p.stat().st_mtime for p in [self.path.with_name(self.path.name + ".wal")] if p.exists()))
+        return snap.stat().st_mtime < live
+
+    def refresh_snapshot_if_stale(self) -> bool:
+        """At the start of a run: bring a stale readers' snapshot up to date. True if it was copied."""
+        if not self.snapshot_is_stale():
+            return False
+        with self._locked():
+            if not self.snapshot_is_stale():
+                return False
+            if self.path.with_name(self.path.name + ".wal").exists():
+                import duckdb  # replay the killed writer's log into the file, so the copy holds it
+
+                duckdb.connect(str(self.path)).close()
+            self._refresh_snapshot(force=True)
+        return True
+
     def _refresh_snapshot(self, force: bool) -> None:
         # Called with the lock held and no connection open, so the file is consistent.
         snap = self.snapshot_path

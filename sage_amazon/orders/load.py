@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sage_amazon import deadletters, posting_ledger
+from sage_amazon import deadletters, posting_ledger, stopping
 from sage_amazon.errors import PermanentError, TransientError, Unfinished, one_line
 from sage_amazon.sage.errors import SageBusinessError, SageUnknownOutcome
 from sage_amazon.sage.protocol import Address, SageTarget, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
@@ -216,25 +216,32 @@ class _Run:
     def run(self, jobs: Sequence[_Job], work: Callable[[_Job], None]) -> None:
         for n in range(0, len(jobs), CHUNK):
             chunk = jobs[n:n + CHUNK]
-            if self.stopped:
-                for job in chunk:
-                    self.add("not_attempted", job.key)
-                continue
+            if not self.stopped:
+                try:  # a stop asked by the operator (SIGTERM, Ctrl-C) is honoured here, between chunks
+                    with stopping.chunk(f"{len(jobs) - n} record(s) not attempted"):
+                        self._run_chunk(chunk, work)
+                    continue
+                except stopping.Stopped as exc:
+                    self._halt(exc)
             for job in chunk:
-                if job.starts:
-                    self._started[job.key] = [(f, k) for f, k, _ in job.starts]
-                    self.later(*[lambda con, f=f, k=k, d=d: posting_ledger.start(con, f, k, d)
-                                 for f, k, d in job.starts])
-            self.flush()  # every 'sending' of the chunk is committed before its first call
-            try:
-                if self.workers == 1 or len(chunk) == 1:
-                    for job in chunk:
-                        self._guarded(work, job)
-                else:
-                    with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sage-post") as pool:
-                        list(pool.map(lambda job: self._guarded(work, job), chunk))
-            finally:
-                self.flush()  # what was done is recorded, even if a record raised something unexpected
+                self.add("not_attempted", job.key)
+
+    def _run_chunk(self, chunk: Sequence[_Job], work: Callable[[_Job], None]) -> None:
+        for job in chunk:
+            if job.starts:
+                self._started[job.key] = [(f, k) for f, k, _ in job.starts]
+                self.later(*[lambda con, f=f, k=k, d=d: posting_ledger.start(con, f, k, d)
+                             for f, k, d in job.starts])
+        self.flush()  # every 'sending' of the chunk is committed before its first call
+        try:
+            if self.workers == 1 or len(chunk) == 1:
+                for job in chunk:
+                    self._guarded(work, job)
+            else:
+                with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sage-post") as pool:
+                    list(pool.map(lambda job: self._guarded(work, job), chunk))
+        finally:
+            self.flush()  # what was done is recorded, even if a record raised something unexpected
 
     def _guarded(self, work: Callable[[_Job], None], job: _Job) -> None:
         if self.stopped:
