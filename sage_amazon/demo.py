@@ -51,6 +51,7 @@ def run_demo(
         with supervisor.sandboxes(
             seed=seed, time_scale=DEMO_TIME_SCALE, order_rate=DEMO_ORDER_RATE, ports=ports,
             history_days=history_days, children=children,
+            regions=True,  # one account per region, each on its own strict host, as a real seller connects them
         ) as env:
             try:
                 code = _serve(env, home, start, ui_port, children, logs, first_run)
