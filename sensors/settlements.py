@@ -3,10 +3,12 @@
 - `settlement_discovery_sensor` lists settlement reports with getReports (and reads
   REPORT_PROCESSING_FINISHED notifications for settlement report types from the queue), downloads
   each new document at once (its URL expires in 5 minutes), keeps it under the data dir, adds the
-  settlement id as a dynamic partition and requests its run with run key = settlement id.
+  settlement id as a dynamic partition and requests its run with run key = settlement id and content
+  (sha256): a report Amazon reissues for the same settlement is seen, never deduplicated away. Unreadable
+  files and reissues of posted settlements are put on hold first (sage_amazon/ledger/reissue.screen).
 - `settlement_reconciliation_schedule` runs daily: every settlement partition whose journals are
-  not all posted (failed runs, dead letters such as a closed period) is requested again, so no
-  report is lost when a run fails.
+  not all posted (failed runs, dead letters such as a closed period) or whose reissue is being
+  corrected is requested again, so no report is lost when a run fails; settlements on hold are not.
 """
 
 
@@ -73,19 +75,36 @@ def _queue_documents(context, sqs) -> tuple[list[str], list[str]]:
     return intake.settlement_documents(messages)
 
 
-def evaluate_discovery(context, api, raw_dir, instance, document_ids=None):
-    """The sensor's work, callable from tests with any SP-API client object."""
+def run_key(settlement_id: str, sha256: str) -> str:
+    """A settlement run's key: the settlement and its file's content (a reissue is another run)."""
+    return f"{settlement_id}:{sha256[:16]}" if sha256 else settlement_id
+
+
+def evaluate_discovery(context, api, raw_dir, instance, document_ids=None, warehouse_path=None):
+    """The sensor's work, callable from tests with any SP-API client object. With `warehouse_path`,
+    unreadable files and reissues are put on hold (ledger/reissue.screen) and held settlements not run."""
     from sage_amazon.ledger import intake
 
     cursor = json.loads(context.cursor) if context.cursor else {}
     found = intake.discover(api, raw_dir, cursor, document_ids=document_ids or [])
     for error in found.errors:
         context.log.warning(error)
-    ids = sorted({s.settlement_id for s in found.stored})
+    held: set[str] = set()
+    if warehouse_path is not None:  # unreadable files and reissues on hold, visible as dead letters
+        from sage_amazon.ledger import holds, reissue
+        from sage_amazon.warehouse import Warehouse
+
+        for line in reissue.screen(raw_dir, warehouse_path, found.rejected):
+            context.log.warning(line)
+        with Warehouse(warehouse_path, lock_timeout=60).read() as con:
+            held = set(holds.held(con))
+    # keyed by settlement AND content: a report Amazon reissues for the same settlement id is a new run
+    contents = {s.settlement_id: s.sha256 for s in found.stored if not s.unreadable and s.settlement_id not in held}
+    ids = sorted(contents)
     existing = set(instance.get_dynamic_partitions(settlement_partitions.name))
     new = [i for i in ids if i not in existing]
-    requests = [dg.RunRequest(run_key=i, partition_key=i, tags={SETTLEMENT_ID_TAG: i, TRIGGER_TAG: "sp-api"})
-                for i in ids]
+    requests = [dg.RunRequest(run_key=run_key(i, contents[i]), partition_key=i,
+                              tags={SETTLEMENT_ID_TAG: i, TRIGGER_TAG: "sp-api"}) for i in ids]
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[settlement_partitions.build_add_request(new)] if new else [],
@@ -98,8 +117,11 @@ def evaluate_discovery(context, api, raw_dir, instance, document_ids=None):
 @dg.sensor(job=settlement_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
            description="New Amazon settlement reports (getReports + REPORT_PROCESSING_FINISHED) -> partitions and runs.")
 def settlement_discovery_sensor(context: dg.SensorEvaluationContext, sp_api: SpApiResource, sqs: SqsResource):
+    from sage_amazon import config
+
     docs, handles = _queue_documents(context, sqs)
-    result = evaluate_discovery(context, sp_api.get_client(), _raw_dir(), context.instance, docs)
+    result = evaluate_discovery(context, sp_api.get_client(), _raw_dir(), context.instance, docs,
+                                warehouse_path=config.load().warehouse_path)
     if handles:
         try:
             sqs.delete(handles)  # the documents are on disk now (or getReports lists them again)
@@ -116,6 +138,8 @@ def reconciliation_requests(instance, warehouse_path, day: str) -> list[dg.RunRe
     keys = list(instance.get_dynamic_partitions(settlement_partitions.name))
     if not keys:
         return []
+    from sage_amazon.ledger import holds, reissue
+
     with Warehouse(warehouse_path, lock_timeout=60).read() as con:
         landed = posting.unposted_settlements(con)
         from sage_amazon.warehouse import table_exists
@@ -123,7 +147,9 @@ def reconciliation_requests(instance, warehouse_path, day: str) -> list[dg.RunRe
         known = set()
         if table_exists(con, "raw.settlement_reports"):
             known = {r[0] for r in con.execute("SELECT settlement_id FROM raw.settlement_reports").fetchall()}
-    pending = [k for k in keys if k not in known or k in set(landed)]
+        held = holds.held(con)  # unreadable file, reissue on hold: visible dead letters, not run
+        correcting = set(reissue.correcting(con))  # a reissue whose difference journal is still to post
+    pending = [k for k in keys if (k not in known or k in set(landed) or k in correcting) and k not in held]
     return [dg.RunRequest(run_key=f"reconcile-{k}-{day}", partition_key=k,
                           tags={SETTLEMENT_ID_TAG: k, TRIGGER_TAG: "daily-reconciliation"}) for k in sorted(pending)]
 

@@ -27,27 +27,49 @@ def _money(value) -> str:
               help="Also run the settlement job for it now, in this process (default: leave it to Dagster).")
 def import_command(file: Path, run: bool) -> None:
     """Bring in a settlement file downloaded from Seller Central (reports older than 90 days are not in
-    the API). It is kept under the data dir and added as a settlement partition, like a discovered one."""
+    the API). It is kept under the data dir and added as a settlement partition, like a discovered one.
+
+    The file is read in full first: what `settlement inspect` refuses (a value that cannot be read, a
+    truncated file, a 1 MB field, lines not adding up to total-amount) is refused here in one line (exit 1)
+    and nothing is kept. A new file for a settlement already posted is a reissue (accounts.yaml `reissue`:
+    on hold by default, or corrected by a difference journal)."""
     from sage_amazon.amazon.settlement import SettlementFileError
-    from sage_amazon.cli_support import require_data_dir, require_sage500
-    from sage_amazon.ledger import intake
+    from sage_amazon.cli_support import OperatorError, require_data_dir, require_sage500
+    from sage_amazon.ledger import holds, intake, reissue
+    from sage_amazon.mapping import MappingError
+    from sage_amazon.warehouse import Warehouse, WarehouseBusy
 
     settings = require_data_dir()
     if run:
         require_sage500(settings)  # before anything is stored: one line if the Sage 500 database is not there
     try:
+        reissue.mode()  # a wrong accounts.yaml `reissue` is one line before anything is stored
         stored = intake.store(file, settings.raw_dir, origin="import")
     except SettlementFileError as exc:
         click.echo(f"sage-amazon: {exc}", err=True)
         sys.exit(1)
+    except MappingError as exc:
+        raise OperatorError(str(exc)) from None
     state = ("already imported (same content)" if stored.kept_existing and stored.file_format != "V1"
              else "kept the V2 file already there" if stored.kept_existing
              else "replaced an earlier file (kept beside it)" if stored.replaced else "stored")
     click.echo(f"settlement {stored.settlement_id} ({stored.file_format}): {state} at {stored.path}")
+    try:  # a posted settlement whose file changed: a reissue, on hold or corrected (never silently kept)
+        for line in reissue.screen(settings.raw_dir, settings.warehouse_path):
+            click.echo(line)
+        with Warehouse(settings.warehouse_path, lock_timeout=120).read() as con:
+            on_hold = holds.held(con).get(stored.settlement_id)
+    except WarehouseBusy as exc:
+        raise OperatorError(f"{exc}; the file is stored: the next run screens it") from None
     from sage_amazon.runner import add_settlement_partition, run_settlement
 
     if add_settlement_partition(stored.settlement_id):
         click.echo(f"added partition {stored.settlement_id} to settlement_ids")
+    if on_hold:
+        click.echo(f"settlement {stored.settlement_id} is on hold: not run (sage-amazon deadletter list)")
+        if run:
+            sys.exit(1)
+        return
     if run:
         from sage_amazon.runner import exit_now
 

@@ -70,6 +70,18 @@ def _posted(con, settlement_id: str) -> list[tuple]:
                        f"rate, source_key FROM {TABLE} WHERE settlement_id = ?", [settlement_id]).fetchall()
 
 
+def _reissue_accepted(con, settlement_id: str, source_key: str) -> bool:
+    """A changed file whose difference accounts.yaml `reissue: difference` accepted (ledger/reissue.py, which
+    writes ops.settlement_reissues; read here without importing it: reissue.py uses this module)."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "ops.settlement_reissues"):
+        return False
+    return bool(con.execute(
+        "SELECT count(*) FROM ops.settlement_reissues WHERE settlement_id = ? AND new_sha256 = ? "
+        "AND status IN ('correcting', 'corrected')", [settlement_id, source_key.split(":", 1)[0]]).fetchone()[0])
+
+
 def has_snapshot(con, settlement_id: str, references: list[str]) -> bool:
     known = {r[0] for r in _posted(con, settlement_id)}
     return all(ref in known for ref in references)
@@ -82,7 +94,8 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
     if not posted:
         return []
     file_now = con.execute(_SOURCE_KEY, [settlement_id]).fetchone()
-    if file_now is None or any(r[8] != file_now[0] for r in posted):
+    reissued = file_now is not None and any(r[8] != file_now[0] for r in posted)
+    if file_now is None or (reissued and not _reissue_accepted(con, settlement_id, file_now[0])):
         return None  # another file (or changed lines) under the same id: not a reclassification
     if con.execute("SELECT count(*) FROM ops.posting_ledger WHERE flow = 'settlement_journal' AND status = 'posted' "
                    "AND record_key LIKE ?", [f"AMZ-{settlement_id}-%"]).fetchone()[0] > \
@@ -108,6 +121,7 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
     moves = {k: v for k, v in diff.items() if v[0] or v[1]}
     if not moves:
         return []
+    label = "reissue" if reissued else "reclass"  # a reissue accepted as a difference journal (ledger/reissue.py)
     by_site: dict[str, list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
     for (site, account), (amount, ledger) in sorted(moves.items()):
         by_site[site].append((account, amount, ledger))
@@ -127,8 +141,8 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
             account=account, debit=-amount if amount < 0 else ZERO, credit=amount if amount > 0 else ZERO,
             ledger_debit=(-ledger if ledger < 0 else ZERO) if foreign else None,
             ledger_credit=(ledger if ledger > 0 else ZERO) if foreign else None,
-            description=f"AMZ {settlement_id} reclass"[:30], reference=(originals[0] if originals else "")[:30],
+            description=f"AMZ {settlement_id} {label}"[:30], reference=(originals[0] if originals else "")[:30],
         ) for account, amount, ledger in lines)
         out.append(Journal(reference=reference, accounting_date=day, currency=currency, lines=jl,
-                           description=f"AMZ {settlement_id} reclass"[:30], rate=rate, site=site))
+                           description=f"AMZ {settlement_id} {label}"[:30], rate=rate, site=site))
     return out

@@ -134,6 +134,8 @@ def _duckdb_error(layout: FileLayout, exc: Exception) -> SettlementFileError:
     if "GZIP" in text.upper() or "compress" in text.lower():
         return SettlementFileError(layout.path, "truncated or corrupt gzip data", line=_count_lines(layout) + 1)
     match = re.search(r"CSV Error on Line: (\d+)", text)
+    if match and "Maximum line size" in text:
+        return _oversized(layout, int(match.group(1)))
     if match:
         found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
         reason = "malformed row"
@@ -147,6 +149,24 @@ def _duckdb_error(layout: FileLayout, exc: Exception) -> SettlementFileError:
         line = re.search(r"[Ll]ine:? (\d+)", text)
         return SettlementFileError(layout.path, "not valid UTF-8 text", line=int(line.group(1)) if line else None)
     return SettlementFileError(layout.path, text.splitlines()[0] if text else repr(exc))
+
+
+def _oversized(layout: FileLayout, line: int) -> SettlementFileError:
+    """A line over DuckDB's max_line_size (1 MB): name its longest field (the column) and its start."""
+    column, size, start = None, 0, ""
+    try:
+        with open_binary(layout.path, layout.compression) as handle:
+            for no, raw in enumerate(handle, start=1):
+                if no == line:
+                    for name, value in zip(layout.columns, decode(raw).rstrip("\r\n").split(layout.delimiter),
+                                           strict=False):
+                        if len(value) > size:
+                            column, size, start = name, len(value), value[:20]
+                    break
+    except (EOFError, OSError, zlib.error):
+        pass
+    return SettlementFileError(layout.path, f"a field of {size:,} characters: a line may not exceed 1 MB",
+                               line=line, column=column, value=start + "..." if size > 20 else start)
 
 
 # ---------------------------------------------------------------------------------------------
