@@ -459,7 +459,7 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
         cursor = json.loads(cursor_file.read_text()) if cursor_file.exists() else {}
     except ValueError:  # unreadable: start over (getReports lists the reports again; kept files are not re-stored)
         cursor = {}
-    stored = 0
+    stored = None
     try:
         found = intake.discover(SpApiResource.from_env().get_client(), raw_dir, cursor, max_downloads=500)
     except Exception as exc:  # noqa: BLE001 - Amazon down, a wrong secret: one line, the kept settlements still run
@@ -477,7 +477,13 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
             print(f"  ! settlement discovery: {error}", flush=True)
     from sage_amazon.ledger import reissue  # unreadable files and reissues on hold (dead letters), not run
 
-    for line in reissue.screen(raw_dir, config.load().warehouse_path, found.rejected):
+    try:
+        screened = reissue.screen(raw_dir, config.load().warehouse_path, found.rejected if stored is not None else [])
+    except Exception as exc:  # noqa: BLE001 - a wrong accounts.yaml `reissue`, the warehouse busy: one line
+        from sage_amazon.errors import one_line
+
+        screened = [f"settlements not screened for holds and reissues: {user_line(one_line(exc))}"]
+    for line in screened:
         print(f"  ! {line}", flush=True)
     on_disk = set()
     for manifest in folder.glob("*.json"):
@@ -489,7 +495,7 @@ def _discover_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitio
     new = sorted(on_disk - existing)
     if new:
         instance.add_dynamic_partitions(pdef.name, new)
-    print(f"▶ settlements: {stored} new report(s) fetched, {len(new)} new partition(s)", flush=True)
+    print(f"▶ settlements: {stored or 0} new report(s) fetched, {len(new)} new partition(s)", flush=True)
 
 
 def _pending_settlements(instance: dg.DagsterInstance, pdef: dg.DynamicPartitionsDefinition) -> list[str]:
