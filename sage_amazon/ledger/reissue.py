@@ -128,10 +128,10 @@ def _posted_total(con, settlement_id: str) -> str:
 
     if not table_exists(con, "ops.settlement_posted_lines"):
         return "?"
-    row = con.execute("SELECT sum(amount) FROM ops.settlement_posted_lines WHERE settlement_id = ? "
-                      "AND NOT starts_with(journal_reference, 'AMZ-' || settlement_id || '-R') "
-                      "AND starts_with(journal_reference, 'AMZ-')", [settlement_id]).fetchone()
-    return "?" if row is None or row[0] is None else f"{row[0]:.2f}"
+    row = con.execute(  # source_key = "<file sha256>:<total-amount>:<sum of lines>" (ledger/reclass.py)
+        "SELECT split_part(min(source_key), ':', 2) FROM ops.settlement_posted_lines WHERE settlement_id = ? "
+        "AND NOT starts_with(journal_reference, 'AMZ-' || settlement_id || '-R')", [settlement_id]).fetchone()
+    return row[0] if row and row[0] else "?"
 
 
 def _corrected(con, settlement_id: str, new_sha: str) -> bool:
