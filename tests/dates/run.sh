@@ -12,7 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
-DATE_FOLDERS="tests/sandbox_amazon tests/orders tests/settlements tests/e2e tests/mfn"
+DATE_FOLDERS="tests/sandbox_amazon tests/orders tests/settlements tests/e2e tests/mfn tests/inventory tests/connect"
 CLOCKS=${DATES_CLOCKS:-"2026-12-31T23:58:00Z@America/Los_Angeles 2027-01-01T00:05:00Z@America/Los_Angeles \
 2027-02-28T23:50:00Z@Asia/Tokyo 2027-03-29T01:30:00Z@Europe/London 2027-05-15T12:00:00Z@UTC"}
 
