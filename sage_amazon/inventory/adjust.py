@@ -187,7 +187,7 @@ def post_adjustments(open_write: Any, target: Any, day: date, rules: Any) -> Adj
     """Make each FBA site's stock equal Amazon's fulfillable units for `day`, once per (day, site, item)."""
     result = AdjustResult(mode=rules.mode)
     with open_write() as con:
-        posting_ledger.ensure(con)
+        posting_ledger.bind(con, target)  # another Sage than last time: a fresh ledger, never a silent skip
         deadletters.ensure(con)
         good, bad = pending(con, day)
         result.counts["dead_lettered"] += record_problems(con, day, bad)

@@ -141,6 +141,7 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
 def _post_journals(open_write, target: SageTarget, settlement_id: str, only: list[Journal] | None,
                    report: PostingReport) -> None:
     with open_write() as con:
+        posting_ledger.bind(con, target)  # another Sage than last time: a fresh ledger, never a silent skip
         todo = only if only is not None else journals(con, settlement_id)
         state = {j.reference: posting_ledger.get(con, FLOW, j.reference) for j in todo}
     for journal in todo:

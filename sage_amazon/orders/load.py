@@ -448,7 +448,7 @@ def load_orders(open_write: OpenWrite, target: SageTarget, *, order_ids: Iterabl
     carrying the result) when Sage stayed unavailable, a PermanentError when it refused the login."""
     open_write = session_opener(open_write)
     with open_write() as con:
-        posting_ledger.ensure(con)
+        posting_ledger.bind(con, target)  # another Sage than last time: a fresh ledger, never a silent skip
         deadletters.ensure(con)
         work = read_orders(con, order_ids)
         ids = [row["amazon_order_id"] for row, _ in work]
@@ -477,7 +477,7 @@ def load_shipments(open_write: OpenWrite, target: SageTarget, *, order_ids: Iter
     Same sessions and stopping rule as `load_orders`."""
     open_write = session_opener(open_write)
     with open_write() as con:
-        posting_ledger.ensure(con)
+        posting_ledger.bind(con, target)  # another Sage than last time: a fresh ledger, never a silent skip
         deadletters.ensure(con)
         where, params = "", []
         if order_ids is not None:
