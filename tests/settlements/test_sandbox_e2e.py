@@ -143,7 +143,7 @@ class _AtAnchor(datetime):
         return ANCHOR if tz is None else ANCHOR.astimezone(tz)
 
 
-def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement(world, data_dir, monkeypatch):
+def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement_and_content(world, data_dir, monkeypatch):
     import dagster as dg
 
     from resources.notifications import SqsResource
@@ -166,8 +166,10 @@ def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement(
         context = dg.build_sensor_context(instance=instance, resources=resources)
         result = settlement_discovery_sensor(context)
         ids = sorted(t.settlement_id for t in truths)
-        assert sorted(r.run_key for r in result.run_requests) == ids
-        assert all(r.partition_key == r.run_key for r in result.run_requests)
+        assert sorted(r.partition_key for r in result.run_requests) == ids
+        # keyed by settlement and content: a reissued report of the same settlement is another run
+        assert all(r.run_key == f"{r.partition_key}:{intake.manifest(data_dir / 'raw', r.partition_key)['sha256'][:16]}"
+                   for r in result.run_requests)
         assert sorted(result.dynamic_partitions_requests[0].partition_keys) == ids
         for sid in ids:  # downloaded at once and kept for audit
             assert (data_dir / "raw" / "settlements" / f"{sid}.txt").exists()
