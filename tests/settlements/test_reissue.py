@@ -224,3 +224,61 @@ def test_reimport_of_a_changed_posted_settlement_is_held_and_listed_without_trac
     listed = runner.invoke(deadletter, ["list", "--flow", "settlement"])
     assert listed.exit_code == 0 and f"{SID}:reissue" in listed.output and "changed after posting" in listed.output
     assert len(sage.journals) == 2  # Sage untouched
+
+
+def test_discovery_holds_a_reissue_or_requests_it_under_a_new_key_and_holds_a_bad_report(tmp_path, data_dir,
+                                                                                         monkeypatch):
+    import dagster as dg
+
+    from sage_amazon import config
+    from sage_amazon.amazon import reports
+    from sage_amazon.mapping import mapping_file
+    from sensors.settlements import evaluate_discovery
+
+    other = "".join(V2_SAMPLE.read_text().replace(SID, "55500011122").splitlines(keepends=True)[:12])  # cut
+    documents = {"D1": V2_SAMPLE.read_text(), "D2": _corrected_text(), "D3": other}
+    monkeypatch.setattr(reports, "download_document", lambda api, doc: documents[doc])
+    listed: list[dict] = []
+
+    class Api:
+        settings = None
+
+        def call(self, *args, **kwargs):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(payload={"reports": list(listed)}, next_token=None)
+
+    def report(rid, doc, created):
+        return {"reportId": rid, "reportDocumentId": doc, "reportType": intake.V2_REPORT,
+                "createdTime": created, "marketplaceIds": ["ATVPDKIKX0DER"], "dataEndTime": created}
+
+    settings = config.load()
+    wh = Warehouse(settings.warehouse_path, lock_timeout=10)
+    with dg.instance_for_test() as instance:
+        def discover(cursor):
+            context = dg.build_sensor_context(instance=instance, cursor=cursor)
+            return evaluate_discovery(context, Api(), settings.raw_dir, instance,
+                                      warehouse_path=settings.warehouse_path)
+
+        listed.append(report("R1", "D1", "2026-07-03T00:00:00Z"))
+        first = discover(None)
+        assert [r.run_key for r in first.run_requests] == [f"{SID}:{parser.file_sha256(V2_SAMPLE)[:16]}"]
+        assert _run(settings.raw_dir, wh, FakeSage()).passed  # the run posts it
+        # Amazon lists a new report for the same settlement, and a report it cut short
+        listed.extend([report("R2", "D2", "2026-07-05T00:00:00Z"), report("R3", "D3", "2026-07-05T00:00:00Z")])
+        second = discover(first.cursor)
+        assert second.run_requests == []  # reissue: hold (default); the cut report: unreadable, held
+        with wh.write() as con:
+            assert set(holds.held(con)) == {SID, "55500011122"}
+        # someone decides: reissue: difference -> the next tick requests the reissue, under its content's key
+        maps = tmp_path / "maps"
+        maps.mkdir()
+        (maps / accounts.FILE).write_text(mapping_file(accounts.FILE).read_text() + "\nreissue: difference\n")
+        monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(maps))
+        with wh.write() as con:
+            assert [c.status for c in reissue.detect(con, settings.raw_dir)] == ["correcting"]
+        from sensors.settlements import reconciliation_requests
+
+        instance.add_dynamic_partitions("settlement_ids", [SID, "55500011122"])
+        pending = reconciliation_requests(instance, settings.warehouse_path, "2026-07-06")
+        assert [r.partition_key for r in pending] == [SID]  # the reissue to correct; the held cut file is not run
