@@ -70,16 +70,17 @@ def _posted(con, settlement_id: str) -> list[tuple]:
                        f"rate, source_key FROM {TABLE} WHERE settlement_id = ?", [settlement_id]).fetchall()
 
 
-def _reissue_accepted(con, settlement_id: str, source_key: str) -> bool:
+def _reissue_accepted(con, settlement_id: str, source_key: str) -> str:
     """A changed file whose difference accounts.yaml `reissue: difference` accepted (ledger/reissue.py, which
     writes ops.settlement_reissues; read here without importing it: reissue.py uses this module)."""
     from sage_amazon.warehouse import table_exists
 
     if not table_exists(con, "ops.settlement_reissues"):
-        return False
-    return bool(con.execute(
-        "SELECT count(*) FROM ops.settlement_reissues WHERE settlement_id = ? AND new_sha256 = ? "
-        "AND status IN ('correcting', 'corrected')", [settlement_id, source_key.split(":", 1)[0]]).fetchone()[0])
+        return ""
+    row = con.execute(
+        "SELECT max(mode) FROM ops.settlement_reissues WHERE settlement_id = ? AND new_sha256 = ? "
+        "AND status IN ('correcting', 'corrected')", [settlement_id, source_key.split(":", 1)[0]]).fetchone()
+    return row[0] if row and row[0] else ""  # "difference" | "reverse_and_repost" | "" (not accepted)
 
 
 def has_snapshot(con, settlement_id: str, references: list[str]) -> bool:
@@ -97,6 +98,7 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
     reissued = file_now is not None and any(r[8] != file_now[0] for r in posted)
     if file_now is None or (reissued and not _reissue_accepted(con, settlement_id, file_now[0])):
         return None  # another file (or changed lines) under the same id: not a reclassification
+    repost = reissued and _reissue_accepted(con, settlement_id, file_now[0]) == "reverse_and_repost"
     if con.execute("SELECT count(*) FROM ops.posting_ledger WHERE flow = 'settlement_journal' AND status = 'posted' "
                    "AND record_key LIKE ?", [f"AMZ-{settlement_id}-%"]).fetchone()[0] > \
             len({r[0] for r in posted}):
@@ -111,13 +113,19 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
            GROUP BY site, account""",
         [settlement_id, settlement_id]).fetchall()
     diff: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    was: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])  # in Sage now
+    now: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])  # the current build
     foreign = any(r[4] for r in current)
     for site, account, amount, ledger, *_ in current:
-        diff[(site or "", account)][0] += Decimal(amount)
-        diff[(site or "", account)][1] += Decimal(ledger if foreign else amount)
-    for _ref, site, account, amount, ledger, *_ in posted:
+        for d in (diff, now):
+            d[(site or "", account)][0] += Decimal(amount)
+            d[(site or "", account)][1] += Decimal(ledger if foreign else amount)
+    for _ref, site, account, amount, ledger, *_, source in posted:
         diff[(site or "", account)][0] -= Decimal(amount)
         diff[(site or "", account)][1] -= Decimal(ledger)
+        if source != file_now[0]:  # the books before this content (not its own reversal and repost)
+            was[(site or "", account)][0] += Decimal(amount)
+            was[(site or "", account)][1] += Decimal(ledger)
     moves = {k: v for k, v in diff.items() if v[0] or v[1]}
     if not moves:
         return []
@@ -133,6 +141,8 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
     last = max([r[7] for r in current] + [r[5] for r in posted])
     day = max(last, today or date.today())
     originals = sorted({r[0] for r in posted if not r[0].startswith(f"AMZ-{settlement_id}-R")})
+    if repost:  # accounts.yaml reissue: reverse_and_repost: all of it out, the new file's journals in
+        return _reverse_and_repost(settlement_id, was, now, day, currency, rate, foreign, originals)
     out = []
     for site, lines in sorted(by_site.items()):
         digest = hashlib.sha256(repr((site, lines)).encode()).hexdigest()[:6].upper()
@@ -145,4 +155,29 @@ def reclass_journals(con, settlement_id: str, today: date | None = None) -> list
         ) for account, amount, ledger in lines)
         out.append(Journal(reference=reference, accounting_date=day, currency=currency, lines=jl,
                            description=f"AMZ {settlement_id} {label}"[:30], rate=rate, site=site))
+    return out
+
+
+def _reverse_and_repost(settlement_id: str, was: dict, now: dict, day: date, currency: str, rate: Decimal,
+                        foreign: bool, originals: list[str]) -> list[Journal]:
+    """Per site: one journal reversing everything posted for the settlement (AMZ-<id>-RV<digest>) and one
+    posting the new file's amounts (AMZ-<id>-RN<digest>), each referenced by a digest of its own lines, so a
+    refused one is retried under the same reference and a posted one never again."""
+    out = []
+    for prefix, amounts, sign, label in (("RV", was, -1, "reversal"), ("RN", now, 1, "repost")):
+        by_site: dict[str, list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
+        for (site, account), (amount, ledger) in sorted(amounts.items()):
+            if amount or ledger:
+                by_site[site].append((account, sign * amount, sign * ledger))
+        for site, lines in sorted(by_site.items()):
+            digest = hashlib.sha256(repr((prefix, site, lines)).encode()).hexdigest()[:6].upper()
+            text = f"AMZ {settlement_id} {label}"[:30]
+            jl = tuple(JournalLine(
+                account=account, debit=-amount if amount < 0 else ZERO, credit=amount if amount > 0 else ZERO,
+                ledger_debit=(-ledger if ledger < 0 else ZERO) if foreign else None,
+                ledger_credit=(ledger if ledger > 0 else ZERO) if foreign else None,
+                description=text, reference=(originals[0] if originals else "")[:30],
+            ) for account, amount, ledger in lines)
+            out.append(Journal(reference=f"AMZ-{settlement_id}-{prefix}{digest}", accounting_date=day,
+                               currency=currency, lines=jl, description=text, rate=rate, site=site))
     return out

@@ -8,8 +8,8 @@ confirmed each journal). `detect` sees that, once per new content, and records i
 
 - `hold` (the default): nothing is posted; the settlement is on hold (`sage-amazon deadletter list`,
   flow settlement, record `<id>:reissue`) with the old and new totals, until someone decides: set
-  `reissue: difference` (the next run corrects it), or bring the posted file back (the hold is withdrawn),
-  or reverse the journals in Sage and `settlement remove` it. An accountant expects a settlement that is
+  `reissue: difference` or `reverse_and_repost` (the next run corrects it), or bring the posted file back
+  (the hold is withdrawn). An accountant expects a settlement that is
   already posted and reconciled against its bank deposit not to move on its own: Amazon's reissue changes
   the deposit, so someone should look first (A2X likewise flags a changed settlement and waits).
 - `difference`: the settlement runs again with the new file and one difference journal per site
@@ -17,6 +17,9 @@ confirmed each journal). `detect` sees that, once per new content, and records i
   date and the run day, like a reclass: `ledger/reclass.py`) posts, per account, the new amount less the
   posted one. Posted once (its reference is a digest of the moves, and once posted the books equal the
   new build). The reissue is `corrected` when the books match the new file.
+- `reverse_and_repost`: the same, with two journals per site instead of one: `AMZ-<id>-RV<digest>` reverses
+  what Sage holds for the settlement, `AMZ-<id>-RN<digest>` posts the new file's amounts (per account), both
+  dated like the difference journal; for auditors who want the old and new figures side by side.
 
 Runs are keyed by settlement and content (sensors/settlements.py), so a reissue is never deduplicated
 away as "that settlement again".
@@ -31,21 +34,23 @@ from pathlib import Path
 from sage_amazon.ledger import holds
 
 TABLE = "ops.settlement_reissues"
-MODES = ("hold", "difference")
+MODES = ("hold", "difference", "reverse_and_repost")
 DEFAULT_MODE = "hold"
 HELD, CORRECTING, CORRECTED, WITHDRAWN, SUPERSEDED = "held", "correcting", "corrected", "withdrawn", "superseded"
 OPEN = (HELD, CORRECTING)
 
 
 def mode() -> str:
-    """accounts.yaml `reissue`: hold (default) | difference. A wrong value is one line (MappingError)."""
+    """accounts.yaml `reissue`: hold (default) | difference | reverse_and_repost. A wrong value is one line
+    (MappingError)."""
     from sage_amazon.mapping import MappingError, load_yaml, mapping_file
     from sage_amazon.mapping.accounts import FILE
 
     data = load_yaml(FILE) or {}
     value = str(data.get("reissue") or DEFAULT_MODE).strip().lower() if isinstance(data, dict) else DEFAULT_MODE
     if value not in MODES:
-        raise MappingError(f"{mapping_file(FILE)}: reissue must be {' or '.join(MODES)}, got {value!r}")
+        raise MappingError(f"{mapping_file(FILE)}: reissue must be {', '.join(MODES[:-1])} or {MODES[-1]}, "
+                          f"got {value!r}")
     return value
 
 
@@ -180,12 +185,12 @@ def detect(con, raw_dir: Path, current_mode: str | None = None) -> list[Change]:
                                                   "nothing to correct"))
             continue
         if row is not None and row[0] == sha:
-            if row[1] == HELD and current_mode == "difference":
+            if row[1] == HELD and current_mode != "hold":
                 con.execute(f"UPDATE {TABLE} SET status = ?, mode = ? WHERE settlement_id = ? AND new_sha256 = ?",
                             [CORRECTING, current_mode, sid, sha])
                 holds.release(con, sid, holds.REISSUE)
-                out.append(Change(sid, CORRECTING, f"settlement {sid}: reissue released (reissue: difference): "
-                                                   "a difference journal corrects it"))
+                out.append(Change(sid, CORRECTING, f"settlement {sid}: reissue released (reissue: {current_mode}): "
+                                                   f"{_how(current_mode)} corrects it"))
             elif row[1] == CORRECTING and _corrected(con, sid, sha):
                 _close(con, sid, sha, CORRECTED)
                 out.append(Change(sid, CORRECTED, f"settlement {sid}: reissue corrected, Sage's books equal the "
@@ -200,16 +205,21 @@ def detect(con, raw_dir: Path, current_mode: str | None = None) -> list[Change]:
         con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, now(), NULL)",
                     [sid, in_sage, sha, current_mode, status, reason])
         if status == HELD:
-            text = (f"{reason}: on hold (accounts.yaml reissue: hold); set reissue: difference to post the "
-                    "difference, or bring the posted file back")
+            text = (f"{reason}: on hold (accounts.yaml reissue: hold); set reissue: difference (or "
+                    "reverse_and_repost) to correct it, or bring the posted file back")
             holds.hold(con, sid, holds.REISSUE, text, {"old_sha256": in_sage, "new_sha256": sha,
                                                         "file": doc.get("file"), "origin": doc.get("origin")})
             out.append(Change(sid, HELD, text))
         else:
             holds.release(con, sid, holds.REISSUE)
-            out.append(Change(sid, CORRECTING, f"{reason}: a difference journal corrects it "
-                                               "(accounts.yaml reissue: difference)"))
+            out.append(Change(sid, CORRECTING, f"{reason}: {_how(current_mode)} corrects it "
+                                               f"(accounts.yaml reissue: {current_mode})"))
     return out
+
+
+def _how(current_mode: str) -> str:
+    return ("a reversal of the posted journals and a repost of the new file" if current_mode == "reverse_and_repost"
+            else "a difference journal")
 
 
 def _file_total(path: Path | None) -> str:

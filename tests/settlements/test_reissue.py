@@ -172,6 +172,31 @@ def test_reissue_with_difference_posts_one_difference_journal(world, tmp_path, m
         assert reissue.detect(con, raw, "difference") == []
 
 
+def test_reissue_with_reverse_and_repost_posts_a_reversal_and_a_repost_once(world, tmp_path):
+    raw, wh, sage = world
+    intake.store(V2_SAMPLE, raw, origin="import")
+    _run(raw, wh, sage)
+    _reissue(raw, tmp_path)
+    with wh.write() as con:
+        assert [c.status for c in reissue.detect(con, raw, "reverse_and_repost")] == ["correcting"]
+    assert _run(raw, wh, sage).passed
+    rv = [j for ref, (_, j) in sage.journals.items() if ref.startswith(f"AMZ-{SID}-RV")]
+    rn = [j for ref, (_, j) in sage.journals.items() if ref.startswith(f"AMZ-{SID}-RN")]
+    assert len(rv) == 1 and len(rn) == 1 and len(sage.journals) == 4
+    assert rv[0].description == f"AMZ {SID} reversal" and rn[0].description == f"AMZ {SID} repost"
+    with wh.read() as con:
+        expected = settlements.per_account_totals(con, SID, ("account", "clearing", "deposit", "payable"))
+    # the repost carries the new file's amounts; with the reversal, Sage's books equal the new file
+    assert sum((line.credit - line.debit for line in rn[0].lines if line.account == "4000"), Decimal(0)) \
+        == expected["4000"]
+    for account, amount in expected.items():
+        assert _sage_net(sage, account) == amount, account
+    calls = sage.calls
+    assert _run(raw, wh, sage).passed and sage.calls == calls  # once
+    with wh.write() as con:
+        assert [c.status for c in reissue.detect(con, raw, "reverse_and_repost")] == ["corrected"]
+
+
 def test_reissue_setting_is_read_from_accounts_yaml(tmp_path, monkeypatch):
     from sage_amazon.mapping import MappingError
 
@@ -182,10 +207,10 @@ def test_reissue_setting_is_read_from_accounts_yaml(tmp_path, monkeypatch):
     shipped = mapping_file(accounts.FILE).read_text()
     monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(folder))
     assert reissue.mode() == "hold"
-    (folder / accounts.FILE).write_text(shipped + "\nreissue: difference\n")
+    (folder / accounts.FILE).write_text(shipped.replace("reissue: hold", "reissue: difference"))
     assert reissue.mode() == "difference"
-    (folder / accounts.FILE).write_text(shipped + "\nreissue: sometimes\n")
-    with pytest.raises(MappingError, match="reissue must be hold or difference"):
+    (folder / accounts.FILE).write_text(shipped.replace("reissue: hold", "reissue: sometimes"))
+    with pytest.raises(MappingError, match="reissue must be hold, difference or reverse_and_repost, got 'sometimes'"):
         reissue.mode()
 
 
@@ -273,7 +298,8 @@ def test_discovery_holds_a_reissue_or_requests_it_under_a_new_key_and_holds_a_ba
         # someone decides: reissue: difference -> the next tick requests the reissue, under its content's key
         maps = tmp_path / "maps"
         maps.mkdir()
-        (maps / accounts.FILE).write_text(mapping_file(accounts.FILE).read_text() + "\nreissue: difference\n")
+        (maps / accounts.FILE).write_text(mapping_file(accounts.FILE).read_text().replace("reissue: hold",
+                                                                                         "reissue: difference"))
         monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(maps))
         with wh.write() as con:
             assert [c.status for c in reissue.detect(con, settings.raw_dir)] == ["correcting"]
