@@ -96,12 +96,6 @@ def _progress_logger(init_context):
             if event is None:
                 return
             name = event.event_type_value
-            if name == "ENGINE_EVENT" and "blocked by limit for pool" in (event.message or ""):
-                _watch.blocked(event.step_key or "", event.message or "")
-                return
-            if name == "STEP_START":
-                _watch.started(event.step_key or "")
-                return
             if name == "ASSET_MATERIALIZATION":
                 _watch.materialized(event.event_specific_data.materialization.metadata)
             if name in ("STEP_SUCCESS", "STEP_FAILURE", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"):
@@ -165,21 +159,8 @@ class RunStopped(Exception):
 class _Watch:
     """What the progress logger saw, read by the thread that waits for the run (module-level: one run at a time)."""
 
-    waiting: dict[str, tuple[str, float]] = field(default_factory=dict)  # step -> (pool, since)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (step, one line)
     skipped: int = 0  # records the loads did not need to send (already posted, waiting for Amazon, ...)
-
-    def blocked(self, step: str, message: str) -> None:
-        pool = message.rsplit(" ", 1)[-1]
-        if step not in self.waiting:
-            self.waiting[step] = (pool, time.monotonic())
-            holders = _pool_holders(pool)
-            held = f" (held by run {', '.join(holders)})" if holders else ""
-            print(f"  … {step} waits for a slot of pool {pool}{held}; gives up after "
-                  f"{_seconds('SAGE_AMAZON_POOL_WAIT_SECONDS', 600):.0f} s", flush=True)
-
-    def started(self, step: str) -> None:
-        self.waiting.pop(step, None)
 
     def failed(self, step: str, line: str) -> None:
         self.failures.append((step, line))
@@ -192,17 +173,25 @@ class _Watch:
 
 
 _watch = _Watch()
-_instance_for_watch: list[dg.DagsterInstance] = []
 
 
-def _pool_holders(pool: str) -> list[str]:
-    if not _instance_for_watch:
-        return []
+def _pool_waits(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[str, list[str]]]:
+    """The steps of a run waiting for a pool slot: step -> (pool, runs holding the pool's slots)."""
+    storage = instance.event_log_storage
+    waits: dict[str, tuple[str, list[str]]] = {}
     try:
-        info = _instance_for_watch[0].event_log_storage.get_concurrency_info(pool)
-        return sorted({slot.run_id[:8] for slot in info.claimed_slots})
-    except Exception:  # noqa: BLE001 - only a hint in a wait line
-        return []
+        if not storage.supports_global_concurrency_limits:
+            return waits
+        for pool in storage.get_concurrency_keys():
+            info = storage.get_concurrency_info(pool)
+            mine = {s.step_key for s in info.claimed_slots if s.run_id == run_id}
+            for step in info.pending_steps:
+                if step.run_id == run_id and step.step_key not in mine:
+                    holders = sorted({s.run_id[:8] for s in info.claimed_slots if s.run_id != run_id})
+                    waits[step.step_key] = (pool, holders)
+    except Exception:  # noqa: BLE001 - a storage hiccup: looked at again on the next tick
+        return {}
+    return waits
 
 
 def _alive(pid: int) -> bool:
@@ -320,7 +309,6 @@ def execute(job_def, instance: dg.DagsterInstance, **kwargs):
     invocation = uuid.uuid4().hex
     tags = {**kwargs.pop("tags", {}), **process_tags(), INVOCATION_TAG: invocation}
     box: dict = {}
-    _instance_for_watch[:] = [instance]
 
     def work() -> None:
         try:
@@ -331,6 +319,8 @@ def execute(job_def, instance: dg.DagsterInstance, **kwargs):
     worker = threading.Thread(target=work, name="sage-amazon-run", daemon=True)
     worker.start()
     pool_wait = _seconds("SAGE_AMAZON_POOL_WAIT_SECONDS", 600)
+    waiting: dict[str, float] = {}  # step -> since when it waits for a pool slot
+    run_id, next_look = None, time.monotonic() + 1.0
     while worker.is_alive():
         worker.join(0.2)
         if stopping.requested() and worker.is_alive():
@@ -338,16 +328,31 @@ def execute(job_def, instance: dg.DagsterInstance, **kwargs):
             if stopping.in_flight():
                 print(f"  … finishing the chunk in flight (up to {grace:.0f} s)", flush=True)
             stopping.wait_idle(grace)
-            worker.join(1.0)  # a load that just stopped records its outcome and ends its step
+            worker.join(2.0)  # a load that just stopped records its outcome and ends its step
             if worker.is_alive():
                 _end_runs(instance, invocation, stopping.reason(), canceled=True)
                 raise RunStopped(stopping.reason(), _stop_code())
-        for step, (pool, since) in list(_watch.waiting.items()):
-            if time.monotonic() - since > pool_wait and worker.is_alive():
-                holders = _pool_holders(pool)
+        if time.monotonic() < next_look or not worker.is_alive():
+            continue
+        next_look = time.monotonic() + 1.0
+        if run_id is None:
+            runs = instance.get_runs(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
+            run_id = runs[0].run_id if runs else None
+            if run_id is None:
+                continue
+        waits = _pool_waits(instance, run_id)
+        for step in list(waiting):
+            if step not in waits:
+                del waiting[step]
+        for step, (pool, holders) in waits.items():
+            held = f" (held by run {', '.join(holders)})" if holders else ""
+            if step not in waiting:
+                waiting[step] = time.monotonic()
+                print(f"  … {step} waits for a slot of pool {pool}{held}; gives up after {pool_wait:.0f} s",
+                      flush=True)
+            elif time.monotonic() - waiting[step] > pool_wait:
                 line = (f"gave up after {pool_wait:.0f} s waiting for a slot of pool {pool} for {step}"
-                        + (f" (held by run {', '.join(holders)}: another command still running?)" if holders else ""))
-                _watch.waiting.clear()
+                        + (f"{held}: is another sage-amazon command or the daemon still running?" if holders else ""))
                 _end_runs(instance, invocation, line, canceled=False)
                 raise RunStopped(line, EXIT_FAILED)
     if "error" in box:

@@ -1,0 +1,137 @@
+"""Crash-safe and stoppable runs (issues 20.1, 21.2): a run killed with kill -9 while it holds a pool slot
+leaves nothing that blocks the next command; a pool slot held by a live run is waited for with a line and
+given up after a bounded time; a stop request ends the run at a chunk boundary, canceled, slots freed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sage_amazon import instance as embedded
+from sage_amazon import stopping
+from sage_amazon.runner import EXIT_FAILED, EXIT_SIGTERM, RunStopped, execute, recover_dead_runs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HOLDER = textwrap.dedent("""
+    import sys, time, dagster as dg
+    from sage_amazon.runner import execute
+
+    @dg.asset(pool="duckdb_write")
+    def holder():
+        print("HOLDING", flush=True)
+        time.sleep(600)
+
+    job = dg.Definitions(assets=[holder], jobs=[dg.define_asset_job("hold", selection=[holder])]).resolve_job_def("hold")
+    with dg.DagsterInstance.get() as instance:
+        execute(job, instance)
+""")
+
+
+@dg.asset(pool="duckdb_write")
+def quick():
+    return 1
+
+
+def _job(asset) -> dg.JobDefinition:
+    return dg.Definitions(assets=[asset], jobs=[dg.define_asset_job("j", selection=[asset])]).resolve_job_def("j")
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch):
+    path = embedded.ensure_home(tmp_path / "dagster_home")
+    monkeypatch.setenv("DAGSTER_HOME", str(path))
+    stopping.reset()
+    yield path
+    stopping.reset()
+
+
+def _holder(home: Path) -> subprocess.Popen:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if "HOLDING" in line:
+            return proc
+        assert time.monotonic() < deadline, "the holder never took its slot"
+    pytest.fail(f"holder exited {proc.wait()}")
+
+
+def test_a_killed_run_does_not_block_the_next(home):
+    proc = _holder(home)
+    with dg.DagsterInstance.get() as instance:
+        held = instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots
+        assert len(held) == 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+        lines = recover_dead_runs(instance)
+        assert any("marked failed" in line for line in lines), lines
+        assert instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots == []
+        dead = instance.get_run_by_id(held[0].run_id)
+        assert dead.status == dg.DagsterRunStatus.FAILURE
+
+        began = time.monotonic()
+        result = execute(_job(quick), instance)
+        assert result.success
+        assert time.monotonic() - began < 60
+        assert recover_dead_runs(instance) == []  # nothing left to recover
+
+
+def test_a_slot_held_by_a_live_run_is_given_up_after_the_budget(home, monkeypatch, capsys):
+    monkeypatch.setenv("SAGE_AMAZON_POOL_WAIT_SECONDS", "3")
+    proc = _holder(home)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            assert recover_dead_runs(instance) == []  # alive: left alone
+            with pytest.raises(RunStopped) as stopped:
+                execute(_job(quick), instance)
+            assert stopped.value.code == EXIT_FAILED
+            assert "pool duckdb_write" in str(stopped.value) and "gave up after 3 s" in str(stopped.value)
+            out = capsys.readouterr().out
+            assert "waits for a slot of pool duckdb_write (held by run" in out
+            mine = [r for r in instance.get_runs() if r.tags.get("sage_amazon/pid") == str(os.getpid())]
+            assert [r.status for r in mine] == [dg.DagsterRunStatus.FAILURE]
+            assert all(slot.run_id != mine[0].run_id
+                       for slot in instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+CHUNKS_DONE: list[int] = []
+
+
+@dg.asset(pool="duckdb_write")
+def chunked():
+    for n in range(100):
+        if n == 5:  # SIGTERM arrives while the load runs (the handler only sets the flag)
+            stopping.request("stopped by SIGTERM")
+        with stopping.chunk(f"{100 - n} chunk(s) not done"):
+            time.sleep(0.05)
+            CHUNKS_DONE.append(n)
+    return len(CHUNKS_DONE)
+
+
+def test_a_stop_request_ends_the_run_between_chunks(home):
+    CHUNKS_DONE.clear()
+    with dg.DagsterInstance.get() as instance:
+        began = time.monotonic()
+        with pytest.raises(RunStopped) as stopped:
+            result = execute(_job(chunked), instance)
+            assert not result.success  # the load raised Stopped: the run ended itself
+            execute(_job(quick), instance)  # the next stage is not started
+        assert stopped.value.code == EXIT_SIGTERM
+        assert time.monotonic() - began < 30
+        assert CHUNKS_DONE == [0, 1, 2, 3, 4]  # stopped at the next chunk boundary
+        assert instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots == []
+        assert all(r.is_finished for r in instance.get_runs())
