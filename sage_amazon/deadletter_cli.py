@@ -70,11 +70,22 @@ def replay_command(flow: str | None, reason: str | None) -> None:
 
     settings = config.load()
     warehouse = _warehouse()
+    from sage_amazon.ledger import holds, reissue
+
+    try:  # a settlement hold whose cause is gone (a good file, a reissue decided) is released first
+        for line in reissue.screen(settings.raw_dir, settings.warehouse_path):
+            click.echo(line)
+    except Exception as exc:  # noqa: BLE001 - a wrong accounts.yaml `reissue`, a busy warehouse: one line
+        click.echo(f"settlements not screened for holds: {exc}")
     with warehouse.write() as con:
         _check_flow(con, flow)
         before = deadletters.open_letters(con, flow=flow, reason=reason)
+    held = [d for d in before if d.flow == holds.FLOW and d.record_key.rsplit(":", 1)[-1] in holds.KINDS]
+    for d in held:  # a replay cannot fix a bad file or decide a reissue: say what would
+        click.echo(f"  on hold, not replayed: {d.record_key}: {d.reason[:160]}")
+    before = [d for d in before if d not in held]
     if not before:
-        click.echo("No open dead letters match.")
+        click.echo("No open dead letters match." if not held else "Nothing else to replay.")
         return
     from sage_amazon.cli_support import require_sage500
 
@@ -84,12 +95,15 @@ def replay_command(flow: str | None, reason: str | None) -> None:
     import os
 
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    from sage_amazon.runner import exit_now, replay_flows
+    from sage_amazon.runner import RunStopped, exit_now, finish_stopped, replay_flows
 
     by_flow: dict[str, list[str]] = {}
     for d in before:
         by_flow.setdefault(d.flow, []).append(d.record_key)
-    ok = replay_flows(sorted(by_flow), by_flow)
+    try:
+        ok = replay_flows(sorted(by_flow), by_flow)
+    except RunStopped as stop:  # SIGTERM / Ctrl-C, or a pool slot never granted
+        finish_stopped(stop)
     with warehouse.write() as con:
         still = {(d.flow, d.record_key) for d in deadletters.open_letters(con, flow=flow, reason=reason)}
     resolved = [d for d in before if (d.flow, d.record_key) not in still]

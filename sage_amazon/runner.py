@@ -295,6 +295,20 @@ def install_stop_handlers() -> None:
     _signals_installed.append(False)
 
 
+def finish_stopped(stop: RunStopped) -> None:
+    """For `import --run` and `deadletter replay`: what was done and what was not, then the stop's exit."""
+    from sage_amazon import config, run_summary
+
+    if RUN_STARTED:
+        outcome = run_summary.read(config.load().warehouse_path, RUN_STARTED[0])
+        for f in outcome.flows:
+            print(f"  {f.label}: {f.posted} posted, {f.refused} refused by Sage, {f.dead_lettered} dead letter(s), "
+                  f"{f.not_sent + f.in_flight} left for the next run", flush=True)
+    print(f"sage-amazon: {stop}: what was posted is recorded; the rest is left for the next command",
+          file=sys.stderr, flush=True)
+    exit_now(stop.code)
+
+
 def _stop_code() -> int:
     return EXIT_SIGINT if any(_signals_installed[1:]) else EXIT_SIGTERM
 

@@ -71,9 +71,12 @@ def import_command(file: Path, run: bool) -> None:
             sys.exit(1)
         return
     if run:
-        from sage_amazon.runner import exit_now
+        from sage_amazon.runner import RunStopped, exit_now, finish_stopped
 
-        ok, run_id = run_settlement(stored.settlement_id)
+        try:
+            ok, run_id = run_settlement(stored.settlement_id)
+        except RunStopped as stop:  # SIGTERM / Ctrl-C, or a pool slot never granted
+            finish_stopped(stop)
         click.echo(f"settlement_job {'succeeded' if ok else 'FAILED'} (run {run_id})")
         exit_now(0 if ok else 1)  # no interpreter teardown after a Dagster run (DuckDB's leak pages)
     else:
