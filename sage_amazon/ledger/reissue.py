@@ -199,20 +199,20 @@ def detect(con, raw_dir: Path, current_mode: str | None = None) -> list[Change]:
         if row is not None:  # yet another content: the earlier reissue is superseded by this one
             _close(con, sid, row[0], SUPERSEDED)
         new_total = _file_total(intake.find_file(raw_dir, sid))
-        reason = (f"settlement {sid} changed after posting (file {in_sage[:12]} -> {sha[:12]}, total "
-                  f"{_posted_total(con, sid)} in Sage -> {new_total} in the new file)")
+        reason = (f"changed after posting: total {_posted_total(con, sid)} in Sage, {new_total} in the new file "
+                  f"(settlement {sid}, file {in_sage[:12]} -> {sha[:12]})")
         status = HELD if current_mode == "hold" else CORRECTING
         con.execute(f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, now(), NULL)",
                     [sid, in_sage, sha, current_mode, status, reason])
         if status == HELD:
-            text = (f"{reason}: on hold (accounts.yaml reissue: hold); set reissue: difference (or "
+            text = (f"reissue on hold, {reason}; accounts.yaml reissue: hold: set reissue: difference (or "
                     "reverse_and_repost) to correct it, or bring the posted file back")
             holds.hold(con, sid, holds.REISSUE, text, {"old_sha256": in_sage, "new_sha256": sha,
                                                         "file": doc.get("file"), "origin": doc.get("origin")})
-            out.append(Change(sid, HELD, text))
+            out.append(Change(sid, HELD, f"settlement {sid}: {text}"))
         else:
             holds.release(con, sid, holds.REISSUE)
-            out.append(Change(sid, CORRECTING, f"{reason}: {_how(current_mode)} corrects it "
+            out.append(Change(sid, CORRECTING, f"settlement {sid} {reason}: {_how(current_mode)} corrects it "
                                                f"(accounts.yaml reissue: {current_mode})"))
     return out
 

@@ -124,11 +124,11 @@ def test_reissue_after_posting_is_held_by_default_and_shown(world, tmp_path):
     assert reissue.screen(raw, wh.path) == []  # posted, same file: nothing to say
     _reissue(raw, tmp_path)
     lines = reissue.screen(raw, wh.path)
-    assert len(lines) == 1 and "changed after posting" in lines[0] and "582.89 in Sage -> 583.89" in lines[0]
+    assert len(lines) == 1 and "changed after posting" in lines[0] and "total 582.89 in Sage, 583.89 in the new file" in lines[0]
     assert "on hold" in lines[0]
     assert reissue.screen(raw, wh.path) == []  # detected once
     with wh.write() as con:
-        assert holds.held(con).get(SID, "").startswith(f"settlement {SID} changed after posting")
+        assert holds.held(con).get(SID, "").startswith("reissue on hold, changed after posting: total 582.89")
         assert [d.record_key for d in deadletters.open_letters(con, flow="settlement")] == [f"{SID}:reissue"]
     # the posted file comes back: withdrawn, nothing to correct
     (tmp_path / "orig.txt").write_text(V2_SAMPLE.read_text())
@@ -247,7 +247,10 @@ def test_reimport_of_a_changed_posted_settlement_is_held_and_listed_without_trac
     assert again.exit_code == 1  # --run: on hold, not run
     assert "changed after posting" in again.output and "is on hold: not run" in again.output
     listed = runner.invoke(deadletter, ["list", "--flow", "settlement"])
-    assert listed.exit_code == 0 and f"{SID}:reissue" in listed.output and "changed after posting" in listed.output
+    assert listed.exit_code == 0 and f"{SID}:reissue" in listed.output
+    assert "reissue on hold, changed after posting: total 582.89 in Sage, 583.89" in listed.output  # in 80 chars
+    replay = runner.invoke(deadletter, ["replay", "--flow", "settlement"])
+    assert replay.exit_code == 0 and f"on hold, not replayed: {SID}:reissue" in replay.output
     assert len(sage.journals) == 2  # Sage untouched
 
 
