@@ -142,3 +142,18 @@ def test_fba_inventory_per_marketplace_on_its_host(regional_api) -> None:  # noq
     api = regional_api
     rows = fba.fetch_all(api, api.settings.marketplaces, datetime.now(UTC).date())  # clock-ok
     assert {r["marketplace_id"] for r in rows} == {US, UK, DE}
+
+
+def test_sandbox_up_regions_writes_one_account_per_region_with_marketplaces(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from sage_amazon.sandbox import supervisor
+
+    ports = supervisor.region_ports(8100)
+    assert ports == {"NA": 8101, "EU": 8102, "FE": 8103}
+    env = supervisor.regional_env({"SP_API_MARKETPLACES": f"{US},{UK},{DE}"}, ports, tmp_path / "accounts.yaml")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    loaded = accounts.load(env["SAGE_AMAZON_ACCOUNTS_FILE"])
+    assert [(a.region, a.marketplaces, a.settings.endpoint) for a in loaded] == [
+        ("NA", (US,), "http://127.0.0.1:8101"), ("EU", (UK, DE), "http://127.0.0.1:8102")]
+    assert "Atzr" not in (tmp_path / "accounts.yaml").read_text()  # the tokens are in the environment only
