@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -104,6 +105,7 @@ def sandbox_env(ports: dict[str, int] | None = None) -> dict[str, str]:
     env["SP_API_LWA_ENDPOINT"] = f"http://127.0.0.1:{ports['amazon']}/auth/o2/token"
     env["SQS_QUEUE_URL"] = env["SQS_QUEUE_URL"].replace(":9324/", f":{ports['sqs']}/")
     env["SAGE_X3_URL"] = f"http://127.0.0.1:{ports['x3']}"
+    env["SAGE_X3_PASSWORD"] = os.environ.get("SANDBOX_X3_PASSWORD") or env["SAGE_X3_PASSWORD"]  # the X3 child's
     if config.get("SAGE_AMAZON_TARGET") == "sage500":
         from sage_amazon.sandbox.sage500.cli import SANDBOX_SETTINGS as S500_SETTINGS
 

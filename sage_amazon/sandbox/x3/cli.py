@@ -35,12 +35,12 @@ def default_db_url() -> str:
               help="classic SOAP pool alias (repeatable)")
 @click.option("--pool-size", default=4, show_default=True, type=int)
 @click.option("--user", default="admin", show_default=True)
-@click.option("--password", default="admin", show_default=True)
+@click.option("--password", default="admin", show_default=True, envvar="SANDBOX_X3_PASSWORD")
 @click.option("--group-id", "group_ids", multiple=True, metavar="PUB:GROUP=NEWID",
               help="rename a publication group, e.g. SOH:SOH4_1=YSOHLIN (repeatable)")
-@click.option("--fault-pool-busy", default=0, type=int, help="refuse the first N SOAP calls (-1: all)")
-@click.option("--fault-slow", default=0.0, type=float, help="seconds added to every SOAP answer")
-@click.option("--fault-lose-replies", default=0, type=int, help="drop the reply of the first N writes")
+@click.option("--fault-pool-busy", default=0, type=int, envvar="SANDBOX_X3_FAULT_POOL_BUSY", help="refuse the first N SOAP calls (-1: all)")
+@click.option("--fault-slow", default=0.0, type=float, envvar="SANDBOX_X3_FAULT_SLOW", help="seconds added to every SOAP answer")
+@click.option("--fault-lose-replies", default=0, type=int, envvar="SANDBOX_X3_FAULT_LOSE_REPLIES", help="drop the reply of the first N writes")
 def x3_command(host, port, db_url, layout, folder, pools, pool_size, user, password, group_ids,
                fault_pool_busy, fault_slow, fault_lose_replies) -> None:
     """Run the Sage X3 (Syracuse) sandbox in the foreground."""
