@@ -76,7 +76,8 @@ def order_requests(batches, job_name: str = "order_changes_job") -> list[dg.RunR
         job_name=job_name,
         run_key=batch.key,
         partition_key=batch.day,
-        run_config={"ops": {"amazon_orders": {"config": {"order_ids": batch.order_ids}},
+        run_config={"ops": {"amazon_orders": {"config": {"order_ids": batch.order_ids, **(
+                                {"order_marketplaces": batch.marketplaces} if batch.marketplaces else {})}},
                             "sage_sales_orders": {"config": {"order_ids": batch.order_ids}}}},
         tags={ORDERS_TAG: ",".join(batch.order_ids)[:200], TRIGGER_TAG: "ORDER_CHANGE", BATCH_TAG: batch.key},
     ) for batch in batches]

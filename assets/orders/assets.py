@@ -22,6 +22,7 @@ MIN_EXPECTED_PER_DAY = 5.0  # a past day with no order is suspicious when the se
 
 class OrderExtractConfig(dg.Config):
     order_ids: list[str] = []  # only these orders (an ORDER_CHANGE run); empty: the partitions' days
+    order_marketplaces: dict[str, str] = {}  # order -> MarketplaceId from its ORDER_CHANGE: asked of that region's host
 
 
 class OrderLoadConfig(dg.Config):
@@ -64,7 +65,8 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
     api = sp_api.get_client()
     v0 = sp_api.api_version.lower() in ("v0", "0")
     if config.order_ids:
-        extract = (amazon.get_orders_v0_by_id if v0 else amazon.get_orders_2026)(api, config.order_ids)
+        extract = (amazon.get_orders_v0_by_id if v0 else amazon.get_orders_2026)(api, config.order_ids,
+                                                                                 config.order_marketplaces)
         mode = "orders"
     elif len(days) > sp_api.report_backfill_days:
         spans = amazon.windows(days)

@@ -319,14 +319,16 @@ def _in_window(order: dict[str, Any], start: datetime, end: datetime) -> bool:
     return start.replace(tzinfo=None) <= created < end.replace(tzinfo=None)
 
 
-def get_orders_2026(api: SpApi, order_ids: Iterable[str]) -> Extract:
-    """The current version of some orders (after an ORDER_CHANGE): one getOrder each."""
+def get_orders_2026(api: SpApi, order_ids: Iterable[str], marketplaces: dict[str, str] | None = None) -> Extract:
+    """The current version of some orders (after an ORDER_CHANGE): one getOrder each, on the host of the order's
+    marketplace when known (`marketplaces`: order -> MarketplaceId of its notification)."""
     extract = Extract(source="orders_2026")
     found = []
     for order_id in order_ids:
         extract.calls += 1
         try:
-            res = api.call("getOrder2026", "orders2026", "get_order", order_id, includedData=SEARCH_INCLUDED_DATA)
+            res = api.call("getOrder2026", "orders2026", "get_order", order_id, includedData=SEARCH_INCLUDED_DATA,
+                           marketplace_id=(marketplaces or {}).get(order_id))
         except SpApiError as exc:
             if exc.status == 404:  # not (yet) visible: the next notification or the daily run brings it
                 continue
@@ -453,11 +455,13 @@ def get_orders_v0(api: SpApi, start: datetime, end: datetime,
     return extract
 
 
-def _order_items_v0(api: SpApi, order_id: str, extract: Extract) -> Iterator[dict[str, Any]]:
+def _order_items_v0(api: SpApi, order_id: str, extract: Extract,
+                    marketplace_id: str | None = None) -> Iterator[dict[str, Any]]:
     token: str | None = None
     while True:
         kwargs = {"NextToken": token} if token else {}
-        res = api.call("getOrderItems", "ordersV0", "get_order_items", order_id, **kwargs)
+        res = api.call("getOrderItems", "ordersV0", "get_order_items", order_id, marketplace_id=marketplace_id,
+                       **kwargs)
         extract.calls += 1
         payload = res.payload or {}
         yield from payload.get("OrderItems") or []
@@ -613,17 +617,19 @@ def orders_from_reports(api: SpApi, spans: list[tuple[date, date]], marketplace_
     return extract
 
 
-def get_orders_v0_by_id(api: SpApi, order_ids: Iterable[str]) -> Extract:
-    """The current version of some orders through v0 getOrder + getOrderItems (two calls each)."""
+def get_orders_v0_by_id(api: SpApi, order_ids: Iterable[str], marketplaces: dict[str, str] | None = None) -> Extract:
+    """The current version of some orders through v0 getOrder + getOrderItems (two calls each), on the host of
+    the order's marketplace when known."""
     extract = Extract(source="orders_v0")
     extract_id, extracted_at = _stamp()
     for order_id in order_ids:
-        res = api.call("getOrder", "ordersV0", "get_order", order_id)
+        marketplace_id = (marketplaces or {}).get(order_id)
+        res = api.call("getOrder", "ordersV0", "get_order", order_id, marketplace_id=marketplace_id)
         extract.calls += 1
         order = res.payload or {}
         if not order:
             continue
-        items = list(_order_items_v0(api, order_id, extract))
+        items = list(_order_items_v0(api, order_id, extract, marketplace_id))
         try:
             row, item_rows = parse_order_v0(order, items, extract_id, extracted_at)
         except SchemaDrift as exc:

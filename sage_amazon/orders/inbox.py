@@ -59,15 +59,17 @@ class Batch:
     handles: list[str]
     requested_at: str
     extended_at: str
+    marketplaces: dict[str, str] = field(default_factory=dict)  # order -> its MarketplaceId (its region's host)
 
     def to_json(self) -> dict:
         return {"day": self.day, "orders": self.order_ids, "nids": self.notification_ids,
-                "handles": self.handles, "at": self.requested_at, "ext": self.extended_at}
+                "handles": self.handles, "at": self.requested_at, "ext": self.extended_at,
+                **({"mps": self.marketplaces} if self.marketplaces else {})}
 
     @classmethod
     def from_json(cls, key: str, doc: dict) -> Batch:
         return cls(key, doc["day"], list(doc["orders"]), list(doc["nids"]), list(doc["handles"]), doc["at"],
-                   doc.get("ext") or doc["at"])
+                   doc.get("ext") or doc["at"], dict(doc.get("mps") or {}))
 
 
 def consumer(body: str) -> tuple[str | None, object]:
@@ -112,6 +114,7 @@ class Inbox:
         self.shipped = False  # an FBA order shipped: the sensor owes a shipments run
         self.unconsumed: dict[str, int] = {}  # notification type -> deleted without a consumer
         self._pending: dict[str, dict[str, tuple[set[str], list[str], dict[str, str]]]] = {}
+        self._marketplaces: dict[str, str] = {}  # order -> MarketplaceId named by its ORDER_CHANGE
 
     # ------------------------------------------------------------------ cursor
 
@@ -197,6 +200,8 @@ class Inbox:
                 continue
             orders, handles, nids = self._pending.setdefault(day, (set(), [], {}))
             orders.add(parsed.amazon_order_id)
+            if parsed.marketplace_id:
+                self._marketplaces[parsed.amazon_order_id] = parsed.marketplace_id
             handles.append(message.receipt_handle)
             nids.setdefault(nid, parsed.amazon_order_id)
             taken += 1
@@ -216,13 +221,15 @@ class Inbox:
             attempt = max((self.attempts.get(n, 0) for n in ids), default=0)
             digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:16]
             key = f"order-change-{day}-{digest}" + (f"-retry{attempt}" if attempt else "")
-            batch = Batch(key, day, sorted(orders), ids, list(handles), now.isoformat(), now.isoformat())
+            batch = Batch(key, day, sorted(orders), ids, list(handles), now.isoformat(), now.isoformat(),
+                          {o: self._marketplaces[o] for o in sorted(orders) if o in self._marketplaces})
             if key in self.inflight:  # the same notifications again (handles changed): keep one batch
                 self.inflight[key].handles.extend(handles)
                 continue
             self.inflight[key] = batch
             out.append(batch)
         self._pending.clear()
+        self._marketplaces.clear()
         return out
 
 

@@ -115,6 +115,13 @@ def test_orders_of_each_region_come_from_its_own_host(regional_api) -> None:  # 
     ids = [next(o["amazon_order_id"] for o in extract.orders if o["marketplace_id"] == m) for m in (US, DE)]
     by_id = orders.get_orders_2026(api, ids)
     assert sorted(o["amazon_order_id"] for o in by_id.orders) == sorted(ids)
+    # with the MarketplaceId of each ORDER_CHANGE, each order is asked of its own region's host only
+    na_before, eu_before = na.calls["getOrder2026"], eu.calls["getOrder2026"]
+    hinted = orders.get_orders_2026(api, ids, dict(zip(ids, (US, DE), strict=True)))
+    assert sorted(o["amazon_order_id"] for o in hinted.orders) == sorted(ids)
+    assert (na.calls["getOrder2026"] - na_before, eu.calls["getOrder2026"] - eu_before) == (1, 1)
+    v0_by_id = orders.get_orders_v0_by_id(api, ids[1:], {ids[1]: DE})
+    assert [o["amazon_order_id"] for o in v0_by_id.orders] == ids[1:] and na.calls["getOrder"] == 0
     # a call naming two regions' marketplaces is never sent
     before = api.total_calls
     with pytest.raises(SpApiError, match="several regions"):
@@ -157,3 +164,27 @@ def test_sandbox_up_regions_writes_one_account_per_region_with_marketplaces(tmp_
     assert [(a.region, a.marketplaces, a.settings.endpoint) for a in loaded] == [
         ("NA", (US,), "http://127.0.0.1:8101"), ("EU", (UK, DE), "http://127.0.0.1:8102")]
     assert "Atzr" not in (tmp_path / "accounts.yaml").read_text()  # the tokens are in the environment only
+
+
+def test_an_order_change_batch_carries_each_orders_marketplace() -> None:
+    import json
+
+    from sage_amazon.orders.inbox import Batch, Inbox
+
+    def message(order_id: str, marketplace: str, n: int):  # noqa: ANN202
+        from types import SimpleNamespace
+
+        body = {"NotificationType": "ORDER_CHANGE", "EventTime": "2026-11-20T10:00:00Z",
+                "NotificationMetadata": {"NotificationId": f"n{n}"},
+                "Payload": {"OrderChangeNotification": {"AmazonOrderId": order_id, "OrderChangeType": "OrderStatusChange",
+                                                        "Summary": {"MarketplaceId": marketplace,
+                                                                    "OrderStatus": "Unshipped",
+                                                                    "PurchaseDate": "2026-11-20T09:00:00Z"}}}}
+        return SimpleNamespace(body=json.dumps(body), receipt_handle=f"h{n}", message_id=f"m{n}")
+
+    inbox = Inbox()
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    inbox.take([message("111-1", US, 1), message("222-2", DE, 2)], lambda parsed: "2026-11-20")
+    [batch] = inbox.batches(now)
+    assert batch.marketplaces == {"111-1": US, "222-2": DE}
+    assert Batch.from_json(batch.key, batch.to_json()).marketplaces == batch.marketplaces
