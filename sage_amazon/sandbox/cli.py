@@ -32,9 +32,10 @@ def sandbox() -> None:
 @click.option("--x3-port", default=8124, show_default=True)
 @click.option("--stop-with-parent", is_flag=True,
               help="Also stop when the process that started this one exits (e.g. make, a supervisor).")
-@click.option("--regions", is_flag=True,
+@click.option("--regions/--one-host", default=True, show_default=True,
               help="Serve NA, EU and FE on their own ports (the Amazon port + 1, 2, 3), strict as Amazon, and "
-                   "configure one account per region (SAGE_AMAZON_ACCOUNTS_FILE).")
+                   "configure one account per region (SAGE_AMAZON_ACCOUNTS_FILE); --one-host: only the "
+                   "all-regions host, one account (SP_API_ENDPOINT), which Amazon does not have.")
 def up_command(
     seed: int,
     time_scale: float | None,
