@@ -13,11 +13,12 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets import inventory, mfn, orders, reference, settlements, shipments  # noqa: E402
+from assets import inventory, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
 from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
 from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
 from assets.orders.definitions import defs as orders_defs  # noqa: E402
 from assets.reference.definitions import defs as reference_defs  # noqa: E402
+from assets.returns.definitions import defs as returns_defs  # noqa: E402
 from assets.settlements.definitions import defs as settlements_defs  # noqa: E402
 from assets.shipments.definitions import defs as shipments_defs  # noqa: E402
 from assets.sql_models import check_sql_models  # noqa: E402
@@ -30,6 +31,7 @@ FLOWS = {
     settlements.FLOW: settlements_defs,
     reference.FLOW: reference_defs,
     inventory.FLOW: inventory_defs,
+    returns.FLOW: returns_defs,
 }
 
 

@@ -381,11 +381,20 @@ class SpApi:
 
     def client(self, api: str, marketplace_id: str | None = None) -> Any:
         """A python-amazon-sp-api client: api is "orders2026", "ordersV0", "reports", "inventories",
-        "listings" or "feeds"."""
-        from sp_api.api import Feeds, Inventories, ListingsItems, OrdersV0, OrdersV20260101, Reports
+        "listings", "feeds" or "finances" (Finances 2024-06-19: listTransactions)."""
+        from sp_api.api import (
+            Feeds,
+            FinancesV20240619,
+            Inventories,
+            ListingsItems,
+            OrdersV0,
+            OrdersV20260101,
+            Reports,
+        )
 
         classes = {"orders2026": OrdersV20260101, "ordersV0": OrdersV0, "reports": Reports,
-                   "inventories": Inventories, "listings": ListingsItems, "feeds": Feeds}
+                   "inventories": Inventories, "listings": ListingsItems, "feeds": Feeds,
+                   "finances": FinancesV20240619}
         marketplace_id = marketplace_id or self.settings.marketplaces[0]
         key = (api, marketplace_id, None)
         with self._lock:

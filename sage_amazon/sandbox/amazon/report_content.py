@@ -16,7 +16,8 @@ ORDERS_BY_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
 FBA_SHIPMENTS = "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL"
 FBA_RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 FBA_MYI = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
-REQUESTABLE = (ORDERS_BY_DATE, ORDERS_BY_UPDATE, FBA_SHIPMENTS, FBA_RETURNS, FBA_MYI)
+MFN_RETURNS = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
+REQUESTABLE = (ORDERS_BY_DATE, ORDERS_BY_UPDATE, FBA_SHIPMENTS, FBA_RETURNS, FBA_MYI, MFN_RETURNS)
 SETTLEMENT_TYPES = (settlement_file.V2_TYPE, settlement_file.V1_TYPE)
 
 ORDER_COLUMNS = ("amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
@@ -38,6 +39,14 @@ SHIPMENT_COLUMNS = ("amazon-order-id", "merchant-order-id", "shipment-id", "ship
 RETURN_COLUMNS = ("return-date", "order-id", "sku", "asin", "fnsku", "product-name", "quantity",
                   "fulfillment-center-id", "detailed-disposition", "reason", "status", "license-plate-number",
                   "customer-comments")
+# the merchant-fulfilled returns report (Seller Central "Returns reports attributes"): headers in words
+MFN_RETURN_COLUMNS = ("Order ID", "Order date", "Return request date", "Return request status", "Amazon RMA ID",
+                      "Seller RMA ID", "Label type", "Label cost", "Currency code", "Return carrier", "Tracking ID",
+                      "Label to be paid by", "A-to-z claim", "Is prime", "ASIN", "Merchant SKU", "Item Name",
+                      "Return quantity", "Return reason", "In policy", "Return type", "Resolution", "Invoice number",
+                      "Return delivery date", "Order Amount", "Order quantity", "SafeT action reason",
+                      "SafeT claim id", "SafeT claim state", "SafeT claim creation time",
+                      "SafeT claim reimbursement amount", "Refunded Amount", "Category")
 MYI_COLUMNS = ("sku", "fnsku", "asin", "product-name", "condition", "your-price", "mfn-listing-exists",
                "mfn-fulfillable-quantity", "afn-listing-exists", "afn-warehouse-quantity", "afn-fulfillable-quantity",
                "afn-unsellable-quantity", "afn-reserved-quantity", "afn-total-quantity", "per-unit-volume",
@@ -144,6 +153,46 @@ def returns_report(world: Any, mps: list[str], start: datetime, end: datetime) -
     return _tsv(RETURN_COLUMNS, rows)
 
 
+def _day_month(value: str) -> str:
+    return parse_iso(value).strftime("%d-%b-%Y")
+
+
+def _refunded(order: dict[str, Any], ret: dict[str, Any]) -> str:
+    """What the buyer got back (principal and tax less the promotion), as the refund event carries it."""
+    from sage_amazon.sandbox.amazon import seller
+
+    return str(-sum((Decimal(x["amount"]) for x in seller.refund_lines(order, ret)
+                     if x["amount_type"] in ("ItemPrice", "Promotion")), Decimal("0")))
+
+
+def mfn_returns_report(world: Any, mps: list[str], start: datetime, end: datetime) -> str:
+    """Merchant-fulfilled returns by return request date: the returns of the world's MFN orders."""
+    rows = []
+    for order in world.orders_sorted():
+        if order["marketplace_id"] not in mps or order["channel"] != "MFN":
+            continue
+        for ret in order["returns"]:
+            if not start <= parse_iso(ret["date"]) < end:
+                continue
+            cat = CATALOG_BY_SKU[ret["sku"]]
+            item = next(i for i in order["items"] if i["order_item_id"] == ret["order_item_id"])
+            refunded = order.get("refunded")
+            rows.append({
+                "Order ID": order["id"], "Order date": _day_month(order["purchase_date"]),
+                "Return request date": _day_month(ret["date"]),
+                "Return request status": "Closed" if refunded else "Approved",
+                "Amazon RMA ID": "D" + ret["lpn"][3:], "Label type": "AmazonPrePaidLabel",
+                "Currency code": order["currency"], "Return carrier": order["shipment_template"]["carrier"],
+                "Label to be paid by": "Customer", "A-to-z claim": "N", "Is prime": "Y" if order["is_prime"] else "N",
+                "ASIN": cat.asin, "Merchant SKU": cat.sku, "Item Name": cat.title, "Return quantity": ret["qty"],
+                "Return reason": ret["reason"], "In policy": "Y", "Return type": "C-Returns",
+                "Resolution": "StandardRefund", "Return delivery date": _day_month(ret["date"]),
+                "Order Amount": item["item_price"], "Order quantity": item["qty"],
+                "Refunded Amount": _refunded(order, ret) if refunded else "", "Category": cat.product_type,
+            })
+    return _tsv(MFN_RETURN_COLUMNS, rows)
+
+
 def inventory_report(world: Any, mps: list[str]) -> str:
     rows = []
     mp = mps[0]
@@ -180,6 +229,8 @@ def build(world: Any, report: dict[str, Any]) -> str:
         return shipments_report(world, mps, start, end)
     if kind == FBA_RETURNS:
         return returns_report(world, mps, start, end)
+    if kind == MFN_RETURNS:
+        return mfn_returns_report(world, mps, start, end)
     return inventory_report(world, mps)
 
 
