@@ -32,7 +32,8 @@ def import_command(file: Path, run: bool) -> None:
     The file is read in full first: what `settlement inspect` refuses (a value that cannot be read, a
     truncated file, a 1 MB field, lines not adding up to total-amount) is refused here in one line (exit 1)
     and nothing is kept. A new file for a settlement already posted is a reissue (accounts.yaml `reissue`:
-    on hold by default, or corrected by a difference journal)."""
+    on hold by default, or corrected by a difference journal or a reversal and repost). With --run, a
+    settlement on hold is not run (exit 1; `sage-amazon deadletter list` shows why)."""
     from sage_amazon.amazon.settlement import SettlementFileError
     from sage_amazon.cli_support import OperatorError, require_data_dir, require_sage500
     from sage_amazon.ledger import holds, intake, reissue
