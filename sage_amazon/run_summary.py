@@ -61,10 +61,13 @@ def read(warehouse_path: str | Path, since: datetime, lock_timeout: float = 15.0
         return outcome
     try:
         with Warehouse(path, lock_timeout=lock_timeout).read() as con:
+            letters = table_exists(con, "ops.dead_letters")
             if table_exists(con, "ops.posting_ledger"):
                 for flow, status, n, reasons in con.execute(
-                    """SELECT flow, status, count(*), list(message) FILTER (WHERE message IS NOT NULL)
-                       FROM ops.posting_ledger WHERE updated_at >= ? GROUP BY flow, status""", [since]
+                    # a refusal that became a dead letter counts once, as a dead letter (with Sage's reason)
+                    f"""SELECT flow, status, count(*), list(message) FILTER (WHERE message IS NOT NULL)
+                       FROM ops.posting_ledger l WHERE updated_at >= ? {_NOT_LETTERED if letters else ""}
+                       GROUP BY flow, status""", [since]
                 ).fetchall():
                     f = by_flow.setdefault(flow, FlowOutcome(flow))
                     if status == "posted":
@@ -76,7 +79,7 @@ def read(warehouse_path: str | Path, since: datetime, lock_timeout: float = 15.0
                         f.reasons.extend(_top(refusals))
                     elif status == "sending":
                         f.in_flight += int(n)
-            if table_exists(con, "ops.dead_letters"):
+            if letters:
                 for flow, reason, n in con.execute(
                     """SELECT flow, reason, count(*) AS n FROM ops.dead_letters
                        WHERE status = 'open' AND last_seen >= ? GROUP BY flow, reason ORDER BY n DESC, reason""",
@@ -93,6 +96,10 @@ def read(warehouse_path: str | Path, since: datetime, lock_timeout: float = 15.0
     outcome.flows = sorted(by_flow.values(), key=lambda f: (list(LABELS).index(f.flow) if f.flow in LABELS
                                                            else len(LABELS), f.flow))
     return outcome
+
+
+_NOT_LETTERED = """AND NOT (status = 'failed' AND EXISTS (SELECT 1 FROM ops.dead_letters d WHERE d.status = 'open'
+                      AND d.record_key = l.record_key AND d.flow IN (l.flow, 'orders', 'settlement')))"""
 
 
 def _top(messages: list[str], n: int = 3) -> list[tuple[str, int]]:

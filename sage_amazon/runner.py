@@ -359,14 +359,16 @@ def execute(job_def, instance: dg.DagsterInstance, **kwargs):
             if step not in waits:
                 del waiting[step]
         for step, (pool, holders) in waits.items():
+            if not holders:  # the slot is this run's own (its previous step): not a wait worth a line
+                continue
             held = f" (held by run {', '.join(holders)})" if holders else ""
             if step not in waiting:
                 waiting[step] = time.monotonic()
                 print(f"  … {step} waits for a slot of pool {pool}{held}; gives up after {pool_wait:.0f} s",
                       flush=True)
             elif time.monotonic() - waiting[step] > pool_wait:
-                line = (f"gave up after {pool_wait:.0f} s waiting for a slot of pool {pool} for {step}"
-                        + (f"{held}: is another sage-amazon command or the daemon still running?" if holders else ""))
+                line = (f"gave up after {pool_wait:.0f} s waiting for a slot of pool {pool} for {step}{held}: "
+                        "is another sage-amazon command or the Dagster daemon still running?")
                 _end_runs(instance, invocation, line, canceled=False)
                 raise RunStopped(line, EXIT_FAILED)
     if "error" in box:
