@@ -4,6 +4,7 @@ merchant-fulfilled shipments Sage processed, offered once to Amazon (xamzshipmen
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,8 @@ from sage_amazon.sage.protocol import (
 
 from .base import Sage500Base, _retried
 from .rules import AmazonCarrier
+
+_PUSH_TABLE_LOCK = threading.Lock()
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,11 @@ class Shipments(Sage500Base):
         table = Table("xamzshipmentpush", MetaData(), Column("shipkey", Integer, primary_key=True, autoincrement=False),
                       Column("pushed", DateTime, nullable=False), Column("source", String(10), nullable=False),
                       Column("reference", String(50)))
-        with self._tx() as conn:
-            table.create(conn, checkfirst=True)
-        self._push_table_ready = True
+        # the load posts shipments from several threads: one creates the table, the others wait for it
+        # (two concurrent CREATE TABLEs fail in PostgreSQL with "relation already exists")
+        with _PUSH_TABLE_LOCK:
+            if self._push_table_ready:
+                return
+            with self._tx() as conn:
+                table.create(conn, checkfirst=True)
+            self._push_table_ready = True
