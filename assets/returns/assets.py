@@ -16,8 +16,10 @@ import dagster as dg
 from assets.partitions import daily_partitions
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
+from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
+from sage_amazon import deadletters
 
 
 def _spans(context: dg.AssetExecutionContext, now: datetime) -> tuple[list[date], list[tuple[datetime, datetime]]]:
@@ -152,3 +154,51 @@ def amazon_refund_transactions(context: dg.AssetExecutionContext, sp_api: SpApiR
         "sp_api_calls": int(api.total_calls), "days": len(days),
         "preview": dg.MetadataValue.md(_table_md(headers, ["posted_date", "transaction_type", "amazon_order_id",
                                                            "currency", "total_amount"]))})
+
+
+@dg.asset(
+    kinds={"sage"},
+    deps=["stg_amazon_returns"],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=pools.SAGE,
+    retry_policy=RETRY_POLICY,
+    tags={deadletters.FLOW_TAG: "return_receipts"},  # = sage_amazon.returns.restock.FLOW
+    description="Returned units back into Sage's stock once per returned line, by disposition (returns.yaml): "
+                "sellable to the marketplace's FBA (or merchant) site, damaged and the like with a non-sellable X3 "
+                "status / Sage 500 bin (X3 miscellaneous receipt SMR; Sage 500 inventory adjustment, timInvtTran "
+                "710), through the posting ledger (flow return_receipts). Unknown order or SKU, more units back "
+                "than shipped, an unmapped disposition: dead letters",
+)
+def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
+                         warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from assets.retry import transient_as_retry
+    from sage_amazon import deadletters, posting_ledger
+    from sage_amazon.inventory import rules as inventory_rules
+    from sage_amazon.returns import restock
+
+    days = sorted(date.fromisoformat(k) for k in context.partition_keys)
+    rules = restock.load()
+    inventory = inventory_rules.load(sage.target)
+    target = sage.get_target()
+    try:
+        with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+            result = restock.receive(warehouse.write, target, days, rules, inventory)
+    finally:
+        close = getattr(target, "close", None)
+        if close:
+            close()
+    with warehouse.write() as con:
+        letters = deadletters.summary(con, restock.FLOW)
+        ledger = posting_ledger.counts(con, restock.FLOW)
+    counts = result.counts
+    context.log.info(f"return receipts ({rules.mode}): {dict(counts)}")
+    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["posted"] + counts["adopted"], "mode": rules.mode, "sage_target": sage.target,
+        "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],
+        "not_posted_report_only": counts["report_only"], "dead_lettered": counts["dead_lettered"],
+        "open_dead_letters": letters["open"], "ledger": dg.MetadataValue.json(ledger),
+        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
+    })

@@ -11,7 +11,8 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:operations"],
-        assets=[assets.amazon_fba_returns, assets.amazon_mfn_returns, assets.amazon_refund_transactions],
+        assets=[assets.amazon_fba_returns, assets.amazon_mfn_returns, assets.amazon_refund_transactions,
+                assets.sage_return_receipts],
         asset_checks=checks.CHECKS,
         jobs=[automation.returns_job],
         schedules=[automation.returns_schedule],

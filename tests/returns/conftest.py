@@ -23,11 +23,12 @@ LAST_DAY = ANCHOR.date() - timedelta(days=1)  # whole days before the anchor (li
 def flow_defs() -> tuple[list, list]:
     """The returns flow as the code location builds it, plus the orders flow's raw orders it ties returns to."""
     from assets.orders.definitions import defs as orders
+    from assets.reference.definitions import defs as reference
     from assets.returns.definitions import defs
 
     flow = defs()
     extract = [a for a in orders().assets if dg.AssetKey("amazon_orders") in a.keys]  # the order extraction only
-    return [*flow.assets, *extract], list(flow.asset_checks or [])
+    return [*flow.assets, *extract, *reference().assets], list(flow.asset_checks or [])
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +83,48 @@ def env(amazon: Any, tmp_path: Path) -> dict[str, Any]:
 
     return {"sp_api": sp_api_resource(amazon),
             "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=30)}
+
+
+REFERENCE = ["sku_map", "marketplace_map", "order_status_map", "carrier_map", "order_currencies"]  # one multi-asset
+
+
+@pytest.fixture(scope="module")
+def x3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from sage_amazon.sandbox.x3 import running_x3
+
+    with running_x3(tmp_path_factory.mktemp("x3")) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def postgres() -> None:
+    from tests import postgres as pg_server
+
+    pg_server.require()
+
+
+@pytest.fixture
+def sage500_db(postgres: None) -> Iterator[Any]:
+    from sage_amazon.sandbox.sage500 import sandbox_database
+    from tests import postgres as pg_server
+
+    with sandbox_database(pg_server.SERVER_URL) as db:
+        yield db
+
+
+@pytest.fixture(params=["x3", "sage500"])
+def erp_env(request: pytest.FixtureRequest, env: dict[str, Any]) -> dict[str, Any]:
+    """The flow's resources with a Sage target (each test using it runs on both ERPs)."""
+    from resources.sage import SageResource
+
+    if request.param == "x3":
+        x3 = request.getfixturevalue("x3")
+        sage = SageResource(target="x3", x3_url=x3.url, x3_user=x3.user, x3_password=x3.password, x3_pool=x3.pool,
+                            x3_folder=x3.folder)
+    else:
+        db = request.getfixturevalue("sage500_db")
+        sage = SageResource(target="sage500", sage500_db_url=db.url)
+    return {**env, "sage": sage}
 
 
 def materialize(resources: dict[str, Any], names: list[str], first: date = FIRST_DAY, last: date = LAST_DAY,

@@ -29,6 +29,7 @@ WAREHOUSES = (
     ("FBAUS", "Amazon FBA US fulfilment centres", "FBA"),
     ("FBAEU", "Amazon FBA EU fulfilment centres", "FBA"),
 )
+DAMAGED_BIN = "DMG"
 SHIP_METHODS = (
     ("UPS GROUND", "UPS Ground"),
     ("UPS 2ND DAY", "UPS 2nd Day Air"),
@@ -86,6 +87,9 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
            {**c, "w": whse, "d": desc})
         ex(text("INSERT INTO timWhseBin (WhseKey, WhseBinID) SELECT WhseKey, :b FROM timWarehouse "
                 "WHERE CompanyID = :c AND WhseID = :w"), {**c, "w": whse, "b": bin_id})
+        if whse in ("US01", "FBAUS", "FBAEU"):  # a bin for returned units that cannot be sold (damaged...)
+            ex(text("INSERT INTO timWhseBin (WhseKey, WhseBinID) SELECT WhseKey, :b FROM timWarehouse "
+                    "WHERE CompanyID = :c AND WhseID = :w"), {**c, "w": whse, "b": DAMAGED_BIN})
     ex(text("INSERT INTO tarCustClass (CompanyID, CustClassID, Description) "
             "VALUES (:c, 'AMAZON', 'Amazon marketplace customers')"), c)
     for cust_id, name, cur, country, whse, meth, marketplace in CUSTOMERS:
