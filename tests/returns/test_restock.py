@@ -3,7 +3,7 @@ dead letter with its reason."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sage_amazon.returns import restock
@@ -74,11 +74,38 @@ def _sage_receipt(target, rc) -> tuple:
     return whse, Decimal(qty), "" if bin_id in ("FBA", "A01") else bin_id
 
 
-def test_unmapped_disposition_is_a_dead_letter(erp_env, amazon, monkeypatch) -> None:
-    only_sellable = restock.load({"mode": "receive", "dispositions": {"SELLABLE": {"site": "fba"}}})
-    monkeypatch.setattr(restock, "load", lambda doc=None: only_sellable)
-    materialize(erp_env, PATH)
-    letters = query(erp_env, "SELECT record_key, reason FROM ops.dead_letters WHERE flow = ? "
-                             "AND resolved_at IS NULL AND reason LIKE 'disposition %'", [restock.FLOW])
-    assert letters and all("CUSTOMER_DAMAGED has no mapping in returns.yaml" in r for _, r in letters)
-    assert datetime.now(UTC)  # (no wall-clock assertion: the range is anchored in conftest)
+def test_plan_dead_letters_what_cannot_be_received() -> None:
+    """Without Sage: a mapped line becomes a receipt at its site; an unmapped disposition, a marketplace without a
+    site and the tie-out statuses become problems with their reasons."""
+    from datetime import date
+
+    import duckdb
+
+    from sage_amazon.inventory.rules import InventoryRules
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.stg_amazon_returns (return_date DATE, channel VARCHAR, amazon_order_id VARCHAR, "
+                "sku VARCHAR, quantity INTEGER, disposition VARCHAR, return_ref VARCHAR, returned_at TIMESTAMP, "
+                "marketplace_id VARCHAR, units_shipped BIGINT, returned_to_date BIGINT, status VARCHAR)")
+    day = date(2026, 11, 2)
+    for row in (("AFN", "O1", "S1", 1, "SELLABLE", "L1", "ATVPDKIKX0DER", 1, 1, "ok"),
+                ("AFN", "O2", "S1", 1, "WAREHOUSE_DAMAGED", "L2", "ATVPDKIKX0DER", 1, 1, "ok"),
+                ("AFN", "O3", "S1", 1, "SELLABLE", "L3", "A1VC38T7YXB528", 1, 1, "ok"),
+                ("MFN", "O4", "S2", 2, "SELLABLE", "R4", "ATVPDKIKX0DER", 2, 2, "ok"),
+                ("AFN", "O5", "S1", 3, "SELLABLE", "L5", "ATVPDKIKX0DER", 1, 3, "over_return"),
+                ("AFN", "O6", "S9", 1, "SELLABLE", "L6", None, None, 1, "unknown_order")):
+        con.execute("INSERT INTO staging.stg_amazon_returns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [day, *row[:6], datetime(2026, 11, 2, 10), *row[6:]])
+    rules = restock.load({"mode": "receive", "dispositions": {
+        "SELLABLE": {"site": "fba"}, "CUSTOMER_DAMAGED": {"site": "fba", "status": "R", "bin": "DMG"}}})
+    inventory = InventoryRules(mode="report_only", reason_code="FBA", large_units=1, large_value=Decimal(1),
+                               fba_sites={"FBAUS": ("ATVPDKIKX0DER",)}, mfn_sites={"ATVPDKIKX0DER": "US01"})
+    receipts, problems = restock.plan(con, day, rules, inventory)
+    assert [(r.key, r.site, r.quantity, r.status) for r in receipts] == [
+        ("O1|S1|L1", "FBAUS", 1, "A"), ("O4|S2|R4", "US01", 2, "A")]  # merchant returns go to the merchant site
+    reasons = {k: reason for k, reason, _ in problems}
+    assert reasons["O2|S1|L2"] == "disposition WAREHOUSE_DAMAGED has no mapping in returns.yaml"
+    assert reasons["O3|S1|L3"].startswith("no Sage site for AFN returns of marketplace A1VC38T7YXB528")
+    assert reasons["O5|S1|L5"] == "more units of S1 back (3) than order O5 shipped (1)"
+    assert reasons["O6|S9|L6"] == "return of an unknown Amazon order O6 (no such order read)"
