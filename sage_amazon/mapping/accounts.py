@@ -91,6 +91,23 @@ class AccountMap:
     unmapped: str = "suspense"  # suspense (post to the suspense account, flagged) | hold (do not post)
     # currency -> [(day, rate)] from `rates_file`: the rate of a day is the last one on or before it
     dated_rates: dict[str, list[tuple[date, Decimal]]] = field(default_factory=dict)
+    # target -> the sales order type of orders never invoiced (revenue: settlement), e.g. X3 SOHTYP SNI
+    uninvoiced_order_types: dict[str, str] = field(default_factory=dict)
+
+    def order_billing(self, target: str) -> tuple[str, bool]:
+        """(order type, invoiced) of the orders flow's sales orders on `target`: under `revenue: settlement` the
+        target's `uninvoiced_order_type` and False (fulfilment and stock only, revenue comes from the
+        settlement); under `revenue: sage_invoices` ("" = the marketplace's order type) and True.
+        A target without an uninvoiced order type under `revenue: settlement` is refused: Sage would invoice
+        the orders and revenue would be counted twice."""
+        if self.revenue == "sage_invoices":
+            return "", True
+        order_type = self.uninvoiced_order_types.get(target, "")
+        if not order_type:
+            raise MappingError(
+                f"{self.source}: revenue: settlement but targets.{target} has no uninvoiced_order_type: Sage would "
+                "invoice the orders flow's sales orders and revenue would be counted twice")
+        return order_type, False
 
     def roles(self) -> set[str]:
         return {r.role for r in self.rules} | set(FIXED_ROLES)
@@ -153,7 +170,10 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
         rates[str(cur).upper()] = rate
     targets: dict[str, dict[str, str]] = {}
     sites: dict[str, dict[str, str]] = {}
+    order_types: dict[str, str] = {}
     for target, body in (data.get("targets") or {}).items():
+        order_types[str(target)] = _text((body or {}).get("uninvoiced_order_type"),
+                                         f"targets.{target}.uninvoiced_order_type", source).strip()
         accounts = (body or {}).get("accounts") or {}
         sites[str(target)] = {str(k).upper() if k != ANY else ANY: _text(v, f"targets.{target}.sites.{k}", source)
                               for k, v in ((body or {}).get("sites") or {}).items()}
@@ -198,7 +218,7 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
         raise MappingError(f"{source}: unmapped must be suspense or hold, got {unmapped!r}")
     dated = _rates_file(data.get("rates_file"), source, company)
     amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue, unmapped,
-                      dated)
+                      dated, {k: v for k, v in order_types.items() if v})
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:

@@ -96,8 +96,11 @@ def read_orders(con: duckdb.DuckDBPyConnection, order_ids: Iterable[str] | None 
     return [(o, lines.get(o["amazon_order_id"], [])) for o in orders]
 
 
-def build_sales_order(row: dict[str, Any], lines: list[dict[str, Any]]) -> SalesOrder:
-    """The Sage sales order of a mart row and its lines (money stays Decimal)."""
+def build_sales_order(row: dict[str, Any], lines: list[dict[str, Any]],
+                      billing: tuple[str, bool] = ("", True)) -> SalesOrder:
+    """The Sage sales order of a mart row and its lines (money stays Decimal). `billing` is (order type, invoiced)
+    from accounts.yaml's revenue source (AccountMap.order_billing): not invoiced, the order gets that type."""
+    billing_type, invoiced = billing
     address_lines = tuple(v for v in (row.get("ship_to_line1"), row.get("ship_to_line2"), row.get("ship_to_line3")) if v)
     ship_to = None
     if row.get("ship_to_name") or address_lines or row.get("ship_to_city") or row.get("ship_to_postal_code"):
@@ -118,9 +121,10 @@ def build_sales_order(row: dict[str, Any], lines: list[dict[str, Any]]) -> Sales
             for line in lines),
         freight=Decimal(row.get("freight") or 0),
         ship_to=ship_to,
-        order_type=row.get("order_type") or "",
+        order_type=(billing_type if not invoiced else "") or row.get("order_type") or "",
         status="open",
         fulfillment_channel=row.get("fulfillment_channel") or "",
+        invoiced=invoiced,
     )
 
 
@@ -337,13 +341,13 @@ class _Order:
         return reason
 
 
-def _order_job(o: _Order) -> _Job:
+def _order_job(o: _Order, billing: tuple[str, bool] = ("", True)) -> _Job:
     job = _Job(o.oid, o)
     posted_number, action = _posted(o.entry), o.row["action"]
     if o.entry is not None and o.entry.status == posting_ledger.SENDING:
         job.was_sending.add((FLOW, o.oid))
     if action == "post" and not posted_number and not o.reason:
-        o.order = build_sales_order(o.row, o.lines)
+        o.order = build_sales_order(o.row, o.lines, billing)
         job.starts.append((FLOW, o.oid, posting_ledger.payload_hash(o.order)))
     elif action == "close" and posted_number and _posted(o.close_entry) is None:
         job.starts.append((CLOSE_FLOW, o.oid, posting_ledger.payload_hash({"close": posted_number})))
@@ -440,13 +444,34 @@ def _close(run: _Run, job: _Job, o: _Order, number: str) -> None:
     run.add("closed", oid, number)
 
 
+def order_billing(target: SageTarget) -> tuple[str, bool]:
+    """(order type, invoiced) of the sales orders for `target` from accounts.yaml's `revenue` (one source of
+    revenue): `settlement` gives the target's uninvoiced order type and invoiced False, `sage_invoices` normal
+    invoiced orders. A MappingError (a PermanentError: one line) when the map cannot say."""
+    from sage_amazon.mapping import MappingError, accounts
+
+    try:
+        amap = accounts.load()
+        name = getattr(target, "name", "")
+        if name not in amap.targets:
+            return "", amap.revenue == "sage_invoices"
+        return amap.order_billing(name)
+    except MappingError as exc:
+        raise PermanentError(one_line(exc)) from None
+
+
 def load_orders(open_write: OpenWrite, target: SageTarget, *, order_ids: Iterable[str] | None = None,
-                workers: int = 1) -> LoadResult:
+                workers: int = 1, billing: tuple[str, bool] | None = None) -> LoadResult:
     """Post, wait, close or dead-letter every order of marts.sage_orders (or just `order_ids`).
+
+    `billing` (order type, invoiced) defaults to accounts.yaml's revenue source (order_billing): under
+    `revenue: settlement` the orders are created with the target's uninvoiced order type, never invoiced.
 
     `open_write()` opens a short write session (Warehouse.write). Raises `Unfinished` (a TransientError,
     carrying the result) when Sage stayed unavailable, a PermanentError when it refused the login."""
     open_write = session_opener(open_write)
+    if billing is None:
+        billing = order_billing(target)
     with open_write() as con:
         posting_ledger.bind(con, target)  # another Sage than last time: a fresh ledger, never a silent skip
         deadletters.ensure(con)
@@ -463,7 +488,7 @@ def load_orders(open_write: OpenWrite, target: SageTarget, *, order_ids: Iterabl
         if row["action"] in ("post", "wait") and _posted(entry) and oid not in open_letters:
             run.add("already_posted", oid, _posted(entry) or "")  # the common re-run case: no Sage call
             continue
-        jobs.append(_order_job(_Order(row, lines, entry, entries.get((CLOSE_FLOW, oid)))))
+        jobs.append(_order_job(_Order(row, lines, entry, entries.get((CLOSE_FLOW, oid))), billing))
     run.run(jobs, lambda job: _post_order(run, job))
     return run.finish("order")
 

@@ -52,6 +52,9 @@ class SalesOrder:
     order_type: str = ""  # empty: the target's default order type
     status: str = "open"  # open | closed (cancelled orders are closed, never created)
     fulfillment_channel: str = ""  # AFN | MFN
+    # False under accounts.yaml `revenue: settlement`: the order serves fulfilment and stock only and must never
+    # be invoiced to revenue; order_type then is the target's uninvoiced order type (X3 SOHTYP, Sage 500 UserFld3)
+    invoiced: bool = True
 
 
 @dataclass(frozen=True)

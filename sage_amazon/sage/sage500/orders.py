@@ -230,6 +230,10 @@ class SalesOrders(Sage500Base):
         return failures
 
     def _header_row(self, session: int, tran_no: str, order: SalesOrder, status: str) -> dict:
+        if not order.invoiced and not order.order_type:
+            raise e.SageConfigurationError(
+                "an order never invoiced (revenue: settlement) needs accounts.yaml targets.sage500."
+                "uninvoiced_order_type", refused=f"sales order {order.customer_order_ref}")
         ship = order.ship_to
         lines = list(ship.lines) if ship else []
         return {
@@ -238,6 +242,8 @@ class SalesOrders(Sage500Base):
             "DfltWarehouseID": order.site or None, "FreightAmt": order.freight, "TradeDiscAmt": Decimal("0"),
             "STaxAmt": Decimal("0"), "Hold": "No", "TranCmnt": f"Amazon order {order.customer_order_ref}"[:50],
             "UserFld1": order.fulfillment_channel[:15] or None, "UserFld2": self.rules.marker[:15],
+            # the order type; under revenue: settlement the uninvoiced one (accounts.yaml targets.sage500.
+            # uninvoiced_order_type): no invoice batch is run for orders of that type
             "UserFld3": order.order_type[:15] or None,
             "DfltShipToAddrName": ship.name[:40] if ship else None,
             "DfltShipToAddrLine1": lines[0][:40] if len(lines) > 0 else None,

@@ -13,7 +13,13 @@ import httpx
 
 from sage_amazon.retrying import RetryPolicy, System, retry_call
 
-from ..errors import MalformedRequest, SageBusinessError, SageTransientError, SageUnknownOutcome
+from ..errors import (
+    MalformedRequest,
+    SageBusinessError,
+    SageConfigurationError,
+    SageTransientError,
+    SageUnknownOutcome,
+)
 from ..protocol import (
     CreditNote,
     CreditNoteResult,
@@ -178,6 +184,9 @@ class X3Target:
             return self._create_sales_order(order, refused)
 
     def _create_sales_order(self, order: SalesOrder, refused: str) -> SalesOrderResult:
+        if not order.invoiced and not order.order_type:
+            raise SageConfigurationError("an order never invoiced (revenue: settlement) needs accounts.yaml "
+                                         "targets.x3.uninvoiced_order_type", refused=refused)
         existing = self.find_sales_order(order.customer_order_ref)
         if existing:
             return SalesOrderResult(existing, created=False)
@@ -188,7 +197,9 @@ class X3Target:
                 "ORDDAT": order.order_date.strftime("%Y%m%d"), "CUSORDREF": order.customer_order_ref,
                 "CUR": order.currency,
             }
-            if order.order_type or self.sales_order_type:
+            if not order.invoiced:  # revenue: settlement: the type whose deliveries X3 does not invoice, only
+                header["SOHTYP"] = order.order_type
+            elif order.order_type or self.sales_order_type:
                 header["SOHTYP"] = order.order_type or self.sales_order_type
             if order.status == "closed":
                 header["ORDSTA"] = 2

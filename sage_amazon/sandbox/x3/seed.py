@@ -35,7 +35,9 @@ CUSTOMERS = (
 RENAMED_SKUS = {"NW-BOTTLE-1L": "NW-BTL-1000", "NW-LAMP-300": "NW-HL300"}
 FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
-ORDER_TYPES = (("SON", "Normal sales order"),)
+# SNI: the orders of Amazon sellers whose revenue comes from the settlement journal (accounts.yaml
+# revenue: settlement): deliveries of this type are not invoiced (YNOINV 2 = yes, a specific field)
+ORDER_TYPES = (("SON", "Normal sales order", 1), ("SNI", "Amazon fulfilment, not invoiced", 2))
 CURRENCIES = (("USD", "US dollar"), ("GBP", "Pound sterling"), ("EUR", "Euro"), ("CAD", "Canadian dollar"),
               ("MXN", "Mexican peso"), ("JPY", "Japanese yen"), ("AUD", "Australian dollar"))
 
@@ -83,8 +85,8 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
                                 "PERSTRDAT_0": date(year, month, 1), "PERENDDAT_0": date(year, month, last),
                                 "PERSTA_0": status, **_audit()})
         conn.execute(insert(t.PERIOD), periods)
-        conn.execute(insert(t.TABSOHTYP), [{"SOHTYP_0": c, "DES_0": d, "SOHCAT_0": 1, **_audit()}
-                                           for c, d in ORDER_TYPES])
+        conn.execute(insert(t.TABSOHTYP), [{"SOHTYP_0": c, "DES_0": d, "SOHCAT_0": 1, "YNOINV_0": n,
+                                             **_audit()} for c, d, n in ORDER_TYPES])
         conn.execute(insert(t.TABCUR), [{"CUR_0": c, "DES_0": d, **_audit()} for c, d in CURRENCIES])
         items, mvts, stock = [], [], []
         for idx, entry in enumerate(catalog):

@@ -185,7 +185,8 @@ GACCOUNT = _table("GACCOUNT", "COA:c10 ACC:c15 DES:c30 SHODES:c10 ACCTYP:i", ("C
 PERIOD = _table(
     "PERIOD", "CPY:c5 FIY:i PER:i PERSTRDAT:t PERENDDAT:t PERSTA:i", ("CPY_0", "FIY_0", "PER_0")
 )
-TABSOHTYP = _table("TABSOHTYP", "SOHTYP:c5 DES:c30 SOHCAT:i", ("SOHTYP_0",))
+# YNOINV (specific field, local menu 1 No / 2 Yes): deliveries of orders of this type are not invoiced
+TABSOHTYP = _table("TABSOHTYP", "SOHTYP:c5 DES:c30 SOHCAT:i YNOINV:i", ("SOHTYP_0",))
 TABCUR = _table("TABCUR", "CUR:c3 DES:c30", ("CUR_0",))
 # document counters (X3's AVALNUM: one value per counter, site and period)
 AVALNUM = _table("AVALNUM", "CODNUM:c10 SITE:c5 PERIODE:i VALEUR:i", ("CODNUM_0", "SITE_0", "PERIODE_0"))
