@@ -202,3 +202,51 @@ def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
         "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
         "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
     })
+
+
+@dg.asset(
+    kinds={"sage"},
+    deps=["amazon_refund_transactions"],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=pools.SAGE,
+    retry_policy=RETRY_POLICY,
+    tags={deadletters.FLOW_TAG: "refund_credit_notes"},  # = sage_amazon.returns.credit_notes.FLOW
+    description="With `revenue: sage_invoices` (accounts.yaml): each refund becomes one credit note for the "
+                "marketplace's Sage customer, one line per SKU (X3 SIH credit memo with the Amazon order id, Sage 500 "
+                "AR credit memo), reference AMZ-RF-<refund id> shared with the settlement's credit notes, through the "
+                "posting ledger (flow refund_credit_notes). With `revenue: settlement` (default) none: the "
+                "settlement journal already carries the refund",
+)
+def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResource,
+                             warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from assets.retry import transient_as_retry
+    from sage_amazon import deadletters, posting_ledger
+    from sage_amazon.returns import credit_notes
+
+    days = sorted(date.fromisoformat(k) for k in context.partition_keys)
+    revenue = credit_notes.revenue_source()
+    if revenue != "sage_invoices":
+        context.log.info(f"revenue: {revenue}: refunds are in the settlement journal; no credit note is created")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "revenue": revenue, "posted": 0})
+    target = sage.get_target()
+    try:
+        with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+            result = credit_notes.create(warehouse.write, target, days, revenue)
+    finally:
+        close = getattr(target, "close", None)
+        if close:
+            close()
+    with warehouse.write() as con:
+        letters = deadletters.summary(con, credit_notes.FLOW)
+        ledger = posting_ledger.counts(con, credit_notes.FLOW)
+    counts = result.counts
+    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": counts["posted"] + counts["adopted"], "revenue": revenue, "sage_target": sage.target,
+        "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],
+        "dead_lettered": counts["dead_lettered"], "open_dead_letters": letters["open"],
+        "ledger": dg.MetadataValue.json(ledger),
+        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
+    })

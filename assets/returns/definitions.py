@@ -12,7 +12,7 @@ def defs() -> dg.Definitions:
         FLOW,
         owners=["team:operations"],
         assets=[assets.amazon_fba_returns, assets.amazon_mfn_returns, assets.amazon_refund_transactions,
-                assets.sage_return_receipts],
+                assets.sage_return_receipts, assets.sage_refund_credit_notes],
         asset_checks=checks.CHECKS,
         jobs=[automation.returns_job],
         schedules=[automation.returns_schedule],

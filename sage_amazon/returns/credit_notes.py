@@ -1,0 +1,180 @@
+"""Refunds -> Sage credit notes, consistent with the revenue source (accounts.yaml `revenue`).
+
+- `revenue: settlement` (the shipped default): the settlement journal already carries every refund (principal,
+  tax, promotion back), so this flow creates **no** credit note: one would count the refund twice. The asset says
+  so and posts nothing; only the stock movement (restock.py) follows a return.
+- `revenue: sage_invoices`: Sage's invoices carry revenue, so each refund transaction (Finances 2024-06-19
+  listTransactions, raw.amazon_refund_items) becomes one credit note for the marketplace's Sage customer
+  (marketplaces.yaml), one line per SKU with the refunded quantity and principal (X3 SIH credit memo carrying the
+  Amazon order id, Sage 500 AR credit memo), through the target's `create_credit_note`. Its reference is
+  `AMZ-RF-<refund id>`, the same the settlement's `credit_notes` documents use, so the two paths can never make two
+  notes for one refund (each looks the reference up first and adopts). Posting ledger flow `refund_credit_notes`,
+  key the transaction id.
+
+Partial refunds carry their own quantity and amount; a refund without a return is a credit note all the same; a
+return without a refund makes none (stock only). A transaction of the refund family with a positive principal (a
+refund reversed by a later charge: retrocharge, reversal) is a dead letter naming the order, never netted silently,
+as are a refund larger than what the order was charged, an unknown marketplace customer and an unmapped SKU.
+Tax, shipping and promotion refunded stay in the payload (Sage computes tax on the note from the item, as on the
+invoice).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sage_amazon import deadletters, posting_ledger
+from sage_amazon.errors import TransientError, Unfinished, one_line
+from sage_amazon.money import cents
+from sage_amazon.sage import errors as sage_errors
+from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
+
+FLOW = "refund_credit_notes"
+
+
+def revenue_source() -> str:
+    from sage_amazon.mapping.accounts import load
+
+    return load().revenue
+
+
+@dataclass(frozen=True)
+class Planned:
+    key: str  # transaction id
+    note: CreditNote | None
+    problem: str = ""
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass
+class NoteResult:
+    revenue: str
+    counts: Counter = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, outcome: str, key: str, detail: str = "") -> None:
+        self.counts[outcome] += 1
+        if len(self.samples) < 50:
+            self.samples.append({"record": key, "outcome": outcome, "detail": detail})
+
+
+ORDERED = """
+SELECT sum(coalesce(item_price, 0) + coalesce(item_tax, 0) + coalesce(shipping_price, 0) + coalesce(shipping_tax, 0)
+           + coalesce(gift_wrap_price, 0) + coalesce(gift_wrap_tax, 0) - coalesce(promotion_discount, 0)
+           - coalesce(shipping_discount, 0))
+FROM (SELECT *, row_number() OVER (PARTITION BY amazon_order_id, order_item_id
+                                   ORDER BY last_updated DESC NULLS LAST, extracted_at DESC) AS rn
+      FROM raw.amazon_order_items WHERE amazon_order_id = ?) WHERE rn = 1
+"""
+
+
+def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -> list[Planned]:
+    from sage_amazon.mapping.orders import map_sku, marketplace_rows, sku_rules
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "raw.amazon_refund_transactions"):
+        return []
+    heads = con.execute("SELECT transaction_id, transaction_type, posted_date, marketplace_id, amazon_order_id, "
+                        "refund_id, currency, total_amount FROM raw.amazon_refund_transactions "
+                        "WHERE posted_date IN (SELECT unnest(?::DATE[])) ORDER BY posted_at, transaction_id",
+                        [days]).fetchall()
+    customers = {r["marketplace_id"]: r for r in marketplace_rows(target)}
+    rules = sku_rules(target)
+    orders_read = table_exists(con, "raw.amazon_order_items")
+    out: list[Planned] = []
+    for tid, ttype, day, mp, order_id, refund_id, currency, total in heads:
+        items = con.execute("SELECT sku, quantity, principal, shipping, gift_wrap, tax, promotion "
+                            "FROM raw.amazon_refund_items WHERE transaction_id = ? ORDER BY line_no", [tid]).fetchall()
+        payload = {"transaction_id": tid, "type": ttype, "order_id": order_id, "refund_id": refund_id,
+                   "total": str(total), "currency": currency,
+                   "items": [{"sku": s, "qty": q, "principal": str(p), "shipping": str(sh), "gift_wrap": str(g),
+                              "tax": str(t), "promotion": str(pr)} for s, q, p, sh, g, t, pr in items]}
+        principal = sum((Decimal(i[2]) for i in items), Decimal("0"))
+        if principal > 0:
+            out.append(Planned(tid, None, f"{ttype} on order {order_id} charges {principal} back: a refund reversed "
+                                          "by a later charge; reverse its credit note in Sage", payload))
+            continue
+        if principal == 0:
+            continue  # fees or tax only: nothing for the customer's account
+        refunded = -sum((Decimal(i[2]) + Decimal(i[3]) + Decimal(i[4]) + Decimal(i[5]) + Decimal(i[6])
+                         for i in items), Decimal("0"))
+        ordered = con.execute(ORDERED, [order_id]).fetchone()[0] if orders_read and order_id else None
+        if ordered is not None and refunded > Decimal(ordered) + Decimal("0.01"):
+            out.append(Planned(tid, None, f"refund of {refunded} {currency} is larger than order {order_id} "
+                                          f"({ordered})", payload))
+            continue
+        customer = customers.get(mp)
+        if customer is None or not customer["customer"]:
+            out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
+                               payload))
+            continue
+        lines, missing = [], []
+        for sku, qty, line_principal, *_ in items:
+            if not line_principal:
+                continue
+            item, _rule = map_sku(sku or "", sage_items, rules)
+            if item is None:
+                missing.append(sku or "(no sku)")
+                continue
+            amount = -Decimal(line_principal)
+            quantity = Decimal(int(qty or 0) or 1)
+            unit = amount / quantity
+            if cents(unit) * quantity != amount:  # not evenly divisible: one line at the refunded total
+                quantity, unit = Decimal(1), amount
+            lines.append(CreditNoteLine(item=item, quantity=quantity, net_price=cents(unit),
+                                        description=f"Amazon refund {order_id}"[:30]))
+        if missing:
+            out.append(Planned(tid, None, f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)", payload))
+            continue
+        reference = f"AMZ-RF-{refund_id or tid}"[:30]
+        out.append(Planned(tid, CreditNote(reference=reference, customer=customer["customer"], site=customer["site"],
+                                           currency=currency, document_date=day, lines=tuple(lines),
+                                           original_order_ref=order_id or ""), "", payload))
+    return out
+
+
+def create(open_write: Any, target: Any, days: list[date], revenue: str | None = None) -> NoteResult:
+    revenue = revenue or revenue_source()
+    result = NoteResult(revenue)
+    if revenue != "sage_invoices":  # the settlement journal carries refunds: a note would count them twice
+        return result
+    sage_items = {i.code for i in target.read_items()}
+    with open_write() as con:
+        posting_ledger.bind(con, target)
+        deadletters.ensure(con)
+        planned = plan(con, days, target.name, sage_items)
+        for p in planned:
+            if p.note is None:
+                deadletters.record(con, FLOW, p.key, p.problem, p.payload)
+                result.add("dead_lettered", p.key, p.problem)
+        states = {p.key: posting_ledger.get(con, FLOW, p.key) for p in planned if p.note is not None}
+    try:
+        for p in planned:
+            if p.note is None:
+                continue
+            entry = states.get(p.key)
+            if entry is not None and entry.status == "posted":
+                result.counts["already_posted"] += 1
+                continue
+            with open_write() as con:
+                posting_ledger.start(con, FLOW, p.key, posting_ledger.payload_hash(p.payload))
+            try:
+                made = target.create_credit_note(p.note)  # looks its reference up first: adopts, never twice
+            except sage_errors.SageBusinessError as exc:
+                with open_write() as con:
+                    posting_ledger.failed(con, FLOW, p.key, one_line(exc))
+                    deadletters.record(con, FLOW, p.key, one_line(exc), p.payload)
+                result.add("dead_lettered", p.key, one_line(exc))
+                continue
+            with open_write() as con:
+                posting_ledger.posted(con, FLOW, p.key, made.document_number)
+                deadletters.resolve(con, FLOW, p.key)
+            result.add("posted" if made.created else "adopted", p.key,
+                       f"{made.document_number} {p.note.reference} {p.note.currency}")
+    except TransientError as exc:
+        raise Unfinished(f"refund credit notes stopped: {one_line(exc)}", result) from exc
+    return result

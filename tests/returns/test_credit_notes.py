@@ -1,0 +1,72 @@
+"""(b) refunds -> Sage credit notes on both ERPs: none with `revenue: settlement` (the settlement journal carries
+refunds); with `revenue: sage_invoices` one per refund, once, or a dead letter with its reason (reversal by a later
+charge, refund larger than the order, unmapped SKU)."""
+
+from __future__ import annotations
+
+from sage_amazon.returns import credit_notes
+from tests.returns.conftest import REFERENCE, materialize, query
+
+PATH = [*REFERENCE, "amazon_orders", "amazon_order_items", "amazon_refund_transactions", "sage_refund_credit_notes"]
+
+
+def _note_in_sage(target, reference: str) -> list[tuple]:
+    if target.name == "x3":
+        from sage_amazon.sage.x3.rest import quote_literal
+
+        return [(r["NUM"], r.get("BPCINV")) for r in target.rest.query(
+            "SINVOICE", where=f"INVREF eq {quote_literal(reference)}", count=5)]
+    from sqlalchemy import text
+
+    with target._tx() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT i.TranNo, c.CustID FROM tarInvoice i JOIN tarCustomer c ON c.CustKey = i.CustKey "
+            "WHERE i.TranType = 502 AND i.TranCmnt = :r"), {"r": reference}).all()]
+
+
+def test_settlement_mode_makes_no_credit_note(erp_env, amazon) -> None:
+    result = materialize(erp_env, ["amazon_refund_transactions", "sage_refund_credit_notes"])
+    md = result.asset_materializations_for_node("sage_refund_credit_notes")[0].metadata
+    assert md["revenue"].value == "settlement" and md["posted"].value == 0
+    assert query(erp_env, "SELECT count(*) FROM raw.amazon_refund_transactions")[0][0] >= 10
+
+
+def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypatch) -> None:
+    monkeypatch.setattr(credit_notes, "revenue_source", lambda: "sage_invoices")
+    materialize(erp_env, PATH[:-1])
+    with erp_env["warehouse"].write() as con:  # a refund reversed by a later charge, and an oversized refund
+        tid, order_id = con.execute("SELECT transaction_id, amazon_order_id FROM raw.amazon_refund_transactions "
+                                    "ORDER BY posted_at LIMIT 1").fetchone()
+        con.execute("INSERT INTO raw.amazon_refund_transactions SELECT posted_date, posted_at, 'REV-1', "
+                    "'Order_Retrocharge', transaction_status, description, marketplace_id, amazon_order_id, '', "
+                    "settlement_id, financial_event_group_id, currency, -total_amount, extracted_at "
+                    "FROM raw.amazon_refund_transactions WHERE transaction_id = ?", [tid])
+        con.execute("INSERT INTO raw.amazon_refund_items SELECT 'REV-1', line_no, posted_date, amazon_order_id, "
+                    "marketplace_id, sku, asin, quantity, fulfillment_network, adjustment_item_id, currency, "
+                    "-item_total, -principal, -shipping, -gift_wrap, -tax, -promotion, -withheld_tax, -fees, -other, "
+                    "breakdowns FROM raw.amazon_refund_items WHERE transaction_id = ?", [tid])
+        big = con.execute("SELECT transaction_id FROM raw.amazon_refund_transactions WHERE transaction_id <> ? "
+                          "ORDER BY posted_at DESC LIMIT 1", [tid]).fetchone()[0]
+        con.execute("UPDATE raw.amazon_refund_items SET principal = principal * 100 WHERE transaction_id = ?", [big])
+    result = materialize(erp_env, ["sage_refund_credit_notes"])
+    md = result.asset_materializations_for_node("sage_refund_credit_notes")[0].metadata
+    refunds = query(erp_env, "SELECT transaction_id, refund_id, amazon_order_id FROM raw.amazon_refund_transactions")
+    ledger = dict(query(erp_env, "SELECT record_key, status FROM ops.posting_ledger WHERE flow = ?",
+                        [credit_notes.FLOW]))
+    letters = dict(query(erp_env, "SELECT record_key, reason FROM ops.dead_letters WHERE flow = ? "
+                                  "AND resolved_at IS NULL", [credit_notes.FLOW]))
+    assert all(ledger.get(t) == "posted" or t in letters for t, _, _ in refunds)  # every refund: a note or a letter
+    assert "refund reversed by a later charge" in letters["REV-1"] and order_id in letters["REV-1"]
+    assert "is larger than order" in letters[big]
+    posted = [(t, r) for t, r, _ in refunds if ledger.get(t) == "posted"]
+    assert len(posted) == md["posted"].value >= 8
+    target = erp_env["sage"].get_target()
+    try:
+        for _tid, refund_id in posted:
+            [(number, customer)] = _note_in_sage(target, f"AMZ-RF-{refund_id}")
+            assert number and customer.startswith("AMZ")
+    finally:
+        getattr(target, "close", lambda: None)()
+    again = materialize(erp_env, ["sage_refund_credit_notes"]).asset_materializations_for_node(
+        "sage_refund_credit_notes")[0].metadata
+    assert again["posted"].value == 0 and again["already_posted"].value == len(posted)
