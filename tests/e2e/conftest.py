@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -49,9 +49,10 @@ class Stack:
     env: dict[str, str]
     data_dir: Path
     target: str
+    outputs: list[str] = field(default_factory=list)  # every command's stdout and stderr (scanned for secrets)
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "sage_amazon.cli", *args],
             cwd=ROOT,
             env=self.env,
@@ -59,6 +60,8 @@ class Stack:
             text=True,
             timeout=timeout,
         )
+        self.outputs += [done.stdout, done.stderr]
+        return done
 
 
 def _postgres_database() -> tuple[str, callable]:
@@ -83,6 +86,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     ports = {"amazon": _free_port(), "sqs": _free_port(), "x3": _free_port()}
     env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data_dir), "SAGE_AMAZON_TARGET": target}
     env.pop("DAGSTER_HOME", None)
+    env["SANDBOX_X3_PASSWORD"] = f"x3-Pw-{uuid.uuid4().hex[:12]}"  # distinctive, so a scan hit means a leak
     drop = None
     if target == "sage500":
         env["SAGE500_DB_URL"], drop = _postgres_database()
@@ -109,6 +113,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         closed = f"http://127.0.0.1:{_free_port()}"
         env["SP_API_ENDPOINT"], env["SP_API_LWA_ENDPOINT"] = closed, f"{closed}/auth/o2/token"
         stack = Stack(env=env, data_dir=data_dir, target=target)
+        assert env["SAGE_X3_PASSWORD"] == env["SANDBOX_X3_PASSWORD"], "sandbox up exported another X3 password"
         connected = stack.cli("amazon", "connect", timeout=60)  # the user's one-time Amazon setup
         assert connected.returncode == 0, connected.stderr + connected.stdout
         yield stack
