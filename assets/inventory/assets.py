@@ -135,7 +135,7 @@ def sage_stock(context: dg.AssetExecutionContext, sage: SageResource,
     sites = sorted({*cfg.fba_sites, *cfg.mfn_sites.values()})
     target = sage.get_target()
     try:
-        rows = stock.read(target, sites)
+        rows = stock.read(target, sites, cfg.unsellable_bins)
         if target.name == "x3":  # X3 keeps the item status on ITMMASTER, not on the stock
             active = {i.code: i.active for i in target.read_items()}
             from dataclasses import replace

@@ -136,10 +136,10 @@ def _post_sage500(target: Any, adj: Adjustment) -> str:
     return str(out["otranno"])
 
 
-def physical_now(target: Any, site: str) -> dict[str, Decimal]:
+def physical_now(target: Any, site: str, unsellable_bins: tuple[str, ...] = ("DMG",)) -> dict[str, Decimal]:
     from sage_amazon.inventory import stock
 
-    return {r.item: r.physical for r in stock.read(target, [site])}
+    return {r.item: r.physical for r in stock.read(target, [site], unsellable_bins)}
 
 
 # ------------------------------------------------------------------------------------------ the load
@@ -209,7 +209,7 @@ def post_adjustments(open_write: Any, target: Any, day: date, rules: Any) -> Adj
             result.counts["already_posted"] += len(lines) - len(todo)
             if not todo:
                 continue
-            current = physical_now(target, site)  # the snapshot may be hours old
+            current = physical_now(target, site, rules.unsellable_bins)  # the snapshot may be hours old
             for r in todo:
                 _one(open_write, target, day, site, r, current, rules, result, sending)
     except TransientError as exc:

@@ -49,6 +49,7 @@ class InventoryRules:
     site_rules: dict[str, QuantityRule] = field(default_factory=dict)
     sku_rules: dict[str, QuantityRule] = field(default_factory=dict)
     feed_from: int = 20
+    unsellable_bins: tuple[str, ...] = ("DMG",)  # Sage 500 bins left out of the sellable stock
 
     def site_of_marketplace(self, marketplace_id: str) -> str | None:
         for site, mps in self.fba_sites.items():
@@ -142,4 +143,5 @@ def load(target: str | None = None) -> InventoryRules:
         sku_rules={str(k): _rule(v, f"mfn.sku_rules.{k}", defaults)
                    for k, v in _mapping(mfn.get("sku_rules"), "mfn.sku_rules").items()},
         feed_from=_int(mfn.get("feed_from", 20), "mfn.feed_from", 1),
+        unsellable_bins=tuple(str(b) for b in (doc.get("sage500_unsellable_bins") or ())),
     )

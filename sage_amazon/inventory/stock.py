@@ -37,11 +37,13 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value if value not in (None, "") else 0))
 
 
-def read(target: Any, sites: Sequence[str]) -> list[StockRow]:
+def read(target: Any, sites: Sequence[str], unsellable_bins: Sequence[str] = ("DMG",)) -> list[StockRow]:
+    """Physical = what can be sold: X3 status A lines; Sage 500 on hand outside the unsellable bins
+    (inventory.yaml sage500_unsellable_bins: damaged returns are kept there)."""
     if target.name == "x3":
         return _read_x3(target, sites)
     if target.name == "sage500":
-        return _read_sage500(target, sites)
+        return _read_sage500(target, sites, tuple(unsellable_bins))
     raise ValueError(f"unknown Sage target {target.name!r}")
 
 
@@ -67,8 +69,8 @@ def _read_x3(target: Any, sites: Sequence[str]) -> list[StockRow]:
     return rows
 
 
-def _read_sage500(target: Any, sites: Sequence[str]) -> list[StockRow]:
-    from sqlalchemy import text
+def _read_sage500(target: Any, sites: Sequence[str], unsellable_bins: tuple[str, ...]) -> list[StockRow]:
+    from sqlalchemy import bindparam, text
 
     rows: list[StockRow] = []
     with target._tx() as conn:
@@ -76,15 +78,16 @@ def _read_sage500(target: Any, sites: Sequence[str]) -> list[StockRow]:
             if conn.execute(text("SELECT 1 FROM timWarehouse WHERE CompanyID = :c AND WhseID = :w"),
                             {"c": target.company_id, "w": site}).first() is None:
                 raise sage_errors.UnknownSite(f"Invalid Warehouse ID '{site}'", refused=f"stock of {site}")
-            result = conn.execute(text(
+            stmt = text(
                 "SELECT i.ItemID, COALESCE(SUM(bi.QtyOnHand), 0), COALESCE(MAX(inv.QtyOnSO), 0), i.StdUnitCost,"
                 " i.Status FROM timItem i JOIN timWarehouse w ON w.CompanyID = i.CompanyID AND w.WhseID = :w"
-                " LEFT JOIN timWhseBin b ON b.WhseKey = w.WhseKey"
+                " LEFT JOIN timWhseBin b ON b.WhseKey = w.WhseKey AND b.WhseBinID NOT IN :bins"
                 " LEFT JOIN timWhseBinInvt bi ON bi.WhseBinKey = b.WhseBinKey AND bi.ItemKey = i.ItemKey"
                 " LEFT JOIN timInventory inv ON inv.WhseKey = w.WhseKey AND inv.ItemKey = i.ItemKey"
                 " WHERE i.CompanyID = :c AND i.Status <> 4 AND (bi.ItemKey IS NOT NULL OR inv.ItemKey IS NOT NULL)"
-                " GROUP BY i.ItemID, i.StdUnitCost, i.Status ORDER BY i.ItemID"),
-                {"c": target.company_id, "w": site})
+                " GROUP BY i.ItemID, i.StdUnitCost, i.Status ORDER BY i.ItemID"
+            ).bindparams(bindparam("bins", expanding=True))
+            result = conn.execute(stmt, {"c": target.company_id, "w": site, "bins": list(unsellable_bins) or [""]})
             for item, on_hand, on_so, cost, status in result:
                 rows.append(StockRow(site, item, _dec(on_hand), _dec(on_so), _dec(cost), active=status == 1))
     return rows

@@ -135,7 +135,8 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
             qty = 20 + (idx * 7 + site_no * 13) % 60  # the same quantities (and allocations) as the X3 sandbox
             ex(text("INSERT INTO timWhseBinInvt (WhseBinKey, ItemKey, QtyOnHand) SELECT b.WhseBinKey, :k, :q "
                     "FROM timWhseBin b JOIN timWarehouse w ON w.WhseKey = b.WhseKey "
-                    "WHERE w.CompanyID = :c AND w.WhseID = :w"), {**c, "k": key, "q": qty, "w": site})
+                    "WHERE w.CompanyID = :c AND w.WhseID = :w AND b.WhseBinID <> :dmg"),  # the main bin only
+               {**c, "k": key, "q": qty, "w": site, "dmg": DAMAGED_BIN})
             ex(text("INSERT INTO timInventory (WhseKey, ItemKey, QtyOnSO) SELECT WhseKey, :k, :so FROM timWarehouse "
                     "WHERE CompanyID = :c AND WhseID = :w"), {**c, "k": key, "so": idx % 3, "w": site})
     return True
