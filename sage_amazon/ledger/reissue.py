@@ -233,13 +233,14 @@ def _file_total(path: Path | None) -> str:
         return "?"
 
 
-def screen(raw_dir: Path, warehouse_path: Path, rejected: list[tuple[str, str]] | None = None) -> list[str]:
+def screen(raw_dir: Path, warehouse_path: Path, rejected: list[tuple[str, str]] | None = None,
+           lock_timeout: float = 120.0) -> list[str]:
     """Before settlements run (runner, discovery sensor, `settlement import`): unreadable files and reports on
     hold, reissues detected. Returns one line per hold opened or reissue changed."""
     from sage_amazon.warehouse import Warehouse
 
     lines: list[str] = []
-    with Warehouse(warehouse_path, lock_timeout=120).write() as con:
+    with Warehouse(warehouse_path, lock_timeout=lock_timeout).write() as con:
         for sid, reason in holds.sync_files(con, raw_dir) + holds.hold_rejected_reports(con, rejected or []):
             lines.append(f"settlement {sid}: {reason}")
         lines += [c.line for c in detect(con, raw_dir)]
