@@ -147,7 +147,8 @@ def _print_summary(outcomes: list[tuple[str, bool, str]], outcome=None, stopped=
 
     rows = [(label, "ok" if ok else "FAILED", run_id[:8]) for label, ok, run_id in outcomes]
     if stopped is not None:
-        rows.append(("(rest of the run)", "STOPPED" if stopped.code != EXIT_FAILED else "GAVE UP", ""))
+        rows.append((getattr(stopped, "stage", "(rest of the run)"), "STOPPED" if stopped.code != EXIT_FAILED
+                     else "GAVE UP", ""))
     click.echo("")
     click.echo(tabulate(rows, headers=["stage", "result", "run id"], tablefmt="simple"))
     failed = sum(1 for _, ok, _ in outcomes if not ok)

@@ -402,8 +402,12 @@ def run_pipeline(
 
     def run_stage(i: int, keys: list[dg.AssetKey], label: str, **kwargs) -> None:
         print(f"▶ {label}: {', '.join(k.to_user_string() for k in keys)}", flush=True)
-        result = execute(run_defs.resolve_job_def(f"cli_run_stage_{i}"), instance,
-                         run_config={"loggers": {"progress": {}}}, **kwargs)
+        try:
+            result = execute(run_defs.resolve_job_def(f"cli_run_stage_{i}"), instance,
+                             run_config={"loggers": {"progress": {}}}, **kwargs)
+        except RunStopped as stop:
+            stop.stage = label
+            raise
         outcomes.append((label, result.success, result.run_id))
 
     try:

@@ -109,8 +109,8 @@ class Warehouse:
         snap = self.snapshot_path
         if not snap.exists():
             return True
-        live = max(self.path.stat().st_mtime,
-                   *(p.stat().st_mtime for p in [self.path.with_name(self.path.name + ".wal")] if p.exists()))
+        wal = self.path.with_name(self.path.name + ".wal")
+        live = max([self.path.stat().st_mtime] + ([wal.stat().st_mtime] if wal.exists() else []))
         return snap.stat().st_mtime < live
 
     def refresh_snapshot_if_stale(self) -> bool:

@@ -135,3 +135,27 @@ def test_a_stop_request_ends_the_run_between_chunks(home):
         assert CHUNKS_DONE == [0, 1, 2, 3, 4]  # stopped at the next chunk boundary
         assert instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots == []
         assert all(r.is_finished for r in instance.get_runs())
+
+
+def test_a_stale_snapshot_is_refreshed_at_the_start_of_the_next_command(tmp_path):
+    """Issue 21.6: a run killed after writing leaves the readers' copy older than the warehouse."""
+    from sage_amazon.warehouse import Warehouse
+
+    warehouse = Warehouse(tmp_path / "sage_amazon.duckdb")
+    with warehouse.write() as con:
+        con.execute("CREATE TABLE ops.t AS SELECT 1 AS x")
+    warehouse.refresh_snapshot()
+    assert not warehouse.snapshot_is_stale()
+    with warehouse.write() as con:
+        con.execute("INSERT INTO ops.t VALUES (2)")
+    os.utime(warehouse.snapshot_path, (1, 1))  # as if the run was killed before its end-of-run copy
+    assert warehouse.snapshot_is_stale()
+    assert warehouse.refresh_snapshot_if_stale()
+    assert not warehouse.snapshot_is_stale() and not warehouse.refresh_snapshot_if_stale()
+    import duckdb
+
+    con = duckdb.connect(str(warehouse.snapshot_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM ops.t").fetchone()[0] == 2
+    finally:
+        con.close()
