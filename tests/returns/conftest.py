@@ -52,7 +52,7 @@ def _client_at_sandbox_speed() -> Iterator[None]:
     client.LIMITERS.clear()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     import time
 
@@ -81,14 +81,21 @@ def sp_api_resource(amazon: Any) -> Any:
 def env(amazon: Any, tmp_path: Path) -> dict[str, Any]:
     from resources.warehouse import WarehouseResource
 
-    return {"sp_api": sp_api_resource(amazon),
+    return {"sp_api": sp_api_resource(amazon), "sage": _no_sage(),
             "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=30)}
+
+
+def _no_sage() -> Any:
+    """A Sage resource never opened (the Amazon-only tests select no Sage asset)."""
+    from resources.sage import SageResource
+
+    return SageResource(target="sage500", sage500_db_url="")
 
 
 REFERENCE = ["sku_map", "marketplace_map", "order_status_map", "carrier_map", "order_currencies"]  # one multi-asset
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def x3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.x3 import running_x3
 
@@ -112,10 +119,41 @@ def sage500_db(postgres: None) -> Iterator[Any]:
         yield db
 
 
+LANDED = ["amazon_orders", "amazon_order_items", "amazon_fba_returns", "amazon_mfn_returns",
+          "amazon_refund_transactions", "stg_amazon_returns"]
+
+
+@pytest.fixture(scope="session")
+def landed(amazon: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse with the range's orders, returns and refunds landed once per session (Amazon only): the Sage
+    tests start from a copy of it."""
+    from resources.warehouse import WarehouseResource
+
+    path = tmp_path_factory.mktemp("landed") / "warehouse.duckdb"
+    resources = {"sp_api": sp_api_resource(amazon), "sage": _no_sage(),
+                 "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=30)}
+    materialize(resources, LANDED)
+    return path
+
+
+@pytest.fixture
+def landed_env(env: dict[str, Any], landed: Path) -> dict[str, Any]:
+    """Amazon-only resources on a copy of the landed warehouse."""
+    import shutil
+
+    shutil.copy(landed, env["warehouse"].path)
+    return env
+
+
 @pytest.fixture(params=["x3", "sage500"])
-def erp_env(request: pytest.FixtureRequest, env: dict[str, Any]) -> dict[str, Any]:
-    """The flow's resources with a Sage target (each test using it runs on both ERPs)."""
+def erp_env(request: pytest.FixtureRequest, env: dict[str, Any], landed: Path) -> dict[str, Any]:
+    """The flow's resources with a Sage target (each test using it runs on both ERPs), on a copy of the landed
+    warehouse."""
+    import shutil
+
     from resources.sage import SageResource
+
+    shutil.copy(landed, env["warehouse"].path)
 
     if request.param == "x3":
         x3 = request.getfixturevalue("x3")

@@ -78,9 +78,9 @@ def test_refund_transactions_with_amounts_per_item(env, amazon) -> None:
     assert query(env, "SELECT count(*) FROM raw.amazon_refund_items")[0][0] == len(items)
 
 
-def test_returns_tied_to_their_orders(env, amazon) -> None:
-    result = materialize(env, ["amazon_orders", "amazon_order_items", "amazon_fba_returns", "amazon_mfn_returns",
-                               "amazon_refund_transactions", "stg_amazon_returns"])
+def test_returns_tied_to_their_orders(landed_env, amazon) -> None:
+    env = landed_env  # orders, returns and refunds of the range landed (conftest)
+    result = materialize(env, ["stg_amazon_returns"])
     rows = query(env, "SELECT channel, amazon_order_id, sku, quantity, units_shipped, status, marketplace_id "
                       "FROM staging.stg_amazon_returns ORDER BY 2")
     orders = amazon.world.state["orders"]
@@ -89,12 +89,14 @@ def test_returns_tied_to_their_orders(env, amazon) -> None:
         order = orders[order_id]
         assert status == "ok" and channel == order["channel"] and mp == order["marketplace_id"]
         assert shipped == sum(i["qty"] for i in order["items"] if i["sku"] == sku) >= qty
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["returns_tied_to_orders"] and checks["refund_not_larger_than_order"]
+    from assets.returns.checks import refund_not_larger_than_order
+
+    [tied] = result.get_asset_check_evaluations()
+    assert tied.passed and refund_not_larger_than_order(warehouse=env["warehouse"]).passed
 
 
-def test_a_return_of_an_unknown_order_or_sku_and_a_refund_larger_than_the_order(env, amazon) -> None:
-    materialize(env, ["amazon_orders", "amazon_order_items", "amazon_fba_returns", "amazon_refund_transactions"])
+def test_a_return_of_an_unknown_order_or_sku_and_a_refund_larger_than_the_order(landed_env, amazon) -> None:
+    env = landed_env
     with env["warehouse"].write() as con:
         order_id, sku, qty = con.execute("SELECT amazon_order_id, sku, quantity FROM raw.amazon_fba_returns "
                                          "ORDER BY 1 LIMIT 1").fetchone()
