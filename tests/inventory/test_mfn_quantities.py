@@ -108,6 +108,7 @@ def test_patch_few_skus_then_nothing_then_only_what_changed(live) -> None:
         assert quantities[(mp, "NW-MAP-KIT")] == before[(mp, "NW-MAP-KIT")]
 
 
+@pytest.mark.parametrize("env", ["sage500"], indirect=True)  # the feed path is Amazon's; the patch test runs both ERPs
 def test_feed_for_many_skus_with_report_errors_and_a_kill(live, amazon_live, tmp_path, monkeypatch) -> None:
     _mapping(tmp_path, monkeypatch, **{"feed_from: 20": "feed_from: 1", "buffer: 2 ": "buffer: 3 "})
     gone = amazon_live.world.state["listings"].pop("A1PA6795UKMFR9|NW-MAP-KIT")  # the seller deleted it in DE
@@ -150,6 +151,7 @@ def test_feed_for_many_skus_with_report_errors_and_a_kill(live, amazon_live, tmp
     assert _amazon_quantities(live) == expected
 
 
+@pytest.mark.parametrize("env", ["x3"], indirect=True)
 def test_unmapped_and_unknown_are_dead_letters(live, tmp_path, monkeypatch) -> None:
     _mapping(tmp_path, monkeypatch, **{
         "skus: [NW-KNIFE-MT, NW-MAP-KIT]": "skus: [NW-KNIFE-MT, NW-NOT-IN-SAGE]",
