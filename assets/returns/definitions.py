@@ -14,6 +14,7 @@ def defs() -> dg.Definitions:
         assets=[assets.amazon_fba_returns, assets.amazon_mfn_returns, assets.amazon_refund_transactions,
                 assets.sage_return_receipts, assets.sage_refund_credit_notes],
         asset_checks=checks.CHECKS,
-        jobs=[automation.returns_job],
+        jobs=[automation.returns_job, automation.refund_transactions_job],
+        sensors=[automation.transaction_update_sensor],
         schedules=[automation.returns_schedule],
     )

@@ -34,9 +34,10 @@ PAYLOAD_VERSIONS = {
     "FULFILLMENT_ORDER_STATUS": "1.0",
 }
 # what the product's sensors read today: ORDER_CHANGE (sensors/orders.py), REPORT_PROCESSING_FINISHED
-# (sensors/settlements.py) and FBA_INVENTORY_AVAILABILITY_CHANGES (sensors/inventory.py). Add TRANSACTION_UPDATE
-# and FULFILLMENT_ORDER_STATUS here when a flow consumes them.
-CONSUMED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES")
+# (sensors/settlements.py), FBA_INVENTORY_AVAILABILITY_CHANGES (sensors/inventory.py) and TRANSACTION_UPDATE
+# (sensors/returns.py). Add FULFILLMENT_ORDER_STATUS here when a flow consumes it.
+CONSUMED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES",
+                  "TRANSACTION_UPDATE")
 
 
 class ConnectError(RuntimeError):

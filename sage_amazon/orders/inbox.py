@@ -8,8 +8,8 @@ takes it. A duplicate of a notification whose run succeeded is deleted at once; 
 still in flight joins its batch (its newest receipt handle is the one SQS honours for deleting).
 
 Other notification types: those another flow consumes (settlement REPORT_PROCESSING_FINISHED, read by
-the settlement sensor) are handed back at once; FBA_INVENTORY_AVAILABILITY_CHANGES (the inventory sensor's) are
-handed back after INVENTORY_HANDOFF_SECONDS, so a stream of them never stands between this sensor and the
+the settlement sensor) are handed back at once; FBA_INVENTORY_AVAILABILITY_CHANGES (the inventory sensor's) and
+TRANSACTION_UPDATE (the returns sensor's) are handed back after INVENTORY_HANDOFF_SECONDS, so a stream of them never stands between this sensor and the
 ORDER_CHANGE messages behind them; those nothing consumes are deleted with a log line.
 
 The cursor is JSON: {"inflight": {run key: batch}, "attempts": {notification id: failed runs},
@@ -82,6 +82,8 @@ def consumer(body: str) -> tuple[str | None, object]:
         return "orders", parsed
     if parsed.other_type and _kind(body) == "FBA_INVENTORY_AVAILABILITY_CHANGES":
         return "inventory", parsed  # sensors/inventory.py
+    if parsed.other_type and _kind(body) == "TRANSACTION_UPDATE":
+        return "returns", parsed  # sensors/returns.py
     if parsed.other_type and intake.settlement_documents([SimpleNamespace(body=body, receipt_handle="")])[1]:
         return "settlements", parsed
     assert isinstance(parsed, Ignored)
@@ -175,7 +177,7 @@ class Inbox:
             if flow == "settlements":
                 act.release.append(message.receipt_handle)
                 continue
-            if flow == "inventory":
+            if flow in ("inventory", "returns"):  # sensors/inventory.py, sensors/returns.py
                 act.hide_for(INVENTORY_HANDOFF_SECONDS, [message.receipt_handle])
                 continue
             if flow is None:

@@ -66,10 +66,10 @@ def test_connect_is_idempotent_and_opens_the_queue(tmp_path: Path, sqs_endpoint:
         assert first.destination_created
         assert [(s.notification_type, s.action) for s in first.subscriptions] == [
             ("ORDER_CHANGE", "created"), ("REPORT_PROCESSING_FINISHED", "created"),
-            ("FBA_INVENTORY_AVAILABILITY_CHANGES", "created")]
+            ("FBA_INVENTORY_AVAILABILITY_CHANGES", "created"), ("TRANSACTION_UPDATE", "created")]
         again = subscriptions.connect(settings_of(env), queue_url)
         assert not again.destination_created and again.destination_id == first.destination_id
-        assert [s.action for s in again.subscriptions] == ["kept", "kept", "kept"]
+        assert [s.action for s in again.subscriptions] == ["kept", "kept", "kept", "kept"]
         assert [s.subscription_id for s in again.subscriptions] == [s.subscription_id for s in first.subscriptions]
 
         order = sb.add_order("ATVPDKIKX0DER")
@@ -88,7 +88,7 @@ def test_connect_is_idempotent_and_opens_the_queue(tmp_path: Path, sqs_endpoint:
         moved = subscriptions.connect(settings_of(env), other, ("ORDER_CHANGE", "TRANSACTION_UPDATE"))
         assert moved.destination_created and moved.destination_id != first.destination_id
         assert [(s.notification_type, s.action) for s in moved.subscriptions] == [
-            ("ORDER_CHANGE", "moved"), ("TRANSACTION_UPDATE", "created")]
+            ("ORDER_CHANGE", "moved"), ("TRANSACTION_UPDATE", "moved")]
 
 
 def test_cli_reports_what_is_subscribed(tmp_path: Path, sqs_endpoint: str, monkeypatch) -> None:
@@ -102,7 +102,8 @@ def test_cli_reports_what_is_subscribed(tmp_path: Path, sqs_endpoint: str, monke
         assert result.exit_code == 0, result.output
         assert "ORDER_CHANGE: subscription" in result.output and "(created)" in result.output
         assert result.output.strip().endswith(
-            "subscribed: ORDER_CHANGE, REPORT_PROCESSING_FINISHED, FBA_INVENTORY_AVAILABILITY_CHANGES")
+            "subscribed: ORDER_CHANGE, REPORT_PROCESSING_FINISHED, FBA_INVENTORY_AVAILABILITY_CHANGES, "
+            "TRANSACTION_UPDATE")
         again = CliRunner().invoke(main, ["amazon", "connect"])
         assert again.exit_code == 0 and "(created)" not in again.output and "(kept)" in again.output, again.output
         bad = CliRunner().invoke(main, ["amazon", "connect", "--type", "NOPE"])
