@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import one_line
 from sage_amazon.ledger.reclass import remember
-from sage_amazon.ledger.settlements import FLOW, journal_payload, journals
+from sage_amazon.ledger.settlements import FLOW, journal_digest, journal_payload, journals
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, SageTarget
 
@@ -142,7 +142,7 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
                    report: PostingReport) -> None:
     with open_write() as con:
         posting_ledger.bind(con, target)  # another Sage than last time: a fresh ledger, never a silent skip
-        todo = only if only is not None else journals(con, settlement_id)
+        todo = only if only is not None else journals(con, settlement_id, getattr(target, "name", None))
         state = {j.reference: posting_ledger.get(con, FLOW, j.reference) for j in todo}
     for journal in todo:
         ref = journal.reference
@@ -168,7 +168,7 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
                     remember(con, journal, settlement_id)  # what is in Sage, for a reclass after a map change
                 report.adopted[ref] = number
                 continue
-        digest = posting_ledger.payload_hash(journal)
+        digest = journal_digest(journal)  # a line without a partner hashes as before partners existed
         with open_write() as con:
             posting_ledger.start(con, FLOW, ref, digest)
         try:

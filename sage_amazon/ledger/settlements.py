@@ -52,19 +52,56 @@ def build(con: duckdb.DuckDBPyConnection, settlement_id: str, models=MODELS) -> 
 # journals
 
 
-def journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal]:
+def journals(con: duckdb.DuckDBPyConnection, settlement_id: str, target: str | None = None) -> list[Journal]:
     """What to post for the settlement: its period journals, then the reclass journals a change of the account
     map after posting calls for (ledger/reclass.py)."""
     from sage_amazon.ledger import reclass
 
-    return period_journals(con, settlement_id) + (reclass.reclass_journals(con, settlement_id) or [])
+    return period_journals(con, settlement_id, target) + (reclass.reclass_journals(con, settlement_id) or [])
 
 
-def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[Journal]:
-    """The settlement's journals, one per accounting period (and journal site), as the Sage protocol's Journal."""
+def receivable_partners(target: str | None = None) -> dict[str, str]:
+    """Marketplace code of the account map (US, UK, CA...) -> the marketplace's Sage customer on `target`
+    (marketplaces.yaml): the business partner of the settlement's lines on `receivables`, a control account
+    (X3 GACCENTRYD BPR on a collective account, Sage 500 the AR customer), so each customer's receivable clears."""
+    from sage_amazon import config
+    from sage_amazon.amazon.settlement.summary import marketplace_code
+    from sage_amazon.mapping import MappingError
+    from sage_amazon.mapping.orders import marketplace_rows
+
+    target = (target or config.get("SAGE_AMAZON_TARGET") or "").lower()
+    out: dict[str, str] = {}
+    by_currency: dict[str, set[str]] = defaultdict(set)
+    try:
+        market_rows = marketplace_rows(target)
+    except MappingError:  # no customers for this target: the lines go without one and Sage says what it needs
+        return out
+    for row in market_rows:
+        if not row.get("customer"):
+            continue
+        code = marketplace_code(row.get("sales_channel") or "")
+        if code:
+            out.setdefault(code, row["customer"])
+        by_currency[row.get("currency") or ""].add(row["customer"])
+    for currency, customers in by_currency.items():  # a marketplace not listed: its currency's only customer
+        if len(customers) == 1:
+            out.setdefault(f"*{currency}", next(iter(customers)))
+    return out
+
+
+def _partner(partners: dict[str, str], role: str, marketplace: str, currency: str) -> str:
+    if role != "receivables":
+        return ""
+    return partners.get(marketplace or "") or partners.get(f"*{currency}", "")
+
+
+def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str, target: str | None = None) -> list[Journal]:
+    """The settlement's journals, one per accounting period (and journal site), as the Sage protocol's Journal.
+    Lines on `receivables` carry the marketplace's Sage customer (JournalLine.partner)."""
     rows = con.execute(
         """SELECT journal_reference, period, accounting_date, currency, company_currency, rate, line_no,
-                  line_kind, role, account, tax_code, description, debit, credit, ledger_debit, ledger_credit, site
+                  line_kind, role, account, tax_code, description, debit, credit, ledger_debit, ledger_credit, site,
+                  marketplace
            FROM marts.journal_settlement_lines WHERE settlement_id = ?
            ORDER BY journal_reference, line_no""",
         [settlement_id],
@@ -72,6 +109,7 @@ def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[
     grouped: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
         grouped[row[0]].append(row)
+    partners = receivable_partners(target) if any(r[8] == "receivables" for r in rows) else {}
     out = []
     for reference, lines in grouped.items():
         first = lines[0]
@@ -81,7 +119,7 @@ def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[
             JournalLine(
                 account=r[9], debit=r[12], credit=r[13], description=r[11], tax_code=r[10] or "",
                 ledger_debit=r[14] if foreign else None, ledger_credit=r[15] if foreign else None,
-                reference=f"{settlement_id}/{r[8]}",
+                reference=f"{settlement_id}/{r[8]}", partner=_partner(partners, r[8], r[17], r[3]),
             )
             for r in lines
         )
@@ -95,9 +133,21 @@ def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[
 
 
 def journal_payload(journal: Journal) -> dict[str, Any]:
+    """What is recorded (and hashed) of a journal: a line without a business partner is recorded as before
+    partners existed, so journals posted then keep their digest."""
     from dataclasses import asdict
 
-    return asdict(journal)
+    data = asdict(journal)
+    for line in data["lines"]:
+        if not line.get("partner"):
+            line.pop("partner", None)
+    return data
+
+
+def journal_digest(journal: Journal) -> str:
+    from sage_amazon.posting_ledger import payload_hash
+
+    return payload_hash(journal_payload(journal))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +224,6 @@ def check_not_posted_twice(con, settlement_id: str) -> Outcome:
     reclasses: list[Journal] | None = []
     if _table_exists(con, "ops.posting_ledger") and _table_exists(con, "marts.journal_settlement_lines"):
         from sage_amazon.ledger import reclass
-        from sage_amazon.posting_ledger import payload_hash
 
         current = period_journals(con, settlement_id)
         for journal in current:
@@ -183,7 +232,7 @@ def check_not_posted_twice(con, settlement_id: str) -> Outcome:
                 [FLOW, journal.reference]).fetchone()
             if row and row[0] == "posted":
                 posted.append(journal.reference)
-                if row[1] != payload_hash(journal):
+                if row[1] != journal_digest(journal):
                     changed.append(journal.reference)
         # a journal posted earlier for a period that the settlement no longer has
         refs = {j.reference for j in current}
@@ -391,7 +440,7 @@ def preview(path: Path | str, target: str | None = None, con=None, with_marts: b
             """SELECT transaction_type, amount_type, amount_description, line_count, amount
                FROM staging.stg_settlement_categories WHERE settlement_id = ? AND is_suspense""",
             [summary.settlement_id]).fetchall()
-        return Preview(summary, outcomes, journals(con, summary.settlement_id),
+        return Preview(summary, outcomes, journals(con, summary.settlement_id, target),
                        reconciliation_row(con, summary.settlement_id) if with_marts else None,
                        account_table(con, summary.settlement_id), unmapped,
                        warnings(con, summary.settlement_id), account_types(con, summary.settlement_id))

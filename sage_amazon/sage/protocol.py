@@ -90,6 +90,9 @@ class JournalLine:
     ledger_debit: Decimal | None = None  # company currency; None means same as transaction amount
     ledger_credit: Decimal | None = None
     reference: str = ""  # free reference carried to the line (e.g. settlement id / category)
+    # business partner of a line on a control (collective) account: X3 GACCENTRYD BPR, Sage 500 the AR customer.
+    # The marketplace's Sage customer on `receivables` lines (revenue: sage_invoices) so its receivable clears
+    partner: str = ""
 
 
 @dataclass(frozen=True)

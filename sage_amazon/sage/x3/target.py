@@ -41,7 +41,7 @@ T = TypeVar("T")
 ORDER_OPTIONAL = frozenset({"INVDTAAMT", "YFULCHN", "YAMZITMID", "ITMDES", "DISCRGVAL1", "BPDNAM", "BPDADDLIG",
                             "BPDCTY", "BPDSAT", "BPDPOSCOD", "BPDCRY", "BPDTEL", "ORDSTA", "SOHTYP"})
 SHIPMENT_OPTIONAL = frozenset({"BPTNUM", "YTRKNUM", "SHIDAT", "SOPLIN"})
-JOURNAL_OPTIONAL = frozenset({"DEBLED", "CDTLED", "FREREF", "VAT", "DES", "DESVCR", "RATMLT", "TYP"})
+JOURNAL_OPTIONAL = frozenset({"DEBLED", "CDTLED", "FREREF", "VAT", "DES", "DESVCR", "RATMLT", "TYP", "BPR"})
 NOTE_OPTIONAL = frozenset({"YAMZORDREF", "ITMDES1"})
 UNIT_DISCOUNT = Decimal("0.0001")
 MAX_SENDS = 3  # sends of one write whose replies were lost and that X3 shows no trace of
@@ -315,6 +315,8 @@ class X3Target:
                     values["FREREF"] = line.reference
                 if line.tax_code:
                     values["VAT"] = line.tax_code
+                if line.partner:  # GACCENTRYD BPR: the customer of a line on a collective (control) account
+                    values["BPR"] = line.partner
                 lines.append((num, values))
             return build_object(desc, header, lines, optional=JOURNAL_OPTIONAL)
 

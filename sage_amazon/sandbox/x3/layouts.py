@@ -103,9 +103,9 @@ GAS_FIELDS = {f.name: f for f in (
     _c("TYP", 5), _c("NUM", 20), _c("FCY", 5), _c("JOU", 5), _dt("ACCDAT"), _c("CUR", 3), _d("RATMLT"),
     _c("DESVCR", 30), _c("REF", 30),
     _i("LIN"), _c("ACC", 15), _c("DES", 30), _d("DEB"), _d("CDT"), _d("DEBLED"), _d("CDTLED"),
-    _c("FREREF", 30), _c("VAT", 5),
+    _c("FREREF", 30), _c("VAT", 5), _c("BPR", 15),
 )}
-GAS_LINE = ("LIN", "ACC", "DES", "DEB", "CDT", "DEBLED", "CDTLED", "FREREF", "VAT")
+GAS_LINE = ("LIN", "ACC", "DES", "DEB", "CDT", "DEBLED", "CDTLED", "FREREF", "VAT", "BPR")
 # miscellaneous receipts (SMR, function GESSMR) and issues (SMO, GESSMO): header + lines [field ids UNCONFIRMED:
 # no public SOAP payload; a customer publication ZSMO is known to exist]
 SMV_FIELDS = {f.name: f for f in (

@@ -37,7 +37,9 @@ FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
 # SNI: the orders of Amazon sellers whose revenue comes from the settlement journal (accounts.yaml
 # revenue: settlement): deliveries of this type are not invoiced (YNOINV 2 = yes, a specific field)
-ORDER_TYPES = (("SON", "Normal sales order", 1), ("SNI", "Amazon fulfilment, not invoiced", 2))
+# collective (control) accounts: customers' receivables; their entry lines need a business partner (BPR)
+COLLECTIVE_ACCOUNTS = frozenset({"1100"})
+ORDER_TYPES = (("SON", "Normal sales order", 1), ("SNI", "Amazon: not invoiced", 2))
 CURRENCIES = (("USD", "US dollar"), ("GBP", "Pound sterling"), ("EUR", "Euro"), ("CAD", "Canadian dollar"),
               ("MXN", "Mexican peso"), ("JPY", "Japanese yen"), ("AUD", "Australian dollar"))
 
@@ -74,7 +76,8 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
              "CRY_0": cry, "LAN_0": lan, "BPCSTA_0": 2, "PTE_0": "AMAZON", "ACCCOD_0": "AMZ", **_audit()}
             for code, name, cur, cry, lan, _mkp in CUSTOMERS])
         conn.execute(insert(t.GACCOUNT), [
-            {"COA_0": CHART, "ACC_0": acc, "DES_0": des, "SHODES_0": des[:10], "ACCTYP_0": 1, **_audit()}
+            {"COA_0": CHART, "ACC_0": acc, "DES_0": des, "SHODES_0": des[:10], "ACCTYP_0": 1,
+             "YCOLLECT_0": 2 if acc in COLLECTIVE_ACCOUNTS else 1, **_audit()}
             for acc, des in ACCOUNTS])
         periods = []
         for year in FISCAL_YEARS:

@@ -173,7 +173,7 @@ GACCENTRY = _table(
 GACCENTRYD = _table(
     "GACCENTRYD",
     "TYP:c5 NUM:c20 LIN:i LEDTYP:i CPY:c5 FCYLIN:c5 ACCDAT:t ACC:c15 DES:c30 SNS:i AMTCUR:d "
-    "AMTLED:d CUR:c3 FREREF:c30 VAT:c5",
+    "AMTLED:d CUR:c3 FREREF:c30 VAT:c5 BPR:c15",
     ("TYP_0", "NUM_0", "LIN_0", "LEDTYP_0"),
 )
 # reference data
@@ -181,7 +181,9 @@ COMPANY = _table("COMPANY", "CPY:c5 CPYNAM:c35 CUR:c3 CRY:c3", ("CPY_0",))
 FACILITY = _table(
     "FACILITY", "FCY:c5 FCYNAM:c35 LEGCPY:c5 SALFLG:i STOFLG:i CRY:c3 YAMZMKP:c20", ("FCY_0",)
 )
-GACCOUNT = _table("GACCOUNT", "COA:c10 ACC:c15 DES:c30 SHODES:c10 ACCTYP:i", ("COA_0", "ACC_0"))
+# YCOLLECT (1 No / 2 Yes): a collective (control) account, whose entry lines need a business partner (BPR).
+# sage-erp.md names GACCENTRYD.BPR but documents no GACCOUNT field for the collective flag: a specific field here.
+GACCOUNT = _table("GACCOUNT", "COA:c10 ACC:c15 DES:c30 SHODES:c10 ACCTYP:i YCOLLECT:i", ("COA_0", "ACC_0"))
 PERIOD = _table(
     "PERIOD", "CPY:c5 FIY:i PER:i PERSTRDAT:t PERENDDAT:t PERSTA:i", ("CPY_0", "FIY_0", "PER_0")
 )
