@@ -13,7 +13,7 @@ from sage_amazon import posting_ledger
 from sage_amazon.amazon import shipment_confirmation as sc
 from sage_amazon.sandbox.sage500 import ship_order
 
-from .conftest import ConfirmCounter
+from .conftest import ANCHOR, ConfirmCounter
 from .test_mfn_shipments import from_amazon, mfn_unshipped
 
 TAKEN: set[str] = set()
@@ -24,7 +24,7 @@ def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     with running_sandbox(tmp_path_factory.mktemp("amazon-outage"), seed=42, time_scale=50, sqs_endpoint=None,
-                         ticking=False, history_days=10) as sb:
+                         ticking=False, history_days=10, now=ANCHOR, clock=lambda: ANCHOR) as sb:
         sb.confirmations = ConfirmCounter(sb.world)
         yield sb
 
