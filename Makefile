@@ -48,3 +48,10 @@ test-dates: setup
 	command -v faketime >/dev/null || ($(APT) update -qq && $(APT) install -y -qq faketime)
 	command -v cc >/dev/null || ($(APT) update -qq && $(APT) install -y -qq gcc libc6-dev)
 	tests/dates/run.sh $(DATE_TESTS)
+
+# The fault matrix (issue 20.7, tests/faults/): Amazon 5xx and cut connections, X3 busy and lost replies, two runs
+# at once and settlements imported again, each on a fresh data dir compared with a clean run's Sage. Slow (one
+# sandbox stack per case), so not part of `make test`; CI runs it (.ci/run).
+.PHONY: test-faults
+test-faults: setup
+	SAGE_AMAZON_FAULT_MATRIX=1 $(BIN)/python -m pytest -q -x -p no:cacheprovider tests/faults
