@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,26 @@ class Reads(Sage500Base):
     """Stock and items."""
 
     # -- reads ----------------------------------------------------------------------------------------
+    @_retried
+    def company_currency(self, site: str = "") -> str | None:
+        """tsmCompany.CurrID of the connection's company (Sage 500 posts to that company whatever the site)."""
+        with self._tx() as conn:
+            row = conn.execute(text("SELECT CurrID FROM tsmCompany WHERE CompanyID = :c"),
+                               {"c": self.company_id}).first()
+        return row[0] if row and row[0] else None
+
+    @_retried
+    def exchange_rates(self, company_currency: str) -> dict[str, list[tuple[date, Decimal]]]:
+        """tmcCurrExchRate (schedule 1): currency -> [(effective day, rate to the home currency)], ascending."""
+        with self._tx() as conn:
+            rows = conn.execute(text("SELECT CurrID, EffectiveDate, CurrExchRate FROM tmcCurrExchRate "
+                                     "WHERE CurrExchSchdKey = 1 AND CurrID <> :home ORDER BY CurrID, EffectiveDate"),
+                                {"home": company_currency}).all()
+        out: dict[str, list[tuple[date, Decimal]]] = {}
+        for cur, day, rate in rows:
+            out.setdefault(str(cur).strip(), []).append((day, Decimal(str(rate))))
+        return out
+
     @_retried
     def read_stock(self, site: str, items: Sequence[str] | None = None) -> list[StockLevel]:
         with self._tx() as conn:

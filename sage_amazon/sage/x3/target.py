@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
@@ -360,6 +361,27 @@ class X3Target:
         return CreditNoteResult(str(header.get("NUM", "")).strip(), created=True)
 
     # ------------------------------------------------------------------ reads
+
+    def company_currency(self, site: str) -> str | None:
+        """COMPANY.CUR of the site's company (FACILITY.LEGCPY), read through api1; None when X3 cannot say."""
+        fcy = self._retrying(lambda: list(self.rest.query("FACILITY", where=f"FCY eq {quote_literal(site)}", count=1)))
+        company = (fcy[0].get("LEGCPY") or "") if fcy else ""
+        if not company:
+            return None
+        cpy = self._retrying(lambda: list(self.rest.query("COMPANY", where=f"CPY eq {quote_literal(company)}",
+                                                          count=1)))
+        return (cpy[0].get("CUR") or None) if cpy else None
+
+    def exchange_rates(self, company_currency: str) -> dict[str, list[tuple[date, Decimal]]]:
+        """TABCHANGE daily rates (CHGTYP 1) to `company_currency`: currency -> [(from day, rate)], ascending."""
+        rows = self._retrying(lambda: list(self.rest.query(
+            "TABCHANGE", where=f"CURDEN eq {quote_literal(company_currency)} and CHGTYP eq 1",
+            order_by="CHGSTRDAT", count=500)))
+        out: dict[str, list[tuple[date, Decimal]]] = {}
+        for row in rows:
+            out.setdefault(str(row["CUR"]), []).append(
+                (date.fromisoformat(str(row["CHGSTRDAT"])[:10]), Decimal(str(row["CHGRAT"]))))
+        return {cur: sorted(days) for cur, days in out.items()}
 
     def read_stock(self, site: str, items: Sequence[str] | None = None) -> list[StockLevel]:
         where = f"STOFCY eq {quote_literal(site)}"

@@ -21,6 +21,9 @@ CLASSES = {
     "STOJOU": (t.STOJOU, ("STOFCY", "VCRNUM", "VCRLIN"), None, None, ()),
     "SINVOICE": (t.SINVOICE, ("NUM",), "SIHSID", t.SINVOICED, ("NUM",)),
     "GACCENTRY": (t.GACCENTRY, ("TYP", "NUM"), "GACCENTRYD", t.GACCENTRYD, ("TYP", "NUM")),
+    "FACILITY": (t.FACILITY, ("FCY",), None, None, ()),
+    "COMPANY": (t.COMPANY, ("CPY",), None, None, ()),
+    "TABCHANGE": (t.TABCHANGE, ("CUR", "CURDEN", "CHGTYP", "CHGSTRDAT"), None, None, ()),
 }
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000

@@ -37,6 +37,13 @@ FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
 # SNI: the orders of Amazon sellers whose revenue comes from the settlement journal (accounts.yaml
 # revenue: settlement): deliveries of this type are not invoiced (YNOINV 2 = yes, a specific field)
+# dated daily rates to the company currency (USD): 1 unit = rate USD from that day on
+RATES = tuple((date(2026, m, 1), cur, rate) for m, rates in (
+    (1, {"GBP": "1.2600", "EUR": "1.0700", "CAD": "0.7350", "MXN": "0.0560", "JPY": "0.0068", "AUD": "0.6550"}),
+    (4, {"GBP": "1.2650", "EUR": "1.0750", "CAD": "0.7320", "MXN": "0.0555", "JPY": "0.0067", "AUD": "0.6580"}),
+    (7, {"GBP": "1.2700", "EUR": "1.0800", "CAD": "0.7300", "MXN": "0.0550", "JPY": "0.0066", "AUD": "0.6600"}),
+    (10, {"GBP": "1.2750", "EUR": "1.0850", "CAD": "0.7280", "MXN": "0.0545", "JPY": "0.0065", "AUD": "0.6620"}),
+) for cur, rate in rates.items())
 # collective (control) accounts: customers' receivables; their entry lines need a business partner (BPR)
 COLLECTIVE_ACCOUNTS = frozenset({"1100"})
 ORDER_TYPES = (("SON", "Normal sales order", 1), ("SNI", "Amazon: not invoiced", 2))
@@ -91,6 +98,9 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
         conn.execute(insert(t.TABSOHTYP), [{"SOHTYP_0": c, "DES_0": d, "SOHCAT_0": 1, "YNOINV_0": n,
                                              **_audit()} for c, d, n in ORDER_TYPES])
         conn.execute(insert(t.TABCUR), [{"CUR_0": c, "DES_0": d, **_audit()} for c, d in CURRENCIES])
+        conn.execute(insert(t.TABCHANGE), [
+            {"CUR_0": cur, "CURDEN_0": "USD", "CHGTYP_0": 1, "CHGSTRDAT_0": day, "CHGRAT_0": Decimal(rate), **_audit()}
+            for day, cur, rate in RATES])
         items, mvts, stock = [], [], []
         for idx, entry in enumerate(catalog):
             code = item_code(entry.sku)

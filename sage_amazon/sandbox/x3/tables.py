@@ -190,6 +190,10 @@ PERIOD = _table(
 # YNOINV (specific field, local menu 1 No / 2 Yes): deliveries of orders of this type are not invoiced
 TABSOHTYP = _table("TABSOHTYP", "SOHTYP:c5 DES:c30 SOHCAT:i YNOINV:i", ("SOHTYP_0",))
 TABCUR = _table("TABCUR", "CUR:c3 DES:c30", ("CUR_0",))
+# exchange rates (TABCHANGE): 1 CUR = CHGRAT CURDEN from CHGSTRDAT on, per rate type CHGTYP (1 daily rate)
+# [UNCONFIRMED column names beyond CUR/CURDEN/CHGTYP/CHGSTRDAT/CHGRAT: sage-erp.md only names the table]
+TABCHANGE = _table("TABCHANGE", "CUR:c3 CURDEN:c3 CHGTYP:i CHGSTRDAT:t CHGRAT:d",
+                   ("CUR_0", "CURDEN_0", "CHGTYP_0", "CHGSTRDAT_0"))
 # document counters (X3's AVALNUM: one value per counter, site and period)
 AVALNUM = _table("AVALNUM", "CODNUM:c10 SITE:c5 PERIODE:i VALEUR:i", ("CODNUM_0", "SITE_0", "PERIODE_0"))
 

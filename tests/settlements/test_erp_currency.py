@@ -1,0 +1,77 @@
+"""Issue 12.4: the company currency from the Sage company of the journal sites and dated rates from the ERP's rate
+table (X3 TABCHANGE through api1, Sage 500 tmcCurrExchRate); accounts.yaml stays the fallback / alternative."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from sage_amazon.ledger import currency
+from sage_amazon.mapping import MappingError, accounts
+from tests import postgres as pg_server
+
+D = Decimal
+
+
+def test_x3_company_currency_and_tabchange_rates(tmp_path):
+    from sage_amazon.sandbox.x3 import running_x3
+    from tests.orders.test_short_connections import target_for
+
+    amap = replace(accounts.load(), company_currency="EUR", rates={"USD": D("0.9")})  # the ERP says otherwise
+    with running_x3(tmp_path / "x3") as x3:
+        target = target_for(x3)
+        assert target.company_currency("GB01") == "USD" and target.company_currency("NOPE") is None
+        got = currency.from_erp(amap, target, "x3")
+    assert got.company_currency == "USD" and got.rates == {}  # constants to EUR are no rates to USD
+    assert set(got.dated_rates) == {"GBP", "EUR", "CAD", "MXN", "JPY", "AUD"}
+    assert got.dated_rates["CAD"][0] == (date(2026, 1, 1), D("0.7350"))
+    assert got.dated_rates["JPY"][-1] == (date(2026, 10, 1), D("0.0065"))
+    assert [day for day, _ in got.dated_rates["EUR"]] == sorted(day for day, _ in got.dated_rates["EUR"])
+
+
+def test_a_rates_file_stays_the_alternative_and_settings_the_fallback():
+    amap = replace(accounts.load(), dated_rates={"EUR": [(date(2026, 5, 1), D("1.1111"))]})
+
+    class Silent:  # an ERP that cannot say
+        def company_currency(self, site):
+            return None
+
+        def exchange_rates(self, company):
+            raise AssertionError("a rates_file is configured: the ERP's table is not read")
+
+    got = currency.from_erp(amap, Silent(), "x3")
+    assert got.company_currency == amap.company_currency and got.rates == amap.rates
+    assert got.dated_rates == {"EUR": [(date(2026, 5, 1), D("1.1111"))]}
+    assert currency.from_erp(amap, object(), "x3") == amap  # a target without the reads: the map as configured
+
+
+def test_sites_of_companies_in_different_currencies_are_refused_in_one_line():
+    class TwoCompanies:
+        def company_currency(self, site):
+            return {"US01": "USD", "GB01": "GBP"}.get(site)
+
+        def exchange_rates(self, company):
+            return {}
+
+    with pytest.raises(MappingError, match=r"different currencies \(GB01 GBP, US01 USD\)") as caught:
+        currency.from_erp(accounts.load(), TwoCompanies(), "x3")
+    assert "\n" not in str(caught.value)
+
+
+def test_sage500_company_currency_and_rate_table():
+    from sage_amazon.sage.sage500 import Sage500Target
+    from sage_amazon.sandbox.sage500 import sandbox_database
+
+    pg_server.require()
+    with sandbox_database(pg_server.SERVER_URL) as db:
+        target = Sage500Target(db.url, company_id=db.company_id)
+        try:
+            got = currency.from_erp(accounts.load(), target, "sage500")
+        finally:
+            target.engine.dispose()
+    assert got.company_currency == "USD"
+    assert got.dated_rates["GBP"][1] == (date(2026, 4, 1), D("1.2650"))
+    assert set(got.dated_rates) == {"GBP", "EUR", "CAD", "MXN", "JPY", "AUD"}
