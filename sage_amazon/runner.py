@@ -102,7 +102,9 @@ def _progress_logger(init_context):
                 step = event.step_key or ""
                 if name == "STEP_FAILURE":
                     error = event.event_specific_data.error
-                    while error is not None and error.cause is not None:  # the user's exception, not the wrapper
+                    # the first exception that is not Dagster's wrapper: the product's own line (it names the
+                    # system and its setting), not the socket error it was raised from
+                    while error is not None and error.cause is not None and (error.cls_name or "").startswith("Dagster"):
                         error = error.cause
                     message = user_line(error.message if error is not None else "failed")
                     _watch.failed(step, message)
