@@ -123,12 +123,14 @@ def _error(exc: Any) -> tuple[int | None, str]:
     return getattr(exc, "code", None), type(exc).__name__
 
 
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 THROTTLE_WAITS = (1.0, 1.0, 2.0, 4.0, 8.0)  # Notifications operations allow 1 request/s (burst 5): wait, then again
 
 
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     import time
 
+    import requests
     from sp_api.base.exceptions import SellingApiException
 
     for wait in (*THROTTLE_WAITS, None):
@@ -136,10 +138,15 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
             return fn(*args, **kwargs)
         except SellingApiException as exc:
             status, message = _error(exc)
-            if status == 429 and wait is not None:
+            if status in TRANSIENT_STATUSES and wait is not None:  # throttled, or a passing 5xx: wait, then again
                 time.sleep(wait)
                 continue
             raise (_Forbidden if status == 403 else ConnectError)(f"{what} failed: HTTP {status} {message}") from exc
+        except requests.exceptions.RequestException as exc:  # a cut or refused connection
+            if wait is not None:
+                time.sleep(wait)
+                continue
+            raise ConnectError(f"{what} failed: {type(exc).__name__} (connection)") from exc
     raise AssertionError("unreachable")
 
 
