@@ -20,9 +20,11 @@ def known_flows() -> tuple[str, ...]:
     from sage_amazon.ledger.posting import DEAD_LETTER_FLOW as SETTLEMENT
     from sage_amazon.orders.load import FLOW as ORDERS
     from sage_amazon.orders.load import SHIPMENT_FLOW as ORDER_SHIPMENTS
+    from sage_amazon.returns.credit_notes import FLOW as REFUND_CREDIT_NOTES
+    from sage_amazon.returns.restock import FLOW as RETURN_RECEIPTS
 
     return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS, FBA_ADJUSTMENTS,
-                              MFN_QUANTITIES}))
+                              MFN_QUANTITIES, RETURN_RECEIPTS, REFUND_CREDIT_NOTES}))
 
 
 def _check_flow(con, flow: str | None) -> None:

@@ -26,7 +26,7 @@ FBA_RETURNS_REPORT = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 MFN_RETURNS_REPORT = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
 FBA_REQUIRED = ("return-date", "order-id", "sku", "quantity", "detailed-disposition")
 MFN_REQUIRED = ("order id", "return request date", "merchant sku", "return quantity")
-MIN_AGE = timedelta(minutes=2)  # listTransactions refuses postedBefore later than two minutes ago
+MIN_AGE = timedelta(minutes=3)  # listTransactions refuses postedBefore later than 2 minutes ago (+1: clock skew)
 ZERO = Decimal("0")
 
 # transaction types of the refund family (Finances 2024-06-19 transactionType; settlement V2 transaction-type)
