@@ -66,7 +66,7 @@ def _outcome_result(outcome, asset_key: str, severity_warn: bool = False) -> dg.
     partitions_def=settlement_partitions,
     pool=pools.DUCKDB_WRITE,
 )
-def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sage: SageResource):
     """Parse the settlement's raw file (kept under the data dir) into DuckDB with DuckDB's CSV reader."""
     from sage_amazon.amazon import settlement as parser
     from sage_amazon.ledger import intake, settlements
@@ -82,8 +82,13 @@ def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         )
     origin = intake.manifest(settings.raw_dir, sid).get("origin", "file")
     started = datetime.now(UTC)
+    amap = accounts.load()
+    if amap.currency_source == "erp":  # read before the write session: the warehouse is never held across Sage
+        from sage_amazon.ledger import currency
+
+        amap = currency.from_erp(amap, sage.get_target(), settings.target)
     with warehouse.write() as con:
-        accounts.write_table(con, accounts.load(), settings.target)
+        accounts.write_table(con, amap, settings.target)
         try:
             summary = parser.land(con, path, source=origin)
         except parser.SettlementFileError as exc:

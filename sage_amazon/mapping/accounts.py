@@ -93,6 +93,9 @@ class AccountMap:
     dated_rates: dict[str, list[tuple[date, Decimal]]] = field(default_factory=dict)
     # target -> the sales order type of orders never invoiced (revenue: settlement), e.g. X3 SOHTYP SNI
     uninvoiced_order_types: dict[str, str] = field(default_factory=dict)
+    # settings: company_currency / rates / rates_file as written; erp: the company currency of the journal sites'
+    # Sage company and the ERP's rate table (ledger/currency.from_erp), these settings the fallback
+    currency_source: str = "settings"
 
     def order_billing(self, target: str) -> tuple[str, bool]:
         """(order type, invoiced) of the orders flow's sales orders on `target`: under `revenue: settlement` the
@@ -217,8 +220,11 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
     if unmapped not in ("suspense", "hold"):
         raise MappingError(f"{source}: unmapped must be suspense or hold, got {unmapped!r}")
     dated = _rates_file(data.get("rates_file"), source, company)
+    currency_source = _text(data.get("currency_source") or "settings", "currency_source", source)
+    if currency_source not in ("settings", "erp"):
+        raise MappingError(f"{source}: currency_source must be settings or erp, got {currency_source!r}")
     amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue, unmapped,
-                      dated, {k: v for k, v in order_types.items() if v})
+                      dated, {k: v for k, v in order_types.items() if v}, currency_source)
     for target, accounts in targets.items():
         missing = sorted(r for r in amap.roles() if r not in accounts)
         if missing:

@@ -12,6 +12,7 @@ import pytest
 from sage_amazon.ledger import currency
 from sage_amazon.mapping import MappingError, accounts
 from tests import postgres as pg_server
+from tests.settlements.test_assets import env  # noqa: F401  (the X3 sandbox + Dagster fixture)
 
 D = Decimal
 
@@ -75,3 +76,35 @@ def test_sage500_company_currency_and_rate_table():
     assert got.company_currency == "USD"
     assert got.dated_rates["GBP"][1] == (date(2026, 4, 1), D("1.2650"))
     assert set(got.dated_rates) == {"GBP", "EUR", "CAD", "MXN", "JPY", "AUD"}
+
+
+@pytest.mark.slow
+def test_landing_with_currency_source_erp_posts_at_the_tabchange_rate(env, tmp_path, monkeypatch):  # noqa: F811
+    """A CAD settlement of March 2026: the journal converts at X3's TABCHANGE rate of 2026-01-01 (0.7350), not at
+    accounts.yaml's constant (0.7300)."""
+    from pathlib import Path
+
+    import yaml
+
+    from sage_amazon.mapping import DEFAULTS_DIR
+    from tests.settlements.test_assets import _import, _run
+
+    data = yaml.safe_load((DEFAULTS_DIR / "accounts.yaml").read_text())
+    data["currency_source"] = "erp"
+    folder = tmp_path / "mapping"
+    folder.mkdir()
+    (folder / "accounts.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(folder))
+    x3, resources, instance, settings = env
+    sid = _import(Path(__file__).parent / "files" / "ca-v1-card-charged.txt", settings, instance)
+    _run(sid, resources, instance)
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rates = {r[0] for r in con.execute(
+            "SELECT rate FROM marts.journal_settlement_lines WHERE settlement_id = ?", [sid]).fetchall()}
+        company = {r[0] for r in con.execute(
+            "SELECT company_currency FROM marts.journal_settlement_lines WHERE settlement_id = ?", [sid]).fetchall()}
+    assert rates == {D("0.7350")} and company == {"USD"}
+    heads = [h for h in x3.rows("GACCENTRY") if h["REF_0"].startswith(f"AMZ-{sid}")]
+    assert heads and {h["RATMLT_0"] for h in heads} == {D("0.735")}
