@@ -127,9 +127,12 @@ TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 THROTTLE_WAITS = (1.0, 1.0, 2.0, 4.0, 8.0)  # Notifications operations allow 1 request/s (burst 5): wait, then again
 
 
-def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _call(what: str, fn: Any, *args: Any, passthrough: tuple[int, ...] = (), **kwargs: Any) -> Any:
+    """fn(*args, **kwargs), again after a throttle, a passing 5xx or a cut connection (five waits); then one
+    ConnectError line. A SellingApiException whose status is in `passthrough` is raised as it is."""
     import time
 
+    import httpx
     import requests
     from sp_api.base.exceptions import SellingApiException
 
@@ -138,11 +141,13 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
             return fn(*args, **kwargs)
         except SellingApiException as exc:
             status, message = _error(exc)
+            if status in passthrough:
+                raise
             if status in TRANSIENT_STATUSES and wait is not None:  # throttled, or a passing 5xx: wait, then again
                 time.sleep(wait)
                 continue
             raise (_Forbidden if status == 403 else ConnectError)(f"{what} failed: HTTP {status} {message}") from exc
-        except requests.exceptions.RequestException as exc:  # a cut or refused connection
+        except (httpx.TransportError, requests.exceptions.RequestException) as exc:  # a cut or refused connection
             if wait is not None:
                 time.sleep(wait)
                 continue
@@ -210,7 +215,8 @@ def _connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...], cl
     created = destination_id is None
     if destination_id is None:
         try:
-            res = client.create_destination(name=DESTINATION_NAME, arn=arn)
+            res = _call("createDestination (grantless)", client.create_destination, name=DESTINATION_NAME, arn=arn,
+                        passthrough=(409,))
             destination_id = str(res.payload["destinationId"])
         except SellingApiException as exc:
             if getattr(exc, "code", None) != 409:  # 409: created meanwhile by another run
