@@ -54,4 +54,4 @@ test-dates: setup
 # sandbox stack per case), so not part of `make test`; CI runs it (.ci/run).
 .PHONY: test-faults
 test-faults: setup
-	SAGE_AMAZON_FAULT_MATRIX=1 $(BIN)/python -m pytest -q -x -p no:cacheprovider tests/faults
+	SAGE_AMAZON_FAULT_MATRIX=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
