@@ -250,7 +250,7 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 
 @dg.asset(
     kinds={"sage"}, partitions_def=settlement_partitions, pool=pools.SAGE,
-    deps=["journal_settlement_lines", "settlement_reconciliation"],
+    deps=["journal_settlement_lines", "settlement_reconciliation", "journal_settlement_trace"],
     retry_policy=RETRY_POLICY,  # the one retry policy (assets/retry.py): minutes later, not the next day
     tags={deadletters.FLOW_TAG: "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "
@@ -269,7 +269,10 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
     with warehouse.read() as con:
         row = settlements.reconciliation_row(con, sid)
         table = settlements.account_table(con, sid)
+        sample = _trace_sample(con, sid)
     md = _reconciliation_metadata(row, table) if row else {}
+    if sample:
+        md["trace_sample"] = sample
     md.update({
         "sage_target": getattr(target, "name", ""),
         "posted": dg.MetadataValue.json(report.numbers()),
@@ -284,3 +287,14 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
     for ref, reason in report.dead_letters.items():
         context.log.warning(f"{ref}: {reason} (dead letter, retried on the next run)")
     return dg.MaterializeResult(metadata=md)
+
+
+def _trace_sample(con, sid: str):
+    """A few settlement rows behind each journal account line (`sage-amazon settlement trace` prints them all)."""
+    from sage_amazon.ledger import settlements, trace
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, trace.TABLE):
+        return None
+    rows = trace.sample_per_account(con, sid)
+    return dg.MetadataValue.md(settlements.markdown_table(rows, list(rows[0]))) if rows else None

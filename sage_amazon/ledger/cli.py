@@ -257,3 +257,29 @@ def _add_tieout() -> None:  # the order-level tie-out lives in its own module (l
 
 
 _add_tieout()
+
+
+@settlement_group.command("trace")
+@click.argument("settlement_id")
+@click.option("--account", default=None, help="Only the rows behind this GL account.")
+@click.option("--journal", default=None, help="Only the rows behind this journal reference (AMZ-<id>-<yyyymm>...).")
+def trace_command(settlement_id: str, account: str | None, journal: str | None) -> None:
+    """Print the settlement rows (raw.settlement_lines, in landed order) behind a journal line."""
+    from tabulate import tabulate
+
+    from sage_amazon.cli_support import OperatorError, require_data_dir
+    from sage_amazon.ledger import trace
+    from sage_amazon.warehouse import Warehouse, table_exists
+
+    settings = require_data_dir()
+    with Warehouse(settings.warehouse_path).read() as con:
+        if not table_exists(con, trace.TABLE):
+            raise OperatorError(f"no {trace.TABLE} in the warehouse yet: run the settlement first")
+        found = trace.rows(con, settlement_id, account, journal)
+    if not found:
+        raise OperatorError(f"no rows of settlement {settlement_id}"
+                            + (f" for account {account}" if account else "")
+                            + (f" in journal {journal}" if journal else ""))
+    click.echo(tabulate([[r[c] for c in trace.COLUMNS] for r in found], headers=trace.COLUMNS, tablefmt="simple"))
+    total = sum(r["amount"] for r in found if r["amount"] is not None)
+    click.echo(f"{len(found)} row(s), total {total:.2f} {found[0]['currency'] or ''}")

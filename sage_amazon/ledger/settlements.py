@@ -24,6 +24,7 @@ MODELS = (
     ("marts", "journal_settlement_lines"),
     ("marts", "settlement_reconciliation"),
     ("marts", "settlement_fee_rates"),
+    ("marts", "journal_settlement_trace"),  # journal line -> the settlement rows behind it
 )
 JOURNAL_MODELS = MODELS[:2]
 FLOW = "settlement_journal"
