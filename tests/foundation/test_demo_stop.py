@@ -16,22 +16,15 @@ from pathlib import Path
 import pytest
 
 from sage_amazon.sandbox.watchdog import descendants
+from tests.ports import REGION_OFFSETS, sandbox_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 STOP_WITHIN = 10.0
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+def _with_regions(ports: list[int]) -> list[int]:
+    """The ports given plus the regional Amazon hosts (the Amazon port + 1, 2, 3): all must be freed."""
+    return ports + [ports[0] + i for i in REGION_OFFSETS]
 
 
 def _port_free(port: int) -> bool:
@@ -130,34 +123,34 @@ def _stop_and_check(started: _Started, sig: int, ports: list[int], whose: str) -
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_sandbox_up_stops_every_child(tmp_path, sig):
-    ports = _free_ports(3)
+    ports = list(sandbox_ports().values())
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--history-days", "1",
            f"--amazon-port={ports[0]}", f"--sqs-port={ports[1]}", f"--x3-port={ports[2]}"]
     started = _Started(cmd, _env(tmp_path))
     try:
         started.wait_for("Sandboxes running", timeout=120)
         assert not any(_port_free(p) for p in ports)
-        _stop_and_check(started, sig, ports, "sandbox up")
+        _stop_and_check(started, sig, _with_regions(ports), "sandbox up")
     finally:
         started.cleanup()
 
 
 def test_sandbox_up_stops_with_its_launcher(tmp_path):
     """`make sandbox` / `make demo` pass --stop-with-parent: killing make (SIGKILL) stops everything."""
-    ports = _free_ports(3)
+    ports = list(sandbox_ports().values())
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--history-days", "1", "--stop-with-parent",
            f"--amazon-port={ports[0]}", f"--sqs-port={ports[1]}", f"--x3-port={ports[2]}"]
     started = _Started(cmd, _env(tmp_path), wrapper=True)
     try:
         started.wait_for("Sandboxes running", timeout=120)
-        _stop_and_check(started, signal.SIGKILL, ports, "launcher")
+        _stop_and_check(started, signal.SIGKILL, _with_regions(ports), "launcher")
     finally:
         started.cleanup()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=lambda s: s.name)
 def test_demo_stops_sandboxes_webserver_daemon_and_code_servers(tmp_path, sig):
-    ports = _free_ports(4)
+    ports = list(sandbox_ports("ui").values())
     cmd = [sys.executable, "-m", "sage_amazon.cli", "demo", "--no-run", "--history-days", "1",
            f"--amazon-port={ports[0]}", f"--sqs-port={ports[1]}", f"--x3-port={ports[2]}", f"--ui-port={ports[3]}"]
     started = _Started(cmd, _env(tmp_path))
@@ -171,7 +164,7 @@ def test_demo_stops_sandboxes_webserver_daemon_and_code_servers(tmp_path, sig):
                 break
             time.sleep(0.5)
         assert len(servers) >= 2, "no code servers found under the demo"
-        _stop_and_check(started, sig, ports, "demo")
+        _stop_and_check(started, sig, _with_regions(ports), "demo")
     finally:
         started.cleanup()
 

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,13 +9,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.ports import sandbox_ports
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children_of(pid: int) -> list[int]:
@@ -34,7 +29,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_sandbox_up_serves_the_printed_environment_and_stops_cleanly(tmp_path):
-    ports = {"amazon": _free_port(), "sqs": _free_port(), "x3": _free_port()}
+    ports = sandbox_ports()
     env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(tmp_path), "SAGE_AMAZON_TARGET": "x3"}
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up"]
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
