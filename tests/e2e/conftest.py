@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,32 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests import postgres as pg_server
+from tests.ports import free_port, sandbox_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _free_port_before_three() -> int:
-    """A free port whose next three are free too (sandbox up --regions serves NA, EU, FE on them)."""
-    for _ in range(50):
-        port = _free_port()
-        if port < 65530 and all(_port_free(port + i) for i in (1, 2, 3)):
-            return port
-    raise RuntimeError("no four free consecutive ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass
@@ -83,7 +59,7 @@ def _postgres_database() -> tuple[str, callable]:
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     target = request.param
     data_dir = tmp_path_factory.mktemp(f"e2e-{target}")
-    ports = {"amazon": _free_port(), "sqs": _free_port(), "x3": _free_port()}
+    ports = sandbox_ports()  # the Amazon port + 1, 2, 3: the regional hosts
     env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data_dir), "SAGE_AMAZON_TARGET": target}
     env.pop("DAGSTER_HOME", None)
     env["SANDBOX_X3_PASSWORD"] = f"x3-Pw-{uuid.uuid4().hex[:12]}"  # distinctive, so a scan hit means a leak
@@ -92,7 +68,6 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         env["SAGE500_DB_URL"], drop = _postgres_database()
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--time-scale", "60", "--order-rate", "0"]
     cmd += ["--history-days", "30", "--regions"]  # one account per region, each on its own strict host
-    ports["amazon"] = _free_port_before_three()
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -110,7 +85,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         # issue 13.1: the product reaches Amazon only through its regional accounts (SAGE_AMAZON_ACCOUNTS_FILE);
         # the all-regions host is made unreachable so any request that bypasses them fails the run
         assert env.get("SAGE_AMAZON_ACCOUNTS_FILE"), "sandbox up --regions exported no accounts file"
-        closed = f"http://127.0.0.1:{_free_port()}"
+        closed = f"http://127.0.0.1:{free_port()}"
         env["SP_API_ENDPOINT"], env["SP_API_LWA_ENDPOINT"] = closed, f"{closed}/auth/o2/token"
         stack = Stack(env=env, data_dir=data_dir, target=target)
         assert env["SAGE_X3_PASSWORD"] == env["SANDBOX_X3_PASSWORD"], "sandbox up exported another X3 password"

@@ -24,8 +24,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Stack, _free_port, _free_port_before_three
+from tests.e2e.conftest import ROOT, Stack
 from tests.e2e.test_cli_run import _period, _sage_state
+from tests.ports import sandbox_ports
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(1500)]
 
@@ -38,7 +39,7 @@ def _stack(tmp_path_factory, name: str, **faults: str) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp(f"faults-{name}")
     env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data_dir), "SAGE_AMAZON_TARGET": "x3", **faults}
     env.pop("DAGSTER_HOME", None)
-    ports = {"amazon": _free_port_before_three(), "sqs": _free_port(), "x3": _free_port()}  # + regional hosts
+    ports = sandbox_ports()  # + regional hosts
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--time-scale", "60", "--order-rate", "0",
            "--history-days", "30", *(f"--{n}-port={p}" for n, p in ports.items())]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import ROOT, Stack, _free_port, _free_port_before_three
+from tests.e2e.conftest import ROOT, Stack
+from tests.ports import sandbox_ports
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]  # `make test-faults`: three runs cut mid-posting
 
@@ -26,7 +27,7 @@ SLOW = "0.15"
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("e2e-stop")
-    ports = {"amazon": _free_port_before_three(), "sqs": _free_port(), "x3": _free_port()}
+    ports = sandbox_ports()
     env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data_dir), "SAGE_AMAZON_TARGET": "x3",
            "SAGE_AMAZON_STOP_GRACE_SECONDS": "30", "SANDBOX_X3_FAULT_SLOW": SLOW}
     env.pop("DAGSTER_HOME", None)
