@@ -22,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -214,14 +215,22 @@ def process_tags() -> dict[str, str]:
 def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Runs left by a process that is gone (kill -9, power loss, OOM) are marked failed and their pool
     slots freed; slots still held by finished or deleted runs are freed too. Returns one line per fix.
-    Runs launched by the daemon (no pid tag) are left to Dagster's run monitoring."""
+    A run with no pid tag (launched by the daemon) is known dead only when it was created before this
+    machine last booted (power loss, reboot); otherwise it is left to the daemon."""
     lines: list[str] = []
     host = socket.gethostname()
+    booted = _booted_at()
     unfinished = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
                   dg.DagsterRunStatus.CANCELING]
     for record in instance.get_run_records(dg.RunsFilter(statuses=unfinished), limit=500):
         run = record.dagster_run
         pid = run.tags.get(PID_TAG, "")
+        if not pid and booted is not None and record.create_timestamp.timestamp() < booted:
+            instance.report_run_failed(run, "the machine restarted while it ran; marked failed by the next "
+                                            "sage-amazon command")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            lines.append(f"run {run.run_id[:8]} from before the machine restarted: marked failed, its pool slots freed")
+            continue
         if not pid.isdigit() or run.tags.get(HOST_TAG) != host or _alive(int(pid)):
             continue
         instance.report_run_failed(run, f"the process that ran it (pid {pid} on {host}) is gone; "
@@ -240,6 +249,17 @@ def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
                 storage.free_concurrency_slots_for_run(run_id)
                 lines.append(f"pool {pool}: slot of finished run {run_id[:8]} freed")
     return lines
+
+
+def _booted_at() -> float | None:
+    """When this machine last booted (epoch seconds), from /proc/stat; None where that is not known."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 def _end_runs(instance: dg.DagsterInstance, invocation: str, message: str, canceled: bool) -> None:

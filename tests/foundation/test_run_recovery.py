@@ -159,3 +159,28 @@ def test_a_stale_snapshot_is_refreshed_at_the_start_of_the_next_command(tmp_path
         assert con.execute("SELECT count(*) FROM ops.t").fetchone()[0] == 2
     finally:
         con.close()
+
+
+def test_a_daemon_run_from_before_a_restart_is_recovered_and_one_since_is_left_alone(home, monkeypatch):
+    """A run with no pid tag (the daemon launched it) that was created before the machine booted cannot be
+    running any more (power loss, reboot): the next command marks it failed and frees its slots."""
+    import sage_amazon.runner as runner
+
+    with dg.DagsterInstance.get() as instance:
+        runs = []
+        for _ in range(2):
+            run = instance.create_run_for_job(_job(quick))
+            instance.handle_run_event(run.run_id, dg.DagsterEvent(
+                event_type_value=dg.DagsterEventType.RUN_START.value, job_name=run.job_name))
+            runs.append(run)
+            time.sleep(1.1)  # clock-ok: only orders the two creation times
+        before, since = runs
+        created = {r.dagster_run.run_id: r.create_timestamp.timestamp() for r in instance.get_run_records()}
+        assert created[before.run_id] < created[since.run_id]
+        monkeypatch.setattr(runner, "_booted_at", lambda: (created[before.run_id] + created[since.run_id]) / 2)
+
+        lines = recover_dead_runs(instance)
+
+        assert any("before the machine restarted" in line for line in lines), lines
+        assert instance.get_run_by_id(before.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(since.run_id).status == dg.DagsterRunStatus.STARTED
