@@ -15,14 +15,14 @@ Short warehouse sessions only: none is held across a Sage call.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import TransientError, Unfinished, one_line
+from sage_amazon.inventory.adjust import AdjustResult  # the same counts and samples as the FBA adjustments
 from sage_amazon.mapping import MappingError, load_yaml
 from sage_amazon.sage import errors as sage_errors
 
@@ -84,18 +84,6 @@ class Receipt:
     @property
     def description(self) -> str:
         return f"Amazon return {self.key.split('|')[0]}"[:30]
-
-
-@dataclass
-class ReceiveResult:
-    mode: str
-    counts: Counter = field(default_factory=Counter)
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, outcome: str, key: str, detail: str = "") -> None:
-        self.counts[outcome] += 1
-        if len(self.samples) < 50:
-            self.samples.append({"record": key, "outcome": outcome, "detail": detail})
 
 
 REASONS = {
@@ -194,8 +182,8 @@ def post_receipt(target: Any, rc: Receipt) -> tuple[str, bool]:
 
 # ------------------------------------------------------------------------------------------ the load
 
-def receive(open_write: Any, target: Any, days: list[date], rules: ReturnRules, inventory: Any) -> ReceiveResult:
-    result = ReceiveResult(mode=rules.mode)
+def receive(open_write: Any, target: Any, days: list[date], rules: ReturnRules, inventory: Any) -> AdjustResult:
+    result = AdjustResult(mode=rules.mode)
     receipts: list[Receipt] = []
     with open_write() as con:
         posting_ledger.bind(con, target)
@@ -222,7 +210,7 @@ def receive(open_write: Any, target: Any, days: list[date], rules: ReturnRules, 
     return result
 
 
-def _one(open_write: Any, target: Any, rc: Receipt, result: ReceiveResult) -> None:
+def _one(open_write: Any, target: Any, rc: Receipt, result: AdjustResult) -> None:
     with open_write() as con:
         posting_ledger.start(con, FLOW, rc.key, posting_ledger.payload_hash(
             {"key": rc.key, "site": rc.site, "item": rc.item, "quantity": str(rc.quantity), "status": rc.status,

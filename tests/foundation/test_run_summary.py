@@ -18,7 +18,8 @@ def test_counts_since_the_run_began(tmp_path):
         posting_ledger.start(con, "orders", "OLD", "h")
         posting_ledger.posted(con, "orders", "OLD", "SO0")
         con.execute("UPDATE ops.posting_ledger SET updated_at = now() - INTERVAL 2 DAY")  # an earlier run's
-    since = datetime.now(UTC) - timedelta(seconds=1)
+    # the ledger stamps rows with the warehouse clock (now()); `since` marks the run start on that same clock
+    since = datetime.now(UTC) - timedelta(seconds=1)  # clock-ok
     with warehouse.write() as con:
         for n in range(3):
             posting_ledger.start(con, "orders", f"A{n}", "h")
