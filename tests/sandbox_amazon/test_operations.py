@@ -128,7 +128,11 @@ def test_orders_2026(client, recorder, models) -> None:
     models.validate(ORDERS26, "getOrder", 200, recorder.last[3])
 
 
-def test_requested_reports_finish_and_download(client, recorder, models, sandbox) -> None:
+def test_requested_reports_finish_and_download(client, recorder, models, sandbox, monkeypatch) -> None:
+    from sage_amazon.sandbox.amazon import reports_api
+
+    queue_seconds = reports_api.QUEUE_SECONDS
+    monkeypatch.setattr(reports_api, "QUEUE_SECONDS", 3600.0)  # not yet DONE however slow the machine is
     reports = client(Reports)
     kinds = ["GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL", "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL",
              "GET_AMAZON_FULFILLED_SHIPMENTS_DATA_GENERAL", "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA",
@@ -141,6 +145,7 @@ def test_requested_reports_finish_and_download(client, recorder, models, sandbox
     first = reports.get_report(ids[kinds[0]]).payload
     models.validate(REPORTS, "getReport", 200, recorder.last[3])
     assert first["processingStatus"] in ("IN_QUEUE", "IN_PROGRESS")
+    monkeypatch.setattr(reports_api, "QUEUE_SECONDS", queue_seconds)
     for kind, report_id in ids.items():
         done = wait_for(lambda rid=report_id: (r := reports.get_report(rid).payload)["processingStatus"] == "DONE"
                         and r)
