@@ -625,14 +625,16 @@ def _record_days(flow: str, record_keys: list[str]) -> list[str]:
         from datetime import UTC, datetime
 
         return [datetime.now(UTC).date().isoformat()]
-    if flow != "orders" or not record_keys:
+    from sage_amazon.returns.replay import DAYS_OF  # the returns flows: return days, refunds' posted days
+
+    if (flow != "orders" and flow not in DAYS_OF) or not record_keys:
         return []
     from sage_amazon import config
     from sage_amazon.orders.partitions import days_of_orders
     from sage_amazon.warehouse import Warehouse
 
     with Warehouse(config.load().warehouse_path).write() as con:  # the live file, not the readers' snapshot
-        return days_of_orders(con, record_keys)
+        return DAYS_OF.get(flow, days_of_orders)(con, record_keys)
 
 
 # ---- one settlement (`sage-amazon settlement import`) ---------------------------------------------------
