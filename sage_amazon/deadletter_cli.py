@@ -14,30 +14,19 @@ def deadletter() -> None:
 
 def known_flows() -> tuple[str, ...]:
     """The flows that write dead letters (the assets' dead-letter tags; a test keeps both in step)."""
-    from sage_amazon.amazon.shipment_confirmation import FLOW as MFN_SHIPMENTS
-    from sage_amazon.inventory.adjust import FLOW as FBA_ADJUSTMENTS
-    from sage_amazon.inventory.push import FLOW as MFN_QUANTITIES
-    from sage_amazon.ledger.posting import DEAD_LETTER_FLOW as SETTLEMENT
-    from sage_amazon.orders.load import FLOW as ORDERS
-    from sage_amazon.orders.load import SHIPMENT_FLOW as ORDER_SHIPMENTS
-    from sage_amazon.returns.credit_notes import FLOW as REFUND_CREDIT_NOTES
-    from sage_amazon.returns.restock import FLOW as RETURN_RECEIPTS
+    from sage_amazon.cockpit import deadletters as cockpit
 
-    return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS, FBA_ADJUSTMENTS,
-                              MFN_QUANTITIES, RETURN_RECEIPTS, REFUND_CREDIT_NOTES}))
+    return cockpit.known_flows()
 
 
 def _check_flow(con, flow: str | None) -> None:
     """An unknown --flow is a mistake, not "no dead letters": say so, with the flows there are."""
-    if flow is None:
-        return
-    from sage_amazon import deadletters
+    from sage_amazon.cockpit import deadletters as cockpit
 
-    deadletters.ensure(con)
-    recorded = {r[0] for r in con.execute("SELECT DISTINCT flow FROM ops.dead_letters").fetchall()}
-    known = sorted(set(known_flows()) | recorded)
-    if flow not in known:
-        raise click.BadParameter(f"unknown flow {flow!r}; the flows are {', '.join(known)}", param_hint="'--flow'")
+    try:
+        cockpit.check_flow(con, flow)
+    except cockpit.UnknownFlow as exc:
+        raise click.BadParameter(str(exc), param_hint="'--flow'") from None
 
 
 def _warehouse():
@@ -106,11 +95,13 @@ def replay_command(flow: str | None, reason: str | None) -> None:
         ok = replay_flows(sorted(by_flow), by_flow)
     except RunStopped as stop:  # SIGTERM / Ctrl-C, or a pool slot never granted
         finish_stopped(stop)
-    with warehouse.write() as con:
-        still = {(d.flow, d.record_key) for d in deadletters.open_letters(con, flow=flow, reason=reason)}
-    resolved = [d for d in before if (d.flow, d.record_key) not in still]
+    with warehouse.write() as con:  # every open letter of the replayed flows: a new reason no longer matches --reason
+        now = {(d.flow, d.record_key): d for d in deadletters.open_letters(con) if d.flow in by_flow}
+    resolved = [d for d in before if (d.flow, d.record_key) not in now]
+    still = [now[(d.flow, d.record_key)] for d in before if (d.flow, d.record_key) in now]
     click.echo(f"{len(resolved)} resolved, {len(still)} still open.")
-    for d in before:
-        if (d.flow, d.record_key) in still:
-            click.echo(f"  still open: {d.flow} {d.record_key}: {d.reason[:100]}")
+    for d in resolved:
+        click.echo(f"  resolved: {d.flow} {d.record_key}")
+    for d in still:  # under the reason it has now, which may not be the one it was replayed for
+        click.echo(f"  still open: {d.flow} {d.record_key}: {d.reason[:100]}")
     exit_now(0 if ok else 1)

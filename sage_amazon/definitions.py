@@ -13,7 +13,8 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets import inventory, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
+from assets import cockpit, inventory, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
+from assets.cockpit.definitions import defs as cockpit_defs  # noqa: E402
 from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
 from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
 from assets.orders.definitions import defs as orders_defs  # noqa: E402
@@ -32,6 +33,7 @@ FLOWS = {
     reference.FLOW: reference_defs,
     inventory.FLOW: inventory_defs,
     returns.FLOW: returns_defs,
+    cockpit.FLOW: cockpit_defs,
 }
 
 

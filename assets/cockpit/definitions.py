@@ -1,0 +1,17 @@
+"""The cockpit flow as one unit: open dead letters per flow and their replay from the UI."""
+
+import dagster as dg
+
+from assets.cockpit import FLOW, assets
+from assets.flow import flow_definitions
+from sensors import cockpit as automation
+
+
+def defs() -> dg.Definitions:
+    return flow_definitions(
+        FLOW,
+        owners=["team:operations", "team:finance"],
+        assets=[assets.open_dead_letters],
+        jobs=[automation.cockpit_job, automation.deadletter_replay_job],
+        schedules=[automation.cockpit_schedule],
+    )
