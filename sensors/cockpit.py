@@ -11,7 +11,7 @@ from resources.warehouse import WarehouseResource
 cockpit_job = dg.define_asset_job(
     "cockpit_job",
     selection=dg.AssetSelection.groups(cockpit.FLOW),
-    description="The cockpit's tables and numbers: open dead letters per flow",
+    description="The cockpit's tables and numbers: the settlements overview, per-flow counts, open dead letters",
     tags={FLOW_TAG: cockpit.FLOW},
     executor_def=dg.in_process_executor,
 )

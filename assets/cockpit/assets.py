@@ -49,3 +49,67 @@ def open_dead_letters(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         md = dead_letter_metadata(con)
     context.log.info(f"{md['open_total'].value} open dead letter(s)")
     return dg.MaterializeResult(metadata=md)
+
+
+SETTLEMENT_ROWS = 100  # newest first in the UI; marts.settlement_overview holds them all
+
+
+def _day(value) -> str:
+    return f"{value:%Y-%m-%d}" if value is not None else ""
+
+
+def _money(value) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def overview_metadata(overview) -> dict:
+    """Numbers as numbers (ints; a float beside each exact Decimal text, for the plots) and the tables."""
+    settlements_schema = dg.TableSchema(columns=[
+        dg.TableColumn(name, "string") for name in
+        ("settlement", "marketplace", "period", "deposit_date", "currency", "total", "deposit", "difference",
+         "journals_posted", "sage_numbers", "status", "reason")])
+    settlement_records = [dg.TableRecord({
+        "settlement": r["settlement_id"], "marketplace": r["marketplace"] or "",
+        "period": f"{_day(r['settlement_start'])} – {_day(r['settlement_end'])}" if r["settlement_start"] else "",
+        "deposit_date": _day(r["deposit_date"]), "currency": r["currency"] or "",
+        "total": _money(r["total_amount"]), "deposit": _money(r["deposit"]), "difference": _money(r["difference"]),
+        "journals_posted": f"{r['journals_posted']} of {r['journals']}", "sage_numbers": r["sage_numbers"] or "",
+        "status": r["status"], "reason": r["reason"] or ""}) for r in overview.settlements[:SETTLEMENT_ROWS]]
+    flows_schema = dg.TableSchema(columns=[
+        dg.TableColumn("flow", "string"), dg.TableColumn("posted", "int"), dg.TableColumn("failed", "int"),
+        dg.TableColumn("sending", "int"), dg.TableColumn("open_dead_letters", "int")])
+    md: dict = {
+        "dagster/row_count": dg.MetadataValue.int(len(overview.settlements)),
+        "settlements": dg.MetadataValue.table(settlement_records, schema=settlements_schema),
+        "flows": dg.MetadataValue.table([dg.TableRecord(dict(r)) for r in overview.flows], schema=flows_schema),
+    }
+    for status, n in overview.status_counts().items():
+        md[f"settlements {status}"] = dg.MetadataValue.int(n)
+    for currency, sums in sorted(overview.totals_by_currency().items()):
+        for what, amount in sums.items():
+            md[f"{what} {currency}"] = dg.MetadataValue.text(f"{amount:.2f}")  # exact
+            md[f"{what} {currency} (plot)"] = dg.MetadataValue.float(float(amount))  # for the Plots tab only
+    for row in overview.flows:
+        md[f"posted {row['flow']}"] = dg.MetadataValue.int(row["posted"])
+        md[f"failed {row['flow']}"] = dg.MetadataValue.int(row["failed"])
+        md[f"dead letters {row['flow']}"] = dg.MetadataValue.int(row["open_dead_letters"])
+    return md
+
+
+@dg.asset(
+    kinds={"duckdb"}, pool=pools.DUCKDB_WRITE,
+    metadata={"dagster/table_name": "marts.settlement_overview"},
+    description="What finance opens first: one row per settlement (marketplace, period, deposit date, total, "
+                "deposit, currency, tied-out difference, journals posted and their Sage numbers, status: posted, "
+                "on hold, blocked or waiting, with the reason), settlements per status and totals per currency "
+                "as numbers for the Plots tab; per flow, records posted, failed and dead-lettered "
+                "(marts.flow_overview). `sage-amazon cockpit export` writes it to xlsx.",
+)
+def settlement_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon.cockpit import overview
+
+    with warehouse.write() as con:
+        result = overview.refresh(con)
+    counts = result.status_counts()
+    context.log.info(", ".join(f"{n} {status}" for status, n in counts.items()) + " settlement(s)")
+    return dg.MaterializeResult(metadata=overview_metadata(result))

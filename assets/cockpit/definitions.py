@@ -11,7 +11,7 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:operations", "team:finance"],
-        assets=[assets.open_dead_letters],
+        assets=[assets.open_dead_letters, assets.settlement_overview],
         jobs=[automation.cockpit_job, automation.deadletter_replay_job],
         schedules=[automation.cockpit_schedule],
     )
