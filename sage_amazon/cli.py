@@ -229,6 +229,12 @@ except ImportError:  # pragma: no cover - until the settlement flow lands
 if settlement_group is not None:
     main.add_command(settlement_group)
 
+from sage_amazon.cockpit.cli import cockpit_group, settlement_export_command  # noqa: E402
+
+main.add_command(cockpit_group)
+if settlement_group is not None:
+    settlement_group.add_command(settlement_export_command)
+
 from sage_amazon.amazon.subscriptions import amazon_group  # noqa: E402
 from sage_amazon.deadletter_cli import deadletter  # noqa: E402
 
