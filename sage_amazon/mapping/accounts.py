@@ -24,6 +24,8 @@ REVENUE_SOURCES = ("settlement", "sage_invoices")
 INVOICED_ROLES = ("sales", "shipping_income", "gift_wrap_income", "promotions")
 # taxes collected from the buyer (ItemPrice lines); what Amazon withholds (marketplace facilitator) is not invoiced
 COLLECTED_TAX = ("Tax", "ShippingTax", "GiftWrapTax")
+# the roles of that collected tax: tax_payable, or tax_collected where facilitator tax is posted gross (US)
+COLLECTED_TAX_ROLES = ("tax_payable", "tax_collected")
 # order lines whose role is checked at load: in sage_invoices mode none may reach an income account
 ORDER_PROBES = (("Order", "ItemPrice", "Principal"), ("Order", "ItemPrice", "Shipping"),
                 ("Order", "ItemPrice", "GiftWrap"), ("Order", "Promotion", "Principal"),
@@ -267,7 +269,7 @@ def _invoiced_to_receivables(rules: list[Rule], documents: str) -> list[Rule]:
     out = []
     for rule in rules:
         refund = "refund" in rule.transaction_type.lower() and rule.amount_type.lower() == "itemprice"
-        collected_tax = rule.role == "tax_payable" and rule.amount_type.lower() == "itemprice" and \
+        collected_tax = rule.role in COLLECTED_TAX_ROLES and rule.amount_type.lower() == "itemprice" and \
             rule.description in COLLECTED_TAX
         if rule.role in INVOICED_ROLES or collected_tax or (refund and documents == "credit_notes"):
             rule = Rule(rule.no, "receivables", rule.transaction_type, rule.amount_type, rule.description,

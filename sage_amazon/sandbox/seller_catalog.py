@@ -126,6 +126,8 @@ ACCOUNTS = (
     ("2210", "VAT payable"),
     ("2220", "GST/HST payable (Canada)"),
     ("2230", "IVA payable (Mexico)"),
+    ("2240", "Sales tax collected by Amazon"),  # US marketplace facilitator tax, gross
+    ("2245", "Sales tax remitted by Amazon"),
     ("2500", "Amazon Lending loan"),
     ("2990", "Suspense"),
     ("4000", "Product sales"),

@@ -48,6 +48,8 @@ def test_public_v2_sample_balances_with_expected_accounts():
         "4010": D("7.99"),     # shipping charged to the buyer
         "4060": D("-129.99"),  # refund of principal
         "4500": D("18.75"),    # Refund Reimbursal
+        "2240": D("10.40"),    # US sales tax Amazon collected (facilitator tax, posted gross) ...
+        "2245": D("-10.40"),   # ... and withheld to remit (MarketplaceFacilitatorVAT-Principal)
         "1220": D("400.44"),   # reserve released 820.44, withheld 420.00
         "6100": D("-56.68"),   # commissions, refund commission back, admin fee
         "6110": D("-27.84"),   # FBA fees incl. the low-inventory-level fee and the shipping chargeback 7.99

@@ -24,11 +24,13 @@ def test_lines_keep_their_own_marketplace():
     assert (p.summary.marketplace, p.summary.marketplace_name) == ("US", "amazon.com")
     assert _lines(p, "4000") == {("AMZ 90000000020 US sales", D("100.00")), ("AMZ 90000000020 CA sales", D("120.00")),
                                  ("AMZ 90000000020 MX sales", D("50.00"))}
-    # Canadian GST/HST and Mexican IVA in their own accounts; US tax collected and withheld net to zero
+    # Canadian GST/HST and Mexican IVA in their own accounts; US tax collected and withheld posted gross
     assert _lines(p, "2220") == {("AMZ 90000000020 CA tax", D("15.60"))}
     assert _lines(p, "2230") == {("AMZ 90000000020 MX tax", D("8.00"))}
     assert _lines(p, "2200") == set()
-    assert _lines(p, "6140") == {("AMZ 90000000020 US subscriptio", D("-39.99"))}  # X3 keeps 30 characters
+    assert {amount for _, amount in _lines(p, "2240")} == {D("8.00")}  # collected from the buyer
+    assert {amount for _, amount in _lines(p, "2245")} == {D("-8.00")}  # withheld by Amazon to remit
+    assert _lines(p, "6140") == {("AMZ 90000000020 US subscription", D("-39.99"))}  # whole: X3's writer keeps 30
     assert [j.reference for j in p.journals] == ["AMZ-90000000020-202606"]
     assert p.reconciliation["variance"] == 0 and p.reconciliation["clearing_balance"] == 0
 
