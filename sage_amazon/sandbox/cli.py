@@ -34,8 +34,8 @@ def sandbox() -> None:
               help="Also stop when the process that started this one exits (e.g. make, a supervisor).")
 @click.option("--regions/--one-host", default=True, show_default=True,
               help="Serve NA, EU and FE on their own ports (the Amazon port + 1, 2, 3), strict as Amazon, and "
-                   "configure one account per region (SAGE_AMAZON_ACCOUNTS_FILE); --one-host: only the "
-                   "all-regions host, one account (SP_API_ENDPOINT), which Amazon does not have.")
+                   "configure one account per region (SAGE_AMAZON_ACCOUNTS_FILE); --one-host: only the Amazon "
+                   "port, which is the NA host, and one NA account (SP_API_ENDPOINT, NA marketplaces).")
 def up_command(
     seed: int,
     time_scale: float | None,

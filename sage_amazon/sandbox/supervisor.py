@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -122,22 +122,27 @@ def region_ports(amazon_port: int) -> dict[str, int]:
     return {region: amazon_port + i for i, region in enumerate(REGIONS, 1)}
 
 
-def regional_env(env: dict[str, str], ports: dict[str, int], accounts_file: Path) -> dict[str, str]:
+def regional_env(env: dict[str, str], ports: dict[str, int | str], accounts_file: Path,
+                 marketplaces: Iterable[str] | None = None) -> dict[str, str]:
     """Point the product at one account per region (the sandbox's regional hosts, strict as Amazon's): writes
     the accounts file (SAGE_AMAZON_ACCOUNTS_FILE) and puts each region's refresh token in its own variable.
-    SP_API_ENDPOINT stays the all-regions host for tools that read one endpoint; the product's flows do not."""
+    ports: region -> port on 127.0.0.1, or the host's URL; marketplaces: the seller's (default: the sandbox
+    seller's, seller_catalog). SP_API_ENDPOINT stays the main port (the NA host) for tools that read one
+    endpoint; SP_API_MARKETPLACES becomes every account's marketplaces."""
     import yaml
 
     from sage_amazon.sandbox.amazon.credentials import REGION_REFRESH_TOKENS
     from sage_amazon.sandbox.amazon.regions import REGION_MARKETPLACES
+    from sage_amazon.sandbox.seller_catalog import DEFAULT_MARKETPLACE_IDS
 
-    wanted = [m.strip() for m in (env.get("SP_API_MARKETPLACES") or config.get("SP_API_MARKETPLACES")).split(",")]
+    wanted = list(marketplaces or DEFAULT_MARKETPLACE_IDS)
     entries = []
     for region in REGIONS:
         mps = [m for m in wanted if m in REGION_MARKETPLACES[region]]
         if not mps:
             continue
-        url = f"http://127.0.0.1:{ports[region]}"
+        host = ports[region]
+        url = host if isinstance(host, str) else f"http://127.0.0.1:{host}"
         entries.append({"name": f"sandbox-{region.lower()}", "region": region, "endpoint": url,
                         "lwa_endpoint": f"{url}/auth/o2/token", "marketplaces": mps,
                         "refresh_token_env": f"SP_API_REFRESH_TOKEN_{region}"})
@@ -145,6 +150,7 @@ def regional_env(env: dict[str, str], ports: dict[str, int], accounts_file: Path
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     accounts_file.write_text(yaml.safe_dump({"accounts": entries}, sort_keys=False))
     env["SAGE_AMAZON_ACCOUNTS_FILE"] = str(accounts_file)
+    env["SP_API_MARKETPLACES"] = ",".join(m for entry in entries for m in entry["marketplaces"])
     return env
 
 

@@ -151,6 +151,49 @@ def test_fba_inventory_per_marketplace_on_its_host(regional_api) -> None:  # noq
     assert {r["marketplace_id"] for r in rows} == {US, UK, DE}
 
 
+def test_the_product_sends_no_cross_region_request(regional, regional_api, tmp_path: Path) -> None:  # noqa: ANN001
+    """Issue 13: configured for an NA and an EU account on separate regional hosts, the product's extraction
+    (orders by search, v0 and by id, the all-orders report, settlement discovery, FBA inventory) sends each
+    request to its region's host: the hosts, which refuse a foreign marketplace or token with 403 as Amazon
+    does and count what they refuse (Sandbox.refused, GET /_sandbox/requests), refused nothing, and both
+    regions were asked."""
+    import httpx
+
+    from sage_amazon.inventory import fba
+    from sage_amazon.ledger import intake
+    from tests.regional import admitted_by_region, cross_region_refusals
+
+    sb, api = regional, regional_api
+    refused_before, admitted_before = cross_region_refusals(sb), admitted_by_region(sb)
+    end = datetime.now(UTC) - timedelta(minutes=5)  # clock-ok the sandbox runs on the real clock here
+    extract = orders.search_orders(api, end - timedelta(days=3), end)
+    ids = {m: next(o["amazon_order_id"] for o in extract.orders if o["marketplace_id"] == m) for m in (US, UK)}
+    orders.get_orders_v0(api, end - timedelta(days=1), end)
+    orders.get_orders_2026(api, list(ids.values()))  # by id, no marketplace hint: each account in turn
+    reports.fetch_reports(api, orders.ALL_ORDERS_REPORT, [(end - timedelta(days=2), end)], poll_seconds=0.2)
+    intake.discover(api, tmp_path / "raw", max_downloads=5)
+    fba.fetch_all(api, api.settings.marketplaces, end.date())
+    admitted = admitted_by_region(sb)
+    assert admitted.get("NA", 0) > admitted_before.get("NA", 0) and admitted.get("EU", 0) > admitted_before.get("EU", 0)
+    assert admitted.get("FE", 0) == admitted_before.get("FE", 0)  # the seller has no FE account
+    # an order asked by id of the other region's host is a 404 there (not a refusal), as on Amazon
+    assert cross_region_refusals(sb) == refused_before == {}
+    # the count is real: what a mixed client sends is refused and counted
+    eu = sb.region_urls["EU"]
+    token = httpx.post(f"{eu}/auth/o2/token", data={"grant_type": "refresh_token",
+                                                    "refresh_token": credentials.REGION_REFRESH_TOKENS["EU"],
+                                                    "client_id": credentials.LWA_APP_ID,
+                                                    "client_secret": credentials.LWA_CLIENT_SECRET}).json()
+    mixed = httpx.get(f"{eu}/orders/v0/orders", params={"MarketplaceIds": f"{US},{UK}",
+                                                        "CreatedAfter": "2026-01-01T00:00:00Z"},
+                      headers={"x-amz-access-token": token["access_token"]})
+    assert mixed.status_code == 403
+    served = httpx.get(f"{sb.base_url}/_sandbox/requests").json()
+    assert served["refused"] == {"EU": 1} and served["admitted"]["EU"]["searchOrders"] >= 1
+    with sb.world.lock:
+        sb.refused.clear()  # the module's sandbox stays clean for the other tests
+
+
 def test_sandbox_up_regions_writes_one_account_per_region_with_marketplaces(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from sage_amazon.sandbox import supervisor

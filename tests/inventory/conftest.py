@@ -14,6 +14,7 @@ import pytest
 
 from sage_amazon.sandbox.amazon import credentials
 from tests import postgres as pg_server
+from tests.regional import regional_accounts
 
 MARKETPLACES = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
 ANCHOR = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)  # the seller's clock (Amazon sandbox)
@@ -66,7 +67,9 @@ def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with running_sandbox(tmp_path_factory.mktemp("amazon"), seed=42, time_scale=50, sqs_endpoint=None,
                          ticking=False, history_days=3, now=ANCHOR, clock=lambda: ANCHOR,
-                         inventory_page_size=4) as sb:
+                         inventory_page_size=4) as sb, \
+            regional_accounts(sb, tmp_path_factory.mktemp("accounts")) as accounts_file:
+        sb.accounts_file = accounts_file  # NA and EU accounts, each on its region's host
         yield sb
 
 
@@ -97,6 +100,7 @@ def sp_api_resource(amazon: Any) -> Any:
     return SpApiResource(endpoint=amazon.base_url, lwa_endpoint=amazon.lwa_url,
                          refresh_token=credentials.SP_API_REFRESH_TOKEN, lwa_app_id=credentials.LWA_APP_ID,
                          lwa_client_secret=credentials.LWA_CLIENT_SECRET, marketplaces=MARKETPLACES,
+                         accounts_file=amazon.accounts_file,
                          max_attempts=3, timeout_seconds=10, limiter_dir="memory")
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from sage_amazon.inventory import adjust, push, rules, stock
 from tests.inventory.conftest import materialize, query, sp_api_resource, today
+from tests.regional import regional_accounts
 
 MPS = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9")
 MFN_SKUS = ("NW-KNIFE-MT", "NW-MAP-KIT")
@@ -24,7 +25,9 @@ def amazon_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     with running_sandbox(tmp_path_factory.mktemp("amazon-live"), seed=7, time_scale=50, sqs_endpoint=None,
-                         history_days=2) as sb:
+                         history_days=2) as sb, \
+            regional_accounts(sb, tmp_path_factory.mktemp("accounts")) as accounts_file:
+        sb.accounts_file = accounts_file
         yield sb
 
 

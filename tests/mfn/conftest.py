@@ -14,6 +14,7 @@ import pytest
 
 from sage_amazon.sandbox.amazon import credentials
 from tests import postgres as pg_server
+from tests.regional import regional_accounts
 
 SERVER_URL = pg_server.SERVER_URL
 MARKETPLACES = "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9"
@@ -67,8 +68,10 @@ def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     with running_sandbox(tmp_path_factory.mktemp("amazon"), seed=42, time_scale=50, sqs_endpoint=None,
-                         ticking=False, history_days=10, now=ANCHOR, clock=lambda: ANCHOR) as sb:
+                         ticking=False, history_days=10, now=ANCHOR, clock=lambda: ANCHOR) as sb, \
+            regional_accounts(sb, tmp_path_factory.mktemp("accounts")) as accounts_file:
         sb.confirmations = ConfirmCounter(sb.world)
+        sb.accounts_file = accounts_file  # NA and EU accounts, each on its region's host
         yield sb
 
 
@@ -81,15 +84,19 @@ def _fresh_token_cache() -> None:
     access_token_client.grantless_cache.clear()
 
 
-def orders_v0(base_url: str, marketplace_id: str = "ATVPDKIKX0DER") -> Any:
-    """A python-amazon-sp-api Orders v0 client on the sandbox (only endpoint and LWA endpoint differ)."""
+def orders_v0(amazon: Any, marketplace_id: str = "ATVPDKIKX0DER") -> Any:
+    """A python-amazon-sp-api Orders v0 client on the sandbox host of the marketplace's region, with that region's
+    refresh token (only endpoint and LWA endpoint differ from Amazon)."""
     from sp_api.api import OrdersV0
     from sp_api.auth import AccessTokenClient
+
+    region = "NA" if REGION[marketplace_id] == "us-east-1" else "EU"
+    base_url = amazon.region_urls[region]
 
     token_client = type("SandboxTokenClient", (AccessTokenClient,), {
         "scheme": "http://", "host": base_url.split("://", 1)[1], "path": "/auth/o2/token"})
     marketplace = SimpleNamespace(endpoint=base_url, marketplace_id=marketplace_id, region=REGION[marketplace_id])
-    creds = {"refresh_token": credentials.SP_API_REFRESH_TOKEN, "lwa_app_id": credentials.LWA_APP_ID,
+    creds = {"refresh_token": credentials.REGION_REFRESH_TOKENS[region], "lwa_app_id": credentials.LWA_APP_ID,
              "lwa_client_secret": credentials.LWA_CLIENT_SECRET}
     return OrdersV0(marketplace, credentials=creds, auth_token_client_class=token_client)
 
@@ -104,7 +111,7 @@ def amazon_resources(amazon: Any, tmp_path: Path) -> dict[str, Any]:
         "sp_api": SpApiResource(endpoint=amazon.base_url, lwa_endpoint=amazon.lwa_url,
                                 refresh_token=credentials.SP_API_REFRESH_TOKEN, lwa_app_id=credentials.LWA_APP_ID,
                                 lwa_client_secret=credentials.LWA_CLIENT_SECRET, marketplaces=MARKETPLACES,
-                                max_attempts=3, timeout_seconds=10),
+                                max_attempts=3, timeout_seconds=10, accounts_file=amazon.accounts_file),
         "warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), lock_timeout_seconds=30),
     }
 

@@ -12,6 +12,7 @@ import pytest
 from sage_amazon import posting_ledger
 from sage_amazon.amazon import shipment_confirmation as sc
 from sage_amazon.sandbox.sage500 import ship_order
+from tests.regional import regional_accounts
 
 from .conftest import ANCHOR, ConfirmCounter
 from .test_mfn_shipments import from_amazon, mfn_unshipped
@@ -24,8 +25,10 @@ def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     with running_sandbox(tmp_path_factory.mktemp("amazon-outage"), seed=42, time_scale=50, sqs_endpoint=None,
-                         ticking=False, history_days=10, now=ANCHOR, clock=lambda: ANCHOR) as sb:
+                         ticking=False, history_days=10, now=ANCHOR, clock=lambda: ANCHOR) as sb, \
+            regional_accounts(sb, tmp_path_factory.mktemp("accounts")) as accounts_file:
         sb.confirmations = ConfirmCounter(sb.world)
+        sb.accounts_file = accounts_file
         yield sb
 
 

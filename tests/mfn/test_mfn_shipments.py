@@ -61,7 +61,7 @@ def materialize(resources: dict[str, Any]) -> dict[str, Any]:
 
 
 def amazon_status(amazon: Any, order_id: str, marketplace_id: str) -> str:
-    return orders_v0(amazon.base_url, marketplace_id).get_order(order_id).payload["OrderStatus"]
+    return orders_v0(amazon, marketplace_id).get_order(order_id).payload["OrderStatus"]
 
 
 def ledger(resources: dict[str, Any]) -> duckdb.DuckDBPyConnection:
@@ -85,7 +85,7 @@ def test_sage_shipments_are_confirmed_to_amazon_once(amazon, sage500_db, target,
     assert amazon_status(amazon, gb["id"], "A1F83G8C2ARO7P") == "Shipped"
     assert amazon.confirmations.for_order(us["id"]) == [(us["id"], "UPS", "1ZSAGE0000000001")]
     assert amazon.confirmations.for_order(gb["id"]) == [(gb["id"], "Best Way", "BW-778899")]  # carrierName of Other
-    items = orders_v0(amazon.base_url).get_order_items(us["id"]).payload["OrderItems"]
+    items = orders_v0(amazon).get_order_items(us["id"]).payload["OrderItems"]
     assert all(i["QuantityShipped"] == i["QuantityOrdered"] for i in items)
     assert not target.unpushed_shipments()  # marked pushed in Sage
 

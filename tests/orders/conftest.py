@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from tests.regional import regional_accounts
+
 _CACHE: dict[str, tuple[list, list]] = {}
 
 
@@ -93,12 +95,13 @@ def _resources(amazon, x3, data_dir: Path) -> dict[str, Any]:
     from resources.sp_api import SpApiResource
     from resources.warehouse import WarehouseResource
 
-    env = amazon.env
+    env = amazon.env  # the NA account; with amazon.accounts_file (regional_accounts) NA and EU on their hosts
     resources: dict[str, Any] = {
         "sp_api": SpApiResource(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
                                 refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
                                 lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=env["SP_API_MARKETPLACES"],
-                                report_poll_seconds=0.2, max_attempts=10),
+                                report_poll_seconds=0.2, max_attempts=10,
+                                accounts_file=getattr(amazon, "accounts_file", "")),
         "warehouse": WarehouseResource(path=str(data_dir / "warehouse" / "sage_amazon.duckdb")),
     }
     if x3 is not None:
@@ -120,7 +123,8 @@ def order_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
     monkeypatch.setenv("SAGE_AMAZON_TARGET", "x3")
     monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR", raising=False)
     with running_sandbox(tmp_path, history_days=6, time_scale=20.0) as amazon, running_x3(tmp_path) as x3, \
-            dg.instance_for_test() as instance:
+            dg.instance_for_test() as instance, regional_accounts(amazon, tmp_path) as accounts_file:
+        amazon.accounts_file = accounts_file  # US on the NA host, UK and DE on the EU host
         yield Env(amazon, x3, data_dir, _resources(amazon, x3, data_dir), instance)
 
 
@@ -130,8 +134,9 @@ def days_back(n: int) -> date:
 
 @pytest.fixture()
 def sqs_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
-    """Like order_env, plus a local SQS (moto) receiving the sandbox's notifications."""
+    """Like order_env, plus a local SQS (moto) receiving the sandbox's notifications (resource orders_queue)."""
     from resources.notifications import SqsResource
+    from sage_amazon.amazon.queues import flow_queue_url
     from sage_amazon.sandbox.amazon.server import free_port, running_sandbox
     from sage_amazon.sandbox.sqs import SqsServer
     from sage_amazon.sandbox.x3 import running_x3
@@ -144,9 +149,11 @@ def sqs_env(tmp_path, monkeypatch, fresh_limiters) -> Iterator[Env]:
     queue_url = server.start()
     try:
         with running_sandbox(tmp_path, history_days=2, time_scale=20.0, sqs_endpoint=server.endpoint) as amazon, \
-                running_x3(tmp_path) as x3, dg.instance_for_test() as instance:
+                running_x3(tmp_path) as x3, dg.instance_for_test() as instance, \
+                regional_accounts(amazon, tmp_path) as accounts_file:
+            amazon.accounts_file = accounts_file
             resources = _resources(amazon, x3, data_dir)
-            resources["sqs"] = SqsResource(queue_url=queue_url)
+            resources["orders_queue"] = SqsResource(queue_url=flow_queue_url(queue_url, "orders"))
             _connect(amazon.env, queue_url)  # Amazon sends nothing before the product's own setup
             yield Env(amazon, x3, data_dir, resources, instance)
     finally:

@@ -5,18 +5,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sage_amazon.amazon import orders as amazon
-from sage_amazon.amazon.client import RateLimiters, SpApi, SpApiSettings
+from sage_amazon.amazon.accounts import RegionalSpApi, load
+from sage_amazon.amazon.client import RateLimiters, SpApi
 from sage_amazon.mapping.orders import marketplace_by_channel
 from tests.orders.conftest import days_back
 
 
 def _api(env):
-    e = env.amazon.env
-    return SpApi(SpApiSettings(endpoint=e["SP_API_ENDPOINT"], lwa_endpoint=e["SP_API_LWA_ENDPOINT"],
-                               refresh_token=e["SP_API_REFRESH_TOKEN"], lwa_app_id=e["LWA_APP_ID"],
-                               lwa_client_secret=e["LWA_CLIENT_SECRET"],
-                               marketplaces=tuple(e["SP_API_MARKETPLACES"].split(","))),
-                 limiters=RateLimiters(scale=20.0))
+    """The seller's NA (US) and EU (UK, DE) accounts, each on its region's sandbox host."""
+    limiters = RateLimiters(scale=20.0)
+    return RegionalSpApi([(a, SpApi(a.settings, limiters=limiters)) for a in load(env.amazon.accounts_file)])
 
 
 def _lines(extract):

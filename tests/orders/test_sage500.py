@@ -10,6 +10,7 @@ from sqlalchemy import text
 from resources.sage import SageResource
 from tests import postgres as pg_server
 from tests.orders.conftest import Env, _resources, days_back
+from tests.regional import regional_accounts
 
 
 @pytest.fixture()
@@ -23,7 +24,8 @@ def sage500_env(tmp_path, monkeypatch, fresh_limiters):
     monkeypatch.setenv("SAGE_AMAZON_TARGET", "sage500")
     monkeypatch.delenv("SAGE_AMAZON_MAPPING_DIR", raising=False)
     with running_sandbox(tmp_path, history_days=4, time_scale=20.0) as amazon, sandbox_database(pg_server.SERVER_URL) as db, \
-            dg.instance_for_test() as instance:
+            dg.instance_for_test() as instance, regional_accounts(amazon, tmp_path) as accounts_file:
+        amazon.accounts_file = accounts_file  # US on the NA host, UK and DE on the EU host
         resources = _resources(amazon, None, data_dir)
         resources["sage"] = SageResource(target="sage500", sage500_db_url=str(db.url))
         yield Env(amazon, None, data_dir, resources, instance), db

@@ -21,6 +21,16 @@ from sage_amazon.sandbox.amazon.server import free_port, running_sandbox
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "spapi-models"
 MARKETPLACE_REGION = {"ATVPDKIKX0DER": "us-east-1", "A1F83G8C2ARO7P": "eu-west-1", "A1PA6795UKMFR9": "eu-west-1"}
+SELLING_REGION = {"us-east-1": "NA", "eu-west-1": "EU", "us-west-2": "FE"}  # Amazon's SP-API region of each
+
+
+def region_url(sb: Any, marketplace_id: str) -> str:
+    """The sandbox host of the marketplace's region (the main port is NA's; EU and FE have their own)."""
+    return sb.region_urls[SELLING_REGION[MARKETPLACE_REGION[marketplace_id]]]
+
+
+def region_token(marketplace_id: str) -> str:
+    return credentials.REGION_REFRESH_TOKENS[SELLING_REGION[MARKETPLACE_REGION[marketplace_id]]]
 
 
 def settlement_amount(text: str) -> Decimal:
@@ -185,7 +195,9 @@ def _fresh_token_cache() -> None:
 @pytest.fixture
 def client(sandbox: Any, recorder: ResponseRecorder) -> Any:
     def factory(api_class: type, marketplace_id: str = "ATVPDKIKX0DER", **kwargs: Any) -> Any:
-        return make_client(api_class, sandbox.base_url, marketplace_id, **kwargs)
+        """A client of the marketplace's region: its host and its authorisation, as on Amazon."""
+        kwargs.setdefault("refresh_token", region_token(marketplace_id))
+        return make_client(api_class, region_url(sandbox, marketplace_id), marketplace_id, **kwargs)
 
     return factory
 

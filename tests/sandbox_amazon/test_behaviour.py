@@ -136,7 +136,7 @@ def test_ground_truth_endpoint_and_files(sandbox, tmp_path: Path) -> None:
 
 def test_state_survives_restart(tmp_path: Path) -> None:
     with running_sandbox(tmp_path, seed=5, history_days=15, time_scale=100) as sb:
-        order = sb.add_order("A1F83G8C2ARO7P")
+        order = sb.add_order("ATVPDKIKX0DER")  # the main port is the NA host
         token_count = len(sb.world.state["tokens"])
         client = make_client(Orders, sb.base_url)
         client.get_order(order["id"])

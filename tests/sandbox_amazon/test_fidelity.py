@@ -28,8 +28,14 @@ def token(base_url: str, **form: str) -> str:
     return res.json()["access_token"]
 
 
-def seller_token(base_url: str) -> str:
-    return token(base_url, grant_type="refresh_token", refresh_token=credentials.SP_API_REFRESH_TOKEN)
+def seller_token(base_url: str, refresh_token: str = credentials.SP_API_REFRESH_TOKEN) -> str:
+    return token(base_url, grant_type="refresh_token", refresh_token=refresh_token)
+
+
+def region_hosts(sb) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """(host, refresh token, marketplaces) of the seller's NA and EU authorisations: each region on its own host."""
+    return [(sb.region_urls[r], credentials.REGION_REFRESH_TOKENS[r], mps)
+            for r, mps in (("NA", "ATVPDKIKX0DER"), ("EU", "A1F83G8C2ARO7P,A1PA6795UKMFR9"))]
 
 
 def grantless_token(base_url: str, scope: str = "sellingpartnerapi::notifications") -> str:
@@ -109,15 +115,16 @@ def test_shipping_address_only_on_the_statuses_the_model_names(sandbox) -> None:
     """ordersV0.json Order.ShippingAddress: "only available for orders with the following status values:
     Unshipped, PartiallyShipped, Shipped and InvoiceUnconfirmed"."""
     now = sandbox.world.clock()
-    headers = {"x-amz-access-token": seller_token(sandbox.base_url)}
     seen: dict[str, set[bool]] = {}
-    for status in ("Pending", "Unshipped", "Shipped", "Canceled"):
-        res = httpx.get(f"{sandbox.base_url}/orders/v0/orders", headers=headers, params={
-            "MarketplaceIds": "ATVPDKIKX0DER,A1F83G8C2ARO7P,A1PA6795UKMFR9", "CreatedAfter": ago(now, days=89),
-            "OrderStatuses": status, "MaxResultsPerPage": "100"})
-        assert res.status_code == 200, res.text
-        for order in res.json()["payload"]["Orders"]:
-            seen.setdefault(order["OrderStatus"], set()).add("ShippingAddress" in order)
+    for url, refresh, mps in region_hosts(sandbox):
+        headers = {"x-amz-access-token": seller_token(url, refresh)}
+        for status in ("Pending", "Unshipped", "Shipped", "Canceled"):
+            res = httpx.get(f"{url}/orders/v0/orders", headers=headers, params={
+                "MarketplaceIds": mps, "CreatedAfter": ago(now, days=89),
+                "OrderStatuses": status, "MaxResultsPerPage": "100"})
+            assert res.status_code == 200, res.text
+            for order in res.json()["payload"]["Orders"]:
+                seen.setdefault(order["OrderStatus"], set()).add("ShippingAddress" in order)
     assert seen["Canceled"] == {False} and seen["Shipped"] == {True}
     assert seen.get("Pending", {False}) == {False} and seen.get("Unshipped", {True}) == {True}
 
@@ -207,11 +214,14 @@ def test_v1_settlement_report_removed_on_2026_11_11(tmp_path: Path) -> None:
                          ticking=False) as sb:
         headers = {"x-amz-access-token": seller_token(sb.base_url)}
 
-        def listed() -> list[dict]:
-            res = httpx.get(f"{sb.base_url}/reports/2021-06-30/reports", headers=headers,
-                            params={"reportTypes": f"{V2},{V1}", "pageSize": "100"})
-            assert res.status_code == 200, res.text
-            return res.json()["reports"]
+        def listed() -> list[dict]:  # every region's, each on its own host
+            found = []
+            for url, refresh, _ in region_hosts(sb):
+                res = httpx.get(f"{url}/reports/2021-06-30/reports", params={"reportTypes": f"{V2},{V1}",
+                                "pageSize": "100"}, headers={"x-amz-access-token": seller_token(url, refresh)})
+                assert res.status_code == 200, res.text
+                found += res.json()["reports"]
+            return found
 
         before = listed()
         v1 = [r for r in before if r["reportType"] == V1]
@@ -222,7 +232,8 @@ def test_v1_settlement_report_removed_on_2026_11_11(tmp_path: Path) -> None:
         after = listed()
         assert after and {r["reportType"] for r in after} == {V2}
         assert len(after) > len([r for r in before if r["reportType"] == V2])
-        gone = httpx.get(f"{sb.base_url}/reports/2021-06-30/reports/{v1[0]['reportId']}", headers=headers)
+        na_v1 = next(r for r in v1 if r["marketplaceIds"] == ["ATVPDKIKX0DER"])
+        gone = httpx.get(f"{sb.base_url}/reports/2021-06-30/reports/{na_v1['reportId']}", headers=headers)
         assert gone.status_code == 404
 
 
@@ -237,23 +248,29 @@ def test_client_library_still_reads_orders(sandbox, marketplace: str) -> None:
 def test_eu_v2_settlement_amounts_in_local_number_format(sandbox) -> None:
     """Amazon's changelog: the V2 flat-file settlement report shows the marketplace's local currency format,
     so Amazon.de amounts read 95,00 (1.250,00); Amazon.com and Amazon.co.uk keep 95.00."""
+    seen: set[str] = set()
+    for url, refresh, _ in region_hosts(sandbox):
+        headers = {"x-amz-access-token": seller_token(url, refresh)}
+        reports = httpx.get(f"{url}/reports/2021-06-30/reports", headers=headers,
+                            params={"reportTypes": V2, "pageSize": "100"}).json()["reports"]
+        _check_number_format(url, headers, reports, seen)
+    assert seen == {"ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
+
+
+def _check_number_format(url: str, headers: dict[str, str], reports: list[dict], seen: set[str]) -> None:
     import csv
     import gzip
     import io
 
     from .conftest import settlement_amount
 
-    headers = {"x-amz-access-token": seller_token(sandbox.base_url)}
-    reports = httpx.get(f"{sandbox.base_url}/reports/2021-06-30/reports", headers=headers,
-                        params={"reportTypes": V2, "pageSize": "100"}).json()["reports"]
-    seen = set()
     for report in reports:
         (marketplace,) = report["marketplaceIds"]
         if marketplace in seen:
             continue
         seen.add(marketplace)
         for _ in range(50):  # another test may have emptied the getReportDocument bucket: wait for a token
-            res = httpx.get(f"{sandbox.base_url}/reports/2021-06-30/documents/{report['reportDocumentId']}",
+            res = httpx.get(f"{url}/reports/2021-06-30/documents/{report['reportDocumentId']}",
                             headers=headers)
             if res.status_code != 429:
                 break
@@ -265,7 +282,6 @@ def test_eu_v2_settlement_amounts_in_local_number_format(sandbox) -> None:
         assert all(("," in r["amount"]) == comma and ("," in r["amount"] or "." in r["amount"]) for r in rows[1:])
         assert ("," in rows[0]["total-amount"]) == comma
         assert sum(settlement_amount(r["amount"]) for r in rows[1:]) == settlement_amount(rows[0]["total-amount"])
-    assert seen == {"ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"}
 
 
 def test_nothing_is_delivered_before_the_application_subscribes(tmp_path: Path, sqs_endpoint: str) -> None:

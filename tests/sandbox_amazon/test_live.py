@@ -112,15 +112,19 @@ def test_settlements_close_by_themselves(tmp_path: Path, sqs_endpoint: str) -> N
         sb.tick()  # sixteen days pass in one step: every marketplace closes at least one period
         new = [s for sid, s in sb.world.state["settlements"].items() if sid not in generated]
         assert {s["marketplace_id"] for s in new} == set(MARKETPLACES)
-        reports = make_client(Reports, sb.base_url)
-        # every marketplace, as the product lists them (the client alone would add only its own marketplace)
-        found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"],
-                                    marketplaceIds=",".join(MARKETPLACES), pageSize=100)
-        assert "nextToken" not in found.payload
-        by_id = {r["reportDocumentId"]: r for r in found.payload["reports"]}
+        # every marketplace, as the product lists them: each region's on its own host with its own authorisation
+        # (the client alone would add only its own marketplace)
+        by_id = {}
+        for region, mps in (("NA", MARKETPLACES[:1]), ("EU", MARKETPLACES[1:])):
+            reports = make_client(Reports, sb.region_urls[region], mps[0],
+                                  refresh_token=credentials.REGION_REFRESH_TOKENS[region])
+            found = reports.get_reports(reportTypes=["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"],
+                                        marketplaceIds=",".join(mps), pageSize=100)
+            assert "nextToken" not in found.payload
+            by_id.update({r["reportDocumentId"]: reports for r in found.payload["reports"]})
         truths = {t.settlement_id: t for t in sb.truths()}
         listed: set[str] = set()
-        for doc_id in by_id:
+        for doc_id, reports in by_id.items():
             text = reports.get_report_document(doc_id, download=True).payload["document"]
             rows = list(csv.DictReader(io.StringIO(text), delimiter="\t"))
             truth = truths[rows[0]["settlement-id"]]

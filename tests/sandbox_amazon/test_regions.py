@@ -65,9 +65,16 @@ def test_each_region_is_its_own_host_and_authorisation(regional) -> None:
                          headers=na_token).json()["payload"]["Orders"][0]["AmazonOrderId"]
     assert httpx.get(f"{eu}/orders/v0/orders/{us_order}", headers=eu_token).status_code == 404
     assert httpx.get(f"{na}/orders/v0/orders/{us_order}", headers=na_token).status_code == 200
-    # the legacy host still answers for every region (what the product uses until it is regional)
-    assert httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": f"{US},{UK}"},
+    # the main port is the NA host (Amazon has no host for all regions): the first refresh token is an NA
+    # authorisation, and a marketplace of another region is refused there, alone or among NA's
+    assert sb.region_urls["NA"] == sb.base_url
+    assert httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": US},
                      headers=legacy).status_code == 200
+    for mps in (UK, f"{US},{UK}"):
+        res = httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": mps}, headers=legacy)
+        assert res.status_code == 403 and res.json()["errors"][0]["details"] == NOT_VALID
+    assert httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": UK},
+                     headers=eu_token).status_code == 403  # the EU authorisation is not valid on the NA host
 
 
 def test_lists_show_only_the_region(regional) -> None:

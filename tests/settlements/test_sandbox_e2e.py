@@ -13,19 +13,20 @@ from sage_amazon.amazon import settlement as parser
 from sage_amazon.ledger import intake, posting, settlements
 from sage_amazon.mapping import accounts
 from sage_amazon.warehouse import Warehouse
+from tests.regional import regional_accounts
 
 MARKET_CODE = {"ATVPDKIKX0DER": "US", "A1F83G8C2ARO7P": "UK", "A1PA6795UKMFR9": "DE"}
 ANCHOR = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # the seller's clock stands here: the same settlements any day
 pytestmark = pytest.mark.slow
 
 
-def _client(env):
-    from sage_amazon.amazon.client import RateLimiters, SpApi, SpApiSettings
+def _client(sb):
+    """The seller's NA (US) and EU (UK, DE) accounts, each on its region's sandbox host (regional_accounts)."""
+    from sage_amazon.amazon.accounts import RegionalSpApi, load
+    from sage_amazon.amazon.client import RateLimiters, SpApi
 
-    return SpApi(limiters=RateLimiters(scale=1000), settings=SpApiSettings(
-        endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
-        refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
-        lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=tuple(env["SP_API_MARKETPLACES"].split(","))))
+    limiters = RateLimiters(scale=1000)
+    return RegionalSpApi([(a, SpApi(a.settings, limiters=limiters)) for a in load(sb.accounts_file)])
 
 
 def _expected_accounts(truth, amap, target="x3"):
@@ -45,8 +46,9 @@ def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sandbox")
     # time_scale: the sandbox refills its rate limits 1000x faster (getReportDocument is 1/min at Amazon)
     with running_sandbox(tmp, seed=7, history_days=35, now=ANCHOR, clock=lambda: ANCHOR, ticking=False,
-                         time_scale=1000) as sb:
-        api = _client(sb.env)
+                         time_scale=1000) as sb, regional_accounts(sb, tmp) as accounts_file:
+        sb.accounts_file = accounts_file
+        api = _client(sb)
         found = intake.discover(api, tmp / "raw", {}, now=sb.world.clock(), max_downloads=50)
         yield sb, sb.truths(), found, tmp
 
@@ -61,7 +63,7 @@ def test_discovery_keeps_every_settlement_once(world):
         path = intake.find_file(tmp / "raw", truth.settlement_id)
         assert path is not None and intake.manifest(tmp / "raw", truth.settlement_id)["file_format"] == "V2"
     # a second poll downloads nothing again
-    again = intake.discover(_client(sb.env), tmp / "raw", found.cursor, now=sb.world.clock())
+    again = intake.discover(_client(sb), tmp / "raw", found.cursor, now=sb.world.clock())
     assert again.stored == [] and not again.errors
 
 
@@ -159,7 +161,8 @@ def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement_
     resources = {
         "sp_api": SpApiResource(endpoint=env["SP_API_ENDPOINT"], lwa_endpoint=env["SP_API_LWA_ENDPOINT"],
                                 refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
-                                lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=env["SP_API_MARKETPLACES"]),
+                                lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=env["SP_API_MARKETPLACES"],
+                                accounts_file=sb.accounts_file),
         "sqs": SqsResource(queue_url=f"http://127.0.0.1:{free_port()}/123456789012/none"),  # no queue there
     }
     with dg.instance_for_test() as instance:
@@ -195,11 +198,11 @@ def test_report_processing_finished_notification_is_downloaded_first(world, tmp_
                 SimpleNamespace(body=json.dumps(orders), receipt_handle="h2")]
     docs, handles = intake.settlement_documents(messages)
     assert (docs, handles) == ([report["reportDocumentId"]], ["h1"])  # order messages are left alone
-    found = intake.discover(_client(sb.env), tmp_path / "raw", {}, now=sb.world.clock(), document_ids=docs,
+    found = intake.discover(_client(sb), tmp_path / "raw", {}, now=sb.world.clock(), document_ids=docs,
                             max_downloads=1)
     assert [s.settlement_id for s in found.stored] == [truths[-1].settlement_id]
     # the same report listed by getReports later is not downloaded again
-    rest = intake.discover(_client(sb.env), tmp_path / "raw", found.cursor, now=sb.world.clock())
+    rest = intake.discover(_client(sb), tmp_path / "raw", found.cursor, now=sb.world.clock())
     assert truths[-1].settlement_id not in {s.settlement_id for s in rest.stored if not s.kept_existing}
 
 

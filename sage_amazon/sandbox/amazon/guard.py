@@ -23,6 +23,8 @@ def guard(request: Any, operation: str) -> Any:
     request.state.token_doc = doc
     region = getattr(request.app.state, "region", None)
     regions.check(request, doc, region)
+    with sandbox.world.lock:
+        sandbox.requests[(region or "", operation)] += 1  # admitted by this region's host (regions.py)
     if not sandbox.buckets.take(operation, region):
         raise ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     if faults.roll(faults.error_rate):

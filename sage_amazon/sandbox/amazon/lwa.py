@@ -43,7 +43,7 @@ def issue_token(world: Any, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
             return lwa_error(400, "invalid_grant", "The request has an invalid grant parameter : refresh_token")
         token = "Atza|" + secrets.token_urlsafe(48)
         doc = {"kind": "seller", "expires": iso(now + timedelta(seconds=ACCESS_TOKEN_TTL)),
-               "region": regions.get(refresh)}  # the authorisation's region (None: the legacy all-regions token)
+               "region": regions.get(refresh, credentials.MAIN_REGION)}  # the authorisation's region
         body = {"access_token": token, "refresh_token": refresh, "token_type": "bearer",
                 "expires_in": ACCESS_TOKEN_TTL}
     else:

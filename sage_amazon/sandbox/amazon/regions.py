@@ -1,11 +1,16 @@
 """Amazon's selling regions: each is its own host (sellingpartnerapi-na / -eu / -fe), its own seller
 authorisation (refresh token) and its own marketplaces.
 
-A regional app (create_app(region="EU")) behaves as that host: an access token obtained with another
-region's refresh token is refused, and a request naming a marketplace of another region is answered 403
-Unauthorized "The marketplaces you provided are not valid for region." (amzn/selling-partner-api-models
-issue #5126 shows that answer). Resources of another region (orders, reports, financial events) are
-not there. The legacy app (region None) serves every region from one host, as the sandbox always did.
+Every app is one region's host, as every Amazon host is: the main port (SP_API_ENDPOINT, 8100) is the NA host
+(sellingpartnerapi-na, the region of the default US marketplace) and `sandbox up` / `running_sandbox` add EU and
+FE hosts on their own ports (create_app(region="EU")). On each host an access token obtained with another
+region's refresh token is refused, and a request naming a marketplace of another region, alone or among its
+own, is answered 403 Unauthorized "The marketplaces you provided are not valid for region."
+(amzn/selling-partner-api-models issue #5126 shows that answer). Resources of another region (orders, reports,
+financial events) are not there. There is no all-regions host: Amazon has none.
+
+Each host counts what it served and what it refused per region (`Sandbox.requests`, `Sandbox.refused`, also
+GET /_sandbox/requests), so a test can prove a client sent no cross-region request.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ def region_of(marketplace_id: str) -> str | None:
 
 
 def in_region(marketplace_id: str, region: str | None) -> bool:
-    """True on the legacy host (region None) or when the marketplace belongs to the region."""
+    """True when the marketplace belongs to the region (region None: any region, for in-process callers)."""
     return region is None or marketplace_id in REGION_MARKETPLACES[region]
 
 
@@ -67,16 +72,25 @@ def check(request: Any, token_doc: dict[str, Any], region: str | None) -> None:
     if region is None:
         return
     if token_doc.get("kind") in ("seller", "rdt") and token_doc.get("region") != region:
+        _refused(request, region)
         _log.warning("cross-region request refused on %s: %s %s with a token of region %s", region,
                      request.method, request.url.path, token_doc.get("region"))
         raise ApiError(403, "Unauthorized", "Access to requested resource is denied.", "")
-    foreign = [m for m in _named_marketplaces(request) if not in_region(m, region)]
+    # a marketplace Amazon assigns to another region (an unknown id is the operation's own 400, or ignored)
+    foreign = [m for m in _named_marketplaces(request) if region_of(m) not in (None, region)]
     if foreign:
+        _refused(request, region)
         _log.warning("cross-region request refused on %s: %s %s names %s", region, request.method,
                      request.url.path, ",".join(foreign))
         raise ApiError(403, "Unauthorized", "Access to requested resource is denied.", NOT_VALID)
 
 
+def _refused(request: Any, region: str) -> None:
+    sandbox = request.app.state.sandbox
+    with sandbox.world.lock:
+        sandbox.refused[region] += 1
+
+
 def of_request(request: Any) -> str | None:
-    """The region of the host that received the request (None: the legacy all-regions host)."""
+    """The region of the host that received the request."""
     return getattr(request.app.state, "region", None)

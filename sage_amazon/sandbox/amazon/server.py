@@ -3,9 +3,12 @@
     from sage_amazon.sandbox.amazon.server import running_sandbox
 
     with running_sandbox(tmp_path, seed=42, time_scale=50, order_rate=0) as sb:
-        sb.base_url            # http://127.0.0.1:<free port>  (SP_API_ENDPOINT)
+        sb.base_url            # http://127.0.0.1:<free port>  (SP_API_ENDPOINT): the NA host
         sb.lwa_url             # .../auth/o2/token            (SP_API_LWA_ENDPOINT)
-        sb.env                 # every environment variable a pipeline needs (credentials included)
+        sb.env                 # every environment variable a pipeline needs for the NA account
+        sb.region_urls         # {"NA": base_url, "EU": ..., "FE": ...}: one host per region, as Amazon's
+        sb.accounts_env(path)  # writes an accounts file (one account per region) and returns its environment
+        sb.requests            # Counter of (region, operation) each host admitted; sb.refused: per region
         sb.truths()            # ground truth of every published settlement (truth.SettlementTruth);
                                # also GET {base_url}/_sandbox/settlements as JSON (out-of-process tests)
         sb.add_order("ATVPDKIKX0DER")   # a buyer orders now (announced by ORDER_CHANGE); returns the order
@@ -23,6 +26,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +52,8 @@ class Sandbox:
     inventory_page_size: int = 50
     region_urls: dict[str, str] = field(default_factory=dict)  # "NA"/"EU"/"FE" -> its own host (regions.py)
     buckets: TokenBuckets = field(init=False)
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)  # (region, operation) admitted
+    refused: Counter[str] = field(default_factory=Counter)  # cross-region requests refused, per host region
     notifier: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,9 +87,13 @@ class Sandbox:
 
     @property
     def env(self) -> dict[str, str]:
+        """The main port's account: the NA host, the NA refresh token, the seller's NA marketplaces."""
+        from sage_amazon.sandbox.amazon.regions import REGION_MARKETPLACES
+
         env = dict(credentials.SANDBOX_CREDENTIALS)
         env.update({"SP_API_ENDPOINT": self.base_url, "SP_API_LWA_ENDPOINT": self.lwa_url,
-                    "SP_API_MARKETPLACES": ",".join(self.world.options.marketplace_ids)})
+                    "SP_API_MARKETPLACES": ",".join(m for m in self.world.options.marketplace_ids
+                                                    if m in REGION_MARKETPLACES[credentials.MAIN_REGION])})
         if self.sqs_endpoint:
             env["SQS_QUEUE_URL"] = (f"{self.sqs_endpoint.rstrip('/')}/{credentials.SQS_ACCOUNT_ID}/"
                                     f"{credentials.DEFAULT_QUEUE_NAME}")
@@ -100,6 +110,14 @@ class Sandbox:
                     "SP_API_MARKETPLACES": ",".join(m for m in self.world.options.marketplace_ids
                                                     if m in REGION_MARKETPLACES[region])})
         return env
+
+    def accounts_env(self, path: Path) -> dict[str, str]:
+        """Write an accounts file at `path` for this seller (one account per region it sells in, each on its
+        region's host) and return the environment that uses it (SAGE_AMAZON_ACCOUNTS_FILE, each region's
+        refresh token in SP_API_REFRESH_TOKEN_<REGION>), what `sandbox up` exports."""
+        from sage_amazon.sandbox.supervisor import regional_env
+
+        return regional_env(self.env, self.region_urls, Path(path), self.world.options.marketplace_ids)
 
     def tick(self) -> None:
         from sage_amazon.sandbox.amazon import feeds_api, fulfillment_api, reports_api
@@ -155,10 +173,10 @@ def create_sandbox(data_dir: Path, *, seed: int = 42, base_url: str, history_day
 
 
 def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox | None = None,
-               base_url: str = "http://127.0.0.1:8100", region: str | None = None, **options: Any) -> Any:
+               base_url: str = "http://127.0.0.1:8100", region: str = credentials.MAIN_REGION, **options: Any) -> Any:
     """The FastAPI app. Either pass a Sandbox, or data_dir/seed/options to build one.
 
-    region "NA" / "EU" / "FE": the app is that region's host (regions.py); None: one host for all regions."""
+    region "NA" (default: the main port) / "EU" / "FE": the app is that region's host (regions.py)."""
     from fastapi import FastAPI, Request, Response
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -273,6 +291,15 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         order = sandbox.add_order(mp)
         return json_response({"amazonOrderId": order["id"], "marketplaceId": order["marketplace_id"]})
 
+    @app.get("/_sandbox/requests")
+    def sandbox_requests() -> Any:
+        """Test hook (not an Amazon API): what each region's hosts admitted (per operation) and refused."""
+        with sandbox.world.lock:
+            admitted: dict[str, dict[str, int]] = {}
+            for (r, operation), n in sorted(sandbox.requests.items()):
+                admitted.setdefault(r, {})[operation] = n
+            return json_response({"admitted": admitted, "refused": dict(sandbox.refused)})
+
     @app.get("/_sandbox/settlements")
     def sandbox_truth() -> Any:
         """Test hook (not an Amazon API): the ground truth of every published settlement."""
@@ -352,7 +379,7 @@ class RunningSandbox:
 
 
 def _start_regional(sandbox: Sandbox, host: str, ports: dict[str, int]) -> list[Any]:
-    """One host per region (NA, EU, FE) over the same seller; their URLs land in sandbox.region_urls."""
+    """More hosts of the seller, one per region named in `ports`; their URLs land in sandbox.region_urls."""
     servers = []
     try:
         for region, port in ports.items():
@@ -371,10 +398,11 @@ def start_server(data_dir: Path, *, host: str = credentials.DEFAULT_HOST, port: 
                  seed: int = 42, region_ports: dict[str, int] | None = None, **options: Any) -> RunningSandbox:
     """Start the sandbox on host:port in background threads, state in data_dir exactly.
 
-    region_ports {"NA": 8101, "EU": 8102, "FE": 8103}: also one host per region, as Amazon serves them.
+    host:port is the NA host; region_ports {"NA": 8101, "EU": 8102, "FE": 8103}: one more host per region.
     options as create_sandbox: history_days, order_rate, time_scale, sqs_endpoint, faults, inventory_page_size.
     """
     sandbox = create_sandbox(Path(data_dir), seed=seed, base_url=f"http://{host}:{port}", **options)
+    sandbox.region_urls[credentials.MAIN_REGION] = sandbox.base_url
     server = _Server(create_app(sandbox=sandbox), host, port)
     try:
         server.start()
@@ -389,9 +417,11 @@ def start_server(data_dir: Path, *, host: str = credentials.DEFAULT_HOST, port: 
 
 @contextlib.contextmanager
 def running_sandbox(tmp_path: Path, seed: int = 42, *, host: str = "127.0.0.1", port: int | None = None,
-                    ticking: bool = True, regions: bool = False, **options: Any) -> Iterator[Sandbox]:
+                    ticking: bool = True, regions: bool = True, **options: Any) -> Iterator[Sandbox]:
     """Run the sandbox on a free port for the duration of the block (see the module docstring).
 
+    The port is the NA host; regions (default) adds the EU and FE hosts on free ports (sb.region_urls),
+    regions=False leaves NA only.
     options: history_days, now, order_rate (default 0 here: no surprise orders), time_scale,
     sqs_endpoint, faults (Faults), inventory_page_size, clock (the seller's clock, to anchor time). ticking=False leaves the clock to sb.tick().
     """
@@ -399,12 +429,13 @@ def running_sandbox(tmp_path: Path, seed: int = 42, *, host: str = "127.0.0.1", 
     port = port or free_port(host)
     sandbox = create_sandbox(Path(tmp_path) / "sandbox-amazon", seed=seed, base_url=f"http://{host}:{port}",
                              **options)
+    sandbox.region_urls[credentials.MAIN_REGION] = sandbox.base_url
     server = _Server(create_app(sandbox=sandbox), host, port)
     regional: list[Any] = []
     try:
         server.start()
         if regions:  # sb.region_urls / sb.region_env("EU"): one host per region, strict as Amazon's
-            regional = _start_regional(sandbox, host, {r: free_port(host) for r in ("NA", "EU", "FE")})
+            regional = _start_regional(sandbox, host, {r: free_port(host) for r in ("EU", "FE")})
         if ticking:
             sandbox.start()
         else:
