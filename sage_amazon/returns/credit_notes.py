@@ -5,18 +5,19 @@
   so and posts nothing; only the stock movement (restock.py) follows a return.
 - `revenue: sage_invoices`: Sage's invoices carry revenue, so each refund transaction (Finances 2024-06-19
   listTransactions, raw.amazon_refund_items) becomes one credit note for the marketplace's Sage customer
-  (marketplaces.yaml), one line per SKU with the refunded quantity and principal (X3 SIH credit memo carrying the
-  Amazon order id, Sage 500 AR credit memo), through the target's `create_credit_note`. Its reference is
-  `AMZ-RF-<refund id>`, the same the settlement's `credit_notes` documents use, so the two paths can never make two
-  notes for one refund (each looks the reference up first and adopts). Posting ledger flow `refund_credit_notes`,
-  key the transaction id.
+  (marketplaces.yaml), one line per SKU with the refunded quantity and principal, the promotion taken back as the
+  line's discount, the shipping and gift wrap refunded as freight and the tax refunded as tax, so the note's total is
+  what Amazon refunded to the cent (X3 SIH credit memo with the original order and invoice as its origin, Sage 500
+  AR credit memo through the AR import, applied to the order's invoice), through the target's `create_credit_note`.
+  Its reference is `AMZ-RF-<refund id>`, the same the settlement's `credit_notes` documents use, so the two paths
+  can never make two notes for one refund (each looks the reference up first and adopts). Posting ledger flow
+  `refund_credit_notes`, key the transaction id.
 
 Partial refunds carry their own quantity and amount; a refund without a return is a credit note all the same; a
 return without a refund makes none (stock only). A transaction of the refund family with a positive principal (a
 refund reversed by a later charge: retrocharge, reversal) is a dead letter naming the order, never netted silently,
 as are a refund larger than what the order was charged, an unknown marketplace customer and an unmapped SKU.
-Tax, shipping and promotion refunded stay in the payload (Sage computes tax on the note from the item, as on the
-invoice).
+A refund of shipping or tax alone is a note on its SKU's line at no price plus that freight or tax.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ FROM (SELECT *, row_number() OVER (PARTITION BY amazon_order_id, order_item_id
 
 
 def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -> list[Planned]:
-    from sage_amazon.mapping.orders import map_sku, marketplace_rows, sku_rules
+    from sage_amazon.mapping.orders import marketplace_rows, sku_rules
     from sage_amazon.warehouse import table_exists
 
     if not table_exists(con, "raw.amazon_refund_transactions"):
@@ -94,14 +95,14 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
                    "items": [{"sku": s, "qty": q, "principal": str(p), "shipping": str(sh), "gift_wrap": str(g),
                               "tax": str(t), "promotion": str(pr)} for s, q, p, sh, g, t, pr in items]}
         principal = sum((Decimal(i[2]) for i in items), Decimal("0"))
-        if principal > 0:
-            out.append(Planned(tid, None, f"{ttype} on order {order_id} charges {principal} back: a refund reversed "
-                                          "by a later charge; reverse its credit note in Sage", payload))
-            continue
-        if principal == 0:
-            continue  # fees or tax only: nothing for the customer's account
         refunded = -sum((Decimal(i[2]) + Decimal(i[3]) + Decimal(i[4]) + Decimal(i[5]) + Decimal(i[6])
                          for i in items), Decimal("0"))
+        if principal > 0 or (principal == 0 and refunded < 0):
+            out.append(Planned(tid, None, f"{ttype} on order {order_id} charges {-refunded} back: a refund reversed "
+                                          "by a later charge; reverse its credit note in Sage", payload))
+            continue
+        if refunded == 0:
+            continue  # fees only: nothing for the customer's account
         ordered = con.execute(ORDERED, [order_id]).fetchone()[0] if orders_read and order_id else None
         if ordered is not None and refunded > Decimal(ordered) + Decimal("0.01"):
             out.append(Planned(tid, None, f"refund of {refunded} {currency} is larger than order {order_id} "
@@ -112,29 +113,74 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
             out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
                                payload))
             continue
-        lines, missing = [], []
-        for sku, qty, line_principal, *_ in items:
-            if not line_principal:
-                continue
-            item, _rule = map_sku(sku or "", sage_items, rules)
-            if item is None:
-                missing.append(sku or "(no sku)")
-                continue
-            amount = -Decimal(line_principal)
-            quantity = Decimal(int(qty or 0) or 1)
-            unit = amount / quantity
-            if cents(unit) * quantity != amount:  # not evenly divisible: one line at the refunded total
-                quantity, unit = Decimal(1), amount
-            lines.append(CreditNoteLine(item=item, quantity=quantity, net_price=cents(unit),
-                                        description=f"Amazon refund {order_id}"[:30]))
-        if missing:
-            out.append(Planned(tid, None, f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)", payload))
+        lines, problem = note_lines(items, sage_items, rules, order_id)
+        if isinstance(problem, str):
+            out.append(Planned(tid, None, problem, payload))
             continue
+        freight, tax = problem
         reference = f"AMZ-RF-{refund_id or tid}"[:30]
-        out.append(Planned(tid, CreditNote(reference=reference, customer=customer["customer"], site=customer["site"],
-                                           currency=currency, document_date=day, lines=tuple(lines),
-                                           original_order_ref=order_id or ""), "", payload))
+        note = CreditNote(reference=reference, customer=customer["customer"], site=customer["site"],
+                          currency=currency, document_date=day, lines=tuple(lines), original_order_ref=order_id or "",
+                          freight=freight, tax=tax)
+        if note.total != refunded:  # never a note that differs from the money Amazon gave back
+            out.append(Planned(tid, None, f"credit note of {note.total} would not equal the refund of {refunded} "
+                                          f"{currency} on order {order_id}", payload))
+            continue
+        out.append(Planned(tid, note, "", payload))
     return out
+
+
+def note_lines(items: list[tuple], sage_items: set[str] | None, rules: Any,
+               order_id: str) -> tuple[list[CreditNoteLine], str | tuple[Decimal, Decimal]]:
+    """The note's lines from a refund's items (sku, qty, principal, shipping, gift wrap, tax, promotion; Amazon's
+    signs: a refund is negative, the promotion taken back positive), and (freight, tax) refunded, or a reason.
+    Each SKU's principal refunded is its line at the unit price (one unit at the total when it does not divide);
+    the promotion taken back is the line's discount (beyond the line, it reduces the freight); shipping and gift
+    wrap are the freight; tax is the tax refunded. A refund of shipping or tax only keeps its SKU's line at 0."""
+    from sage_amazon.mapping.orders import map_sku
+
+    zero = Decimal("0")
+    lines: list[CreditNoteLine] = []
+    missing: list[str] = []
+    freight = tax = freight_discount = zero
+    first_item: tuple[str, Decimal] | None = None
+    for sku, qty, line_principal, shipping, gift_wrap, line_tax, promotion in items:
+        gross, discount = -Decimal(line_principal), Decimal(promotion)
+        if discount < 0:  # a promotion refunded on top: more credit on the line
+            gross, discount = gross - discount, zero
+        if discount > gross:
+            freight_discount += discount - gross
+            discount = gross
+        freight -= Decimal(shipping) + Decimal(gift_wrap)
+        tax -= Decimal(line_tax)
+        if not gross and not (Decimal(shipping) or Decimal(gift_wrap) or Decimal(line_tax)):
+            continue
+        item, _rule = map_sku(sku or "", sage_items, rules)
+        if item is None:
+            missing.append(sku or "(no sku)")
+            continue
+        quantity = Decimal(int(qty or 0) or 1)
+        if first_item is None:
+            first_item = (item, quantity)
+        if not gross:
+            continue
+        unit = gross / quantity
+        if cents(unit) * quantity != gross:  # not evenly divisible: one line at the refunded total
+            quantity, unit = Decimal(1), gross
+        lines.append(CreditNoteLine(item=item, quantity=quantity, net_price=cents(unit), discount=discount,
+                                    description=f"Amazon refund {order_id}"[:30]))
+    if missing:
+        return [], f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)"
+    freight -= freight_discount
+    if freight < 0 or tax < 0:
+        return [], (f"refund on order {order_id} takes back more shipping or tax than it refunds (freight "
+                    f"{freight}, tax {tax}): a charge, not a credit note")
+    if not lines and first_item is not None:  # shipping or tax refunded alone: its SKU's line at no price
+        lines.append(CreditNoteLine(item=first_item[0], quantity=first_item[1], net_price=zero,
+                                    description=f"Amazon refund {order_id}"[:30]))
+    if not lines:
+        return [], f"refund on order {order_id} names no SKU to credit"
+    return lines, (freight, tax)
 
 
 def create(open_write: Any, target: Any, days: list[date], revenue: str | None = None) -> NoteResult:

@@ -116,8 +116,13 @@ class JournalResult:
 class CreditNoteLine:
     item: str
     quantity: Decimal
-    net_price: Decimal
+    net_price: Decimal  # unit price credited before the line's discount
     description: str = ""
+    discount: Decimal = Decimal("0")  # promotion taken back on the line (total for the line), >= 0
+
+    @property
+    def amount(self) -> Decimal:
+        return (self.quantity * self.net_price).quantize(Decimal("0.01")) - self.discount
 
 
 @dataclass(frozen=True)
@@ -128,13 +133,21 @@ class CreditNote:
     currency: str
     document_date: date
     lines: tuple[CreditNoteLine, ...]
-    original_order_ref: str = ""  # AmazonOrderId of the refunded order
+    original_order_ref: str = ""  # AmazonOrderId of the refunded order: the target links its sales order / invoice
+    freight: Decimal = Decimal("0")  # shipping and gift wrap refunded (net of shipping promotions), >= 0
+    tax: Decimal = Decimal("0")  # tax refunded, as Amazon computed it (the note carries it, Sage does not recompute)
+
+    @property
+    def total(self) -> Decimal:
+        """What the note credits the customer: lines less discounts, freight and tax (= the refund)."""
+        return sum((ln.amount for ln in self.lines), Decimal("0")) + self.freight + self.tax
 
 
 @dataclass(frozen=True)
 class CreditNoteResult:
     document_number: str
     created: bool
+    applied_to: str = ""  # the Sage document it is linked to (X3 origin invoice / order, Sage 500 apply-to), if any
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""GL journals (tglPosting -> spglAPIPostBatchlessGLPosting -> tglTransaction) and AR credit memos on Sage 500,
-once per reference."""
+"""GL journals (tglPosting -> spglAPIPostBatchlessGLPosting -> tglTransaction) and AR credit memos (StgARInvoice ->
+spARapiInvoiceIns -> tarInvoice, posted) on Sage 500, once per reference."""
 
 from __future__ import annotations
 
@@ -21,11 +21,28 @@ from .base import Sage500Base, _retried
 
 log = logging.getLogger(__name__)
 
+# The customer of a GL line on a control account, as Sage 500 keeps it: an AR memo of the customer that the line's
+# tglPosting row names (SourceModuleNo 5 = AR, TranType, TranKey). [UNCONFIRMED] 503 as the debit memo tran type
+# (sage-erp.md names 501 invoice and 502 credit memo only).
+AR_MODULE = 5
+AR_CREDIT_MEMO, AR_DEBIT_MEMO = 502, 503
+
 CREDIT_MEMO_TRAN_TYPE = 502
 
 GL_POSTED = 500
 
+# Widths of the text columns the writer fills; a longer text is cut here (the warehouse keeps it whole).
+# tglPosting.PostCmnt: varchar(50), as the other comment columns in sage-erp.md ("TranCmnt varchar 50");
+# ExtCmnt varchar 255 and a line's Description varchar 40 (sage-erp.md, the StgSOLine columns).
+POST_CMNT_WIDTH = 50
+EXT_CMNT_WIDTH = 255
+LINE_DESCRIPTION_WIDTH = 40
+
 _GL_ERRORS = {-3: e.UnknownAccount, -5: e.ClosedPeriod, -7: e.UnbalancedJournal}
+# tdmMigrationLogWrk.ColumnID of an AR import failure -> the typed error it means (first match wins)
+_NOTE_ERRORS: tuple[tuple[str, type[e.SageBusinessError]], ...] = (
+    ("CustID", e.UnknownCustomer), ("ItemID", e.UnknownItem), ("GLAcctNo", e.UnknownAccount),
+    ("TranDate", e.ClosedPeriod))
 
 
 def _absorb_home_rounding(rows: list[dict]) -> None:
@@ -37,6 +54,11 @@ def _absorb_home_rounding(rows: list[dict]) -> None:
     if residue and abs(residue) <= Decimal("0.01") * len(rows):
         largest = max(rows, key=lambda r: abs(r["PostAmtHC"]))
         largest["PostAmtHC"] -= residue
+
+
+def _row_partners(journal: Journal) -> list[str]:
+    """The business partner of each row _posting_rows makes (the same lines: zero lines post nothing)."""
+    return [ln.partner for ln in journal.lines if ln.debit or ln.credit or ln.ledger_debit or ln.ledger_credit]
 
 
 class Ledger(Sage500Base):
@@ -57,23 +79,32 @@ class Ledger(Sage500Base):
         if existing:
             return JournalResult(existing, created=False)
         rows = self._posting_rows(journal, refused)
+        partners = _row_partners(journal)
         with self._tx() as conn:
             accounts = self._account_keys(conn, {r["GLAcctNo"] for r in rows}, refused)
+            customers = self._customer_keys(conn, {p for p in partners if p}, refused)
             batch_key = self._next_keys(conn, "tciBatchLog")
         with self._tx(sent=True) as conn:
+            memos = self._ar_memos(conn, journal, rows, partners, customers)
             conn.execute(text(
                 "INSERT INTO tglPosting (BatchKey, CurrID, ExtCmnt, GLAcctKey, PostAmt, PostAmtHC, PostCmnt, PostDate, "
-                "TranDate, SourceModuleNo, TranNo, TranType) VALUES (:b, :cur, :ext, :acct, :amt, :hc, :cmnt, :d, :d, "
-                "1, :tn, 101)"),
+                "TranDate, SourceModuleNo, TranKey, TranNo, TranType) VALUES (:b, :cur, :ext, :acct, :amt, :hc, :cmnt, "
+                ":d, :d, :mod, :tk, :tn, :tt)"),
                 [{"b": batch_key, "cur": journal.currency, "ext": r["ExtCmnt"], "acct": accounts[r["GLAcctNo"]],
                   "amt": r["PostAmt"], "hc": r["PostAmtHC"], "cmnt": r["PostCmnt"], "d": journal.accounting_date,
-                  "tn": f"{batch_key:010d}"} for r in rows])
+                  "tn": f"{batch_key:010d}", **memos.get(n, {"mod": 1, "tk": None, "tt": 101})}
+                 for n, r in enumerate(rows)])
             out = self._proc(conn, "spglAPIPostBatchlessGLPosting",
                              {"iCompanyID": self.company_id, "iBatchKey": batch_key, "iBatchCmnt": journal.reference},
                              [("oBatchID", "varchar(15)"), ("oPostStatus", "int"), ("oRetVal", "int")])
             reasons = [] if out["oretval"] == 1 else list(conn.execute(text(
                 "SELECT ErrorCmnt FROM tciErrorLog WHERE BatchKey = :b AND Severity = 2 ORDER BY ErrorLogKey"),
                 {"b": batch_key}).scalars())
+            if memos:  # the customers' memos live with their posted batch only: a refused batch leaves none
+                keys = {"k": [m["tk"] for m in memos.values()]}
+                sql = ("UPDATE tarInvoice SET Status = 1 WHERE InvcKey IN :k" if out["oretval"] == 1 else
+                       "DELETE FROM tarInvoice WHERE InvcKey IN :k")
+                conn.execute(text(sql).bindparams(bindparam("k", expanding=True)), keys)
         if out["oretval"] == 1:
             return JournalResult(out["obatchid"], created=True)
         cls = _GL_ERRORS.get(out["opoststatus"], e.MalformedRequest)
@@ -100,10 +131,47 @@ class Ledger(Sage500Base):
             else:
                 home = cents(amount * journal.rate)
             rows.append({"GLAcctNo": line.account.replace("-", ""), "PostAmt": amount, "PostAmtHC": home,
-                         "PostCmnt": (line.description or journal.description)[:50] or None,
-                         "ExtCmnt": " ".join(x for x in (journal.reference, line.reference) if x)[:255]})
+                         "PostCmnt": (line.description or journal.description)[:POST_CMNT_WIDTH] or None,
+                         "ExtCmnt": " ".join(x for x in (journal.reference, line.reference) if x)[:EXT_CMNT_WIDTH]})
         _absorb_home_rounding(rows)
         return rows
+
+    def _customer_keys(self, conn: Connection, ids: set[str], refused: str) -> dict[str, int]:
+        if not ids:
+            return {}
+        found = dict(conn.execute(text(
+            "SELECT CustID, CustKey FROM tarCustomer WHERE CompanyID = :c AND Status IN (1, 3) AND CustID IN :i"
+        ).bindparams(bindparam("i", expanding=True)), {"c": self.company_id, "i": sorted(ids)}).all())
+        missing = sorted(ids - set(found))
+        if missing:
+            raise e.UnknownCustomer(f"Invalid Customer ID '{', '.join(missing)}' for a line on a receivables "
+                                    "account (tarCustomer)", refused=refused)
+        return found
+
+    def _ar_memos(self, conn: Connection, journal: Journal, rows: list[dict], partners: list[str],
+                  customers: dict[str, int]) -> dict[int, dict]:
+        """Each line with a business partner (the marketplace's customer on `receivables`) becomes an AR memo of
+        that customer in tarInvoice (a credit to the receivable: credit memo; a debit: debit memo) for the line's
+        amount, dated and commented (TranCmnt) with the journal reference, created pending (Status 0); the line's
+        tglPosting row names it (SourceModuleNo 5, TranType, TranKey = InvcKey), which is how a Sage 500 GL line
+        on the AR control account carries its customer. Row index -> the tglPosting columns."""
+        out: dict[int, dict] = {}
+        for n, (row, partner) in enumerate(zip(rows, partners, strict=True)):
+            if not partner or not row["PostAmt"]:
+                continue
+            credit = row["PostAmt"] < 0  # tglPosting: debit positive
+            tran_type = AR_CREDIT_MEMO if credit else AR_DEBIT_MEMO
+            tran_no = f"{self._next_keys(conn, 'tarInvoice'):010d}"
+            conn.execute(text(
+                "INSERT INTO tarInvoice (CompanyID, TranNo, TranID, TranType, CustKey, TranDate, CurrID, SalesAmt, "
+                "TranAmt, TranCmnt, Status) VALUES (:c, :t, :tid, :tt, :k, :d, :cur, 0, :amt, :r, 0)"),
+                {"c": self.company_id, "t": tran_no, "tid": f"{tran_no}-{'CM' if credit else 'DM'}", "tt": tran_type,
+                 "k": customers[partner], "d": journal.accounting_date, "cur": journal.currency,
+                 "amt": abs(row["PostAmt"]), "r": journal.reference[:50]})
+            key = conn.execute(text("SELECT InvcKey FROM tarInvoice WHERE CompanyID = :c AND TranType = :tt "
+                                    "AND TranNo = :t"), {"c": self.company_id, "tt": tran_type, "t": tran_no}).scalar_one()
+            out[n] = {"mod": AR_MODULE, "tk": key, "tt": tran_type}
+        return out
 
     def _account_keys(self, conn: Connection, numbers: set[str], refused: str) -> dict[str, int]:
         found = dict(conn.execute(text(
@@ -118,39 +186,84 @@ class Ledger(Sage500Base):
     # -- credit notes ---------------------------------------------------------------------------------
     @_retried
     def create_credit_note(self, note: CreditNote) -> CreditNoteResult:
-        """An AR credit memo (tarInvoice TranType 502), once per reference (kept in TranCmnt)."""
+        """An AR credit memo (tarInvoice TranType 502) through the AR import: staged in StgARInvoice /
+        StgARInvoiceLine and imported and posted (GL entry included) by spARapiInvoiceIns, once per reference (kept
+        in TranCmnt). Lines with their discount, freight and sales tax as the note says; linked to the Amazon order's
+        sales order (SOTranNo) and applied to its AR invoice when Sage has one (ApplyToTranNo)."""
         refused = f"credit note {note.reference}"
-        if len(note.reference) > 50:
-            raise e.MalformedRequest("the credit note reference must be at most 50 characters", refused=refused)
+        if not note.reference or len(note.reference) > 50:
+            raise e.MalformedRequest("the credit note reference must be 1 to 50 characters (tarInvoice.TranCmnt)",
+                                     refused=refused)
         with self._tx() as conn:
-            found = conn.execute(text("SELECT TranNo FROM tarInvoice WHERE CompanyID = :c AND TranType = 502 "
-                                      "AND TranCmnt = :r"), {"c": self.company_id, "r": note.reference}).scalar()
+            found = self._find_credit_note(conn, note.reference)
             if found:
-                return CreditNoteResult(found, created=False)
-            cust = conn.execute(text("SELECT CustKey FROM tarCustomer WHERE CompanyID = :c AND CustID = :id "
-                                     "AND Status IN (1, 3)"), {"c": self.company_id, "id": note.customer}).scalar()
-            if cust is None:
-                raise e.UnknownCustomer(f"Invalid Customer ID '{note.customer}'", refused=refused)
-            items = dict(conn.execute(text(
-                "SELECT ItemID, ItemKey FROM timItem WHERE CompanyID = :c AND Status = 1 AND ItemID IN :i").bindparams(
-                bindparam("i", expanding=True)), {"c": self.company_id, "i": [ln.item for ln in note.lines] or [""]}).all())
-            missing = sorted({ln.item for ln in note.lines} - set(items))
-            if missing:
-                raise e.UnknownItem(f"Invalid Item ID '{', '.join(missing)}'", refused=refused)
-        with self._tx(sent=True) as conn:
+                return CreditNoteResult(found[0], created=False, applied_to=found[1])
+            apply_to, sales_order = self._note_origin(conn, note)
+            session = self._next_keys(conn, "tdmMigrationLogWrk")
             tran_no = f"{self._next_keys(conn, 'tarInvoice'):010d}"
-            amounts = [cents(ln.quantity * ln.net_price) for ln in note.lines]
+            conn.execute(text(  # an earlier refusal of this note: the staging shows the latest attempt only
+                "DELETE FROM StgARInvoiceLine s WHERE EXISTS (SELECT 1 FROM StgARInvoice o WHERE o.SessionKey = "
+                "s.SessionKey AND o.TranNo = s.TranNo AND o.TranCmnt = :r AND o.ProcessStatus = 2)"),
+                {"r": note.reference})
+            conn.execute(text("DELETE FROM StgARInvoice WHERE TranCmnt = :r AND ProcessStatus = 2"),
+                         {"r": note.reference})
             conn.execute(text(
-                "INSERT INTO tarInvoice (CompanyID, TranNo, TranID, TranType, CustKey, TranDate, CurrID, SalesAmt, "
-                "TranAmt, CustPONo, TranCmnt) VALUES (:c, :t, :tid, 502, :k, :d, :cur, :amt, :amt, :po, :r)"),
-                {"c": self.company_id, "t": tran_no, "tid": f"{tran_no}-CM", "k": cust, "d": note.document_date,
-                 "cur": note.currency, "amt": sum(amounts, Decimal("0")), "po": note.original_order_ref or None,
-                 "r": note.reference})
-            invc = conn.execute(text("SELECT InvcKey FROM tarInvoice WHERE CompanyID = :c AND TranType = 502 "
-                                     "AND TranNo = :t"), {"c": self.company_id, "t": tran_no}).scalar_one()
-            conn.execute(text(
-                "INSERT INTO tarInvoiceDetl (InvcKey, SeqNo, ItemKey, Description, QtyShipped, UnitPrice, ExtAmt) "
-                "VALUES (:k, :n, :i, :d, :q, :p, :a)"),
-                [{"k": invc, "n": n, "i": items[ln.item], "d": ln.description[:40] or None, "q": ln.quantity,
-                  "p": ln.net_price, "a": amt} for n, (ln, amt) in enumerate(zip(note.lines, amounts, strict=True), 1)])
-        return CreditNoteResult(tran_no, created=True)
+                "INSERT INTO StgARInvoice (SessionKey, ProcessStatus, Action, TranNo, TranType, CustID, CurrID, "
+                "TranDate, CustPONo, TranCmnt, ApplyToTranNo, SOTranNo, FreightAmt, STaxAmt, TranAmt) VALUES "
+                "(:s, 0, 1, :t, 'Credit Memo', :cust, :cur, :d, :po, :r, :apply, :so, :frt, :tax, :amt)"),
+                {"s": session, "t": tran_no, "cust": note.customer, "cur": note.currency, "d": note.document_date,
+                 "po": note.original_order_ref or None, "r": note.reference, "apply": apply_to or None,
+                 "so": sales_order or None, "frt": note.freight, "tax": note.tax, "amt": note.total})
+            if note.lines:  # none: the import refuses the memo and says why
+                conn.execute(text(
+                    "INSERT INTO StgARInvoiceLine (SessionKey, ProcessStatus, TranNo, SeqNo, ItemID, Description, "
+                    "Qty, UnitPrice, TradeDiscAmt, ExtAmt) VALUES (:s, 0, :t, :n, :i, :d, :q, :p, :disc, :a)"),
+                [{"s": session, "t": tran_no, "n": n, "i": ln.item, "d": ln.description[:LINE_DESCRIPTION_WIDTH] or None,
+                  "q": ln.quantity, "p": ln.net_price, "disc": ln.discount, "a": ln.amount}
+                 for n, ln in enumerate(note.lines, 1)])
+        with self._tx(sent=True) as conn:
+            outcome = self._proc(conn, "spARapiInvoiceIns", {
+                "iCancel": 0, "iSessionKey": session, "iCompanyID": self.company_id, "iRptOption": 3,
+                "iPrintWarnings": 0, "UseStageTable": 1,
+            }, [("oContinue", "smallint"), ("oRecsProcessed", "int"), ("oFailedRecs", "int"), ("oTotalRecs", "int"),
+                ("_oRetVal", "int")])
+        with self._tx() as conn:
+            found = self._find_credit_note(conn, note.reference)
+            failures = list(conn.execute(text(
+                "SELECT ColumnID, Comment FROM tdmMigrationLogWrk WHERE SessionKey = :s AND Status = 1 "
+                "ORDER BY LogKey"), {"s": session}).all())
+        if found:
+            return CreditNoteResult(found[0], created=True, applied_to=found[1])
+        refused = f"{refused} (Sage 500 staging TranNo {tran_no}, session {session})"
+        comments = tuple(c for _, c in failures if c)
+        reason = "; ".join(comments) or "refused by spARapiInvoiceIns"
+        if outcome.get("_oretval") == 3:
+            raise e.SageConfigurationError(reason, refused=refused)
+        if not failures:  # rolled back (return value 0): nothing was created, safe to resend
+            raise e.SageTransientError(reason, refused=refused)
+        columns = {c for c, _ in failures}
+        cls = next((err for column, err in _NOTE_ERRORS if column in columns), e.MalformedRequest)
+        raise cls(reason, refused=refused, messages=comments)
+
+    def _find_credit_note(self, conn: Connection, reference: str) -> tuple[str, str] | None:
+        """(credit memo number, the document it applies to or its sales order) of a reference, if posted."""
+        row = conn.execute(text(
+            "SELECT i.TranNo, coalesce(a.TranID, so.TranID, '') FROM tarInvoice i "
+            "LEFT JOIN tarInvoice a ON a.InvcKey = i.ApplyToInvcKey LEFT JOIN tsoSalesOrder so ON so.SOKey = i.SOKey "
+            "WHERE i.CompanyID = :c AND i.TranType = 502 AND i.TranCmnt = :r ORDER BY i.InvcKey"),
+            {"c": self.company_id, "r": reference}).first()
+        return (row[0], row[1]) if row else None
+
+    def _note_origin(self, conn: Connection, note: CreditNote) -> tuple[str, str]:
+        """(AR invoice TranNo, sales order TranNo) of the note's Amazon order for its customer, "" when none."""
+        if not note.original_order_ref:
+            return "", ""
+        params = {"c": self.company_id, "cust": note.customer, "po": note.original_order_ref}
+        invoice = conn.execute(text(
+            "SELECT i.TranNo FROM tarInvoice i JOIN tarCustomer c ON c.CustKey = i.CustKey WHERE i.CompanyID = :c "
+            "AND i.TranType = 501 AND c.CustID = :cust AND i.CustPONo = :po ORDER BY i.InvcKey DESC"), params).scalar()
+        order = conn.execute(text(
+            "SELECT so.TranNo FROM tsoSalesOrder so JOIN tarCustomer c ON c.CustKey = so.CustKey "
+            "WHERE so.CompanyID = :c AND c.CustID = :cust AND so.CustPONo = :po ORDER BY so.SOKey DESC"),
+            params).scalar()
+        return invoice or "", order or ""

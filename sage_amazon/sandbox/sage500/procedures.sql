@@ -10,7 +10,7 @@ BEGIN
              WHERE n.nspname = current_schema() AND p.proname IN (
                  'spgetnextsurrogatekey', 'spgetnextblocksurrogatekey', 'spdmcreatemigrationlogentry',
                  'spsoapisalesordins', 'spglapipostbatchlessglposting', 'spsosandboxshiporder',
-                 'spimapiinvtadjins')
+                 'spimapiinvtadjins', 'sparapiinvoiceins', 'spdmimportcallcheck')
     LOOP
         EXECUTE 'DROP ROUTINE ' || r.sig;
     END LOOP;
@@ -666,4 +666,324 @@ BEGIN
             v_item.StdUnitCost, v_reason, left(iTranCmnt, 50), coalesce(iUserID, 'admin'));
     oMessage := 'OK';
     _oRetVal := 1;
+END $$;
+
+-- The parameter checks of an AR "api" import call: _oRetVal NULL to go on, 1 canceled, 3 bad parameters or a
+-- required module inactive (logged). [UNCONFIRMED] a sandbox helper, not a Sage procedure.
+CREATE OR REPLACE PROCEDURE spdmImportCallCheck(iCancel int, iSessionKey int, iCompanyID varchar, UseStageTable int,
+                                                iModules int[], iModuleNames varchar, iEntityID varchar,
+                                                OUT _oRetVal int)
+LANGUAGE plpgsql AS $$
+BEGIN
+    _oRetVal := NULL;
+    IF iSessionKey IS NULL OR iCompanyID IS NULL OR coalesce(UseStageTable, 1) <> 1
+       OR NOT EXISTS (SELECT 1 FROM tsmCompany c WHERE c.CompanyID = iCompanyID) THEN
+        _oRetVal := 3;
+    ELSIF iCancel = 1 THEN
+        _oRetVal := 1;
+    ELSIF (SELECT count(*) FROM tsmCompanyModule m WHERE m.CompanyID = iCompanyID AND m.ModuleNo = ANY (iModules)
+           AND m.Active = 1) < cardinality(iModules) THEN
+        CALL spdmCreateMigrationLogEntry(iSessionKey, iEntityID, 'CompanyID', iCompanyID, 1::smallint, 0::smallint,
+            'Modules ' || iModuleNames || ' must be active for company ' || iCompanyID || '.');
+        _oRetVal := 3;
+    END IF;
+END $$;
+
+-- AR invoice and credit memo import ---------------------------------------------------------------
+-- [UNCONFIRMED] name, parameters and staging layout (schema.sql): Sage 500's Data Migration import pattern as
+-- sage-erp.md documents it for spSOapiSalesOrdIns, applied to AR documents. Processes the session's StgARInvoice
+-- rows with ProcessStatus 0 (and their StgARInvoiceLine rows by TranNo), up to MAX_ROWS_PER_RUN per call
+-- (oContinue = 1 when rows remain). A valid document is POSTED: its GL entry (AR control against sales or sales
+-- returns, freight and sales tax, by the customer class's accounts; home currency at tmcCurrExchRate's rate of the
+-- day, the AR line absorbing rounding) through spglAPIPostBatchlessGLPosting (closed periods and bad accounts
+-- refuse it), then tarInvoice / tarInvoiceDetl in that batch; a credit memo naming an invoice (ApplyToTranNo) is
+-- applied to it (both balances reduced). Its staging rows are DELETED. An invalid one stays with ProcessStatus 2
+-- and one tdmMigrationLogWrk row (Status 1, ColumnID = the offending column) per reason; nothing reaches AR or
+-- the GL. _oRetVal: 1 all succeeded, 2 some failed, 3 bad parameters, 0 unexpected error.
+CREATE OR REPLACE PROCEDURE spARapiInvoiceIns(
+    iCancel int, iSessionKey int, iCompanyID varchar, iRptOption int, iPrintWarnings int, UseStageTable int,
+    OUT oContinue int, OUT oRecsProcessed int, OUT oFailedRecs int, OUT oTotalRecs int, OUT _oRetVal int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    MAX_ROWS_PER_RUN CONSTANT int := 500;
+    MIG_FAILURE CONSTANT smallint := 1;
+    h record;
+    l record;
+    v_cust record;
+    v_class record;
+    v_type int;
+    v_errs int;
+    v_curr varchar(3);
+    v_home varchar(3);
+    v_rate numeric;
+    v_apply_key int;
+    v_apply_bal numeric;
+    v_sokey int;
+    v_nlines int;
+    v_lines numeric;
+    v_disc numeric;
+    v_total numeric;
+    v_exp numeric;
+    v_item record;
+    v_sign int;
+    v_batch int;
+    v_hc numeric;
+    v_invc int;
+    v_applied numeric;
+    v_gl_id varchar;
+    v_gl_status int;
+    v_gl_ret int;
+    v_reason text;
+BEGIN
+    oContinue := 0; oRecsProcessed := 0; oFailedRecs := 0; oTotalRecs := 0;
+    CALL spdmImportCallCheck(iCancel, iSessionKey, iCompanyID, UseStageTable, ARRAY[1, 2, 5], 'GL, CI and AR',
+                             'StgARInvoice', _oRetVal);
+    IF _oRetVal IS NOT NULL THEN  -- canceled (1) or bad parameters (3)
+        RETURN;
+    END IF;
+    SELECT c.CurrID INTO v_home FROM tsmCompany c WHERE c.CompanyID = iCompanyID;
+
+    FOR l IN SELECT s.RowKey, s.TranNo FROM StgARInvoiceLine s
+             WHERE s.SessionKey = iSessionKey AND s.ProcessStatus = 0
+               AND NOT EXISTS (SELECT 1 FROM StgARInvoice o WHERE o.SessionKey = iSessionKey AND o.TranNo = s.TranNo)
+    LOOP
+        CALL spdmCreateMigrationLogEntry(iSessionKey, 'StgARInvoiceLine', 'TranNo', l.TranNo, MIG_FAILURE, 0::smallint,
+            'HDR REC MISSING: no StgARInvoice row with TranNo ''' || coalesce(l.TranNo, '') || ''' in this session.');
+        UPDATE StgARInvoiceLine SET ProcessStatus = 2 WHERE RowKey = l.RowKey;
+    END LOOP;
+
+    SELECT count(*) INTO oTotalRecs FROM StgARInvoice o WHERE o.SessionKey = iSessionKey AND o.ProcessStatus = 0;
+
+    FOR h IN SELECT * FROM StgARInvoice o WHERE o.SessionKey = iSessionKey AND o.ProcessStatus = 0
+             ORDER BY o.RowKey LIMIT MAX_ROWS_PER_RUN
+    LOOP
+        v_errs := 0;
+        BEGIN
+            v_type := CASE h.TranType WHEN 'Invoice' THEN 501 WHEN 'Credit Memo' THEN 502 END;
+            IF v_type IS NULL THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'TranType', h.TranType, MIG_FAILURE,
+                    0::smallint, 'Invalid TranType ''' || coalesce(h.TranType, '') || ''' (Invoice or Credit Memo).');
+                v_errs := v_errs + 1;
+            END IF;
+            IF coalesce(h.Action, 1) NOT IN (0, 1) THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'Action', h.Action::varchar, MIG_FAILURE,
+                    0::smallint, 'Only inserts are supported for AR documents.');
+                v_errs := v_errs + 1;
+            END IF;
+            IF coalesce(h.TranNo, '') = '' THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, '', 'TranNo', '', MIG_FAILURE, 0::smallint,
+                    'TranNo is required.');
+                v_errs := v_errs + 1;
+            ELSIF EXISTS (SELECT 1 FROM tarInvoice i WHERE i.CompanyID = iCompanyID AND i.TranNo = h.TranNo
+                          AND i.TranType = coalesce(v_type, 0)) THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'TranNo', h.TranNo, MIG_FAILURE, 1::smallint,
+                    'Document ' || h.TranNo || ' already exists.');
+                v_errs := v_errs + 1;
+            END IF;
+            IF h.TranDate IS NULL THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'TranDate', '', MIG_FAILURE, 0::smallint,
+                    'TranDate is required.');
+                v_errs := v_errs + 1;
+            END IF;
+
+            SELECT c.CustKey, c.Status, c.CustClassKey, a.CurrID INTO v_cust
+            FROM tarCustomer c LEFT JOIN tarCustAddr a ON a.AddrKey = c.DfltBillToAddrKey
+            WHERE c.CompanyID = iCompanyID AND c.CustID = h.CustID;
+            v_curr := coalesce(nullif(h.CurrID, ''), v_cust.CurrID);
+            IF v_cust.CustKey IS NULL OR v_cust.Status NOT IN (1, 3) THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'CustID', h.CustID, MIG_FAILURE, 0::smallint,
+                    'Invalid Customer ID ''' || coalesce(h.CustID, '') || '''.');
+                v_errs := v_errs + 1;
+            ELSE
+                IF v_curr IS DISTINCT FROM v_cust.CurrID THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'CurrID', h.CurrID, MIG_FAILURE,
+                        0::smallint, 'Currency ' || coalesce(h.CurrID, '') || ' is not customer ' || h.CustID
+                        || '''s currency (' || coalesce(v_cust.CurrID, '') || ').');
+                    v_errs := v_errs + 1;
+                END IF;
+                SELECT k.* INTO v_class FROM tarCustClass k WHERE k.CustClassKey = v_cust.CustClassKey;
+                IF v_class.ARAcctKey IS NULL
+                   OR (v_type = 501 AND v_class.SalesAcctKey IS NULL)
+                   OR (v_type = 502 AND v_class.SalesReturnAcctKey IS NULL)
+                   OR (coalesce(h.FreightAmt, 0) <> 0 AND v_class.FreightAcctKey IS NULL)
+                   OR (coalesce(h.STaxAmt, 0) <> 0 AND v_class.STaxAcctKey IS NULL) THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'GLAcctNo', '', MIG_FAILURE, 0::smallint,
+                        'Customer class ' || coalesce(v_class.CustClassID, '?') || ' lacks a GL account for this '
+                        || 'document (AR, sales, sales returns, freight or sales tax).');
+                    v_errs := v_errs + 1;
+                END IF;
+            END IF;
+
+            v_rate := NULL;
+            IF v_curr = v_home THEN
+                v_rate := 1;
+            ELSIF v_curr IS NOT NULL AND h.TranDate IS NOT NULL THEN
+                SELECT r.CurrExchRate INTO v_rate FROM tmcCurrExchRate r
+                WHERE r.CurrExchSchdKey = 1 AND r.CurrID = v_curr AND r.EffectiveDate <= h.TranDate
+                ORDER BY r.EffectiveDate DESC LIMIT 1;
+            END IF;
+            IF v_rate IS NULL AND v_curr IS NOT NULL AND h.TranDate IS NOT NULL THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'CurrID', v_curr, MIG_FAILURE, 0::smallint,
+                    'No exchange rate for ' || v_curr || ' on ' || h.TranDate || '.');
+                v_errs := v_errs + 1;
+            END IF;
+
+            v_apply_key := NULL; v_apply_bal := NULL;
+            IF coalesce(h.ApplyToTranNo, '') <> '' THEN
+                SELECT i.InvcKey, i.Balance INTO v_apply_key, v_apply_bal FROM tarInvoice i
+                WHERE i.CompanyID = iCompanyID AND i.TranType = 501 AND i.TranNo = h.ApplyToTranNo
+                  AND i.CustKey = v_cust.CustKey;
+                IF v_type IS DISTINCT FROM 502 OR v_apply_key IS NULL THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'ApplyToTranNo', h.ApplyToTranNo,
+                        MIG_FAILURE, 0::smallint,
+                        CASE WHEN v_type IS DISTINCT FROM 502 THEN 'Only a credit memo applies to an invoice.'
+                             ELSE 'Apply-to invoice ' || h.ApplyToTranNo || ' does not exist for customer '
+                                  || coalesce(h.CustID, '') || '.' END);
+                    v_errs := v_errs + 1;
+                END IF;
+            END IF;
+            v_sokey := NULL;
+            IF coalesce(h.SOTranNo, '') <> '' THEN
+                SELECT so.SOKey INTO v_sokey FROM tsoSalesOrder so
+                WHERE so.CompanyID = iCompanyID AND so.TranNo = h.SOTranNo AND so.CustKey = v_cust.CustKey;
+                IF v_sokey IS NULL THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'SOTranNo', h.SOTranNo, MIG_FAILURE,
+                        0::smallint, 'Sales order ' || h.SOTranNo || ' does not exist for customer '
+                        || coalesce(h.CustID, '') || '.');
+                    v_errs := v_errs + 1;
+                END IF;
+            END IF;
+            IF coalesce(h.FreightAmt, 0) < 0 OR coalesce(h.STaxAmt, 0) < 0 THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo,
+                    CASE WHEN coalesce(h.FreightAmt, 0) < 0 THEN 'FreightAmt' ELSE 'STaxAmt' END,
+                    least(coalesce(h.FreightAmt, 0), coalesce(h.STaxAmt, 0))::varchar, MIG_FAILURE, 0::smallint,
+                    'Freight and sales tax amounts must not be negative.');
+                v_errs := v_errs + 1;
+            END IF;
+
+            SELECT count(*) INTO v_nlines FROM StgARInvoiceLine s
+            WHERE s.SessionKey = iSessionKey AND s.TranNo = h.TranNo;
+            IF v_nlines = 0 THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'TranNo', h.TranNo, MIG_FAILURE, 0::smallint,
+                    'Document ''' || coalesce(h.TranNo, '') || ''' has no StgARInvoiceLine rows.');
+                v_errs := v_errs + 1;
+            END IF;
+            v_lines := 0; v_disc := 0;
+            FOR l IN SELECT s.*, count(*) OVER (PARTITION BY s.SeqNo) AS SameNo FROM StgARInvoiceLine s
+                     WHERE s.SessionKey = iSessionKey AND s.TranNo = h.TranNo ORDER BY s.SeqNo, s.RowKey
+            LOOP
+                IF l.SameNo > 1 THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'SeqNo', l.SeqNo::varchar, MIG_FAILURE,
+                        0::smallint, 'Duplicate SeqNo ' || l.SeqNo || '.');
+                    v_errs := v_errs + 1;
+                END IF;
+                SELECT i.ItemKey, i.Status INTO v_item FROM timItem i
+                WHERE i.CompanyID = iCompanyID AND i.ItemID = l.ItemID;
+                IF v_item.ItemKey IS NULL OR v_item.Status <> 1 THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'ItemID', l.ItemID, MIG_FAILURE,
+                        0::smallint, 'Invalid Item ID ''' || coalesce(l.ItemID, '') || '''.');
+                    v_errs := v_errs + 1;
+                END IF;
+                IF coalesce(l.Qty, 0) <= 0 OR coalesce(l.UnitPrice, -1) < 0 THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo,
+                        CASE WHEN coalesce(l.Qty, 0) <= 0 THEN 'Qty' ELSE 'UnitPrice' END,
+                        coalesce(l.Qty, 0)::varchar || ' x ' || coalesce(l.UnitPrice, 0)::varchar, MIG_FAILURE,
+                        0::smallint, 'Line ' || coalesce(l.SeqNo, 0) || ': Qty must be > 0 and UnitPrice >= 0.');
+                    v_errs := v_errs + 1;
+                END IF;
+                v_exp := round(coalesce(l.Qty, 0) * coalesce(l.UnitPrice, 0), 2) - coalesce(l.TradeDiscAmt, 0);
+                IF coalesce(l.TradeDiscAmt, 0) < 0 OR v_exp < 0 THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'TradeDiscAmt', l.TradeDiscAmt::varchar,
+                        MIG_FAILURE, 0::smallint, 'Line ' || coalesce(l.SeqNo, 0)
+                        || ': trade discount is outside 0 .. the line amount.');
+                    v_errs := v_errs + 1;
+                ELSIF l.ExtAmt IS DISTINCT FROM v_exp THEN
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'ExtAmt', coalesce(l.ExtAmt::varchar, ''),
+                        MIG_FAILURE, 0::smallint, 'Line ' || coalesce(l.SeqNo, 0) || ': ExtAmt '
+                        || coalesce(l.ExtAmt::varchar, 'NULL') || ' does not equal Qty x UnitPrice - TradeDiscAmt ('
+                        || v_exp || ').');
+                    v_errs := v_errs + 1;
+                END IF;
+                v_lines := v_lines + coalesce(l.ExtAmt, 0);
+                v_disc := v_disc + coalesce(l.TradeDiscAmt, 0);
+            END LOOP;
+            v_total := v_lines + coalesce(h.FreightAmt, 0) + coalesce(h.STaxAmt, 0);
+            IF h.TranAmt IS DISTINCT FROM v_total OR v_total <= 0 THEN
+                CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo, 'TranAmt', coalesce(h.TranAmt::varchar, ''),
+                    MIG_FAILURE, 0::smallint,
+                    CASE WHEN v_total <= 0 THEN 'A document must have a positive total.'
+                         ELSE 'TranAmt ' || coalesce(h.TranAmt::varchar, 'NULL')
+                              || ' does not equal lines + freight + sales tax (' || v_total || ').' END);
+                v_errs := v_errs + 1;
+            END IF;
+
+            IF v_errs = 0 THEN  -- post: the GL entry first (a closed period or a bad account refuses the document)
+                v_sign := CASE v_type WHEN 501 THEN 1 ELSE -1 END;  -- the AR control: debit for an invoice
+                CALL spGetNextSurrogateKey('tciBatchLog', v_batch);
+                INSERT INTO tglPosting (BatchKey, CurrID, ExtCmnt, GLAcctKey, PostAmt, PostAmtHC, PostCmnt, PostDate,
+                                        TranDate, SourceModuleNo, TranNo, TranType)
+                SELECT v_batch, v_curr, h.TranCmnt, x.acct, -v_sign * x.amt, round(-v_sign * x.amt * v_rate, 2),
+                       left(x.what || ' ' || h.TranNo, 50), h.TranDate, h.TranDate, 5, h.TranNo, v_type
+                FROM (VALUES (CASE v_type WHEN 501 THEN v_class.SalesAcctKey ELSE v_class.SalesReturnAcctKey END,
+                              v_lines, CASE v_type WHEN 501 THEN 'Sales' ELSE 'Sales returns' END),
+                             (v_class.FreightAcctKey, coalesce(h.FreightAmt, 0), 'Freight'),
+                             (v_class.STaxAcctKey, coalesce(h.STaxAmt, 0), 'Sales tax')) AS x(acct, amt, what)
+                WHERE x.amt <> 0;
+                SELECT coalesce(sum(p.PostAmtHC), 0) INTO v_hc FROM tglPosting p WHERE p.BatchKey = v_batch;
+                INSERT INTO tglPosting (BatchKey, CurrID, ExtCmnt, GLAcctKey, PostAmt, PostAmtHC, PostCmnt, PostDate,
+                                        TranDate, SourceModuleNo, TranNo, TranType)
+                VALUES (v_batch, v_curr, h.TranCmnt, v_class.ARAcctKey, v_sign * v_total, -v_hc,
+                        left('AR ' || h.CustID || ' ' || h.TranNo, 50), h.TranDate, h.TranDate, 5, h.TranNo, v_type);
+                CALL spglAPIPostBatchlessGLPosting(iCompanyID, v_batch, left(coalesce(h.TranCmnt, h.TranNo), 50),
+                                                   v_gl_id, v_gl_status, v_gl_ret);
+                IF v_gl_ret <> 1 THEN
+                    SELECT string_agg(e.ErrorCmnt, ' ' ORDER BY e.ErrorLogKey) INTO v_reason FROM tciErrorLog e
+                    WHERE e.BatchKey = v_batch AND e.Severity = 2;
+                    CALL spdmCreateMigrationLogEntry(iSessionKey, h.TranNo,
+                        CASE v_gl_status WHEN -5 THEN 'TranDate' WHEN -3 THEN 'GLAcctNo' ELSE 'TranAmt' END,
+                        h.TranDate::varchar, MIG_FAILURE, 0::smallint,
+                        'GL posting refused: ' || coalesce(v_reason, 'PostStatus ' || v_gl_status));
+                    v_errs := v_errs + 1;
+                ELSE
+                    UPDATE tciBatchLog SET BatchType = v_type, SourceModuleNo = 5 WHERE BatchKey = v_batch;
+                    INSERT INTO tarInvoice (CompanyID, TranNo, TranID, TranType, CustKey, TranDate, CurrID, SalesAmt,
+                                            TradeDiscAmt, FreightAmt, STaxAmt, TranAmt, Balance, CustPONo, TranCmnt,
+                                            Status, ApplyToInvcKey, SOKey, BatchKey)
+                    VALUES (iCompanyID, h.TranNo, h.TranNo || CASE v_type WHEN 501 THEN '-IN' ELSE '-CM' END, v_type,
+                            v_cust.CustKey, h.TranDate, v_curr, v_lines, v_disc, coalesce(h.FreightAmt, 0),
+                            coalesce(h.STaxAmt, 0), v_total, v_total, h.CustPONo, h.TranCmnt, 1, v_apply_key, v_sokey,
+                            v_batch)
+                    RETURNING InvcKey INTO v_invc;
+                    INSERT INTO tarInvoiceDetl (InvcKey, SeqNo, ItemKey, Description, QtyShipped, UnitPrice,
+                                                TradeDiscAmt, ExtAmt)
+                    SELECT v_invc, s.SeqNo, i.ItemKey, s.Description, s.Qty, s.UnitPrice, coalesce(s.TradeDiscAmt, 0),
+                           s.ExtAmt
+                    FROM StgARInvoiceLine s JOIN timItem i ON i.CompanyID = iCompanyID AND i.ItemID = s.ItemID
+                    WHERE s.SessionKey = iSessionKey AND s.TranNo = h.TranNo ORDER BY s.SeqNo;
+                    UPDATE tglPosting SET TranKey = v_invc WHERE BatchKey = v_batch;
+                    UPDATE tglTransaction SET TranKey = v_invc WHERE BatchKey = v_batch;
+                    IF v_apply_key IS NOT NULL THEN
+                        v_applied := least(v_total, greatest(v_apply_bal, 0));
+                        UPDATE tarInvoice SET Balance = Balance - v_applied WHERE InvcKey IN (v_apply_key, v_invc);
+                    END IF;
+                    DELETE FROM StgARInvoiceLine s WHERE s.SessionKey = iSessionKey AND s.TranNo = h.TranNo;
+                    DELETE FROM StgARInvoice o WHERE o.RowKey = h.RowKey;
+                    oRecsProcessed := oRecsProcessed + 1;
+                END IF;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            CALL spdmCreateMigrationLogEntry(iSessionKey, coalesce(h.TranNo, ''), '', '', MIG_FAILURE, 0::smallint,
+                'Unexpected error: ' || SQLERRM);
+            v_errs := v_errs + 1;
+        END;
+        IF v_errs > 0 THEN
+            UPDATE StgARInvoiceLine s SET ProcessStatus = 2 WHERE s.SessionKey = iSessionKey AND s.TranNo = h.TranNo;
+            UPDATE StgARInvoice o SET ProcessStatus = 2 WHERE o.RowKey = h.RowKey;
+            oFailedRecs := oFailedRecs + 1;
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM StgARInvoice o WHERE o.SessionKey = iSessionKey AND o.ProcessStatus = 0) THEN
+        oContinue := 1;
+    END IF;
+    _oRetVal := CASE WHEN oFailedRecs > 0 THEN 2 ELSE 1 END;
 END $$;

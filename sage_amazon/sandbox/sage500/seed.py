@@ -51,6 +51,8 @@ CUSTOMERS = (
     ("AMZDE", "Amazon.de Kunden", "EUR", "DE", "DE01", "DHL PAKET", "A1PA6795UKMFR9"),
 )
 SUSPENSE_ACCOUNT = "2990"
+# the AMAZON customer class's GL accounts (AR documents): AR control, sales, sales returns, freight, sales tax
+CLASS_ACCOUNTS = {"ar": "1100", "sales": "4000", "rtrn": "4060", "frt": "4010", "tax": "2200"}
 REASON_CODES = (("FBA", "Amazon FBA stock adjustment"), ("DAMAGED", "Damaged stock"))
 FISCAL_YEARS = (2025, 2026, 2027)
 CLOSED_PERIODS = ((2025, 6),)
@@ -107,6 +109,10 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
            {**c, "a": addr, "k": cust, "cur": cur, "w": whse, "m": meth})
     ex(text("INSERT INTO tglAccount (CompanyID, GLAcctNo, Description) VALUES (:c, :n, :d)"),
        [{**c, "n": n, "d": d} for n, d in ACCOUNTS])
+    ex(text("UPDATE tarCustClass k SET ARAcctKey = a.ar, SalesAcctKey = a.sales, SalesReturnAcctKey = a.rtrn, "
+            "FreightAcctKey = a.frt, STaxAcctKey = a.tax FROM (SELECT "
+            + ", ".join(f"max(GLAcctKey) FILTER (WHERE GLAcctNo = '{n}') AS {k}" for k, n in CLASS_ACCOUNTS.items())
+            + " FROM tglAccount WHERE CompanyID = :c) a WHERE k.CompanyID = :c AND k.CustClassID = 'AMAZON'"), c)
     ex(text("INSERT INTO tglOptions (CompanyID, SuspenseAcctKey, UseSuspenseAcct) SELECT :c, GLAcctKey, 0 "
             "FROM tglAccount WHERE CompanyID = :c AND GLAcctNo = :s"), {**c, "s": SUSPENSE_ACCOUNT})
     ex(text("INSERT INTO tglJournal (CompanyID, JrnlID, Description) VALUES (:c, 'GJ', 'General journal')"), c)
