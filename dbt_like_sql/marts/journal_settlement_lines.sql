@@ -31,7 +31,10 @@ fx AS (
     SELECT
         rep.settlement_id,
         coalesce(
-            (SELECT m.company_currency FROM ref.settlement_account_map AS m WHERE m.kind = 'rate' LIMIT 1),
+            -- the currency of the Sage company of the settlement's journal site (several companies), else the one
+            (SELECT m.company_currency FROM ref.settlement_account_map AS m
+             WHERE m.kind = 'site' AND m.marketplace = rep.map_marketplace),
+            (SELECT min(m.company_currency) FROM ref.settlement_account_map AS m WHERE m.kind = 'rate'),
             rep.currency
         ) AS company_currency
     FROM rep
@@ -65,9 +68,11 @@ periods AS (
             WHEN rep.currency = fx.company_currency THEN CAST(1 AS DECIMAL(18, 8))
             ELSE coalesce(
                 (SELECT arg_max(m.rate, m.valid_from) FROM ref.settlement_account_map AS m
-                 WHERE m.kind = 'rate' AND m.currency = rep.currency AND m.valid_from <= p.accounting_date),
+                 WHERE m.kind = 'rate' AND m.currency = rep.currency AND m.valid_from <= p.accounting_date
+                     AND m.company_currency = fx.company_currency),
                 (SELECT any_value(m.rate) FROM ref.settlement_account_map AS m
-                 WHERE m.kind = 'rate' AND m.currency = rep.currency AND m.valid_from IS NULL)
+                 WHERE m.kind = 'rate' AND m.currency = rep.currency AND m.valid_from IS NULL
+                     AND m.company_currency = fx.company_currency)
             )
         END AS rate
     FROM (

@@ -1,10 +1,15 @@
 """The company currency and dated exchange rates as the ledger keeps them (issue 12.4).
 
 `from_erp(amap, target, target_name)` returns the account map with:
-- company_currency: the currency of the Sage company of each journal site (X3 COMPANY.CUR via FACILITY.LEGCPY,
-  Sage 500 tsmCompany.CurrID), read through the target; accounts.yaml `company_currency` stays the fallback only
-  when the ERP cannot say (a target without the read, a site without a company). Sites of companies in different
-  currencies are refused in one line: the settlement journals convert to one company currency.
+- company_currency: the currency of the Sage company of the journal sites (X3 COMPANY.CUR via FACILITY.LEGCPY,
+  Sage 500 tsmCompany.CurrID), read through the target: that of the default site ("*"); accounts.yaml
+  `company_currency` stays the fallback only when the ERP cannot say (a target without the read, a site without a
+  company).
+- site_currencies and company_rates: sites whose Sage company keeps another currency (X3 with a UK company in GBP
+  and a German one in EUR) and that company's rates from the same ERP table. A settlement's journals convert to
+  the company currency of its journal site (a GBP settlement posted to GB01 in a GBP company stays 1:1); a
+  settlement whose lines go to sites of companies in different currencies is blocked by validation
+  (settlements.validate), one line naming them.
 - dated_rates: the ERP's own rate table (X3 TABCHANGE daily rates, Sage 500 tmcCurrExchRate) to that currency,
   unless accounts.yaml names a `rates_file` (the alternative: its dated rates are kept). The constant `rates` stay
   a fallback for a day before the first dated rate, only while they are rates to the same company currency.
@@ -15,7 +20,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sage_amazon.mapping import MappingError
 from sage_amazon.mapping.accounts import AccountMap
 
 
@@ -33,16 +37,27 @@ def company_currencies(target: Any, sites: list[str]) -> dict[str, str]:
 
 
 def from_erp(amap: AccountMap, target: Any, target_name: str) -> AccountMap:
-    sites = sorted({s for s in amap.sites.get(target_name, {}).values() if s}) or [""]
+    sites_of = amap.sites.get(target_name, {})
+    sites = sorted({s for s in sites_of.values() if s}) or [""]
     by_site = company_currencies(target, sites)
     found = sorted(set(by_site.values()))
-    if len(found) > 1:
-        listed = ", ".join(f"{site} {cur}" for site, cur in sorted(by_site.items()))
-        raise MappingError(f"{amap.source}: the journal sites of {target_name} belong to companies in different "
-                           f"currencies ({listed}): one company currency per account map")
-    company = found[0] if found else amap.company_currency
+    # the company of the default site ("*"), else the one most sites belong to, else the configured currency
+    default_site = sites_of.get("*", "")
+    if by_site.get(default_site):
+        company = by_site[default_site]
+    elif found:
+        company = max(found, key=lambda cur: (sum(1 for c in by_site.values() if c == cur), cur == amap.company_currency))
+    else:
+        company = amap.company_currency
     rates = amap.rates if company == amap.company_currency else {}
     dated = amap.dated_rates
     if not dated and hasattr(target, "exchange_rates"):  # no rates_file: the ERP's rate table
         dated = {cur: list(days) for cur, days in target.exchange_rates(company).items() if cur != company}
-    return replace(amap, company_currency=company, rates=dict(rates), dated_rates=dated)
+    others = {site: cur for site, cur in by_site.items() if cur != company}
+    company_rates = {}
+    if hasattr(target, "exchange_rates"):
+        for other in sorted(set(others.values())):  # each other company's own rates, from the same ERP table
+            company_rates[other] = {cur: list(days) for cur, days in target.exchange_rates(other).items()
+                                    if cur != other}
+    return replace(amap, company_currency=company, rates=dict(rates), dated_rates=dated, site_currencies=others,
+                   company_rates=company_rates)

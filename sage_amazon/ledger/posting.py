@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import one_line
-from sage_amazon.ledger.reclass import remember
+from sage_amazon.ledger.reclass import is_correction, open_day, remember
 from sage_amazon.ledger.settlements import FLOW, journal_digest, journal_payload, journals
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, SageTarget
@@ -153,6 +153,13 @@ def _post_journals(open_write, target: SageTarget, settlement_id: str, only: lis
         if report.stopped:  # Sage stayed unavailable past the budget: the next attempt resumes here
             report.transient[ref] = "not attempted: Sage unavailable"
             continue
+        if is_correction(ref):  # a reclass / reissue journal goes to the first open period (Sage says which)
+            try:
+                journal = open_day(target, journal)
+            except errors.SageTransientError as exc:
+                report.transient[ref] = str(exc)
+                report.stopped = one_line(exc)
+                continue
         if entry is not None:
             # an earlier attempt: its outcome may be unknown, so ask Sage before sending again
             try:

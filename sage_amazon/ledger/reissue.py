@@ -13,8 +13,8 @@ confirmed each journal). `detect` sees that, once per new content, and records i
   already posted and reconciled against its bank deposit not to move on its own: Amazon's reissue changes
   the deposit, so someone should look first (A2X likewise flags a changed settlement and waits).
 - `difference`: the settlement runs again with the new file and one difference journal per site
-  (`AMZ-<id>-R<digest>`, described "reissue", dated on the later of the settlement's last accounting
-  date and the run day, like a reclass: `ledger/reclass.py`) posts, per account, the new amount less the
+  (`AMZ-<id>-R<digest>`, described "reissue", dated in the first open period from the settlement's last
+  accounting date on, like a reclass: `ledger/reclass.py`) posts, per account, the new amount less the
   posted one. Posted once (its reference is a digest of the moves, and once posted the books equal the
   new build). The reissue is `corrected` when the books match the new file.
 - `reverse_and_repost`: the same, with two journals per site instead of one: `AMZ-<id>-RV<digest>` reverses
@@ -147,7 +147,9 @@ def _corrected(con, settlement_id: str, new_sha: str) -> bool:
     if _landed_sha(con, settlement_id) != new_sha or not table_exists(con, "marts.journal_settlement_lines"):
         return False
     try:
-        return reclass.reclass_journals(con, settlement_id) == []
+        from sage_amazon.ledger.settlements import partner_function
+
+        return reclass.reclass_journals(con, settlement_id, partner_of=partner_function()) == []
     except Exception:  # marts of an older build: not decided yet, asked again on the next run
         return False
 

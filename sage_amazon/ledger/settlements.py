@@ -58,7 +58,24 @@ def journals(con: duckdb.DuckDBPyConnection, settlement_id: str, target: str | N
     map after posting calls for (ledger/reclass.py)."""
     from sage_amazon.ledger import reclass
 
-    return period_journals(con, settlement_id, target) + (reclass.reclass_journals(con, settlement_id) or [])
+    return period_journals(con, settlement_id, target) + (
+        reclass.reclass_journals(con, settlement_id, partner_of=partner_function(target)) or [])
+
+
+def partner_function(target: str | None = None):
+    """(role, marketplace, currency) -> the business partner of a journal line: the marketplace's Sage customer
+    on `receivables` (the reclass journals carry it like the period journals). marketplaces.yaml is read once."""
+    partners: dict[str, str] | None = None
+
+    def partner_of(role: str, marketplace: str, currency: str) -> str:
+        nonlocal partners
+        if role != "receivables":
+            return ""
+        if partners is None:
+            partners = receivable_partners(target)
+        return _partner(partners, role, marketplace, currency)
+
+    return partner_of
 
 
 def receivable_partners(target: str | None = None) -> dict[str, str]:
@@ -145,10 +162,19 @@ def journal_payload(journal: Journal) -> dict[str, Any]:
     return data
 
 
+# The journal mart once cut line descriptions to 30 characters (the cut is now the Sage target's, at its field
+# width): the digest hashes that much of a line's description, so journals posted then keep their digest and a
+# description no target keeps in full is never taken for changed content.
+DIGEST_DESCRIPTION_CHARS = 30
+
+
 def journal_digest(journal: Journal) -> str:
     from sage_amazon.posting_ledger import payload_hash
 
-    return payload_hash(journal_payload(journal))
+    payload = journal_payload(journal)
+    for line in payload["lines"]:
+        line["description"] = line["description"][:DIGEST_DESCRIPTION_CHARS]
+    return payload_hash(payload)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +270,7 @@ def check_not_posted_twice(con, settlement_id: str) -> Outcome:
                 changed.append(key)
         if changed:  # posted content known line by line: a reclass journal moves the difference
             posted_refs = sorted(set(changed) | set(posted))
-            reclasses = (reclass.reclass_journals(con, settlement_id)
+            reclasses = (reclass.reclass_journals(con, settlement_id, partner_of=partner_function())
                          if reclass.has_snapshot(con, settlement_id, posted_refs) else None)
     reclassed = bool(changed) and reclasses is not None
     ok = not twins and (not changed or reclassed)
@@ -280,11 +306,18 @@ def check_balanced(con, settlement_id: str) -> Outcome:
     empty = con.execute(
         "SELECT total_amount = 0 AND line_count = 0 FROM raw.settlement_reports WHERE settlement_id = ?",
         [settlement_id]).fetchone()
-    ok = (bool(rows) or bool(empty and empty[0])) and not bad and not no_account and not no_rate
+    companies = _site_companies(con, settlement_id)
+    several = len(set(companies.values())) > 1
+    ok = (bool(rows) or bool(empty and empty[0])) and not bad and not no_account and not no_rate and not several
     if not rows:
         text = "an empty settlement: no journal to post" if ok else "no journal lines (was the file landed?)"
+    elif several:
+        listed = ", ".join(f"{site} {cur}" for site, cur in sorted(companies.items()))
+        text = (f"the settlement's lines go to journal sites of Sage companies in different currencies ({listed}): "
+                "map its marketplaces to sites of one company (accounts.yaml targets.<target>.sites)")
     elif no_rate:
-        text = "no exchange rate for the settlement currency in accounts.yaml `rates`"
+        text = ("no exchange rate for the settlement currency (the ERP's rate table, accounts.yaml `rates_file` or "
+                "`rates`)")
     elif no_account:
         text = f"journal(s) {', '.join(no_account)} have lines without a GL account"
     elif bad:
@@ -293,6 +326,19 @@ def check_balanced(con, settlement_id: str) -> Outcome:
         text = f"{len(rows)} journal(s), each balanced"
     return Outcome("settlement_journals_balanced", ok, True, text,
                    {"journals": len(rows), "unbalanced": ", ".join(bad)})
+
+
+def _site_companies(con, settlement_id: str) -> dict[str, str]:
+    """Journal site -> the currency of its Sage company (ref.settlement_account_map site rows), for the
+    settlement's journal sites."""
+    if not _table_exists(con, "ref.settlement_account_map"):
+        return {}
+    return dict(con.execute(
+        """SELECT l.site, any_value(m.company_currency)
+           FROM (SELECT DISTINCT coalesce(site, '') AS site FROM marts.journal_settlement_lines
+                 WHERE settlement_id = ?) AS l
+           INNER JOIN ref.settlement_account_map AS m ON m.kind = 'site' AND coalesce(m.account, '') = l.site
+           WHERE m.company_currency IS NOT NULL GROUP BY l.site""", [settlement_id]).fetchall())
 
 
 def check_unmapped(con, settlement_id: str) -> Outcome:

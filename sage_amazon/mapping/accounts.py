@@ -95,9 +95,13 @@ class AccountMap:
     dated_rates: dict[str, list[tuple[date, Decimal]]] = field(default_factory=dict)
     # target -> the sales order type of orders never invoiced (revenue: settlement), e.g. X3 SOHTYP SNI
     uninvoiced_order_types: dict[str, str] = field(default_factory=dict)
-    # settings: company_currency / rates / rates_file as written; erp: the company currency of the journal sites'
-    # Sage company and the ERP's rate table (ledger/currency.from_erp), these settings the fallback
-    currency_source: str = "settings"
+    # erp (default): the company currency of the journal sites' Sage company and the ERP's rate table
+    # (ledger/currency.from_erp), these settings the fallback; settings: company_currency / rates / rates_file as written
+    currency_source: str = "erp"
+    # journal site -> the currency of its Sage company where it differs from company_currency (several companies)
+    site_currencies: dict[str, str] = field(default_factory=dict)
+    # company currency (other than company_currency) -> currency -> [(day, rate)]: the ERP's rates to that currency
+    company_rates: dict[str, dict[str, list[tuple[date, Decimal]]]] = field(default_factory=dict)
 
     def order_billing(self, target: str) -> tuple[str, bool]:
         """(order type, invoiced) of the orders flow's sales orders on `target`: under `revenue: settlement` the
@@ -222,7 +226,7 @@ def parse(data: Any, source: str = FILE) -> AccountMap:
     if unmapped not in ("suspense", "hold"):
         raise MappingError(f"{source}: unmapped must be suspense or hold, got {unmapped!r}")
     dated = _rates_file(data.get("rates_file"), source, company)
-    currency_source = _text(data.get("currency_source") or "settings", "currency_source", source)
+    currency_source = _text(data.get("currency_source") or "erp", "currency_source", source)
     if currency_source not in ("settings", "erp"):
         raise MappingError(f"{source}: currency_source must be settings or erp, got {currency_source!r}")
     amap = AccountMap(source, company, rates, documents, targets, sites, markets, tuple(rules), revenue, unmapped,
@@ -328,8 +332,9 @@ def rows(amap: AccountMap, target: str) -> list[tuple]:
         for role in sorted(amap.roles()):
             out.append(("role", target, market, None, None, None, None, role, amap.account(target, role, mk),
                         amap.tax_code(role, mk), None, None, None, None, None))
-        out.append(("site", target, market, None, None, None, None, None, amap.site(target, mk), None, None,
-                    None, None, None, None))
+        site = amap.site(target, mk)
+        out.append(("site", target, market, None, None, None, None, None, site, None, None, None,
+                    amap.site_currencies.get(site, amap.company_currency), None, None))
     out.append(("option", target, ANY, None, None, None, None, "unmapped", amap.unmapped, None, None, None, None,
                 None, None))
     currencies = set(amap.rates) | {amap.company_currency}
@@ -340,6 +345,13 @@ def rows(amap: AccountMap, target: str) -> list[tuple]:
         for day, rate in days:
             out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, rate,
                         amap.company_currency, None, day))
+    for company, by_currency in sorted(amap.company_rates.items()):  # the other companies' rates (several companies)
+        out.append(("rate", target, ANY, None, None, None, None, None, None, None, company, Decimal("1"), company,
+                    None, None))
+        for cur, days in sorted(by_currency.items()):
+            for day, rate in days:
+                out.append(("rate", target, ANY, None, None, None, None, None, None, None, cur, rate, company, None,
+                            day))
     return out
 
 

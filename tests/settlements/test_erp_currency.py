@@ -6,15 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from sage_amazon.ledger import currency
-from sage_amazon.mapping import MappingError, accounts
+from sage_amazon.mapping import accounts
 from tests import postgres as pg_server
 from tests.settlements.test_assets import env  # noqa: F401  (the X3 sandbox + Dagster fixture)
 
 D = Decimal
+FILES = Path(__file__).parent / "files"
 
 
 def test_x3_company_currency_and_tabchange_rates(tmp_path):
@@ -49,17 +51,75 @@ def test_a_rates_file_stays_the_alternative_and_settings_the_fallback():
     assert currency.from_erp(amap, object(), "x3") == amap  # a target without the reads: the map as configured
 
 
-def test_sites_of_companies_in_different_currencies_are_refused_in_one_line():
-    class TwoCompanies:
-        def company_currency(self, site):
-            return {"US01": "USD", "GB01": "GBP"}.get(site)
+class ThreeCompanies:
+    """An X3 with a US company (USD: US01), a UK one (GBP: GB01) and a German one (EUR: DE01, CA01 in CAD)."""
 
-        def exchange_rates(self, company):
-            return {}
+    def company_currency(self, site):
+        return {"US01": "USD", "GB01": "GBP", "DE01": "EUR", "CA01": "CAD"}.get(site)
 
-    with pytest.raises(MappingError, match=r"different currencies \(GB01 GBP, US01 USD\)") as caught:
-        currency.from_erp(accounts.load(), TwoCompanies(), "x3")
-    assert "\n" not in str(caught.value)
+    def exchange_rates(self, company):
+        return {"USD": {"EUR": [(date(2025, 1, 1), D("1.0500"))], "CAD": [(date(2026, 1, 1), D("0.7350"))]},
+                "EUR": {"USD": [(date(2025, 1, 1), D("0.9500"))]},
+                "GBP": {"EUR": [(date(2025, 1, 1), D("0.8400"))]},
+                "CAD": {"USD": [(date(2026, 1, 1), D("1.3600"))]}}.get(company, {})
+
+
+def _built(amap, path, target="x3"):
+    import duckdb
+
+    from sage_amazon.amazon import settlement as parser
+    from sage_amazon.ledger import settlements
+
+    con = duckdb.connect()
+    for schema in ("raw", "ref", "staging", "marts", "ops"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    accounts.write_table(con, amap, target)
+    summary = parser.land(con, path, source="inspect")
+    settlements.build(con, summary.settlement_id, settlements.JOURNAL_MODELS)
+    return con, summary.settlement_id
+
+
+def test_sites_of_companies_in_different_currencies_each_convert_to_their_own():
+    from sage_amazon.ledger import settlements
+
+    got = currency.from_erp(accounts.load(), ThreeCompanies(), "x3")
+    assert got.company_currency == "USD"  # the default site's ("*": US01) company
+    assert got.site_currencies == {"GB01": "GBP", "DE01": "EUR"}
+    assert got.company_rates == {"EUR": {"USD": [(date(2025, 1, 1), D("0.9500"))]},
+                                 "GBP": {"EUR": [(date(2025, 1, 1), D("0.8400"))]}}
+    # a German settlement posts to DE01, whose company keeps euros: no conversion at all
+    con, sid = _built(got, FILES / "de-v2-local.txt")
+    try:
+        assert all(o.passed for o in settlements.validate(con, sid) if o.blocking)
+        rows = con.execute("SELECT DISTINCT site, company_currency, rate FROM marts.journal_settlement_lines "
+                           "WHERE settlement_id = ?", [sid]).fetchall()
+        assert rows == [("DE01", "EUR", D(1))]
+        assert all(line.ledger_debit is None for j in settlements.journals(con, sid, "x3") for line in j.lines)
+    finally:
+        con.close()
+    # a Canadian settlement goes to the default site US01 (USD company) at the USD company's CAD rate
+    con, sid = _built(got, FILES / "ca-v1-card-charged.txt")
+    try:
+        rows = con.execute("SELECT DISTINCT site, company_currency, rate FROM marts.journal_settlement_lines "
+                           "WHERE settlement_id = ?", [sid]).fetchall()
+        assert rows == [("US01", "USD", D("0.7350"))]
+    finally:
+        con.close()
+
+
+def test_a_settlement_over_sites_of_companies_in_different_currencies_is_blocked_in_one_line():
+    from sage_amazon.ledger import settlements
+
+    amap = accounts.load()
+    sites = {**amap.sites, "x3": {**amap.sites["x3"], "CA": "CA01"}}  # Canadian lines to a site of a CAD company
+    got = currency.from_erp(replace(amap, sites=sites), ThreeCompanies(), "x3")
+    con, sid = _built(got, FILES / "na-unified.txt")
+    try:
+        balanced = next(o for o in settlements.validate(con, sid) if o.name == "settlement_journals_balanced")
+    finally:
+        con.close()
+    assert not balanced.passed and balanced.blocking
+    assert "different currencies (CA01 CAD, US01 USD)" in balanced.description and "\n" not in balanced.description
 
 
 def test_sage500_company_currency_and_rate_table():
@@ -80,21 +140,11 @@ def test_sage500_company_currency_and_rate_table():
 
 @pytest.mark.slow
 def test_landing_with_currency_source_erp_posts_at_the_tabchange_rate(env, tmp_path, monkeypatch):  # noqa: F811
-    """A CAD settlement of March 2026: the journal converts at X3's TABCHANGE rate of 2026-01-01 (0.7350), not at
-    accounts.yaml's constant (0.7300)."""
-    from pathlib import Path
-
-    import yaml
-
-    from sage_amazon.mapping import DEFAULTS_DIR
+    """The shipped accounts.yaml (currency_source: erp by default): a CAD settlement of March 2026 converts at X3's
+    TABCHANGE rate of 2026-01-01 (0.7350), not at accounts.yaml's constant (0.7300)."""
     from tests.settlements.test_assets import _import, _run
 
-    data = yaml.safe_load((DEFAULTS_DIR / "accounts.yaml").read_text())
-    data["currency_source"] = "erp"
-    folder = tmp_path / "mapping"
-    folder.mkdir()
-    (folder / "accounts.yaml").write_text(yaml.safe_dump(data))
-    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(folder))
+    assert accounts.load().currency_source == "erp"
     x3, resources, instance, settings = env
     sid = _import(Path(__file__).parent / "files" / "ca-v1-card-charged.txt", settings, instance)
     _run(sid, resources, instance)

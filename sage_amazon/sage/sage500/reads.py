@@ -34,6 +34,20 @@ class Reads(Sage500Base):
         return row[0] if row and row[0] else None
 
     @_retried
+    def first_open_day(self, site: str, day: date) -> date | None:
+        """The first day on or after `day` in an open fiscal period of the connection's company (tglFiscalPeriod
+        Status 1 = open, 2 = closed): `day` itself while its period is open, else the start of the next open
+        period; None when no open period follows (the posting is then refused as Sage refuses it)."""
+        with self._tx() as conn:
+            found = conn.execute(text(
+                "SELECT StartDate FROM tglFiscalPeriod WHERE CompanyID = :c AND EndDate >= :d AND Status = 1 "
+                "ORDER BY StartDate"), {"c": self.company_id, "d": day}).first()
+        if found is None:
+            return None
+        start = found[0] if isinstance(found[0], date) else date.fromisoformat(str(found[0])[:10])
+        return max(day, start)
+
+    @_retried
     def exchange_rates(self, company_currency: str) -> dict[str, list[tuple[date, Decimal]]]:
         """tmcCurrExchRate (schedule 1): currency -> [(effective day, rate to the home currency)], ascending."""
         with self._tx() as conn:

@@ -362,10 +362,32 @@ class X3Target:
 
     # ------------------------------------------------------------------ reads
 
+    def _company_of(self, site: str) -> str:
+        fcy = self._retrying(lambda: list(self.rest.query("FACILITY", where=f"FCY eq {quote_literal(site)}", count=1)))
+        return str((fcy[0].get("LEGCPY") or "") if fcy else "").strip()
+
+    def first_open_day(self, site: str, day: date) -> date | None:
+        """The first day on or after `day` in an open period of the site's company (PERIOD.PERSTA 2 = open, read
+        through api1): `day` itself while its period is open, else the start of the next open period; None when
+        X3 cannot say (no company, no PERIOD class on the endpoint, no open period after it)."""
+        company = self._company_of(site or self.journal_site)
+        if not company:
+            return None
+        where = f"CPY eq {quote_literal(company)} and PERENDDAT ge @{day.isoformat()}@"
+        try:
+            rows = self._retrying(lambda: list(self.rest.query("PERIOD", where=where, order_by="PERSTRDAT",
+                                                               count=60)))
+        except SageConfigurationError:  # an endpoint without the PERIOD class: the caller keeps its own date
+            return None
+        for row in rows:
+            if int(row.get("PERSTA") or 0) == 2:
+                start = date.fromisoformat(str(row["PERSTRDAT"])[:10])
+                return max(day, start)
+        return None
+
     def company_currency(self, site: str) -> str | None:
         """COMPANY.CUR of the site's company (FACILITY.LEGCPY), read through api1; None when X3 cannot say."""
-        fcy = self._retrying(lambda: list(self.rest.query("FACILITY", where=f"FCY eq {quote_literal(site)}", count=1)))
-        company = (fcy[0].get("LEGCPY") or "") if fcy else ""
+        company = self._company_of(site)
         if not company:
             return None
         cpy = self._retrying(lambda: list(self.rest.query("COMPANY", where=f"CPY eq {quote_literal(company)}",

@@ -24,6 +24,7 @@ CLASSES = {
     "FACILITY": (t.FACILITY, ("FCY",), None, None, ()),
     "COMPANY": (t.COMPANY, ("CPY",), None, None, ()),
     "TABCHANGE": (t.TABCHANGE, ("CUR", "CURDEN", "CHGTYP", "CHGSTRDAT"), None, None, ()),
+    "PERIOD": (t.PERIOD, ("CPY", "FIY", "PER"), None, None, ()),
 }
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
