@@ -2,7 +2,12 @@
 
 - `duckdb_write`: the single DuckDB writer (limit 1). Only steps that do nothing but SQL on the warehouse
   (SQL models, landing a file, reference tables, checks) sit in it; they hold it for seconds.
-- `sp_api`: the seller's SP-API budget. Extraction and report polls (minutes) and pushes to Amazon.
+- `sp_api_<region>` (`sp_api_na`, `sp_api_eu`, `sp_api_fe`): the seller's SP-API budget in one Amazon region
+  (Amazon's usage plans are per selling partner and region). Extraction and report polls (minutes) and pushes to
+  Amazon hold the pool of the region of the accounts they call (`SP_API`, from the configured accounts: the
+  accounts file's regions, else the regions of SP_API_MARKETPLACES). Dagster gives a step one pool, and a step
+  calls every configured account, so a code location whose accounts span regions holds one pool named for all of
+  them (`sp_api_eu_na`); one code location per region gives each region its own (issue 13).
 - `sage_x3` / `sage500`: the Sage pool of the configured target. Postings to Sage.
 
 A step that calls Amazon or Sage writes DuckDB only through short write sessions (the warehouse's file
@@ -15,6 +20,38 @@ every pool defaults to one slot: see sage_amazon/instance.py and deploy/dagster.
 from sage_amazon import config
 
 DUCKDB_WRITE = "duckdb_write"
-SP_API = "sp_api"  # one seller region per code location; a second region would be sp_api_<region>
+SP_API_REGIONS = ("NA", "EU", "FE")
+
+
+def sp_api_pool(*regions: str) -> str:
+    """The SP-API pool of an account's region (`sp_api_na`); of several regions, one pool named for all."""
+    wanted = sorted({r.upper() for r in regions if r} & set(SP_API_REGIONS)) or ["NA"]
+    return "sp_api_" + "_".join(r.lower() for r in wanted)
+
+
+def configured_regions() -> tuple[str, ...]:
+    """The regions of the seller's accounts, read without their secrets: the accounts file's `region:` entries,
+    else the regions of SP_API_MARKETPLACES. An unreadable file counts as no region here (the first SP-API call
+    reports it in one line)."""
+    from sage_amazon.amazon.accounts import region_of
+
+    path = config.get("SAGE_AMAZON_ACCOUNTS_FILE")
+    if path:
+        import pathlib
+
+        import yaml
+
+        try:
+            doc = yaml.safe_load(pathlib.Path(path).expanduser().read_text())
+            entries = doc.get("accounts") if isinstance(doc, dict) else None
+            return tuple(sorted({str(e.get("region") or "").upper() for e in entries or [] if isinstance(e, dict)}
+                                & set(SP_API_REGIONS)))
+        except (OSError, yaml.YAMLError):
+            return ()
+    found = {region_of(m.strip()) for m in config.get("SP_API_MARKETPLACES").split(",") if m.strip()}
+    return tuple(sorted(r for r in found if r))
+
+
+SP_API = sp_api_pool(*configured_regions())  # the SP-API steps' pool (sp_api_na for a seller in NA only)
 SAGE = "sage500" if config.get("SAGE_AMAZON_TARGET").lower() == "sage500" else "sage_x3"
 ALL = (DUCKDB_WRITE, SP_API, SAGE)

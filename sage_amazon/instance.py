@@ -36,7 +36,7 @@ concurrency:
         limit: 2
   pools:
     # every pool defaults to one slot (resources/pools.py): duckdb_write (the single DuckDB writer),
-    # sp_api (the SP-API budget), sage_x3 / sage500 (the Sage pool)
+    # sp_api_na / sp_api_eu / sp_api_fe (the SP-API budget of each Amazon region), sage_x3 / sage500 (the Sage pool)
     default_limit: 1
 run_retries:
   enabled: true

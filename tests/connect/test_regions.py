@@ -231,3 +231,39 @@ def test_an_order_change_batch_carries_each_orders_marketplace() -> None:
     [batch] = inbox.batches(now)
     assert batch.marketplaces == {"111-1": US, "222-2": DE}
     assert Batch.from_json(batch.key, batch.to_json()).marketplaces == batch.marketplaces
+
+
+def test_sp_api_steps_hold_the_pool_of_their_accounts_region(tmp_path: Path) -> None:
+    """Issue 13: one Dagster pool per Amazon region (sp_api_na / sp_api_eu / sp_api_fe), as Amazon's usage plans
+    are per selling partner and region. The code location's SP-API steps hold the pool of the region of the
+    configured accounts, read from the accounts file without its secrets (a step calls every configured account,
+    so accounts of two regions share one pool named for both)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from resources import pools
+
+    assert [pools.sp_api_pool(r) for r in ("NA", "EU", "FE")] == ["sp_api_na", "sp_api_eu", "sp_api_fe"]
+    na = {"name": "na", "region": "NA", "marketplaces": [US], "refresh_token_env": "UNSET_NA"}
+    eu = {"name": "eu", "region": "EU", "marketplaces": [UK, DE], "refresh_token_env": "UNSET_EU"}
+    show = ("import json; from resources import pools; from sage_amazon.definitions import defs; "
+            "g = defs.resolve_asset_graph(); "
+            "print(json.dumps(sorted({p for k in g.get_all_asset_keys() if 'amazon' in g.get(k).kinds "
+            "for p in g.get(k).pools})))")
+    root = Path(__file__).resolve().parents[2]
+    for entries, expected in (([na], "sp_api_na"), ([eu], "sp_api_eu"), ([na, eu], "sp_api_eu_na")):
+        (tmp_path / "accounts.yaml").write_text(yaml.safe_dump({"accounts": entries}))
+        env = {**os.environ, "SAGE_AMAZON_ACCOUNTS_FILE": str(tmp_path / "accounts.yaml"),
+               "SAGE_AMAZON_DATA_DIR": str(tmp_path / "data")}
+        out = subprocess.run([sys.executable, "-c", show], cwd=root, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == [expected], entries
+    # without the file: the regions of SP_API_MARKETPLACES
+    env = {k: v for k, v in os.environ.items() if k != "SAGE_AMAZON_ACCOUNTS_FILE"}
+    out = subprocess.run([sys.executable, "-c", "from resources import pools; print(pools.SP_API)"], cwd=root,
+                         env={**env, "SP_API_MARKETPLACES": f"{UK},{DE}"}, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.split() == ["sp_api_eu"], out.stderr[-2000:]
