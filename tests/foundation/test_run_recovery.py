@@ -66,7 +66,7 @@ def _holder(home: Path) -> subprocess.Popen:
     pytest.fail(f"holder exited {proc.wait()}")
 
 
-def test_a_killed_run_does_not_block_the_next(home):
+def test_a_killed_run_does_not_block_the_next(home, capsys):
     proc = _holder(home)
     with dg.DagsterInstance.get() as instance:
         held = instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots
@@ -80,10 +80,10 @@ def test_a_killed_run_does_not_block_the_next(home):
         dead = instance.get_run_by_id(held[0].run_id)
         assert dead.status == dg.DagsterRunStatus.FAILURE
 
-        began = time.monotonic()
+        capsys.readouterr()
         result = execute(_job(quick), instance)
         assert result.success
-        assert time.monotonic() - began < 60
+        assert "waits for a slot" not in capsys.readouterr().out  # never waited (not: was fast enough)
         assert recover_dead_runs(instance) == []  # nothing left to recover
 
 
@@ -125,14 +125,12 @@ def chunked():
 def test_a_stop_request_ends_the_run_between_chunks(home):
     CHUNKS_DONE.clear()
     with dg.DagsterInstance.get() as instance:
-        began = time.monotonic()
         with pytest.raises(RunStopped) as stopped:
             result = execute(_job(chunked), instance)
             assert not result.success  # the load raised Stopped: the run ended itself
             execute(_job(quick), instance)  # the next stage is not started
         assert stopped.value.code == EXIT_SIGTERM
-        assert time.monotonic() - began < 30
-        assert CHUNKS_DONE == [0, 1, 2, 3, 4]  # stopped at the next chunk boundary
+        assert CHUNKS_DONE == [0, 1, 2, 3, 4]  # stopped at the next chunk boundary (however slow the machine)
         assert instance.event_log_storage.get_concurrency_info("duckdb_write").claimed_slots == []
         assert all(r.is_finished for r in instance.get_runs())
 

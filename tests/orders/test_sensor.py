@@ -208,7 +208,9 @@ def test_a_failed_runs_notification_comes_back_after_its_back_off_and_goes_only_
     from sage_amazon.orders import inbox
     from sage_amazon.sandbox.sqs import SqsServer
 
-    monkeypatch.setattr(inbox, "BACKOFF_SECONDS", (1,))
+    # the back-off is the queue's visibility timeout (SQS's clock): long enough that the failed tick (a 1 s long
+    # poll and the rest) ends before it on a loaded machine; the retry is then awaited, however long it takes
+    monkeypatch.setattr(inbox, "BACKOFF_SECONDS", (10,))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -232,8 +234,9 @@ def test_a_failed_runs_notification_comes_back_after_its_back_off_and_goes_only_
             instance.report_run_failed(run)
             failed = tick(instance, first.cursor)  # gives the notification back after its back-off
             assert not failed.run_requests and json.loads(failed.cursor)["inflight"] == {}
-            clock.sleep(1.5)
-            retry = tick(instance, failed.cursor)
+            retry, deadline = failed, clock.monotonic() + 120
+            while not retry.run_requests and clock.monotonic() < deadline:
+                retry = tick(instance, retry.cursor)
             (again,) = retry.run_requests
             assert again.run_key == request.run_key + "-retry1"
             assert again.run_config == request.run_config
