@@ -95,3 +95,127 @@ def _report(output: list[str]) -> dict:
         tags={FLOW_TAG: cockpit.FLOW, TRIGGER_TAG: "replay"}, executor_def=dg.in_process_executor)
 def deadletter_replay_job():
     replay_dead_letters()
+
+
+MAX_ALERTS_PER_MAIL = 100
+ALERT_LOCK_SECONDS = 20.0  # a busy warehouse: the dead letters wait for the next tick
+
+
+def _failed_run_alert(instance: dg.DagsterInstance, record):
+    from sage_amazon.cockpit import alerts
+
+    run = instance.get_run_by_id(record.run_id)
+    tags = run.tags if run else {}
+    where = tags.get("sage_amazon/settlement_id") or tags.get("dagster/partition") or ""
+    if not where and tags.get("dagster/asset_partition_range_start"):
+        where = f"{tags['dagster/asset_partition_range_start']}..{tags.get('dagster/asset_partition_range_end', '')}"
+    steps = instance.all_logs(record.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    name = run.job_name if run else "run"
+    if name.startswith("__"):  # materialized from the UI (an implicit asset job): the assets say more
+        selected = sorted(key.to_user_string() for key in (run.asset_selection or ())) if run else []
+        name = ", ".join(selected or sorted({entry.step_key for entry in steps if entry.step_key})) or name
+    title = f"{name} (run {record.run_id[:8]})" + (f" [{where}]" if where else "")
+    reasons = []
+    for entry in steps[:3]:
+        error = entry.dagster_event.step_failure_data.error
+        while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+            error = error.cause  # the product's own error, not Dagster's wrapper around it
+        text = (error.message if error else entry.message or "").strip().splitlines()
+        reasons.append(f"{entry.step_key}: {text[0] if text else ''}")
+    return alerts.Alert("failed run", title, "; ".join(reasons) or (record.event_log_entry.message or ""))
+
+
+def _failed_check_alert(record):
+    from sage_amazon.cockpit import alerts
+
+    evaluation = record.event_log_entry.dagster_event.event_specific_data
+    if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
+        return None
+    partition = evaluation.partition or record.event_log_entry.dagster_event.partition or ""
+    title = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}" + (f" [{partition}]" if partition else "")
+    detail = evaluation.description or "; ".join(
+        f"{k}: {v.value}" for k, v in evaluation.metadata.items() if isinstance(v.value, str | int | float))[:500]
+    return alerts.Alert("failed check", title, detail)
+
+
+def _event_records(instance: dg.DagsterInstance, kind: str, after: int | None, limit: int) -> list:
+    """Run failures or check evaluations after a storage id (None: the newest one only), oldest first."""
+    if kind == "runs":
+        records_filter = dg.RunStatusChangeRecordsFilter(dg.DagsterEventType.RUN_FAILURE, after_storage_id=after)
+        return list(instance.fetch_run_status_changes(records_filter, limit=limit, ascending=after is not None)
+                    .records)
+    records_filter = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after)
+    return list(instance.get_event_records(records_filter, limit=limit, ascending=after is not None))
+
+
+def _event_alerts(instance: dg.DagsterInstance, cursor: dict, new_cursor: dict) -> list:
+    """Failed runs and failed (ERROR) checks after the cursor's storage ids; a first tick only takes the ids."""
+    found: list = []
+    for kind in ("runs", "checks"):
+        after = cursor.get(kind)
+        if after is None:  # watching from now: the history was not news
+            latest = _event_records(instance, kind, None, 1)
+            new_cursor[kind] = latest[0].storage_id if latest else 0
+            continue
+        for record in _event_records(instance, kind, after, 500):
+            alert = _failed_run_alert(instance, record) if kind == "runs" else _failed_check_alert(record)
+            if alert is not None:
+                found.append(alert)
+            new_cursor[kind] = record.storage_id
+    return found
+
+
+def _letter_alerts(warehouse: WarehouseResource, cursor: dict, new_cursor: dict) -> list:
+    from datetime import datetime
+
+    from sage_amazon.cockpit import alerts
+    from sage_amazon.warehouse import Warehouse, WarehouseBusy
+
+    try:
+        with Warehouse(warehouse.path, lock_timeout=ALERT_LOCK_SECONDS).read() as con:
+            if "letters" not in cursor:  # watching from now
+                _, newest = alerts.dead_letter_alerts(con, None)
+                new_cursor["letters"] = newest.isoformat() if newest else ""
+                return []
+            since = datetime.fromisoformat(cursor["letters"]) if cursor["letters"] else None
+            found, newest = alerts.dead_letter_alerts(con, since)
+    except WarehouseBusy:
+        return []
+    if newest is not None:
+        new_cursor["letters"] = newest.isoformat()
+    return found
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="E-mails the operators (SAGE_AMAZON_SMTP_HOST, SAGE_AMAZON_ALERT_TO...; see "
+                       "sage_amazon/cockpit/alerts.py) when a run fails, a blocking-severity check fails, or a "
+                       "dead letter opens (a settlement blocked or on hold, an order Sage refused). One message "
+                       "per tick; an e-mail that cannot be sent is tried again on the next tick.")
+def cockpit_alerts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    import json
+    import os
+
+    from sage_amazon.cockpit import alerts
+
+    try:
+        settings = alerts.settings_from_env()
+    except alerts.AlertConfigError as exc:
+        return dg.SkipReason(f"no alerts sent: {exc}")
+    if settings is None:
+        return dg.SkipReason("no alerts: SAGE_AMAZON_SMTP_HOST is not set (see sage_amazon/cockpit/alerts.py)")
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    new_cursor = dict(cursor)
+    found = _event_alerts(context.instance, cursor, new_cursor) + _letter_alerts(warehouse, cursor, new_cursor)
+    if not found:
+        context.update_cursor(json.dumps(new_cursor))
+        return dg.SkipReason("nothing new" if cursor else "watching from now on")
+    shown = found[:MAX_ALERTS_PER_MAIL]
+    if len(found) > len(shown):
+        shown.append(alerts.Alert("more", f"{len(found) - len(shown)} more", "see the Dagster UI"))
+    message = alerts.compose(shown, settings, os.environ.get("SAGE_AMAZON_UI_URL", ""))
+    try:
+        alerts.send(settings, message)
+    except Exception as exc:  # noqa: BLE001 - SMTP down or refusing: the cursor stays, the next tick tries again
+        return dg.SkipReason(f"alert e-mail not sent to {settings.where()}: {type(exc).__name__}: {exc}"[:500])
+    context.update_cursor(json.dumps(new_cursor))
+    return dg.SkipReason(f"sent {message['Subject']!r} to {len(settings.recipients)} recipient(s)")

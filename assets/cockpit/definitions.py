@@ -13,5 +13,6 @@ def defs() -> dg.Definitions:
         owners=["team:operations", "team:finance"],
         assets=[assets.open_dead_letters, assets.settlement_overview],
         jobs=[automation.cockpit_job, automation.deadletter_replay_job],
+        sensors=[automation.cockpit_alerts_sensor],
         schedules=[automation.cockpit_schedule],
     )
