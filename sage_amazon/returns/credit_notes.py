@@ -165,8 +165,8 @@ def note_lines(items: list[tuple], sage_items: set[str] | None, rules: Any,
         if not gross:
             continue
         unit = gross / quantity
-        if cents(unit) * quantity != gross:  # not evenly divisible: one line at the refunded total
-            quantity, unit = Decimal(1), gross
+        if cents(unit) * quantity != gross or cents(discount / quantity) * quantity != discount:
+            quantity, unit = Decimal(1), gross  # not evenly divisible per unit: one line at the refunded total
         lines.append(CreditNoteLine(item=item, quantity=quantity, net_price=cents(unit), discount=discount,
                                     description=f"Amazon refund {order_id}"[:30]))
     if missing:

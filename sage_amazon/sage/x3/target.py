@@ -43,7 +43,7 @@ ORDER_OPTIONAL = frozenset({"INVDTAAMT", "YFULCHN", "YAMZITMID", "ITMDES", "DISC
                             "BPDCTY", "BPDSAT", "BPDPOSCOD", "BPDCRY", "BPDTEL", "ORDSTA", "SOHTYP"})
 SHIPMENT_OPTIONAL = frozenset({"BPTNUM", "YTRKNUM", "SHIDAT", "SOPLIN"})
 JOURNAL_OPTIONAL = frozenset({"DEBLED", "CDTLED", "FREREF", "VAT", "DES", "DESVCR", "RATMLT", "TYP", "BPR"})
-NOTE_OPTIONAL = frozenset({"YAMZORDREF", "ITMDES1"})
+NOTE_OPTIONAL = frozenset({"YAMZORDREF", "ITMDES1", "SOHNUM", "SIHORINUM"})  # links, never money
 UNIT_DISCOUNT = Decimal("0.0001")
 MAX_SENDS = 3  # sends of one write whose replies were lost and that X3 shows no trace of
 
@@ -306,6 +306,8 @@ class X3Target:
                 header["TYP"] = self.journal_type
             lines = []
             for num, line in enumerate(journal.lines, start=1):
+                # DES whole: build_object cuts every Char field to the LEN getDescription publishes for it
+                # (GACCENTRYD DES: 30 in the sandbox's GAS), so the warehouse keeps the whole description
                 values: dict[str, object] = {"ACC": line.account, "DEB": _dec(line.debit),
                                              "CDT": _dec(line.credit), "DES": line.description}
                 if line.ledger_debit is not None:
@@ -340,25 +342,49 @@ class X3Target:
         with self._ref_lock(note.reference):
             return self._create_credit_note(note, refused)
 
+    def _find_invoice(self, order_ref: str) -> str:
+        """The X3 invoice (not a credit memo) of an Amazon order, by the order id it carries (YAMZORDREF); "" if none."""
+        rows = self._retrying(lambda: list(self.rest.query(
+            "SINVOICE", where=f"YAMZORDREF eq {quote_literal(order_ref)}", order_by="NUM", count=20)))
+        return next((r["NUM"] for r in rows if r.get("SIVTYP") != self.credit_note_type), "")
+
     def _create_credit_note(self, note: CreditNote, refused: str) -> CreditNoteResult:
         existing = self._find_credit_note(note.reference)
+        order = (self.find_sales_order(note.original_order_ref) or "") if note.original_order_ref else ""
+        invoice = self._find_invoice(note.original_order_ref) if note.original_order_ref else ""
         if existing:
-            return CreditNoteResult(existing, created=False)
+            return CreditNoteResult(existing, created=False, applied_to=invoice or order)
 
         def build(desc: Description) -> str:
-            header = {"SALFCY": note.site, "SIVTYP": self.credit_note_type, "NUM": "", "INVREF": note.reference,
-                      "INVDAT": note.document_date.strftime("%Y%m%d"), "BPCINV": note.customer,
-                      "CUR": note.currency, "YAMZORDREF": note.original_order_ref}
-            lines = [(num, {"ITMREF": ln.item, "QTY": _dec(ln.quantity), "GROPRI": _dec(ln.net_price),
-                            **({"ITMDES1": ln.description} if ln.description else {})})
-                     for num, ln in enumerate(note.lines, start=1)]
+            header: dict[str, object] = {
+                "SALFCY": note.site, "SIVTYP": self.credit_note_type, "NUM": "", "INVREF": note.reference,
+                "INVDAT": note.document_date.strftime("%Y%m%d"), "BPCINV": note.customer, "CUR": note.currency,
+                "YAMZORDREF": note.original_order_ref}
+            if note.freight or note.tax:  # invoicing elements 1 shipping, 2 discount, 3 tax (never left out)
+                group = desc.header_group("INVDTAAMT")
+                if note.tax and group is not None and group.fields["INVDTAAMT"].dim < 3:
+                    raise SageConfigurationError(f"publication {desc.publication} has fewer than 3 invoicing "
+                                                 "elements (INVDTAAMT): the tax refunded needs the third")
+                header["INVDTAAMT"] = [_dec(note.freight), _dec(Decimal("0")), _dec(note.tax)]
+            lines = []
+            for num, ln in enumerate(note.lines, start=1):
+                values: dict[str, object] = {"ITMREF": ln.item, "QTY": _dec(ln.quantity), "GROPRI": _dec(ln.net_price)}
+                if ln.description:
+                    values["ITMDES1"] = ln.description
+                if ln.discount:  # per sales unit, as on the order (the plan keeps it exact to the cent)
+                    values["DISCRGVAL1"] = _dec(ln.discount / ln.quantity)
+                if order:
+                    values["SOHNUM"] = order
+                if invoice:
+                    values["SIHORINUM"] = invoice
+                lines.append((num, values))
             return build_object(desc, header, lines, optional=NOTE_OPTIONAL)
 
         adopted, result = self._write_once("SIH", refused, build, lambda: self._find_credit_note(note.reference))
         if adopted:
-            return CreditNoteResult(adopted, created=False)
+            return CreditNoteResult(adopted, created=False, applied_to=invoice or order)
         header, _ = parse_object(result.result_xml)
-        return CreditNoteResult(str(header.get("NUM", "")).strip(), created=True)
+        return CreditNoteResult(str(header.get("NUM", "")).strip(), created=True, applied_to=invoice or order)
 
     # ------------------------------------------------------------------ reads
 

@@ -95,10 +95,14 @@ ITM_FIELDS = {f.name: f for f in (
 )}
 SIH_FIELDS = {f.name: f for f in (
     _c("SALFCY", 5), _c("SIVTYP", 5), _c("NUM", 20), _c("INVREF", 30), _dt("INVDAT"), _c("BPCINV", 15),
-    _c("CUR", 3), _c("YAMZORDREF", 30), _d("AMTNOT"),
-    _i("SIDLIN"), _c("ITMREF", 20), _c("ITMDES1", 30), _d("QTY"), _d("GROPRI"), _d("AMTNOTLIN"),
+    _c("CUR", 3), _c("YAMZORDREF", 30), _d("AMTNOT"), _d("AMTATI"),
+    # invoicing elements (footer): 1 shipping, 2 discount, 3 tax, as the SOH3_4 setup sage-erp.md cites
+    Field("INVDTAAMT", "Decimal", 0, dim=3),
+    _i("SIDLIN"), _c("ITMREF", 20), _c("ITMDES1", 30), _d("QTY"), _d("GROPRI"), _d("DISCRGVAL1"), _d("AMTNOTLIN"),
+    # the line's origin: its sales order and, on a credit memo, the invoice it credits [UNCONFIRMED field names]
+    _c("SOHNUM", 20), _c("SIHORINUM", 20),
 )}
-SIH_LINE = ("SIDLIN", "ITMREF", "ITMDES1", "QTY", "GROPRI", "AMTNOTLIN")
+SIH_LINE = ("SIDLIN", "ITMREF", "ITMDES1", "QTY", "GROPRI", "DISCRGVAL1", "AMTNOTLIN", "SOHNUM", "SIHORINUM")
 GAS_FIELDS = {f.name: f for f in (
     _c("TYP", 5), _c("NUM", 20), _c("FCY", 5), _c("JOU", 5), _dt("ACCDAT"), _c("CUR", 3), _d("RATMLT"),
     _c("DESVCR", 30), _c("REF", 30),
@@ -144,7 +148,7 @@ def _standard() -> dict[str, Publication]:
             _grp(ITM_FIELDS, "ITM0_1", "ITMREF ITMDES1 ITMDES2 ITMDES3 STU SAU TCLCOD ITMSTA"),
         )),
         Publication("SIH", "SIH", "Sales invoice / credit note", (
-            _grp(SIH_FIELDS, "SIH0_1", "SALFCY SIVTYP NUM INVREF INVDAT BPCINV CUR YAMZORDREF AMTNOT"),
+            _grp(SIH_FIELDS, "SIH0_1", "SALFCY SIVTYP NUM INVREF INVDAT BPCINV CUR YAMZORDREF AMTNOT AMTATI INVDTAAMT"),
             _tab(SIH_FIELDS, "SIH4_1", SIH_LINE, 300),
         )),
         Publication("GAS", "GAS", "Journal entry (GACCENTRY)", (
@@ -182,7 +186,7 @@ def _custom() -> dict[str, Publication]:
         )),
         Publication("SIH", "SIH", "Sales invoice / credit note", (
             _grp(SIH_FIELDS, "SIH0_1", "SALFCY SIVTYP NUM"),
-            _grp(SIH_FIELDS, "SIH0_2", "INVREF INVDAT BPCINV CUR YAMZORDREF AMTNOT"),
+            _grp(SIH_FIELDS, "SIH0_2", "INVREF INVDAT BPCINV CUR YAMZORDREF AMTNOT AMTATI INVDTAAMT"),
             _tab(SIH_FIELDS, "SIH1_1", SIH_LINE, 300),
         )),
         Publication("GAS", "GAS", "Journal entry (GACCENTRY)", (

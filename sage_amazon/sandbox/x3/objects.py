@@ -419,10 +419,22 @@ class Invoices:
             itm = _item(conn, _text(v, "ITMREF"), f"ITMREF({num})")
             qty = parse_decimal(_text(v, "QTY"), f"QTY({num})")
             price = parse_decimal(_text(v, "GROPRI"), f"GROPRI({num})")
+            disc = parse_decimal(_text(v, "DISCRGVAL1"), f"DISCRGVAL1({num})")  # per sales unit, as on SOH
             if qty <= 0 or price < 0:
                 raise Refused(f"QTY({num}) : {qty} : Value must be greater than 0")
-            amount = (qty * price).quantize(CENT, ROUND_HALF_UP)
-            lines.append((num, itm, _text(v, "ITMDES1") or itm["ITMDES1"], qty, price, amount))
+            if disc < 0 or disc > price:
+                raise Refused(f"DISCRGVAL1({num}) : {disc} : Incorrect price or discount")
+            amount = (qty * (price - disc)).quantize(CENT, ROUND_HALF_UP)
+            sohnum = self._origin_order(conn, _text(v, "SOHNUM"), bpc["BPCNUM"], num)
+            orinum = self._origin_invoice(conn, _text(v, "SIHORINUM"), bpc["BPCNUM"], sivtyp, num)
+            lines.append((num, itm, _text(v, "ITMDES1") or itm["ITMDES1"], qty, price, amount, disc, sohnum,
+                          orinum))
+        # invoicing elements: 1 shipping and 2 discount go to the amount before tax, 3 is the tax
+        elements = h.get("INVDTAAMT", [])
+        elements = [parse_decimal(x, "INVDTAAMT") for x in (elements if isinstance(elements, list) else [elements])]
+        if len(elements) > 3:
+            raise Refused("INVDTAAMT : more than 3 invoicing elements")
+        elements = [*elements, Decimal("0"), Decimal("0"), Decimal("0")][:3]
         num = _text(h, "NUM")
         if num:
             if _exists(conn, t.SINVOICE, NUM=num):
@@ -430,17 +442,39 @@ class Invoices:
         else:
             seq = _next_number(conn, f"SIH{sivtyp}", site["FCY"], invdat.year)
             num = f"{sivtyp}{site['FCY']}{invdat:%y}{seq:06d}"
-        total = sum((ln[5] for ln in lines), Decimal("0"))
+        total = sum((ln[5] for ln in lines), Decimal("0")) + elements[0] + elements[1]
+        if total + elements[2] <= 0:
+            raise Refused("AMTATI : the invoice total must be greater than 0")
         conn.execute(insert(t.SINVOICE).values(
             NUM_0=num, SIVTYP_0=sivtyp, INVTYP_0=invtyp, SNS_0=sns, SALFCY_0=site["FCY"], CPY_0=site["LEGCPY"],
             INVREF_0=_text(h, "INVREF"), INVDAT_0=invdat, ACCDAT_0=invdat, BPCINV_0=bpc["BPCNUM"],
-            BPCORD_0=bpc["BPCNUM"], CUR_0=cur, AMTNOT_0=total, AMTATI_0=total,
+            BPCORD_0=bpc["BPCNUM"], CUR_0=cur, AMTNOT_0=total, AMTATI_0=total + elements[2],
+            INVDTAAMT_0=elements[0], INVDTAAMT_1=elements[1], INVDTAAMT_2=elements[2],
             YAMZORDREF_0=_text(h, "YAMZORDREF"), STA_0=3, **_audit(user)))
-        for lin, (_, itm, des, qty, price, amount) in enumerate(lines, start=1):
+        for lin, (_, itm, des, qty, price, amount, disc, sohnum, orinum) in enumerate(lines, start=1):
             conn.execute(insert(t.SINVOICED).values(
                 NUM_0=num, SIDLIN_0=lin * 1000, ITMREF_0=itm["ITMREF"], ITMDES1_0=des[:30], QTY_0=qty,
-                GROPRI_0=price, NETPRI_0=price, AMTNOTLIN_0=amount, **_audit(user)))
+                GROPRI_0=price, DISCRGVAL_0=disc, NETPRI_0=price - disc, AMTNOTLIN_0=amount, SOHNUM_0=sohnum,
+                SIHORINUM_0=orinum, **_audit(user)))
         return num
+
+    @staticmethod
+    def _origin_order(conn: Connection, sohnum: str, bpcnum: str, num: int) -> str:
+        if sohnum:
+            order = _exists(conn, t.SORDER, SOHNUM=sohnum)
+            if order is None or order["BPCINV"] != bpcnum:
+                raise Refused(f"SOHNUM({num}) : {sohnum} : Record does not exist (sales order of {bpcnum})")
+        return sohnum
+
+    @staticmethod
+    def _origin_invoice(conn: Connection, orinum: str, bpcnum: str, sivtyp: str, num: int) -> str:
+        if orinum:
+            if INVOICE_TYPES[sivtyp][1] > 0:
+                raise Refused(f"SIHORINUM({num}) : only a credit memo has an origin invoice")
+            origin = _exists(conn, t.SINVOICE, NUM=orinum)
+            if origin is None or origin["BPCINV"] != bpcnum or INVOICE_TYPES.get(origin["SIVTYP"], (0, 0))[1] < 0:
+                raise Refused(f"SIHORINUM({num}) : {orinum} : Record does not exist (invoice of {bpcnum})")
+        return orinum
 
     def load(self, conn: Connection, keys) -> tuple[dict, list[dict]]:
         num = _key(keys, "NUM", "SIH")
