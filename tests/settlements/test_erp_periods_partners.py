@@ -147,3 +147,65 @@ def test_x3_reclass_onto_receivables_goes_to_the_first_open_period_with_the_cust
     assert head["ACCDAT_0"] == date(2026, 8, 1)  # July closed: the first day of the first open period
     by_account = {r["ACC_0"]: (D(r["AMTCUR_0"]) * r["SNS_0"], r["BPR_0"].strip()) for r in lines if r["LEDTYP_0"] == 1}
     assert by_account == {"1100": (D("129.99"), "AMZUS"), "4060": (D("-129.99"), "")}
+
+
+def test_x3_sites_of_two_companies_post_each_in_its_own_currency(tmp_path):
+    """The X3 sandbox given a UK company in GBP (GB01 moved to it, its periods and TABCHANGE rates to GBP): a UK
+    settlement posts to GB01 at 1:1 in GBP, a EUR one to DE01 (still the US company) at TABCHANGE's EUR->USD rate."""
+    import duckdb
+    from sqlalchemy import insert, select, update
+
+    from sage_amazon.amazon import settlement as parser
+    from sage_amazon.ledger import currency, posting, settlements
+    from sage_amazon.mapping import accounts
+    from sage_amazon.sandbox.x3 import running_x3
+    from sage_amazon.sandbox.x3 import tables as t
+    from sage_amazon.warehouse import Warehouse
+    from tests.orders.test_short_connections import target_for
+    from tests.settlements.conftest import V2_SAMPLE, to_european
+
+    def copy(row, **changes):  # another row like `row`: X3's own row id and UUID are new
+        import uuid
+
+        return {**{k: v for k, v in row._asdict().items() if k != "ROWID"}, "AUUID_0": str(uuid.uuid4()), **changes}
+
+    uk, de = tmp_path / "uk.txt", tmp_path / "de.txt"
+    sample = V2_SAMPLE.read_text()
+    uk.write_text(sample.replace("\tUSD\t", "\tGBP\t").replace("amazon.com", "amazon.co.uk")
+                  .replace("28471003921", "28471003922"))
+    de.write_text(to_european(sample).replace("\tUSD\t", "\tEUR\t").replace("amazon.com", "amazon.de")
+                  .replace("28471003921", "28471003923"))
+    with running_x3(tmp_path / "x3") as x3:
+        with x3.engine.begin() as conn:
+            us = conn.execute(select(t.COMPANY)).first()
+            conn.execute(insert(t.COMPANY).values(copy(us, CPY_0="NWGB", CUR_0="GBP", CRY_0="GB")))
+            conn.execute(update(t.FACILITY).where(t.FACILITY.c.FCY_0 == "GB01").values(LEGCPY_0="NWGB"))
+            periods = conn.execute(select(t.PERIOD).where(t.PERIOD.c.CPY_0 == us.CPY_0)).all()
+            conn.execute(insert(t.PERIOD), [copy(p, CPY_0="NWGB") for p in periods])
+            rate = conn.execute(select(t.TABCHANGE).where(t.TABCHANGE.c.CUR_0 == "EUR")).first()
+            conn.execute(insert(t.TABCHANGE).values(copy(rate, CURDEN_0="GBP", CHGRAT_0=Decimal("0.8400"))))
+        target = target_for(x3)
+        amap = currency.from_erp(accounts.load(), target, "x3")
+        assert amap.company_currency == "USD" and amap.site_currencies == {"GB01": "GBP"}
+        wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+        for path in (uk, de):
+            with wh.write() as con:
+                accounts.write_table(con, amap, "x3")
+                sid = parser.land(con, path).settlement_id
+                settlements.build(con, sid)
+                assert all(o.passed for o in settlements.validate(con, sid) if o.blocking)
+            assert posting.post_settlement(wh.write, target, sid).all_posted
+        heads = {h["REF_0"]: h for h in x3.rows("GACCENTRY")}
+        lines = x3.rows("GACCENTRYD")
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        built = dict(con.execute("SELECT DISTINCT settlement_id, company_currency FROM marts.journal_settlement_lines"
+                                 ).fetchall())
+    assert built == {"28471003922": "GBP", "28471003923": "USD"}
+    uk_heads = [h for ref, h in heads.items() if "-28471003922-" in ref]
+    de_heads = [h for ref, h in heads.items() if "-28471003923-" in ref]
+    assert uk_heads and {(h["FCY_0"], h["CUR_0"], D(h["RATMLT_0"])) for h in uk_heads} == {("GB01", "GBP", D(1))}
+    assert {(h["FCY_0"], h["CUR_0"]) for h in de_heads} == {("DE01", "EUR")} and all(
+        D(h["RATMLT_0"]) != 1 for h in de_heads)
+    uk_nums = {h["NUM_0"] for h in uk_heads}
+    assert all(D(r["AMTLED_0"]) == D(r["AMTCUR_0"]) for r in lines if r["NUM_0"] in uk_nums)  # no conversion
+    assert not [r for r in lines if r["NUM_0"] in uk_nums and r["ACC_0"] in ("7900", "7910")]
