@@ -1,6 +1,6 @@
 """The order-level tie-out (sage_amazon/ledger/tieout.py) as an asset of the settlements flow: after each
 settlement's journals, marts.settlement_order_tieout is rebuilt (per Amazon order id: open items, settled but
-never invoiced, differences, ageing) and three non-blocking checks report on it."""
+never invoiced, differences, ageing, refunds against credit notes) and four non-blocking checks report on it."""
 
 import dagster as dg
 
@@ -11,6 +11,8 @@ from resources.warehouse import WarehouseResource
 CHECKS = {
     "tieout_settled_not_invoiced": "Orders Amazon settled that have no sales order in Sage (revenue: sage_invoices).",
     "tieout_amount_differences": "Orders settled for another amount than their Sage sales order's total.",
+    "tieout_refunds_credited": "Refunds in the settlements against the refund credit notes in Sage (revenue: "
+                               "sage_invoices): refunded but not credited, credited for another amount.",
     "tieout_open_items_ageing": "Sales orders sent to Sage and not settled by Amazon after 60 days.",
 }
 
@@ -38,6 +40,7 @@ def settlement_order_tieout(context: dg.AssetExecutionContext, warehouse: Wareho
         "dagster/row_count": count, "as_of": str(as_of), "revenue": summary.revenue,
         **{f"orders_{k}": v for k, v in summary.counts.items()},
         **{f"amount_{k}": f"{v:.2f}" for k, v in summary.amounts.items()},
+        **{f"orders_{k}": v for k, v in summary.refund_counts.items()},
     })
     for outcome in tieout.outcomes(summary):
         yield dg.AssetCheckResult(check_name=outcome.name, passed=bool(outcome.passed),

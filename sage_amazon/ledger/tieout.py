@@ -14,6 +14,15 @@ Status of a row:
     settled_not_invoiced  settled by Amazon, no sales order in Sage
     refunded              settled and refunded in full, never invoiced (nothing to clear)
 
+Refunds, beside it (`refund_status`): the settlements' refund lines (ItemPrice and Promotion of transactions other
+than Order, `refunded_amount`) against the refund credit notes posted to Sage (flow `refund_credit_notes`, at the
+refund transaction's principal, shipping, gift wrap, tax and promotion: what the note credits, `credited_amount`),
+both signed as Amazon signs a refund (negative):
+    refund_matched        refunded in a settlement and credited in Sage, same amount
+    refund_difference     both, amounts differ (refund_difference = refunded - credited)
+    refund_not_credited   refunded in a settlement, no credit note in Sage
+    credited_not_settled  a credit note in Sage, no refund in any settlement (yet)
+
 "Invoiced" is the sales order the orders flow posted to Sage (ops.posting_ledger, flow `orders`), at the
 order's total as sent (marts.sage_orders.lines_total: items, shipping, gift wrap and their taxes, less
 promotions): what Sage invoices for it. "Settled" is the order's ItemPrice and Promotion lines of
@@ -30,6 +39,7 @@ from typing import Any
 
 TABLE = "marts.settlement_order_tieout"
 STATUSES = ("open", "settled_not_invoiced", "difference", "matched", "refunded")
+REFUND_STATUSES = ("refund_matched", "refund_difference", "refund_not_credited", "credited_not_settled")
 ZERO = Decimal("0.00")
 
 _SETTLED = """
@@ -66,6 +76,24 @@ _INVOICED = """
     QUALIFY row_number() OVER (PARTITION BY o.amazon_order_id ORDER BY o.partition_date DESC) = 1
 """
 
+_CREDITED = """
+    SELECT t.amazon_order_id,
+        CAST(sum(i.principal + i.shipping + i.gift_wrap + i.tax + i.promotion) AS DECIMAL(18, 2)) AS credited_amount,
+        count(DISTINCT t.transaction_id) AS credit_notes
+    FROM raw.amazon_refund_transactions AS t
+    INNER JOIN raw.amazon_refund_items AS i ON i.transaction_id = t.transaction_id
+    INNER JOIN ops.posting_ledger AS p ON p.flow = 'refund_credit_notes' AND p.record_key = t.transaction_id
+        AND p.status = 'posted'
+    WHERE t.amazon_order_id IS NOT NULL AND t.amazon_order_id <> ''
+    GROUP BY t.amazon_order_id
+"""
+
+_NO_CREDIT_NOTES = """
+    SELECT CAST(NULL AS VARCHAR) AS amazon_order_id, CAST(NULL AS DECIMAL(18, 2)) AS credited_amount,
+           CAST(NULL AS BIGINT) AS credit_notes
+    WHERE false
+"""
+
 _NO_INVOICES = """
     SELECT CAST(NULL AS VARCHAR) AS amazon_order_id, CAST(NULL AS DATE) AS order_date,
            CAST(NULL AS VARCHAR) AS invoiced_currency, CAST(NULL AS DECIMAL(18, 2)) AS invoiced_amount,
@@ -80,12 +108,15 @@ def select_sql(con) -> str:
 
     invoiced = _INVOICED if (table_exists(con, "marts.sage_orders")
                              and table_exists(con, "ops.posting_ledger")) else _NO_INVOICES
+    credited = _CREDITED if all(table_exists(con, t) for t in (
+        "raw.amazon_refund_transactions", "raw.amazon_refund_items", "ops.posting_ledger")) else _NO_CREDIT_NOTES
     return f"""
 WITH settled AS ({_SETTLED}),
 invoiced AS ({invoiced}),
+credited AS ({credited}),
 joined AS (
     SELECT
-        coalesce(i.amazon_order_id, s.amazon_order_id) AS amazon_order_id,
+        coalesce(i.amazon_order_id, s.amazon_order_id, c.amazon_order_id) AS amazon_order_id,
         s.marketplace,
         coalesce(i.invoiced_currency, s.settled_currency) AS currency,
         i.sage_number,
@@ -96,9 +127,12 @@ joined AS (
         s.fees_amount,
         s.first_settled_on,
         s.last_deposit_date,
-        s.settlement_ids
+        s.settlement_ids,
+        c.credited_amount,
+        coalesce(c.credit_notes, 0) AS credit_notes
     FROM invoiced AS i
     FULL OUTER JOIN settled AS s ON s.amazon_order_id = i.amazon_order_id
+    FULL OUTER JOIN credited AS c ON c.amazon_order_id = coalesce(i.amazon_order_id, s.amazon_order_id)
 ),
 graded AS (
     SELECT
@@ -111,6 +145,14 @@ graded AS (
             WHEN j.settled_amount <> j.invoiced_amount THEN 'difference'
             ELSE 'matched'
         END AS status,
+        CAST(coalesce(j.refunded_amount, 0) - coalesce(j.credited_amount, 0) AS DECIMAL(18, 2)) AS refund_difference,
+        CASE
+            WHEN coalesce(j.refunded_amount, 0) = 0 AND j.credited_amount IS NULL THEN ''
+            WHEN j.credited_amount IS NULL THEN 'refund_not_credited'
+            WHEN coalesce(j.refunded_amount, 0) = 0 THEN 'credited_not_settled'
+            WHEN j.refunded_amount <> j.credited_amount THEN 'refund_difference'
+            ELSE 'refund_matched'
+        END AS refund_status,
         CAST($as_of AS DATE) - coalesce(j.order_date, j.first_settled_on) AS age_days
     FROM joined AS j
 )
@@ -168,11 +210,14 @@ class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)  # open: invoiced; difference: sum of differences
     open_over_60_days: int = 0
+    refund_counts: dict[str, int] = field(default_factory=dict)  # refund_status -> orders
+    refund_amounts: dict[str, Decimal] = field(default_factory=dict)  # refunded (or credited) per refund_status
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat() if self.as_of else None, "revenue": self.revenue,
                 "counts": self.counts, "amounts": {k: f"{v:.2f}" for k, v in self.amounts.items()},
-                "open_over_60_days": self.open_over_60_days}
+                "open_over_60_days": self.open_over_60_days, "refund_counts": self.refund_counts,
+                "refund_amounts": {k: f"{v:.2f}" for k, v in self.refund_amounts.items()}}
 
 
 def summarize(tie: list[dict[str, Any]], as_of: date | None, revenue: str) -> Summary:
@@ -185,6 +230,15 @@ def summarize(tie: list[dict[str, Any]], as_of: date | None, revenue: str) -> Su
         out.amounts[status] += Decimal(amount)
         if status == "open" and (row["age_days"] or 0) > 60:
             out.open_over_60_days += 1
+        refund = row.get("refund_status") or ""
+        if refund:
+            out.refund_counts[refund] = out.refund_counts.get(refund, 0) + 1
+            value = (row["refund_difference"] if refund == "refund_difference" else row["credited_amount"]
+                     if refund == "credited_not_settled" else row["refunded_amount"]) or ZERO
+            out.refund_amounts[refund] = out.refund_amounts.get(refund, ZERO) + Decimal(value)
+    for refund in REFUND_STATUSES:
+        out.refund_counts.setdefault(refund, 0)
+        out.refund_amounts.setdefault(refund, ZERO)
     return out
 
 
@@ -196,6 +250,8 @@ def outcomes(summary: Summary) -> list:
     never = summary.counts["settled_not_invoiced"]
     diff = summary.counts["difference"]
     stale = summary.open_over_60_days
+    uncredited = summary.refund_counts.get("refund_not_credited", 0)
+    refund_diff = summary.refund_counts.get("refund_difference", 0)
     return [
         Outcome("tieout_settled_not_invoiced", never == 0 or not invoiced_mode, False,
                 f"{never} order(s) settled by Amazon with no sales order in Sage "
@@ -205,6 +261,15 @@ def outcomes(summary: Summary) -> list:
         Outcome("tieout_amount_differences", diff == 0, False,
                 f"{diff} order(s) settled for another amount than invoiced (net {summary.amounts['difference']:.2f})",
                 {"orders": diff, "net_difference": f"{summary.amounts['difference']:.2f}"}),
+        Outcome("tieout_refunds_credited", not invoiced_mode or not (uncredited or refund_diff), False,
+                f"{uncredited} order(s) refunded in a settlement with no credit note in Sage "
+                f"({summary.refund_amounts['refund_not_credited']:.2f}), {refund_diff} credited for another amount "
+                f"(net {summary.refund_amounts['refund_difference']:.2f}), "
+                f"{summary.refund_counts['credited_not_settled']} credit note(s) not refunded in a settlement yet"
+                + ("" if invoiced_mode else " (revenue: settlement: the settlement journal carries refunds)"),
+                {"refunded_not_credited": uncredited, "credited_other_amount": refund_diff,
+                 "credited_not_settled": summary.refund_counts["credited_not_settled"],
+                 "refund_matched": summary.refund_counts["refund_matched"]}),
         Outcome("tieout_open_items_ageing", stale == 0, False,
                 f"{summary.counts['open']} open item(s) ({summary.amounts['open']:.2f}), {stale} older than 60 days "
                 f"as of {summary.as_of}",
