@@ -213,10 +213,12 @@ def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
     retry_policy=RETRY_POLICY,
     tags={deadletters.FLOW_TAG: "refund_credit_notes"},  # = sage_amazon.returns.credit_notes.FLOW
     description="With `revenue: sage_invoices` (accounts.yaml): each refund becomes one credit note for the "
-                "marketplace's Sage customer, one line per SKU (X3 SIH credit memo with the Amazon order id, Sage 500 "
-                "AR credit memo), reference AMZ-RF-<refund id> shared with the settlement's credit notes, through the "
-                "posting ledger (flow refund_credit_notes). With `revenue: settlement` (default) none: the "
-                "settlement journal already carries the refund",
+                "marketplace's Sage customer equal to the refund to the cent: one line per SKU with the promotion "
+                "taken back as its discount, shipping and gift wrap as freight, the tax refunded (X3 SIH credit memo "
+                "whose lines name the order and its invoice; Sage 500 AR credit memo through the AR import "
+                "spARapiInvoiceIns, posted, applied to the order's invoice), reference AMZ-RF-<refund id> shared "
+                "with the settlement's credit notes, through the posting ledger (flow refund_credit_notes). With "
+                "`revenue: settlement` (default) none: the settlement journal already carries the refund",
 )
 def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResource,
                              warehouse: WarehouseResource) -> dg.MaterializeResult:
