@@ -4,13 +4,13 @@ journalised and posted to the X3 sandbox; per-account totals equal the generator
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from sage_amazon.amazon import settlement as parser
-from sage_amazon.ledger import intake, posting, settlements
+from sage_amazon.ledger import currency, intake, posting, settlements
 from sage_amazon.mapping import accounts
 from sage_amazon.warehouse import Warehouse
 from tests.regional import regional_accounts
@@ -30,13 +30,35 @@ def _client(sb):
 
 
 def _expected_accounts(truth, amap, target="x3"):
-    """Ground truth per (transaction-type, amount-type, description), through the shipped account map."""
+    """Ground truth per (transaction-type, amount-type, description), through the shipped account map, in the
+    settlement currency; its company-currency side is `_expected_ledger` at the ERP sandbox's own rates."""
     market = MARKET_CODE[truth.marketplace_id]
     out: dict[str, Decimal] = defaultdict(Decimal)
     for (tt, at, ad), amount in truth.by_line_type.items():
         role, _ = amap.role_for(tt, at, ad, market)
         out[amap.account(target, role, market)] += amount
     return {a: v for a, v in out.items() if v != 0}
+
+
+def _erp_rates(rows) -> dict[str, list[tuple]]:
+    """The ERP sandbox's own rate table (X3 TABCHANGE, Sage 500 tmcCurrExchRate) as it holds it: currency ->
+    [(from day, rate to USD)], read with SQL, not through the product."""
+    out: dict[str, list[tuple]] = defaultdict(list)
+    for cur, day, rate in rows:
+        out[str(cur).strip()].append((day if isinstance(day, date) else date.fromisoformat(str(day)[:10]),
+                                      Decimal(str(rate))))
+    return {cur: sorted(days) for cur, days in out.items()}
+
+
+def _erp_rate(currency, day, rates) -> Decimal:
+    """The ERP's rate of `day`: the last one on or before it (1 for the company currency, USD)."""
+    day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])  # the X3 sandbox's SQLite: text
+    return Decimal(1) if currency == "USD" else max((d, r) for d, r in rates[currency] if d <= day)[1]
+
+
+def _expected_ledger(amount, currency, day, rates) -> Decimal:
+    """What an accountant books in USD for a line of `day`: the amount at the ERP's rate of that day, to the cent."""
+    return (Decimal(str(amount)) * _erp_rate(currency, day, rates)).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +96,12 @@ def test_every_settlement_posts_to_x3_and_matches_ground_truth(world, tmp_path):
     from sage_amazon.sandbox.x3 import running_x3
 
     _, truths, _, raw_tmp = world
-    amap = accounts.load()
     wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
     with running_x3(tmp_path) as x3:
         target = X3Target.from_settings(url=x3.url, user=x3.user, password=x3.password, pool=x3.pool,
                                         folder=x3.folder)
+        # the shipped currency_source: erp, as the landing asset does: the company's currency and TABCHANGE's rates
+        amap = currency.from_erp(accounts.load(), target, "x3")
         for truth in truths:
             with wh.write() as con:
                 accounts.write_table(con, amap, "x3")
@@ -94,19 +117,30 @@ def test_every_settlement_posts_to_x3_and_matches_ground_truth(world, tmp_path):
 
         with x3.engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT h.REF_0, d.ACC_0, d.SNS_0, d.AMTCUR_0, d.AMTLED_0 FROM GACCENTRYD d "
-                "JOIN GACCENTRY h ON h.TYP_0 = d.TYP_0 AND h.NUM_0 = d.NUM_0")).fetchall()
+                "SELECT h.REF_0, d.ACC_0, d.SNS_0, d.AMTCUR_0, d.AMTLED_0, h.ACCDAT_0, h.CUR_0, h.RATMLT_0 "
+                "FROM GACCENTRYD d JOIN GACCENTRY h ON h.TYP_0 = d.TYP_0 AND h.NUM_0 = d.NUM_0")).fetchall()
+            rates = _erp_rates(conn.execute(text(
+                "SELECT CUR_0, CHGSTRDAT_0, CHGRAT_0 FROM TABCHANGE WHERE CURDEN_0 = 'USD' AND CHGTYP_0 = 1")))
     posted: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     ledger_balance: dict[str, Decimal] = defaultdict(Decimal)
     clearing_ledger: dict[str, Decimal] = defaultdict(Decimal)
-    for ref, acc, sns, amount, led in rows:
+    used: dict[str, set[Decimal]] = defaultdict(set)
+    for ref, acc, sns, amount, led, day, cur, ratmlt in rows:
         sid = ref.split("-")[1]
+        if acc not in ("1210", "7900", "7910"):  # each converted line at TABCHANGE's rate of its journal's date
+            assert Decimal(str(led)) == _expected_ledger(amount, cur, day, rates), (ref, acc, amount, led)
+        assert Decimal(str(ratmlt)) == _erp_rate(cur, day, rates), (ref, ratmlt)  # the journal's rate (RATMLT)
+        used[cur].add(Decimal(str(ratmlt)))
         posted[sid][acc] += -Decimal(str(amount)) * sns  # credit-positive
         ledger_balance[ref] += Decimal(str(led)) * sns
         if acc == "1210":
             clearing_ledger[sid] += Decimal(str(led)) * sns
     assert all(v == 0 for v in ledger_balance.values()), ledger_balance  # each journal balanced in USD
     assert all(v == 0 for v in clearing_ledger.values()), clearing_ledger  # clearing nets to 0.00 in USD too
+    # the rates are X3's (2026 quarterly TABCHANGE), not accounts.yaml's constants (GBP 1.27, EUR 1.08)
+    assert used["USD"] == {Decimal(1)} and used["GBP"] and used["EUR"]
+    assert used["GBP"] <= {r for _d, r in rates["GBP"]} and used["EUR"] <= {r for _d, r in rates["EUR"]}
+    assert used["GBP"] != {Decimal("1.27")} and used["EUR"] != {Decimal("1.08")}
     for truth in truths:
         got = {a: v for a, v in posted[truth.settlement_id].items() if a not in ("1010", "1210") and v != 0}
         assert got == _expected_accounts(truth, amap), truth.settlement_id
@@ -215,11 +249,11 @@ def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_p
 
     pg_server.require()
     _, truths, _, raw_tmp = world
-    amap = accounts.load()
     wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
     with sandbox_database(pg_server.SERVER_URL) as db:
         target = Sage500Target(db.url, company_id=db.company_id)
         try:
+            amap = currency.from_erp(accounts.load(), target, "sage500")  # tsmCompany.CurrID, tmcCurrExchRate
             for truth in truths:
                 with wh.write() as con:
                     accounts.write_table(con, amap, "sage500")
@@ -229,20 +263,27 @@ def test_every_settlement_posts_to_sage500_and_matches_ground_truth(world, tmp_p
                 assert report.all_posted and report.posted, report
             with db.engine.connect() as conn:
                 rows = conn.execute(text(
-                    "SELECT b.BatchCmnt, a.GLAcctNo, t.PostAmt, t.PostAmtHC FROM tglTransaction t "
+                    "SELECT b.BatchCmnt, a.GLAcctNo, t.PostAmt, t.PostAmtHC, t.PostDate, t.CurrID FROM tglTransaction t "
                     "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey "
                     "JOIN tciBatchLog b ON b.BatchKey = t.BatchKey")).fetchall()
+                rates = _erp_rates(conn.execute(text(
+                    "SELECT CurrID, EffectiveDate, CurrExchRate FROM tmcCurrExchRate WHERE CurrExchSchdKey = 1")))
         finally:
             target.engine.dispose()
     posted: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     home: dict[str, Decimal] = defaultdict(Decimal)
     clearing_home: dict[str, Decimal] = defaultdict(Decimal)
-    for ref, acc, amount, amount_hc in rows:
+    converted = 0
+    for ref, acc, amount, amount_hc, day, cur in rows:
+        if acc not in ("1210", "7900", "7910"):  # each line at tmcCurrExchRate's rate of its posting date
+            assert Decimal(amount_hc) == _expected_ledger(amount, cur.strip(), day, rates), (ref, acc, amount)
+            converted += cur.strip() != "USD"
         posted[ref.split("-")[1]][acc] += -Decimal(amount)  # Sage 500: debit positive; ours credit-positive
         home[ref] += Decimal(amount_hc)
         if acc == "1210":
             clearing_home[ref.split("-")[1]] += Decimal(amount_hc)
     assert all(v == 0 for v in home.values())  # every batch balanced in the home currency
+    assert converted  # GBP and EUR settlements were converted (at Sage 500's rates, checked line by line above)
     assert all(v == 0 for v in clearing_home.values()), clearing_home  # clearing nets to 0.00 in USD too
     for truth in truths:
         got = {a: v for a, v in posted[truth.settlement_id].items() if a not in ("1010", "1210") and v != 0}
