@@ -1,4 +1,4 @@
-"""The cockpit's jobs: its assets refreshed every 15 minutes (and after a replay), and the dead-letter replay
+"""The cockpit's jobs: its assets refreshed after other flows' runs (and after a replay), and the dead-letter replay
 launchable from the UI (Launchpad config: flow, reason), which runs `sage-amazon deadletter replay`, the one replay."""
 
 import dagster as dg
@@ -17,11 +17,28 @@ cockpit_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=cockpit_job, cron_schedule="*/15 * * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Every 15 minutes: the cockpit's dead-letter list and counts")
-def cockpit_schedule(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(run_key=None, tags={TRIGGER_TAG: "schedule"})
+@dg.sensor(job=cockpit_job, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="After other runs end (succeeded or failed), at most every 2 minutes: the cockpit's "
+                       "settlements overview, per-flow counts and dead-letter list brought up to date")
+def cockpit_refresh_sensor(context: dg.SensorEvaluationContext):
+    """One cockpit run for all the runs of other flows that ended since the last one (cursor: storage id)."""
+    after = int(context.cursor) if context.cursor else None
+    newest, ended = after or 0, []
+    for event_type in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+        records = context.instance.fetch_run_status_changes(
+            dg.RunStatusChangeRecordsFilter(event_type, after_storage_id=after), limit=200,
+            ascending=after is not None).records
+        for record in records:
+            newest = max(newest, record.storage_id)
+            ended.append(record.run_id)
+    context.update_cursor(str(newest))
+    if after is None:  # first tick: one refresh for whatever happened before the sensor was on
+        return dg.RunRequest(run_key=f"cockpit-{newest}", tags={TRIGGER_TAG: "sensor"})
+    runs = context.instance.get_runs(dg.RunsFilter(run_ids=ended)) if ended else []
+    others = [run for run in runs if run.tags.get(FLOW_TAG) != cockpit.FLOW]
+    if not others:
+        return dg.SkipReason("no run of another flow ended since the last refresh")
+    return dg.RunRequest(run_key=f"cockpit-{newest}", tags={TRIGGER_TAG: "sensor"})
 
 
 class ReplayConfig(dg.Config):

@@ -1,4 +1,5 @@
-"""The cockpit flow as one unit: open dead letters per flow and their replay from the UI."""
+"""The cockpit flow as one unit: the settlements overview, open dead letters per flow and their replay from the
+UI, e-mail alerts."""
 
 import dagster as dg
 
@@ -13,6 +14,5 @@ def defs() -> dg.Definitions:
         owners=["team:operations", "team:finance"],
         assets=[assets.open_dead_letters, assets.settlement_overview],
         jobs=[automation.cockpit_job, automation.deadletter_replay_job],
-        sensors=[automation.cockpit_alerts_sensor],
-        schedules=[automation.cockpit_schedule],
+        sensors=[automation.cockpit_refresh_sensor, automation.cockpit_alerts_sensor],
     )

@@ -87,3 +87,40 @@ def test_cli_and_ui_agree_on_the_flows(warehouse, flow):
         cockpit.check_flow(con, flow)
         with pytest.raises(cockpit.UnknownFlow, match="the flows are"):
             cockpit.check_flow(con, flow + "x")
+
+
+def test_the_list_is_read_after_every_asset_that_writes_dead_letters():
+    from assets.cockpit.assets import DEAD_LETTER_WRITERS
+    from sage_amazon.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    writers = {key.to_user_string() for key in graph.get_all_asset_keys()
+               if graph.get(key).tags.get(deadletters.FLOW_TAG)}
+    assert set(DEAD_LETTER_WRITERS) == writers
+    parents = {key.to_user_string() for key in graph.get(dg.AssetKey("open_dead_letters")).parent_keys}
+    assert parents == writers
+
+
+@dg.asset
+def some_order_load() -> None:
+    pass
+
+
+def test_the_cockpit_is_refreshed_once_after_other_flows_runs(instance):
+    from sensors.cockpit import cockpit_refresh_sensor
+
+    def tick(cursor):
+        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        return cockpit_refresh_sensor(context), context.cursor
+
+    first, cursor = tick(None)  # the sensor was just turned on: one refresh for what came before
+    assert isinstance(first, dg.RunRequest)
+    idle, cursor = tick(cursor)
+    assert isinstance(idle, dg.SkipReason)
+    dg.materialize([some_order_load], instance=instance)
+    dg.materialize([some_order_load], instance=instance)
+    after, cursor = tick(cursor)
+    assert isinstance(after, dg.RunRequest) and after.run_key == f"cockpit-{cursor}"  # one run for both
+    dg.materialize([some_order_load], instance=instance, tags={"sage_amazon/flow": "cockpit"})
+    own, cursor = tick(cursor)  # its own runs do not start another refresh
+    assert isinstance(own, dg.SkipReason)
