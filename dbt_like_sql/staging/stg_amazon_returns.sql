@@ -1,14 +1,15 @@
--- description: Returned units of the day, FBA (customer returns report) and merchant-fulfilled (returns report) in one shape, each tied to its Amazon order: marketplace, units of the SKU shipped on the order, units of it returned so far; status unknown_order (no such order read), unknown_sku (not on the order), over_return (more units back than shipped) or ok
+-- description: Returned units of the day, FBA (customer returns report) and merchant-fulfilled (returns report) in one shape, with Amazon's status of the return (amazon_status: Reimbursed when Amazon paid for the unit), each tied to its Amazon order: marketplace, units of the SKU shipped on the order, units of it returned so far; status unknown_order (no such order read), unknown_sku (not on the order), over_return (more units back than shipped) or ok
 -- flow: returns
 -- partitions: daily
 -- partition_column: return_date
 WITH returned AS (
     SELECT return_date, 'AFN' AS channel, amazon_order_id, sku, quantity, detailed_disposition AS disposition,
-           reason, fulfillment_center_id, license_plate_number AS return_ref, returned_at
+           reason, fulfillment_center_id, license_plate_number AS return_ref, returned_at, status AS amazon_status
     FROM raw.amazon_fba_returns
     UNION ALL
     SELECT return_date, 'MFN' AS channel, amazon_order_id, sku, quantity, 'SELLABLE' AS disposition,
-           reason, '' AS fulfillment_center_id, rma_id AS return_ref, CAST(return_date AS TIMESTAMP) AS returned_at
+           reason, '' AS fulfillment_center_id, rma_id AS return_ref, CAST(return_date AS TIMESTAMP) AS returned_at,
+           return_status AS amazon_status
     FROM raw.amazon_mfn_returns
 ),
 orders AS (
@@ -31,7 +32,7 @@ so_far AS (  -- units of the order and SKU returned up to and including this row
 )
 SELECT
     r.return_date, r.channel, r.amazon_order_id, r.sku, r.quantity, r.disposition, r.reason,
-    r.fulfillment_center_id, r.return_ref, r.returned_at,
+    r.fulfillment_center_id, r.return_ref, r.returned_at, r.amazon_status,
     o.marketplace_id,
     i.shipped AS units_shipped,
     CAST(s.returned_to_date AS BIGINT) AS returned_to_date,

@@ -9,13 +9,17 @@ miscellaneous receipt SMR (STOCK, STOJOU); Sage 500: inventory adjustment throug
 up by its reference and adopted, never sent twice. A return of an unknown order or SKU, more units back than
 shipped, a disposition returns.yaml does not map, or no site: a dead letter with its reason.
 
+Reimbursed units leave again: a non-sellable return whose status in Amazon's report is "Reimbursed" (Amazon paid
+the seller for the unit, which is now Amazon's) is followed by an issue of the same units from the same site,
+status and bin (X3 miscellaneous issue SMO, Sage 500 negative adjustment), key `<order>|<sku>|<ref>|reimbursed`.
+
 Short warehouse sessions only: none is held across a Sage call.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,6 +31,7 @@ from sage_amazon.mapping import MappingError, load_yaml
 from sage_amazon.sage import errors as sage_errors
 
 FLOW = "return_receipts"
+REIMBURSED = "reimbursed"  # the FBA customer returns report's status when Amazon paid the seller for the unit
 FILE = "returns.yaml"
 MODES = ("report_only", "receive")
 STATUSES = ("A", "Q", "R")
@@ -83,7 +88,8 @@ class Receipt:
 
     @property
     def description(self) -> str:
-        return f"Amazon return {self.key.split('|')[0]}"[:30]
+        what = "reimbursed" if self.quantity < 0 else "return"
+        return f"Amazon {what} {self.key.split('|')[0]}"[:30]
 
 
 REASONS = {
@@ -127,8 +133,12 @@ def plan(con: Any, day: date, rules: ReturnRules, inventory: Any) -> tuple[list[
             problems.append((key, f"no Sage site for {r['channel']} returns of marketplace {r['marketplace_id']} "
                                   "(inventory.yaml)", payload))
             continue
-        receipts.append(Receipt(key, day, where, alias.get(r["sku"], r["sku"]), Decimal(r["quantity"]),
-                                disposition.status, disposition.bin, disposition.reason))
+        receipt = Receipt(key, day, where, alias.get(r["sku"], r["sku"]), Decimal(r["quantity"]),
+                          disposition.status, disposition.bin, disposition.reason)
+        receipts.append(receipt)
+        if disposition.status != "A" and str(r.get("amazon_status") or "").strip().lower() == REIMBURSED:
+            # Amazon paid for the unit it could not sell back: it leaves the non-sellable stock it came into
+            receipts.append(replace(receipt, key=f"{key}|reimbursed", quantity=-receipt.quantity))
     return receipts, problems
 
 
@@ -137,18 +147,20 @@ def plan(con: Any, day: date, rules: ReturnRules, inventory: Any) -> tuple[list[
 def _post_x3(target: Any, rc: Receipt) -> str:
     from sage_amazon.sage.x3.objectxml import build_object, parse_object
 
-    target.publications.setdefault("SMR", "SMR")
-    refused = f"SMR {rc.site} {rc.item} ({rc.key})"
+    publication = "SMR" if rc.quantity > 0 else "SMO"  # a reimbursed unit leaves: miscellaneous issue
+    target.publications.setdefault(publication, publication)
+    refused = f"{publication} {rc.site} {rc.item} ({rc.key})"
 
     def build(desc: Any) -> str:
         header = {"STOFCY": rc.site, "VCRNUM": "", "IPTDAT": rc.day.strftime("%Y%m%d"), "TRSCOD": rc.reason,
                   "VCRDES": rc.description, "MVTDES": rc.reference}
-        lines = [(1, {"ITMREF": rc.item, "QTYSTU": format(rc.quantity, "f"), "STA": rc.status})]
+        lines = [(1, {"ITMREF": rc.item, "QTYSTU": format(abs(rc.quantity), "f"), "STA": rc.status})]
         return build_object(desc, header, lines, optional=frozenset({"VCRDES", "TRSCOD", "VCRNUM"}))
 
     from sage_amazon.inventory.adjust import find_adjustment
 
-    adopted, result = target._write_once("SMR", refused, build, lambda: find_adjustment(target, rc.reference))
+    adopted, result = target._write_once(publication, refused, build,
+                                         lambda: find_adjustment(target, rc.reference))
     if adopted:
         return adopted
     header, _ = parse_object(result.result_xml)
@@ -228,4 +240,4 @@ def _one(open_write: Any, target: Any, rc: Receipt, result: AdjustResult) -> Non
     with open_write() as con:
         posting_ledger.posted(con, FLOW, rc.key, number)
         deadletters.resolve(con, FLOW, rc.key)
-    result.add("posted" if created else "adopted", rc.key, f"{number} {rc.site} {rc.item} +{rc.quantity} {rc.status}")
+    result.add("posted" if created else "adopted", rc.key, f"{number} {rc.site} {rc.item} {rc.quantity:+} {rc.status}")
