@@ -479,7 +479,8 @@ def preview(path: Path | str, target: str | None = None, con=None, with_marts: b
     try:
         for schema in ("raw", "ref", "staging", "marts", "ops"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        accounts.write_table(con, accounts.load(), target or config.get("SAGE_AMAZON_TARGET").lower())
+        amap = accounts.load()
+        accounts.write_table(con, amap, target or config.get("SAGE_AMAZON_TARGET").lower())
         summary = parser.land(con, path, source="inspect")
         build(con, summary.settlement_id, MODELS if with_marts else JOURNAL_MODELS)
         outcomes = validate(con, summary.settlement_id)
@@ -487,10 +488,15 @@ def preview(path: Path | str, target: str | None = None, con=None, with_marts: b
             """SELECT transaction_type, amount_type, amount_description, line_count, amount
                FROM staging.stg_settlement_categories WHERE settlement_id = ? AND is_suspense""",
             [summary.settlement_id]).fetchall()
+        notes = warnings(con, summary.settlement_id)
+        if amap.currency_source == "erp" and summary.currency != amap.company_currency:
+            # inspect reads no ERP: say whose rates these are, and whose the posting will use
+            notes.append(f"{amap.company_currency} amounts here at accounts.yaml's rates; the posting converts at "
+                         "the Sage company's currency and the ERP's rate of each journal's date (currency_source: erp)")
         return Preview(summary, outcomes, journals(con, summary.settlement_id, target),
                        reconciliation_row(con, summary.settlement_id) if with_marts else None,
                        account_table(con, summary.settlement_id), unmapped,
-                       warnings(con, summary.settlement_id), account_types(con, summary.settlement_id))
+                       notes, account_types(con, summary.settlement_id))
     finally:
         if own:
             con.close()

@@ -158,3 +158,15 @@ def test_landing_with_currency_source_erp_posts_at_the_tabchange_rate(env, tmp_p
     assert rates == {D("0.7350")} and company == {"USD"}
     heads = [h for h in x3.rows("GACCENTRY") if h["REF_0"].startswith(f"AMZ-{sid}")]
     assert heads and {h["RATMLT_0"] for h in heads} == {D("0.735")}
+
+
+def test_inspect_says_whose_rates_its_company_currency_amounts_are():
+    """`settlement inspect` reads no ERP: under currency_source: erp it says the posting converts at the ERP's rates."""
+    from sage_amazon.ledger import settlements
+
+    euro = settlements.preview(FILES / "de-v2-local.txt", "x3")
+    assert [w for w in euro.warnings if "ERP's rate" in w] == [
+        "USD amounts here at accounts.yaml's rates; the posting converts at the Sage company's currency and the "
+        "ERP's rate of each journal's date (currency_source: erp)"]
+    dollars = settlements.preview(FILES / "na-unified.txt", "x3")
+    assert not [w for w in dollars.warnings if "ERP's rate" in w]  # nothing converted: nothing to say
