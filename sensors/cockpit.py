@@ -236,3 +236,50 @@ def cockpit_alerts_sensor(context: dg.SensorEvaluationContext, warehouse: Wareho
         return dg.SkipReason(f"alert e-mail not sent to {settings.where()}: {type(exc).__name__}: {exc}"[:500])
     context.update_cursor(json.dumps(new_cursor))
     return dg.SkipReason(f"sent {message['Subject']!r} to {len(settings.recipients)} recipient(s)")
+
+
+class DigestConfig(dg.Config):
+    """The window of "posted since": the schedule passes the previous day's tick; by hand, the last 24 hours."""
+
+    since: str | None = None  # ISO date-time (UTC); empty: 24 hours before the run starts
+
+
+@dg.op(description="E-mails the daily digest (SMTP settings as for the alerts): what was posted to Sage since the "
+                   "last digest per flow, the settlements waiting, on hold or blocked and why, open dead letters.")
+def send_daily_digest(context: dg.OpExecutionContext, config: DigestConfig, warehouse: WarehouseResource):
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from sage_amazon.cockpit import alerts
+
+    settings = alerts.settings_from_env()  # a bad setting fails the run, naming it
+    if settings is None:
+        context.log.warning("no digest sent: SAGE_AMAZON_SMTP_HOST is not set (see sage_amazon/cockpit/alerts.py)")
+        return None
+    since = (datetime.fromisoformat(config.since) if config.since
+             else datetime.now(UTC) - timedelta(hours=24))  # by hand: the last 24 hours
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with warehouse.write() as con:
+        message = alerts.digest(con, since, settings, os.environ.get("SAGE_AMAZON_UI_URL", ""))
+    alerts.send(settings, message)  # an SMTP failure fails the run (the alerts sensor then says so)
+    context.log.info(f"sent {message['Subject']!r} to {len(settings.recipients)} recipient(s)")
+    context.add_output_metadata({"subject": message["Subject"]})
+    return message["Subject"]
+
+
+@dg.job(description="The daily digest by e-mail: posted, waiting and why, dead letters", tags={FLOW_TAG: cockpit.FLOW},
+        executor_def=dg.in_process_executor)
+def cockpit_digest_job():
+    send_daily_digest()
+
+
+@dg.schedule(job=cockpit_digest_job, cron_schedule="0 7 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="07:00 UTC: the daily digest of the 24 hours before (nothing sent without SMTP settings)")
+def cockpit_digest_schedule(context: dg.ScheduleEvaluationContext):
+    from datetime import timedelta
+
+    since = context.scheduled_execution_time - timedelta(days=1)
+    return dg.RunRequest(run_config={"ops": {"send_daily_digest": {"config": {"since": since.isoformat()}}}},
+                         tags={TRIGGER_TAG: "schedule"})

@@ -1,5 +1,5 @@
 """The cockpit flow as one unit: the settlements overview, open dead letters per flow and their replay from the
-UI, e-mail alerts."""
+UI, e-mail alerts and the daily digest."""
 
 import dagster as dg
 
@@ -13,6 +13,7 @@ def defs() -> dg.Definitions:
         FLOW,
         owners=["team:operations", "team:finance"],
         assets=[assets.open_dead_letters, assets.settlement_overview],
-        jobs=[automation.cockpit_job, automation.deadletter_replay_job],
+        jobs=[automation.cockpit_job, automation.deadletter_replay_job, automation.cockpit_digest_job],
         sensors=[automation.cockpit_refresh_sensor, automation.cockpit_alerts_sensor],
+        schedules=[automation.cockpit_digest_schedule],
     )

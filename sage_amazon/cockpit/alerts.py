@@ -135,3 +135,38 @@ def send(settings: SmtpSettings, message: EmailMessage, timeout: float = 30.0) -
         if settings.user:
             client.login(settings.user, settings.password)
         client.send_message(message)
+
+
+def digest(con: duckdb.DuckDBPyConnection, since: datetime, settings: SmtpSettings, ui_url: str = "") -> EmailMessage:
+    """The daily digest: what was posted to Sage since `since` (per flow), which settlements wait and why, and the
+    open dead letters per flow. A write connection (the overview tables are rebuilt)."""
+    from sage_amazon import posting_ledger
+    from sage_amazon.cockpit import overview
+
+    result = overview.refresh(con)
+    posting_ledger.ensure(con)
+    posted = con.execute(
+        "SELECT flow, count(*) FROM ops.posting_ledger WHERE status = ? AND updated_at >= ? GROUP BY flow ORDER BY flow",
+        [posting_ledger.POSTED, since]).fetchall()
+    waiting = [r for r in result.settlements if r["status"] != overview.POSTED]
+    letters = [(r["flow"], r["open_dead_letters"]) for r in result.flows if r["open_dead_letters"]]
+    lines = [f"Posted to Sage since {since:%Y-%m-%d %H:%M} UTC:"]
+    lines += [f"    {flow}: {n}" for flow, n in posted] or ["    nothing"]
+    lines += ["", f"Settlements not (fully) posted: {len(waiting)}"]
+    for r in waiting:
+        total = f"{r['total_amount']:.2f} {r['currency'] or ''}" if r["total_amount"] is not None else ""
+        lines.append(f"    {r['settlement_id']} {r['marketplace'] or ''} {total}: {r['status']}"
+                     + (f" - {r['reason']}" if r["reason"] else ""))
+    lines += ["", "Open dead letters:"]
+    lines += [f"    {flow}: {n}" for flow, n in letters] or ["    none"]
+    if ui_url:
+        lines += ["", f"Dagster UI: {ui_url} (cockpit group: settlement_overview, open_dead_letters)"]
+    message = EmailMessage()
+    counts = result.status_counts()
+    message["Subject"] = (f"[sage-amazon] daily digest: {sum(n for _, n in posted)} posted, "
+                          f"{len(waiting)} settlement(s) waiting or held, {sum(n for _, n in letters)} dead letters"
+                          if waiting or letters or posted else "[sage-amazon] daily digest: nothing new")
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
+    message.set_content("\n".join(lines) + f"\n\n({counts[overview.POSTED]} settlement(s) fully posted in all.)\n")
+    return message

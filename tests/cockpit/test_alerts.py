@@ -127,3 +127,41 @@ def test_without_a_server_the_sensor_says_how_to_configure_it(warehouse, instanc
     monkeypatch.setenv("SAGE_AMAZON_SMTP_PORT", "twenty-five")
     result, _ = _tick(instance, warehouse, None)
     assert "SAGE_AMAZON_SMTP_PORT='twenty-five' is not a port number" in result.skip_message
+
+
+def test_the_daily_digest_says_what_was_posted_and_what_waits_and_why(warehouse, instance, smtp_env):
+    from datetime import UTC, datetime
+
+    from sage_amazon.definitions import defs
+    from sensors.cockpit import cockpit_digest_schedule
+    from tests.cockpit.test_overview import BLOCKED, HELD, POSTED, WAITING, seed_settlements
+
+    seed_settlements(warehouse)
+    at = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    request = cockpit_digest_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=at))
+    assert request.run_config["ops"]["send_daily_digest"]["config"]["since"] == "2026-11-29T07:00:00+00:00"
+
+    job = defs.resolve_job_def("cockpit_digest_job")
+    config = {"ops": {"send_daily_digest": {"config": {"since": "2000-01-01T00:00:00"}}}}  # every posting counts
+    with smtp_server(smtp_env) as inbox:
+        assert job.execute_in_process(instance=instance, run_config=config).success
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0][2]
+    assert message["Subject"] == ("[sage-amazon] daily digest: 4 posted, 3 settlement(s) waiting or held, "
+                                  "3 dead letters")
+    body = message.get_content()
+    assert "    settlement_journal: 3" in body and "    orders: 1" in body
+    assert f"{BLOCKED} Amazon.de -20.10 EUR: blocked - AMZ-{BLOCKED}-202611: fiscal period 2026-11 is closed" in body
+    assert f"{HELD} Amazon.co.uk 583.89 GBP: on hold - reissue on hold" in body
+    assert f"{WAITING} Amazon.com 100.01 USD: waiting - not run yet" in body
+    assert f"{POSTED} " not in body  # posted in full: not waiting
+    assert "    settlement: 2" in body
+
+
+def test_without_smtp_the_digest_job_sends_nothing_and_says_why(warehouse, instance, monkeypatch):
+    from sage_amazon.definitions import defs
+
+    monkeypatch.delenv("SAGE_AMAZON_SMTP_HOST", raising=False)
+    result = defs.resolve_job_def("cockpit_digest_job").execute_in_process(instance=instance)
+    assert result.success
+    assert any("SAGE_AMAZON_SMTP_HOST is not set" in (e.message or "") for e in instance.all_logs(result.run_id))
