@@ -105,15 +105,12 @@ def has_snapshot(con, settlement_id: str, references: list[str]) -> bool:
 PartnerOf = Callable[[str, str, str], str]  # (role, marketplace, currency) -> the line's business partner
 
 
-def reclass_journals(con, settlement_id: str, today: date | None = None,
-                     partner_of: PartnerOf | None = None) -> list[Journal] | None:
+def reclass_journals(con, settlement_id: str, partner_of: PartnerOf | None = None) -> list[Journal] | None:
     """The reclass journals the current build calls for: [] when the books already match, None when the
     difference is not a reclassification (amounts changed) or what was posted is not known line by line.
     `partner_of` gives the business partner of a current line (settlements.journals passes the marketplace's
     Sage customer for `receivables`); moves are per site, account and partner. The journals are dated on the
-    settlement's last accounting date: `open_day` moves them to the first open period when they are posted
-    (`today` is only kept for callers of the older signature: it no longer dates anything)."""
-    del today
+    settlement's last accounting date: `open_day` moves them to the first open period when they are posted."""
     posted = _posted(con, settlement_id)
     if not posted:
         return []
