@@ -68,6 +68,15 @@ def warned_fees():
     yield dg.AssetCheckResult(check_name="fee_rates_usual", passed=False, severity=dg.AssetCheckSeverity.WARN)
 
 
+def _digest_job(warehouse):
+    from resources.warehouse import WarehouseResource
+    from sensors.cockpit import cockpit_digest_job
+
+    # this test's warehouse (the code location's resources were built for the data dir of the first import)
+    return dg.Definitions(jobs=[cockpit_digest_job], resources={"warehouse": WarehouseResource(path=str(warehouse.path))}
+                          ).resolve_job_def("cockpit_digest_job")
+
+
 def _tick(instance, warehouse, cursor):
     from resources.warehouse import WarehouseResource
     from sensors.cockpit import cockpit_alerts_sensor
@@ -132,7 +141,6 @@ def test_without_a_server_the_sensor_says_how_to_configure_it(warehouse, instanc
 def test_the_daily_digest_says_what_was_posted_and_what_waits_and_why(warehouse, instance, smtp_env):
     from datetime import UTC, datetime
 
-    from sage_amazon.definitions import defs
     from sensors.cockpit import cockpit_digest_schedule
     from tests.cockpit.test_overview import BLOCKED, HELD, POSTED, WAITING, seed_settlements
 
@@ -141,7 +149,7 @@ def test_the_daily_digest_says_what_was_posted_and_what_waits_and_why(warehouse,
     request = cockpit_digest_schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=at))
     assert request.run_config["ops"]["send_daily_digest"]["config"]["since"] == "2026-11-29T07:00:00+00:00"
 
-    job = defs.resolve_job_def("cockpit_digest_job")
+    job = _digest_job(warehouse)
     config = {"ops": {"send_daily_digest": {"config": {"since": "2000-01-01T00:00:00"}}}}  # every posting counts
     with smtp_server(smtp_env) as inbox:
         assert job.execute_in_process(instance=instance, run_config=config).success
@@ -159,9 +167,7 @@ def test_the_daily_digest_says_what_was_posted_and_what_waits_and_why(warehouse,
 
 
 def test_without_smtp_the_digest_job_sends_nothing_and_says_why(warehouse, instance, monkeypatch):
-    from sage_amazon.definitions import defs
-
     monkeypatch.delenv("SAGE_AMAZON_SMTP_HOST", raising=False)
-    result = defs.resolve_job_def("cockpit_digest_job").execute_in_process(instance=instance)
+    result = _digest_job(warehouse).execute_in_process(instance=instance)
     assert result.success
     assert any("SAGE_AMAZON_SMTP_HOST is not set" in (e.message or "") for e in instance.all_logs(result.run_id))

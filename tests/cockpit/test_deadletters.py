@@ -47,17 +47,21 @@ def test_the_asset_lists_open_dead_letters_and_counts_them_per_flow(warehouse, i
             ("orders", "111-0000001"), ("orders", "111-0000002"), ("settlement", "24123456789:reissue")]
 
 
-def _replay(instance, **config):
-    from sage_amazon.definitions import defs
+def _replay(warehouse, instance, **config):
+    from resources.warehouse import WarehouseResource
+    from sensors.cockpit import deadletter_replay_job
 
-    job = defs.resolve_job_def("deadletter_replay_job")
+    # this test's warehouse (the code location's resources were built for the data dir of the first import)
+    job = dg.Definitions(jobs=[deadletter_replay_job],
+                         resources={"warehouse": WarehouseResource(path=str(warehouse.path))}
+                         ).resolve_job_def("deadletter_replay_job")
     return job.execute_in_process(instance=instance, raise_on_error=False,
                                   run_config={"ops": {"replay_dead_letters": {"config": config}}})
 
 
 def test_replay_of_an_unknown_flow_is_an_error_naming_the_flows(warehouse, instance):
     _seed(warehouse)
-    result = _replay(instance, flow="nonsense")
+    result = _replay(warehouse, instance, flow="nonsense")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = str(failure.event_specific_data.error)
@@ -67,7 +71,7 @@ def test_replay_of_an_unknown_flow_is_an_error_naming_the_flows(warehouse, insta
 def test_replay_from_the_ui_runs_the_cli_replay_and_refreshes_the_list(warehouse, instance):
     """A held settlement is not replayed (a replay cannot fix a file): the UI job says so, as the CLI does."""
     _seed(warehouse)
-    result = _replay(instance, flow="settlement")
+    result = _replay(warehouse, instance, flow="settlement")
     assert result.success
     logs = [e.message for e in instance.all_logs(result.run_id) if e.message]
     assert any("on hold, not replayed: 24123456789:reissue" in m for m in logs), logs
