@@ -2,7 +2,7 @@
 
 A flow lives in assets/<flow>/ (assets, checks, definitions.py) and sensors/<flow>.py (jobs, sensors,
 schedules); its SQL models are the files of dbt_like_sql/ whose header says `-- flow: <flow>`.
-Running the graph without the UI is sage_amazon/runner.py. See docs/architecture.md.
+Running the graph without the UI is sage_amazon/runner/. See docs/architecture.md.
 """
 
 import warnings

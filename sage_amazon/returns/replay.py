@@ -1,5 +1,5 @@
 """The daily partitions that hold the returns flows' dead-lettered records, so `deadletter replay` re-runs the days
-that wrote them (sage_amazon/runner.py `_record_days` reads DAYS_OF).
+that wrote them (sage_amazon/runner/replay.py `_record_days` reads DAYS_OF).
 
 - return_receipts, key `<order>|<sku>|<return ref>`: the return days of those order and SKU lines in the FBA and
   merchant returns reports (raw.amazon_fba_returns, raw.amazon_mfn_returns);

@@ -162,7 +162,7 @@ def test_a_stale_snapshot_is_refreshed_at_the_start_of_the_next_command(tmp_path
 def test_a_daemon_run_from_before_a_restart_is_recovered_and_one_since_is_left_alone(home, monkeypatch):
     """A run with no pid tag (the daemon launched it) that was created before the machine booted cannot be
     running any more (power loss, reboot): the next command marks it failed and frees its slots."""
-    import sage_amazon.runner as runner
+    import sage_amazon.runner.recovery as runner
 
     with dg.DagsterInstance.get() as instance:
         runs = []

@@ -10,7 +10,7 @@ NO_DELAY = dg.RetryPolicy(max_retries=RETRY_POLICY.max_retries, delay=0)
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The innermost cause of the step failure: the line `sage-amazon run` prints (sage_amazon/runner.py)."""
+    """The innermost cause of the step failure: the line `sage-amazon run` prints (sage_amazon/runner/progress.py)."""
     [event] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = event.event_specific_data.error
     while error.cause is not None:

@@ -45,7 +45,7 @@ def test_refund_credit_note_dead_letters_replay_their_posted_days() -> None:
 
 
 def test_the_runner_asks_the_returns_package_for_the_days() -> None:
-    """runner._record_days knows every flow that writes dead letters and has daily partitions."""
+    """runner.replay._record_days knows every flow that writes dead letters and has daily partitions."""
     from sage_amazon.deadletter_cli import known_flows
 
     assert set(replay.DAYS_OF) <= set(known_flows())
