@@ -23,7 +23,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "sp_api": SpApiResource.from_env(),
-        "sqs": SqsResource.from_env(),
+        **SqsResource.all_from_env(),  # orders_queue, settlements_queue, inventory_queue, returns_queue
         "sage": SageResource(
             target=settings.target,
             x3_url=settings.x3_url,

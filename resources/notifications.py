@@ -1,18 +1,19 @@
-"""The SQS queue receiving SP-API notifications (ORDER_CHANGE, ...), on boto3.
+"""The SQS queues receiving SP-API notifications, on boto3: one per consuming flow (sage_amazon.amazon.queues).
 
-Register it as `SqsResource.from_env()` under the key `sqs`. Against a local queue (the sandbox's moto
-server) the endpoint is the queue URL's host; on AWS it is boto3's default for the region.
+Registered by resources.build_resources as `<flow>_queue` (orders_queue, settlements_queue, inventory_queue,
+returns_queue), each `SqsResource.from_env(flow)`: SQS_QUEUE_URL + "-<flow>". Each flow's sensor reads only its
+own queue. Against a local queue (the sandbox's moto server) the endpoint is the queue URL's host; on AWS it is
+boto3's default for the region.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import dagster as dg
 
-_CLIENTS: dict[tuple, object] = {}
+from sage_amazon.amazon.queues import CONSUMERS, flow_queue_url, sqs_client
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,11 @@ class QueueMessage:
     message_id: str
     receipt_handle: str
     body: str
+
+
+def resource_key(flow: str) -> str:
+    """The resource key of a flow's queue (the sensor's parameter name)."""
+    return f"{flow}_queue"
 
 
 class SqsResource(dg.ConfigurableResource):
@@ -30,40 +36,29 @@ class SqsResource(dg.ConfigurableResource):
     endpoint_url: str = ""  # empty: derived from queue_url for non-AWS hosts
 
     @classmethod
-    def from_env(cls) -> SqsResource:
+    def from_env(cls, flow: str) -> SqsResource:
+        """The queue of `flow` (orders, settlements, inventory, returns) from SQS_QUEUE_URL."""
         from sage_amazon import config
 
         return cls(
-            queue_url=config.load().sqs_queue_url,
+            queue_url=flow_queue_url(config.load().sqs_queue_url, flow),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             aws_access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID") if os.environ.get("AWS_ACCESS_KEY_ID") else "",
             aws_secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY") if os.environ.get("AWS_SECRET_ACCESS_KEY") else "",
         )
 
-    def _client(self):
-        import boto3
-        from botocore.config import Config
+    @classmethod
+    def all_from_env(cls) -> dict[str, SqsResource]:
+        """Every flow's queue under its resource key."""
+        return {resource_key(flow): cls.from_env(flow) for flow in CONSUMERS}
 
-        host = urlsplit(self.queue_url).netloc
-        local = not host.endswith("amazonaws.com")
-        endpoint = self.endpoint_url or (f"{urlsplit(self.queue_url).scheme}://{host}" if local else None)
-        kwargs = {}
-        if self.aws_access_key_id:
-            key, secret = self.aws_access_key_id, self.aws_secret_access_key
-            if isinstance(key, dg.EnvVar):  # used outside a run: resolve now
-                key, secret = key.get_value(), secret.get_value() if isinstance(secret, dg.EnvVar) else secret
-            kwargs = {"aws_access_key_id": key, "aws_secret_access_key": secret}
-        elif local:
-            kwargs = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
-        # a boto3 client costs tens of milliseconds to build: one per queue and credentials, reused (thread-safe)
-        cache_key = (self.queue_url, self.region, endpoint, tuple(sorted(kwargs.items())))
-        client = _CLIENTS.get(cache_key)
-        if client is None:
-            client = _CLIENTS[cache_key] = boto3.client(
-                "sqs", region_name=self.region, endpoint_url=endpoint,
-                config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30),
-                **kwargs)
-        return client
+    def _client(self):
+        key, secret = self.aws_access_key_id, self.aws_secret_access_key
+        if isinstance(key, dg.EnvVar):  # used outside a run: resolve now
+            key = key.get_value()
+        if isinstance(secret, dg.EnvVar):
+            secret = secret.get_value()
+        return sqs_client(self.queue_url, self.region, self.endpoint_url, key or "", secret or "")
 
     def receive(self, max_messages: int = 10, wait_seconds: int = 1, visibility_timeout: int = 120) -> list[QueueMessage]:
         res = self._client().receive_message(
@@ -71,11 +66,12 @@ class SqsResource(dg.ConfigurableResource):
             WaitTimeSeconds=wait_seconds, VisibilityTimeout=visibility_timeout)
         return [QueueMessage(m["MessageId"], m["ReceiptHandle"], m.get("Body", "")) for m in res.get("Messages", [])]
 
-    def receive_batch(self, limit: int = 100, wait_seconds: int = 1) -> list[QueueMessage]:
+    def receive_batch(self, limit: int = 100, wait_seconds: int = 1,
+                      visibility_timeout: int = 120) -> list[QueueMessage]:
         """Up to `limit` messages, in receives of 10, stopping at the first empty receive."""
         out: list[QueueMessage] = []
         while len(out) < limit:
-            got = self.receive(min(10, limit - len(out)), wait_seconds if not out else 0)
+            got = self.receive(min(10, limit - len(out)), wait_seconds if not out else 0, visibility_timeout)
             if not got:
                 break
             out.extend(got)

@@ -45,7 +45,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "SQS_QUEUE_URL": (
         "http://127.0.0.1:9324/123456789012/sage-amazon-notifications",
-        "SQS queue receiving SP-API notifications",
+        "Base URL of the SQS queues receiving SP-API notifications: one queue per consuming flow, this URL + "
+        "-orders, -settlements, -inventory, -returns (`sage-amazon amazon connect` creates them)",
     ),
     "SAGE_X3_URL": ("http://127.0.0.1:8124", "Sage X3 Syracuse base URL"),
     "SAGE_X3_USER": ("admin", "Sage X3 web service user"),

@@ -1,9 +1,10 @@
 """The inventory flow's jobs, schedule and sensor: every 30 minutes the current UTC day's FBA inventory and Sage stock
 are read again, the discrepancy recomputed, (mode adjust) the FBA sites adjusted once per day, site and item, and the
 changed merchant-fulfilled quantities pushed to Amazon; between two, the FBA_INVENTORY_AVAILABILITY_CHANGES sensor
-applies Amazon's notifications to today's FBA inventory and discrepancy."""
+applies Amazon's notifications (read from the inventory flow's own queue) to today's FBA inventory and discrepancy.
+A notification leaves the queue only once the run applying it succeeded (sage_amazon.amazon.notification_runs, as
+the orders sensor): a failed run's notifications come back after a back-off for a new run."""
 
-import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ import dagster as dg
 from assets import inventory
 from assets.flow import FLOW_TAG, TRIGGER_TAG
 from resources.notifications import SqsResource
+from sensors.notifications import apply, start_tick
 
 inventory_job = dg.define_asset_job(
     "inventory_job",
@@ -44,37 +46,58 @@ fba_inventory_changes_job = dg.define_asset_job(
 
 NOTIFICATION_TYPE = "FBA_INVENTORY_AVAILABILITY_CHANGES"
 MAX_MESSAGES = 200  # per tick and run (the run config carries the notification bodies)
+BATCH_TAG = "sage_amazon/inventory_batch"  # the run's key: the sensor finds the run's outcome by it
 
 
-def _kind(body: str) -> str:
-    try:
-        doc = json.loads(body)
-        if isinstance(doc, dict) and isinstance(doc.get("Message"), str):
-            doc = json.loads(doc["Message"])
-        return str(doc.get("NotificationType") or doc.get("notificationType") or "") if isinstance(doc, dict) else ""
-    except (ValueError, TypeError):
-        return ""
+def plan_run(messages, ledger, day: str, now: datetime):
+    """(the run request or None, queue actions) for received messages (pure: testable). Each notification is
+    taken once: a duplicate joins its run, or is deleted once that run succeeded; another type is deleted."""
+    from sage_amazon.amazon.notification_runs import Actions
+    from sage_amazon.amazon.queues import notification_id, notification_type
+
+    act = Actions()
+    new: dict[str, str] = {}  # notification id -> body
+    handles: list[str] = []
+    others: dict[str, int] = {}
+    for m in messages:
+        kind = notification_type(m.body)
+        if kind != NOTIFICATION_TYPE:  # every other type has its own queue: nothing reads it here
+            others[kind] = others.get(kind, 0) + 1
+            act.delete.append(m.receipt_handle)
+            continue
+        nid = notification_id(m.body) or m.message_id
+        if nid in new:  # a duplicate in the same receive
+            handles.append(m.receipt_handle)
+        elif not ledger.known(nid, m.receipt_handle, act):
+            new[nid] = m.body
+            handles.append(m.receipt_handle)
+    act.log += [f"deleted {n} notification(s) the inventory flow does not consume: {kind}"
+                for kind, n in sorted(others.items())]
+    batch = ledger.add("fba-inventory", new, handles, now) if new else None
+    if batch is None:
+        return None, act
+    request = dg.RunRequest(
+        run_key=batch.key, partition_key=day, job_name=fba_inventory_changes_job.name,
+        run_config={"ops": {"amazon_fba_inventory": {"config": {"notifications": list(new.values())}}}},
+        tags={TRIGGER_TAG: NOTIFICATION_TYPE, BATCH_TAG: batch.key})
+    act.log.append(f"{len(new)} FBA inventory notification(s) -> run {batch.key}")
+    return request, act
 
 
 @dg.sensor(job=fba_inventory_changes_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="FBA_INVENTORY_AVAILABILITY_CHANGES notifications (SQS) -> today's FBA inventory updated near "
-                       "real time; other notification types are handed back to their sensors at once")
-def fba_inventory_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
-    messages = sqs.receive_batch(MAX_MESSAGES)
-    mine = [m for m in messages if _kind(m.body) == NOTIFICATION_TYPE]
-    others = [m.receipt_handle for m in messages if _kind(m.body) != NOTIFICATION_TYPE]
-    if others:
-        sqs.release(others)  # ORDER_CHANGE, settlement reports...: visible again for their sensors
-    if not mine:
-        return dg.SensorResult(skip_reason="no FBA_INVENTORY_AVAILABILITY_CHANGES notification")
-    day = datetime.now(UTC).date().isoformat()
-    bodies = [m.body for m in mine]
-    key = "fba-inventory-" + hashlib.sha256("".join(m.message_id for m in mine).encode()).hexdigest()[:16]
-    request = dg.RunRequest(
-        run_key=key, partition_key=day, job_name=fba_inventory_changes_job.name,
-        run_config={"ops": {"amazon_fba_inventory": {"config": {"notifications": bodies}}}},
-        tags={TRIGGER_TAG: NOTIFICATION_TYPE})
-    # a lost change is not lost for long: the 30-minute schedule reads the whole inventory again
-    sqs.delete([m.receipt_handle for m in mine])
-    context.log.info(f"{len(mine)} FBA inventory notification(s) -> run {key}; {len(others)} handed back")
-    return dg.SensorResult(run_requests=[request])
+           description="FBA_INVENTORY_AVAILABILITY_CHANGES notifications (the inventory queue) -> today's FBA inventory "
+                       "updated near real time; a notification is deleted once its run succeeded")
+def fba_inventory_sensor(context: dg.SensorEvaluationContext, inventory_queue: SqsResource):
+    from sage_amazon.amazon.notification_runs import VISIBILITY_SECONDS, InFlight
+
+    ledger, now, waiting_result = start_tick(context, inventory_queue, InFlight, BATCH_TAG, NOTIFICATION_TYPE,
+                                             "inventory")
+    if waiting_result is not None:
+        return waiting_result
+    messages = inventory_queue.receive_batch(MAX_MESSAGES, visibility_timeout=VISIBILITY_SECONDS)
+    request, actions = plan_run(messages, ledger, now.date().isoformat(), now)
+    apply(context, inventory_queue, actions)
+    cursor = json.dumps(ledger.to_cursor())
+    if request is None:
+        return dg.SensorResult(skip_reason="no new FBA_INVENTORY_AVAILABILITY_CHANGES notification", cursor=cursor)
+    return dg.SensorResult(run_requests=[request], cursor=cursor)

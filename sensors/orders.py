@@ -1,13 +1,14 @@
 """Near real time: ORDER_CHANGE notifications from SQS become runs for just the orders that changed.
 
-Each tick first settles the runs it requested before (sage_amazon.orders.inbox): the notifications of a
-run that succeeded are deleted; those of a failed run come back on the queue after a back-off and
-start a new run; those of a run still waiting or running stay hidden. Then it reads the queue until it
-is empty, MAX_MESSAGES order changes are taken or RECEIVE_SECONDS pass, and requests one run per
-purchase day (the daily partition) with the changed order ids in the run config. Notification types
-nothing consumes are deleted as they come (a log line counts them), so a backlog of them never delays
-an order; settlement reports are handed back to the settlement sensor. A duplicate notification joins
-its run or, once that run succeeded, is deleted; the load is exactly-once anyway (posting ledger).
+The sensor reads the orders flow's own queue (resource `orders_queue`: SQS_QUEUE_URL-orders), where only
+ORDER_CHANGE is subscribed: a backlog of another type, on its own queue, never stands before an order.
+Each tick first settles the runs it requested before (sage_amazon.orders.inbox, sensors/notifications.py): the
+notifications of a run that succeeded are deleted; those of a failed run come back on the queue after a
+back-off and start a new run; those of a run still waiting or running stay hidden. Then it reads the queue until
+it is empty, MAX_MESSAGES order changes are taken or RECEIVE_SECONDS pass, and requests one run per
+purchase day (the daily partition) with the changed order ids in the run config. Anything else on the queue
+is deleted as it comes (a log line counts it). A duplicate notification joins its run or, once that run
+succeeded, is deleted; the load is exactly-once anyway (posting ledger).
 
 On a fresh install (the reference tables never built) the run also builds them: order_changes_first_job.
 """
@@ -24,6 +25,7 @@ from assets.orders.checks import RECORD_LEVEL
 from assets.partitions import daily_partitions
 from assets.shipments import FLOW as SHIPMENTS
 from resources.notifications import SqsResource
+from sensors.notifications import apply, start_tick
 from sensors.shipments import order_shipments_job
 
 # the orders flow; its record-level checks (Great Expectations suite, unmapped SKUs, totals) do not block
@@ -122,11 +124,6 @@ def shipments_request(cursor: dict, now: datetime):
     )
 
 
-def _run_status(instance: dg.DagsterInstance, batch_key: str) -> str | None:
-    runs = instance.get_runs(dg.RunsFilter(tags={BATCH_TAG: batch_key}), limit=1)
-    return runs[0].status.value if runs else None
-
-
 def _needs_reference(context: dg.SensorEvaluationContext) -> bool:
     """True while a reference table the order models read was never built (a fresh install)."""
     repository = context.repository_def
@@ -137,49 +134,31 @@ def _needs_reference(context: dg.SensorEvaluationContext) -> bool:
     return any(latest.get(key) is None for key in keys)
 
 
-def _apply(context, sqs: SqsResource, actions) -> None:
-    if actions.delete:
-        sqs.delete(actions.delete)
-    for seconds, handles in actions.hide.items():
-        sqs.release(handles, visibility_timeout=seconds)
-    for line in actions.log:
-        context.log.info(line)
-
-
 @dg.sensor(jobs=[order_changes_job, order_changes_first_job, order_shipments_job], minimum_interval_seconds=5,
            default_status=dg.DefaultSensorStatus.RUNNING,
-           description="ORDER_CHANGE notifications (SQS) -> runs for just the orders that changed (deleted once "
-                       "their run succeeded); shipped FBA orders -> a shipments run (at most every 15 minutes)")
-def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
+           description="ORDER_CHANGE notifications (the orders queue) -> runs for just the orders that changed (deleted "
+                       "once their run succeeded); shipped FBA orders -> a shipments run (at most every 15 minutes)")
+def order_change_sensor(context: dg.SensorEvaluationContext, orders_queue: SqsResource):
     from sage_amazon.orders.inbox import VISIBILITY_SECONDS, Inbox, partition_day
 
-    now = datetime.now(UTC)
-    inbox = Inbox(json.loads(context.cursor) if context.cursor else {})
-    _apply(context, sqs, inbox.settle(lambda key: _run_status(context.instance, key), now))
-    waiting = context.instance.get_runs_count(dg.RunsFilter(
-        tags={TRIGGER_TAG: "ORDER_CHANGE"}, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]))
-    if waiting:
-        # runs take turns on the one DuckDB writer: leave new notifications in the queue, so that the next
-        # run takes them all at once instead of piling up one run per tick
-        return dg.SensorResult(skip_reason=f"{waiting} order run(s) still waiting to start: batching",
-                               cursor=json.dumps(inbox.to_cursor()))
+    # while order runs wait to start, new notifications stay on the queue: runs take turns on the one DuckDB
+    # writer, so the next run takes them all at once instead of piling up one run per tick
+    inbox, now, waiting_result = start_tick(context, orders_queue, Inbox, BATCH_TAG, "ORDER_CHANGE", "order")
+    if waiting_result is not None:
+        return waiting_result
     today = now.date()
-    received, taken, release = 0, 0, []
+    received, taken = 0, 0
     deadline = time.monotonic() + RECEIVE_SECONDS
     while taken < MAX_MESSAGES and time.monotonic() < deadline:
-        messages = sqs.receive(10, wait_seconds=0 if received else 1, visibility_timeout=VISIBILITY_SECONDS)
+        messages = orders_queue.receive(10, wait_seconds=0 if received else 1, visibility_timeout=VISIBILITY_SECONDS)
         if not messages:
             break
         received += len(messages)
         actions, n = inbox.take(messages, lambda c: partition_day(c.purchase_day, today, _first_day()))
         taken += n
         if taken and time.monotonic() > deadline - RECEIVE_SECONDS + RUN_SOON_SECONDS:
-            deadline = 0  # order changes in hand: their runs first, the rest of a backlog on the next tick
-        release.extend(actions.release)
-        actions.release = []
-        _apply(context, sqs, actions)
-    if release:
-        sqs.release(release)  # (settlement reports) visible again at once for the settlement sensor
+            deadline = 0  # order changes in hand: their runs first, the rest on the next tick
+        apply(context, orders_queue, actions)
     for line in inbox.report():
         context.log.info(line)
     job = order_changes_first_job.name if taken and _needs_reference(context) else order_changes_job.name
@@ -191,7 +170,7 @@ def order_change_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
         requests.append(owed)
     cursor = json.dumps(inbox.to_cursor())
     if received:
-        context.log.info(f"{received} message(s), {taken} order change(s), {len(release)} handed back, "
+        context.log.info(f"{received} message(s), {taken} order change(s), "
                          f"{len(requests)} run(s), {len(inbox.inflight)} run(s) in flight")
     if not requests:
         return dg.SensorResult(skip_reason="no new ORDER_CHANGE notification", cursor=cursor)

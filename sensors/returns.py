@@ -73,16 +73,17 @@ def refund_days(bodies: list[str]) -> list[str]:
 
 
 @dg.sensor(job=refund_transactions_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="TRANSACTION_UPDATE notifications (SQS) of refunds -> that day's refund transactions read "
-                       "again near real time; other notification types are handed back to their sensors at once")
-def transaction_update_sensor(context: dg.SensorEvaluationContext, sqs: SqsResource):
+           description="TRANSACTION_UPDATE notifications (the returns queue) of refunds -> that day's refund "
+                       "transactions read again near real time")
+def transaction_update_sensor(context: dg.SensorEvaluationContext, returns_queue: SqsResource):
     import hashlib
 
-    messages = sqs.receive_batch(MAX_MESSAGES)
+    messages = returns_queue.receive_batch(MAX_MESSAGES)
     mine = [m for m in messages if _update(m.body) is not None]
     others = [m.receipt_handle for m in messages if _update(m.body) is None]
-    if others:
-        sqs.release(others)  # ORDER_CHANGE, settlement reports, FBA inventory...: visible again for their sensors
+    if others:  # every other type has its own queue: nothing reads it here
+        returns_queue.delete(others)
+        context.log.info(f"deleted {len(others)} notification(s) the returns flow does not consume")
     if not mine:
         return dg.SensorResult(skip_reason="no TRANSACTION_UPDATE notification")
     days = refund_days([m.body for m in mine])
@@ -91,6 +92,6 @@ def transaction_update_sensor(context: dg.SensorEvaluationContext, sqs: SqsResou
         partition_key=day, job_name=refund_transactions_job.name, tags={TRIGGER_TAG: NOTIFICATION_TYPE})
         for day in days]
     # a lost notification is not lost for long: the 6-hour schedule reads the day's transactions again
-    sqs.delete([m.receipt_handle for m in mine])
+    returns_queue.delete([m.receipt_handle for m in mine])
     context.log.info(f"{len(mine)} TRANSACTION_UPDATE notification(s): refund day(s) {', '.join(days) or 'none'}")
     return dg.SensorResult(run_requests=requests)

@@ -42,6 +42,9 @@ settlement_expectations_job = dg.define_asset_job(
 )
 
 
+MAX_MESSAGES = 100  # notifications read from the settlements queue per tick
+
+
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[settlement_job],
                       request_job=settlement_expectations_job, default_status=dg.DefaultSensorStatus.RUNNING,
                       description="After each successful settlement run: its Great Expectations suite, in a run of its own")
@@ -60,19 +63,27 @@ def _raw_dir():
     return config.load().raw_dir
 
 
-def _queue_documents(context, sqs) -> tuple[list[str], list[str]]:
-    """Settlement REPORT_PROCESSING_FINISHED notifications on the queue: (document ids, receipt handles).
-
-    Messages of other types are received with a short visibility timeout and not deleted, so they
-    come back at once for the flow that owns them."""
+def _queue_documents(context, queue) -> tuple[list[str], list[str]]:
+    """Settlement REPORT_PROCESSING_FINISHED notifications on the settlements queue: (document ids, receipt handles,
+    deleted once the documents are stored). Anything else there (reports of other types, which nothing consumes)
+    is deleted at once, so it never clogs the queue."""
     from sage_amazon.ledger import intake
 
     try:
-        messages = sqs.receive(max_messages=10, wait_seconds=0, visibility_timeout=2)
+        messages = queue.receive_batch(limit=MAX_MESSAGES, wait_seconds=0, visibility_timeout=120)
     except Exception as exc:  # no queue reachable: getReports polling still finds every report
         context.log.info(f"notification queue not read: {type(exc).__name__}")
         return [], []
-    return intake.settlement_documents(messages)
+    docs, handles = intake.settlement_documents(messages)
+    mine = set(handles)
+    others = [m.receipt_handle for m in messages if m.receipt_handle not in mine]
+    if others:
+        try:
+            queue.delete(others)
+            context.log.info(f"deleted {len(others)} notification(s) of reports nothing consumes")
+        except Exception as exc:  # noqa: BLE001 - they come back after their visibility timeout
+            context.log.warning(f"could not delete unconsumed notifications: {exc}")
+    return docs, handles
 
 
 def run_key(settlement_id: str, sha256: str) -> str:
@@ -119,15 +130,16 @@ def evaluate_discovery(context, api, raw_dir, instance, document_ids=None, wareh
 
 @dg.sensor(job=settlement_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
            description="New Amazon settlement reports (getReports + REPORT_PROCESSING_FINISHED) -> partitions and runs.")
-def settlement_discovery_sensor(context: dg.SensorEvaluationContext, sp_api: SpApiResource, sqs: SqsResource):
+def settlement_discovery_sensor(context: dg.SensorEvaluationContext, sp_api: SpApiResource,
+                                settlements_queue: SqsResource):
     from sage_amazon import config
 
-    docs, handles = _queue_documents(context, sqs)
+    docs, handles = _queue_documents(context, settlements_queue)
     result = evaluate_discovery(context, sp_api.get_client(), _raw_dir(), context.instance, docs,
                                 warehouse_path=config.load().warehouse_path)
     if handles:
         try:
-            sqs.delete(handles)  # the documents are on disk now (or getReports lists them again)
+            settlements_queue.delete(handles)  # the documents are on disk now (or getReports lists them again)
         except Exception as exc:
             context.log.warning(f"could not delete settlement notifications: {exc}")
     return result

@@ -5,11 +5,14 @@ Amazon delivers nothing until the application has
    scope sellingpartnerapi::notifications, not the seller's token), and
 2. one subscription per notification type (`createSubscription`, with the seller's token).
 
-`connect()` makes both exist, idempotently: an existing destination for the queue is reused, a
-subscription already pointing at it is kept, one pointing elsewhere is moved (deleteSubscriptionById,
-then createSubscription). It returns what is subscribed, for the operator to read.
+Each consuming flow has its own queue (sage_amazon.amazon.queues: SQS_QUEUE_URL + "-<flow>"), so a backlog of
+one type never delays another. `connect()` makes them all exist, idempotently: a missing queue is created, an
+existing destination for a queue is reused, a subscription already pointing at its flow's destination is kept,
+one pointing elsewhere (an older single queue) is moved (deleteSubscriptionById, then createSubscription). It
+returns what is subscribed, for the operator to read.
 
-The notification types are those the flows consume (`CONSUMED_TYPES`); more can be asked for by name.
+The notification types are those the flows consume (`CONSUMED_TYPES`); a type no flow consumes is refused (it
+would only fill a queue nobody reads).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from sage_amazon.amazon.queues import CONSUMERS, flow_of, flow_queue_url
 
 if TYPE_CHECKING:  # the CLI imports this module: sage_amazon.amazon.client loads only when connecting
     from sage_amazon.amazon.client import SpApiSettings
@@ -33,11 +38,8 @@ PAYLOAD_VERSIONS = {
     "TRANSACTION_UPDATE": "1.0",
     "FULFILLMENT_ORDER_STATUS": "1.0",
 }
-# what the product's sensors read today: ORDER_CHANGE (sensors/orders.py), REPORT_PROCESSING_FINISHED
-# (sensors/settlements.py), FBA_INVENTORY_AVAILABILITY_CHANGES (sensors/inventory.py) and TRANSACTION_UPDATE
-# (sensors/returns.py). Add FULFILLMENT_ORDER_STATUS here when a flow consumes it.
-CONSUMED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES",
-                  "TRANSACTION_UPDATE")
+# what the product's sensors read (sage_amazon.amazon.queues.CONSUMERS: one queue per flow)
+CONSUMED_TYPES = tuple(t for types in CONSUMERS.values() for t in types)
 
 
 class ConnectError(RuntimeError):
@@ -52,16 +54,30 @@ class Subscribed:
     action: str  # "created", "kept" or "moved"
 
 
-@dataclass
-class Connection:
+@dataclass(frozen=True)
+class Destination:
+    flow: str
+    queue_url: str
     queue_arn: str
     destination_id: str
-    destination_created: bool
+    created: bool
+    queue_created: bool = False
+
+
+@dataclass
+class Connection:
+    destinations: list[Destination] = field(default_factory=list)
     subscriptions: list[Subscribed] = field(default_factory=list)
 
+    def destination(self, flow: str) -> Destination:
+        return next(d for d in self.destinations if d.flow == flow)
+
     def lines(self) -> list[str]:
-        out = [f"destination {self.destination_id} -> {self.queue_arn} "
-               f"({'created' if self.destination_created else 'kept'})"]
+        out = []
+        for d in self.destinations:
+            queue = d.queue_url.rstrip("/").rsplit("/", 1)[-1]
+            out.append(f"{d.flow}: queue {queue}{' (created)' if d.queue_created else ''}, destination "
+                       f"{d.destination_id} -> {d.queue_arn} ({'created' if d.created else 'kept'})")
         out += [f"{s.notification_type}: subscription {s.subscription_id} ({s.action})" for s in self.subscriptions]
         return out
 
@@ -184,71 +200,108 @@ class _Forbidden(ConnectError):
 
 
 def connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...] = CONSUMED_TYPES, *,
-            client: Any = None) -> Connection:
-    """Make the SQS destination and one subscription per type exist; returns what is subscribed.
+            client: Any = None, create_queues: bool = True) -> Connection:
+    """Make each flow's queue, its SQS destination and one subscription per type exist; returns what is subscribed.
+    `queue_url` is the base (SQS_QUEUE_URL): each type goes to the queue of the flow consuming it.
 
     A 403 first drops python-amazon-sp-api's cached LWA tokens (a token of another authorisation or an
     earlier sandbox) and tries once more; a second 403 is the answer."""
     try:
-        return _connect(settings, queue_url, types, client)
+        return _connect(settings, queue_url, types, client, create_queues)
     except _Forbidden:
         from sp_api.auth import access_token_client
 
         access_token_client.cache.clear()
         access_token_client.grantless_cache.clear()
         try:
-            return _connect(settings, queue_url, types, client)
+            return _connect(settings, queue_url, types, client, create_queues)
         except _Forbidden as exc:
             raise ConnectError(str(exc)) from exc
 
 
-def _connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...], client: Any) -> Connection:
-    from sp_api.base.exceptions import SellingApiException
-
+def _flows(types: tuple[str, ...]) -> dict[str, list[str]]:
+    """flow -> the requested types it consumes (in the order asked); one line for a type nobody consumes."""
     unknown = [t for t in types if t not in PAYLOAD_VERSIONS]
     if unknown:
         raise ConnectError(f"unknown notification type(s): {', '.join(unknown)} "
                            f"(known: {', '.join(PAYLOAD_VERSIONS)})")
-    arn = queue_arn(queue_url)
-    client = client or notifications_client(settings)
+    unconsumed = [t for t in types if flow_of(t) is None]
+    if unconsumed:
+        raise ConnectError(f"no flow consumes {', '.join(unconsumed)}: not subscribed (it would only fill a queue "
+                           f"nobody reads; consumed: {', '.join(CONSUMED_TYPES)})")
+    flows: dict[str, list[str]] = {}
+    for kind in dict.fromkeys(types):
+        flows.setdefault(flow_of(kind), []).append(kind)
+    return flows
+
+
+def _ensure_queue(url: str, arn: str) -> bool:
+    from sage_amazon.amazon.queues import ensure_queue, sqs_client
+
+    region = arn.split(":")[3]
+    try:
+        return ensure_queue(url, arn, sqs_client(url, region=region))
+    except Exception as exc:  # noqa: BLE001 - boto3/botocore errors: one line naming the queue
+        raise ConnectError(f"SQS queue {url} could not be created: {type(exc).__name__}: {exc}") from exc
+
+
+def _destination(client: Any, arn: str) -> tuple[str, bool]:
+    """(the destination of queue `arn`, whether it was created now)."""
+    from sp_api.base.exceptions import SellingApiException
+
     destination_id = _find_destination(client, arn)
-    created = destination_id is None
-    if destination_id is None:
-        try:
-            res = _call("createDestination (grantless)", client.create_destination, name=DESTINATION_NAME, arn=arn,
-                        passthrough=(409,))
-            destination_id = str(res.payload["destinationId"])
-        except SellingApiException as exc:
-            if getattr(exc, "code", None) != 409:  # 409: created meanwhile by another run
-                status, message = _error(exc)
-                raise (_Forbidden if status == 403 else ConnectError)(
-                    f"createDestination (grantless) failed: HTTP {status} {message}") from exc
-            destination_id = _find_destination(client, arn)
-            created = False
-            if destination_id is None:
-                raise ConnectError("createDestination answered 409 but no destination has this queue") from exc
-    connection = Connection(arn, destination_id, created)
-    for kind in types:
-        existing = None
-        try:
-            existing = _call(f"getSubscription {kind}", _not_found_as_none(client.get_subscription), kind)
-            existing = existing.payload if existing is not None else None
-        except SellingApiException as exc:
+    if destination_id is not None:
+        return destination_id, False
+    try:
+        res = _call("createDestination (grantless)", client.create_destination, name=DESTINATION_NAME, arn=arn,
+                    passthrough=(409,))
+        return str(res.payload["destinationId"]), True
+    except SellingApiException as exc:
+        if getattr(exc, "code", None) != 409:  # 409: created meanwhile by another run
             status, message = _error(exc)
             raise (_Forbidden if status == 403 else ConnectError)(
-                f"getSubscription {kind} failed: HTTP {status} {message}") from exc
-        action = "created"
-        if existing and existing.get("subscriptionId"):
-            if existing.get("destinationId") == destination_id:
-                connection.subscriptions.append(Subscribed(kind, str(existing["subscriptionId"]), destination_id,
-                                                           "kept"))
-                continue
-            _call(f"deleteSubscriptionById {kind}", client.delete_notification_subscription, kind,
-                  existing["subscriptionId"])
-            action = "moved"
-        res = _call(f"createSubscription {kind}", client.create_subscription, kind, destination_id=destination_id,
-                    payload_version=PAYLOAD_VERSIONS[kind])  # the library's name for payloadVersion
-        connection.subscriptions.append(Subscribed(kind, str(res.payload["subscriptionId"]), destination_id, action))
+                f"createDestination (grantless) failed: HTTP {status} {message}") from exc
+        destination_id = _find_destination(client, arn)
+        if destination_id is None:
+            raise ConnectError("createDestination answered 409 but no destination has this queue") from exc
+        return destination_id, False
+
+
+def _subscribe(client: Any, kind: str, destination_id: str) -> Subscribed:
+    from sp_api.base.exceptions import SellingApiException
+
+    try:
+        existing = _call(f"getSubscription {kind}", _not_found_as_none(client.get_subscription), kind)
+        existing = existing.payload if existing is not None else None
+    except SellingApiException as exc:
+        status, message = _error(exc)
+        raise (_Forbidden if status == 403 else ConnectError)(
+            f"getSubscription {kind} failed: HTTP {status} {message}") from exc
+    action = "created"
+    if existing and existing.get("subscriptionId"):
+        if existing.get("destinationId") == destination_id:
+            return Subscribed(kind, str(existing["subscriptionId"]), destination_id, "kept")
+        _call(f"deleteSubscriptionById {kind}", client.delete_notification_subscription, kind,
+              existing["subscriptionId"])
+        action = "moved"
+    res = _call(f"createSubscription {kind}", client.create_subscription, kind, destination_id=destination_id,
+                payload_version=PAYLOAD_VERSIONS[kind])  # the library's name for payloadVersion
+    return Subscribed(kind, str(res.payload["subscriptionId"]), destination_id, action)
+
+
+def _connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...], client: Any,
+             create_queues: bool) -> Connection:
+    flows = _flows(types)
+    queue_arn(queue_url)  # the base URL itself is checked first: one line naming SQS_QUEUE_URL
+    client = client or notifications_client(settings)
+    connection = Connection()
+    for flow, kinds in flows.items():
+        url = flow_queue_url(queue_url, flow)
+        arn = queue_arn(url)
+        queue_created = _ensure_queue(url, arn) if create_queues else False
+        destination_id, created = _destination(client, arn)
+        connection.destinations.append(Destination(flow, url, arn, destination_id, created, queue_created))
+        connection.subscriptions += [_subscribe(client, kind, destination_id) for kind in kinds]
     return connection
 
 
@@ -262,7 +315,7 @@ def connect_from_config(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str 
 def connect_accounts(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str | None = None,
                      accounts_file: str | None = None) -> list[tuple[str, Connection]]:
     """`connect` for every configured account (SAGE_AMAZON_ACCOUNTS_FILE: one authorisation per region, each on
-    its own host); all may deliver to the same queue. Without the file: the one SP_API_* account."""
+    its own host); all deliver to the same flow queues. Without the file: the one SP_API_* account."""
     from sage_amazon import config
     from sage_amazon.amazon.accounts import load
 
@@ -284,9 +337,9 @@ def _command_group() -> Any:
     @amazon.command("connect")
     @click.option("--type", "types", multiple=True, metavar="NOTIFICATION_TYPE",
                   help=f"Notification type to subscribe (repeatable; default: {', '.join(CONSUMED_TYPES)}).")
-    @click.option("--queue-url", default=None, help="SQS queue for notifications (default: SQS_QUEUE_URL).")
+    @click.option("--queue-url", default=None, help="Base SQS queue URL; each flow's queue is it + '-<flow>' (default: SQS_QUEUE_URL).")
     def connect_command(types: tuple[str, ...], queue_url: str | None) -> None:
-        """Create the SQS destination (grantless) and the subscriptions the flows consume; idempotent."""
+        """Create each flow's SQS queue and destination (grantless) and the subscriptions it consumes; idempotent."""
         from sage_amazon.config import ConfigError
 
         try:

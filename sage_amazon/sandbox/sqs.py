@@ -1,4 +1,4 @@
-"""A local SQS (moto's server) for SP-API notifications, with the default queue created."""
+"""A local SQS (moto's server) for SP-API notifications, with the default queue and its per-flow queues created."""
 
 from __future__ import annotations
 
@@ -6,15 +6,23 @@ import threading
 import time
 from typing import Any
 
-from sage_amazon.sandbox.amazon.credentials import DEFAULT_QUEUE_NAME, DEFAULT_SQS_PORT, SQS_REGION
+from sage_amazon.sandbox.amazon.credentials import (
+    DEFAULT_QUEUE_NAME,
+    DEFAULT_SQS_PORT,
+    FLOW_QUEUE_SUFFIXES,
+    SQS_REGION,
+)
 
 
 def create_queue(endpoint: str, name: str = DEFAULT_QUEUE_NAME) -> str:
-    """Create (idempotently) a queue on the SQS at `endpoint`; returns its URL."""
+    """Create (idempotently) a queue and its per-flow queues (<name>-orders, ...) on the SQS at `endpoint`;
+    returns the queue's URL."""
     import boto3
 
     client = boto3.client("sqs", endpoint_url=endpoint, region_name=SQS_REGION, aws_access_key_id="sandbox",
                           aws_secret_access_key="sandbox")
+    for suffix in FLOW_QUEUE_SUFFIXES:
+        client.create_queue(QueueName=f"{name}-{suffix}")
     return client.create_queue(QueueName=name)["QueueUrl"]
 
 
@@ -47,7 +55,7 @@ class SqsServer:
 def serve_forever(host: str = "127.0.0.1", port: int = DEFAULT_SQS_PORT) -> None:
     server = SqsServer(host, port)
     url = server.start()
-    print(f"SQS (moto) on {server.endpoint}; queue {url}", flush=True)
+    print(f"SQS (moto) on {server.endpoint}; queues {url}-{{{','.join(FLOW_QUEUE_SUFFIXES)}}}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

@@ -1,5 +1,5 @@
-"""ORDER_CHANGE notifications from SQS become runs for just the changed orders; the order reaches Sage; a
-notification leaves the queue once its run succeeded; types nothing consumes never clog the queue."""
+"""ORDER_CHANGE notifications from the orders queue become runs for just the changed orders; the order reaches Sage;
+a notification leaves the queue once its run succeeded; anything else on the orders queue never clogs it."""
 
 import json
 import time
@@ -15,6 +15,7 @@ from sensors.orders import (
     order_shipments_job,
     plan_runs,
 )
+from tests import sensor_runs
 from tests.orders.conftest import order_assets
 
 
@@ -26,7 +27,7 @@ def _job_defs(env):
 
 def _tick(env, defs, cursor):
     context = dg.build_sensor_context(instance=env.instance, cursor=cursor, definitions=defs,
-                                      resources={"sqs": env.resources["sqs"]})
+                                      resources={"orders_queue": env.resources["orders_queue"]})
     result = order_change_sensor(context)
     return result
 
@@ -119,8 +120,8 @@ def test_plan_runs_groups_by_purchase_day_and_ignores_duplicates_and_junk():
     assert [(r.partition_key, r.run_config["ops"]["amazon_orders"]["config"]["order_ids"]) for r in requests] == [
         ("2026-11-20", ["111-1", "111-3"]), ("2026-11-21", ["111-2"])]
     assert {r.tags["sage_amazon/order_batch"] for r in requests} == {r.run_key for r in requests}
-    # junk and notifications nothing consumes go at once; order changes wait for their runs
-    assert actions.delete == ["h5", "h6"] and actions.release == []
+    # junk and other types (each has its own queue) go at once; order changes wait for their runs
+    assert actions.delete == ["h5", "h6"]
     assert sorted(h for b in inbox.inflight.values() for h in b.handles) == ["h1", "h2", "h3", "h4"]
     # a redelivered notification whose run is in flight is not run again
     again, _, _ = plan_runs([_Msg(_notification("n2", "111-2"), "h7")], inbox.to_cursor(), today=date(2026, 11, 22))
@@ -154,7 +155,7 @@ def test_a_shipped_fba_order_asks_for_a_shipments_run_at_most_every_15_minutes()
     assert shipments_request(cursor, t0 + timedelta(minutes=17)) is None
 
 
-def test_a_backlog_nothing_consumes_never_delays_an_order_change_and_settlement_reports_stay_for_their_sensor():
+def test_anything_but_order_changes_on_the_orders_queue_is_deleted_and_never_delays_an_order_change():
     import socket
     import uuid
 
@@ -175,24 +176,26 @@ def test_a_backlog_nothing_consumes_never_delays_an_order_change_and_settlement_
         inventory = {"NotificationType": "FBA_INVENTORY_AVAILABILITY_CHANGES",
                      "NotificationMetadata": {"NotificationId": "i"}, "Payload": {}}
         client = sqs._client()
+        # a subscription left on this queue (an older single-queue setup): other types ahead of the order change
         client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(report))
-        for start in range(0, 300, 10):  # a backlog ahead of the order change
+        for start in range(0, 30, 10):
             client.send_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": str(i), "MessageBody": json.dumps(inventory)} for i in range(start, start + 10)])
         client.send_message(QueueUrl=queue_url, MessageBody=_notification("n9", "111-9"))
         client.send_message(QueueUrl=queue_url, MessageBody=_notification("n9", "111-9"))  # a duplicate
         with dg.instance_for_test() as instance:
-            context = dg.build_sensor_context(instance=instance, resources={"sqs": sqs})
+            context = dg.build_sensor_context(instance=instance, resources={"orders_queue": sqs})
             result = order_change_sensor(context)
-            # one tick: past the backlog, one run for the order change
+            # one tick: past the others, one run for the order change
             assert [r.job_name for r in result.run_requests] == ["order_changes_job"]
             batch = json.loads(result.cursor)["inflight"][result.run_requests[0].run_key]
             assert batch["orders"] == ["111-9"] and len(batch["handles"]) == 2
-            # the settlement report is visible again at once; the order change stays hidden until its run
-            # succeeded; the inventory notifications wait hidden for the inventory sensor
-            assert _visible(sqs) == ["REPORT_PROCESSING_FINISHED"]
+            # the other types are gone (their flows read their own queues; the settlement report is listed by
+            # getReports, the inventory read again by its schedule); the order change stays hidden until its run
+            # succeeded
+            assert _visible(sqs) == []
             # the run has not finished: the next tick deletes nothing and requests nothing again
-            context = dg.build_sensor_context(instance=instance, resources={"sqs": sqs}, cursor=result.cursor)
+            context = dg.build_sensor_context(instance=instance, resources={"orders_queue": sqs}, cursor=result.cursor)
             again = order_change_sensor(context)
             assert not again.run_requests and json.loads(again.cursor)["inflight"]
     finally:
@@ -205,24 +208,21 @@ def test_a_failed_runs_notification_comes_back_after_its_back_off_and_goes_only_
     import uuid
 
     from resources.notifications import SqsResource
-    from sage_amazon.orders import inbox
+    from sage_amazon.amazon import notification_runs
     from sage_amazon.sandbox.sqs import SqsServer
 
     # the back-off is the queue's visibility timeout (SQS's clock): long enough that the failed tick (a 1 s long
     # poll and the rest) ends before it on a loaded machine; the retry is then awaited, however long it takes
-    monkeypatch.setattr(inbox, "BACKOFF_SECONDS", (10,))
+    monkeypatch.setattr(notification_runs, "BACKOFF_SECONDS", (10,))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = SqsServer(port=port)
     queue_url = server.start(queue=f"orders-retry-{uuid.uuid4().hex[:8]}")
 
-    @dg.job
-    def stand_in():  # a run record with the request's tags stands for the run the daemon would launch
-        pass
-
     def tick(instance, cursor):
-        return order_change_sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"sqs": sqs}))
+        return order_change_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                           resources={"orders_queue": sqs}))
 
     try:
         sqs = SqsResource(queue_url=queue_url, aws_access_key_id="x", aws_secret_access_key="x")
@@ -230,8 +230,7 @@ def test_a_failed_runs_notification_comes_back_after_its_back_off_and_goes_only_
         with dg.instance_for_test() as instance:
             first = tick(instance, None)
             (request,) = first.run_requests
-            run = instance.create_run_for_job(stand_in, tags=request.tags)
-            instance.report_run_failed(run)
+            sensor_runs.record(instance, request, failed=True)
             failed = tick(instance, first.cursor)  # gives the notification back after its back-off
             assert not failed.run_requests and json.loads(failed.cursor)["inflight"] == {}
             retry, deadline = failed, clock.monotonic() + 120
@@ -240,7 +239,7 @@ def test_a_failed_runs_notification_comes_back_after_its_back_off_and_goes_only_
             (again,) = retry.run_requests
             assert again.run_key == request.run_key + "-retry1"
             assert again.run_config == request.run_config
-            instance.create_run_for_job(stand_in, tags=again.tags, status=dg.DagsterRunStatus.SUCCESS)
+            sensor_runs.record(instance, again)
             done = tick(instance, retry.cursor)
             assert not done.run_requests and json.loads(done.cursor)["done"] == ["n1"]
             assert _visible(sqs) == []  # deleted once the retry succeeded

@@ -1,5 +1,5 @@
-"""(d) TRANSACTION_UPDATE: the returns sensor reads the notified refund day's transactions again; other types are
-handed back; the orders inbox hands TRANSACTION_UPDATE over instead of deleting it."""
+"""(d) TRANSACTION_UPDATE: the returns sensor reads the returns queue and the notified refund day's transactions
+again; another type on that queue (each has its own) is deleted, never left to clog it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import socket
 import uuid
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import dagster as dg
@@ -52,10 +51,10 @@ def test_refund_notification_reads_its_day_again(env, amazon, sqs) -> None:
     for body in (refund, shipment, order):
         client.send_message(QueueUrl=sqs.queue_url, MessageBody=json.dumps(body, default=str))
     with dg.instance_for_test() as instance:
-        result = transaction_update_sensor(dg.build_sensor_context(instance=instance, resources={"sqs": sqs}))
+        result = transaction_update_sensor(dg.build_sensor_context(instance=instance, resources={"returns_queue": sqs}))
         [request] = result.run_requests  # the shipment's transaction is not a refund: no run for it
         assert request.partition_key == event["posted"][:10]
-        assert _visible(sqs) == ["ORDER_CHANGE"]  # handed back to the orders sensor
+        assert _visible(sqs) == []  # the ORDER_CHANGE is not this queue's (the orders flow reads its own): deleted
         assets, checks = flow_defs()
         defs = dg.Definitions(assets=assets, asset_checks=checks, jobs=[refund_transactions_job], resources=env)
         run = defs.resolve_job_def(request.job_name).execute_in_process(
@@ -64,14 +63,3 @@ def test_refund_notification_reads_its_day_again(env, amazon, sqs) -> None:
     rows = query(env, "SELECT amazon_order_id, CAST(posted_date AS VARCHAR) FROM raw.amazon_refund_transactions")
     assert (event["order_id"], event["posted"][:10]) in rows
     assert {d for _, d in rows} == {event["posted"][:10]}
-
-
-def test_orders_inbox_hands_transaction_updates_over() -> None:
-    from sage_amazon.orders import inbox
-
-    body = json.dumps({"NotificationType": "TRANSACTION_UPDATE", "Payload": {"TransactionUpdateNotification": {}}})
-    assert inbox.consumer(body)[0] == "returns"
-    actions, taken = inbox.Inbox().take([SimpleNamespace(body=body, receipt_handle="h1", message_id="m1")],
-                                        lambda parsed: None)
-    assert taken == 0 and not actions.delete  # hidden for the returns sensor, never deleted
-    assert actions.hide == {inbox.INVENTORY_HANDOFF_SECONDS: ["h1"]}

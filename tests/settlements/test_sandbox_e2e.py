@@ -197,7 +197,7 @@ def test_discovery_sensor_adds_partitions_and_requests_runs_keyed_by_settlement_
                                 refresh_token=env["SP_API_REFRESH_TOKEN"], lwa_app_id=env["LWA_APP_ID"],
                                 lwa_client_secret=env["LWA_CLIENT_SECRET"], marketplaces=env["SP_API_MARKETPLACES"],
                                 accounts_file=sb.accounts_file),
-        "sqs": SqsResource(queue_url=f"http://127.0.0.1:{free_port()}/123456789012/none"),  # no queue there
+        "settlements_queue": SqsResource(queue_url=f"http://127.0.0.1:{free_port()}/123456789012/none"),  # no queue there
     }
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources=resources)

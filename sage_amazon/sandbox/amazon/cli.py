@@ -98,7 +98,7 @@ def amazon_command(host: str, port: int, seed: int, data_dir: Path | None, sqs_e
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_SQS_PORT, show_default=True, type=int)
 def sqs_command(host: str, port: int) -> None:
-    """Run a local SQS (moto) with the sage-amazon-notifications queue, in the foreground."""
+    """Run a local SQS (moto) with the notification queues (sage-amazon-notifications-<flow>), in the foreground."""
     from sage_amazon.sandbox.sqs import serve_forever
 
     serve_forever(host, port)
