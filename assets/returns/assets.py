@@ -212,13 +212,15 @@ def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
     pool=pools.SAGE,
     retry_policy=RETRY_POLICY,
     tags={deadletters.FLOW_TAG: "refund_credit_notes"},  # = sage_amazon.returns.credit_notes.FLOW
-    description="With `revenue: sage_invoices` (accounts.yaml): each refund becomes one credit note for the "
+    description="With `revenue: sage_invoices` and `documents: credit_notes` (accounts.yaml): each refund becomes "
+                "one credit note for the "
                 "marketplace's Sage customer equal to the refund to the cent: one line per SKU with the promotion "
                 "taken back as its discount, shipping and gift wrap as freight, the tax refunded (X3 SIH credit memo "
                 "whose lines name the order and its invoice; Sage 500 AR credit memo through the AR import "
                 "spARapiInvoiceIns, posted, applied to the order's invoice), reference AMZ-RF-<refund id> shared "
-                "with the settlement's credit notes, through the posting ledger (flow refund_credit_notes). With "
-                "`revenue: settlement` (default) none: the settlement journal already carries the refund",
+                "with the settlement's credit notes, through the posting ledger (flow refund_credit_notes). "
+                "Otherwise none (the default `revenue: settlement`, or `documents: journal_only`): the settlement "
+                "journal already carries the refund",
 )
 def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResource,
                              warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -227,14 +229,16 @@ def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResour
     from sage_amazon.returns import credit_notes
 
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
-    revenue = credit_notes.revenue_source()
-    if revenue != "sage_invoices":
-        context.log.info(f"revenue: {revenue}: refunds are in the settlement journal; no credit note is created")
-        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "revenue": revenue, "posted": 0})
+    revenue, documents = credit_notes.revenue_source(), credit_notes.documents_mode()
+    why_none = credit_notes.why_no_notes(revenue, documents)
+    if why_none:
+        context.log.info(why_none)
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "revenue": revenue, "documents": documents,
+                                              "posted": 0, "why_no_credit_notes": why_none})
     target = sage.get_target()
     try:
         with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
-            result = credit_notes.create(warehouse.write, target, days, revenue)
+            result = credit_notes.create(warehouse.write, target, days, revenue, documents)
     finally:
         close = getattr(target, "close", None)
         if close:

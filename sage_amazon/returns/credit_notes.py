@@ -3,7 +3,10 @@
 - `revenue: settlement` (the shipped default): the settlement journal already carries every refund (principal,
   tax, promotion back), so this flow creates **no** credit note: one would count the refund twice. The asset says
   so and posts nothing; only the stock movement (restock.py) follows a return.
-- `revenue: sage_invoices`: Sage's invoices carry revenue, so each refund transaction (Finances 2024-06-19
+- `revenue: sage_invoices` with `documents: journal_only`: the settlement journal posts refunds to the refunds
+  account; no credit note either (it would count the refund twice), and the asset says so.
+- `revenue: sage_invoices` with `documents: credit_notes` (the settlement's refund lines go to `receivables`, where
+  they clear the notes): Sage's invoices carry revenue, so each refund transaction (Finances 2024-06-19
   listTransactions, raw.amazon_refund_items) becomes one credit note for the marketplace's Sage customer
   (marketplaces.yaml), one line per SKU with the refunded quantity and principal, the promotion taken back as the
   line's discount, the shipping and gift wrap refunded as freight and the tax refunded as tax, so the note's total is
@@ -41,6 +44,23 @@ def revenue_source() -> str:
     from sage_amazon.mapping.accounts import load
 
     return load().revenue
+
+
+def documents_mode() -> str:
+    from sage_amazon.mapping.accounts import load
+
+    return load().documents
+
+
+def why_no_notes(revenue: str, documents: str) -> str:
+    """Why accounts.yaml makes no credit note for refunds ("" when it does: sage_invoices with credit_notes)."""
+    if revenue != "sage_invoices":
+        return f"revenue: {revenue}: refunds are in the settlement journal; no credit note is created"
+    if documents != "credit_notes":
+        return (f"revenue: sage_invoices with documents: {documents}: the settlement journal posts refunds to the "
+                "refunds account, a credit note would count them twice; no credit note is created (documents: "
+                "credit_notes makes them, and the settlement's refund lines then clear them in receivables)")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -183,10 +203,12 @@ def note_lines(items: list[tuple], sage_items: set[str] | None, rules: Any,
     return lines, (freight, tax)
 
 
-def create(open_write: Any, target: Any, days: list[date], revenue: str | None = None) -> NoteResult:
+def create(open_write: Any, target: Any, days: list[date], revenue: str | None = None,
+           documents: str | None = None) -> NoteResult:
     revenue = revenue or revenue_source()
+    documents = documents or documents_mode()
     result = NoteResult(revenue)
-    if revenue != "sage_invoices":  # the settlement journal carries refunds: a note would count them twice
+    if why_no_notes(revenue, documents):  # the settlement journal carries refunds: a note would count them twice
         return result
     sage_items = {i.code for i in target.read_items()}
     with open_write() as con:

@@ -136,7 +136,7 @@ def _ledger(wh: Any) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def test_each_note_equals_the_refund_to_the_cent(warehouse: Any, target: Any) -> None:
-    result = credit_notes.create(warehouse.write, target, DAYS, revenue="sage_invoices")
+    result = credit_notes.create(warehouse.write, target, DAYS, revenue="sage_invoices", documents="credit_notes")
     posted, letters = _ledger(warehouse)
     assert result.counts["posted"] == 4 and set(posted) >= {"T-FULL", "T-PART", "T-SHIP", "T-GBP"}
     expected = {"T-FULL": D("48.08"), "T-PART": D("54.13"), "T-SHIP": D("8.11"), "T-GBP": D("4.79")}
@@ -153,7 +153,7 @@ def test_each_note_equals_the_refund_to_the_cent(warehouse: Any, target: Any) ->
     # a refund Sage cannot take (closed period) is a dead letter with Sage's reason, nothing half-written
     assert "T-CLOSED" not in posted or posted["T-CLOSED"] != "posted"
     assert "closed" in letters["T-CLOSED"].lower()
-    again = credit_notes.create(warehouse.write, target, DAYS, revenue="sage_invoices")
+    again = credit_notes.create(warehouse.write, target, DAYS, revenue="sage_invoices", documents="credit_notes")
     assert again.counts["posted"] == 0 and again.counts["already_posted"] == 4
 
 
@@ -164,7 +164,7 @@ def test_note_is_linked_to_the_order_and_applied_to_its_invoice(warehouse: Any, 
         lines=(SalesOrderLine(line_no=1, item="NW-HL300" if target.name == "x3" else "NW-LAMP-300",  # X3's code
                               quantity=D("2"), gross_price=D("19.99")),)))
     invoice = _invoice(target, order_id, made.sage_number)
-    result = credit_notes.create(warehouse.write, target, [DAY], revenue="sage_invoices")
+    result = credit_notes.create(warehouse.write, target, [DAY], revenue="sage_invoices", documents="credit_notes")
     assert result.counts["posted"] == 4
     note = _note(target, ref("T-FULL"))
     assert note["order"] == made.sage_number and note["invoice"] == invoice

@@ -1,6 +1,7 @@
 """(b) refunds -> Sage credit notes on both ERPs: none with `revenue: settlement` (the settlement journal carries
-refunds); with `revenue: sage_invoices` one per refund, once, or a dead letter with its reason (reversal by a later
-charge, refund larger than the order, unmapped SKU)."""
+refunds) nor with `documents: journal_only`; with `revenue: sage_invoices` and `documents: credit_notes` one per
+refund, once, or a dead letter with its reason (reversal by a later charge, refund larger than the order, unmapped
+SKU)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def test_settlement_mode_makes_no_credit_note(erp_env, amazon) -> None:
 def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypatch) -> None:
     monkeypatch.setattr(credit_notes, "revenue_source", lambda: "sage_invoices")
     materialize(erp_env, PATH[:-1])
+    # documents: journal_only (the shipped default): the settlement journal posts refunds to the refunds account,
+    # a note would count them twice: none is made, and the asset says why
+    md = materialize(erp_env, ["sage_refund_credit_notes"]).asset_materializations_for_node(
+        "sage_refund_credit_notes")[0].metadata
+    assert md["posted"].value == 0 and "count them twice" in md["why_no_credit_notes"].value
+    monkeypatch.setattr(credit_notes, "documents_mode", lambda: "credit_notes")
     with erp_env["warehouse"].write() as con:  # a refund reversed by a later charge, and an oversized refund
         tid, order_id = con.execute("SELECT transaction_id, amazon_order_id FROM raw.amazon_refund_transactions "
                                     "ORDER BY posted_at LIMIT 1").fetchone()
