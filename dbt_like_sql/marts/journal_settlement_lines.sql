@@ -253,7 +253,9 @@ SELECT
     l.role,
     l.account,
     l.tax_code,
-    left(CASE  -- X3 keeps 30 characters of a line description: "AMZ <settlement id> <what>"
+    -- the whole description, "AMZ <settlement id> <what>": the Sage target cuts it to its field's width
+    -- (X3 GACCENTRYD DES: the LEN getDescription publishes; Sage 500 tglPosting.PostCmnt: 50)
+    CASE
         WHEN l.line_kind = 'bank' AND l.amount > 0 THEN 'AMZ ' || rep.settlement_id || ' owed to Amazon'
         WHEN l.line_kind = 'bank' THEN 'AMZ ' || rep.settlement_id || ' deposit'
         WHEN l.kind_order = 4 THEN 'AMZ ' || rep.settlement_id || ' clearing out'
@@ -273,7 +275,7 @@ SELECT
                     ELSE replace(l.role, '_', ' ')
                 END
             END
-    END, 30) AS description,
+    END AS description,
     l.is_suspense,
     l.amount,
     CAST(CASE WHEN l.amount < 0 THEN -l.amount ELSE 0 END AS DECIMAL(18, 2)) AS debit,

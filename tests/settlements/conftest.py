@@ -24,6 +24,21 @@ def to_european(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def built_warehouse(path: Path, settlement_file: Path, settlement_id: str, target: str = "x3"):
+    """A warehouse at `path` with the default account map, the file landed and its settlement built."""
+    from sage_amazon.amazon import settlement as parser
+    from sage_amazon.ledger import settlements
+    from sage_amazon.mapping import accounts
+    from sage_amazon.warehouse import Warehouse
+
+    warehouse = Warehouse(path, lock_timeout=10)
+    with warehouse.write() as con:
+        accounts.write_table(con, accounts.load(), target)
+        parser.land(con, settlement_file)
+        settlements.build(con, settlement_id)
+    return warehouse
+
+
 @pytest.fixture
 def con():
     import duckdb

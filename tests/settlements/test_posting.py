@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sage_amazon import deadletters, posting_ledger
-from sage_amazon.amazon import settlement as parser
 from sage_amazon.ledger import posting, settlements
-from sage_amazon.mapping import accounts
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import JournalResult
-from sage_amazon.warehouse import Warehouse
-from tests.settlements.conftest import V2_SAMPLE
+from tests.settlements.conftest import V2_SAMPLE, built_warehouse
 
 SID = "28471003921"
 
@@ -48,12 +45,7 @@ class FakeSage:
 
 @pytest.fixture
 def wh(tmp_path):
-    warehouse = Warehouse(tmp_path / "wh.duckdb", lock_timeout=10)
-    with warehouse.write() as con:
-        accounts.write_table(con, accounts.load(), "x3")
-        parser.land(con, V2_SAMPLE)
-        settlements.build(con, SID)
-    return warehouse
+    return built_warehouse(tmp_path / "wh.duckdb", V2_SAMPLE, SID)
 
 
 def test_posts_each_period_once(wh):

@@ -71,6 +71,8 @@ def parse_description(publication: str, text: str) -> Description:
 
 
 def _text(value, desc: FieldDesc) -> str:
+    """A Char field cut to the width (LEN) getDescription publishes for it (sage-erp.md: field layouts come
+    from getDescription): X3's field limits are applied here, at the writer, never in the warehouse."""
     text = "" if value is None else str(value)
     if desc.type == "Char" and desc.length:
         text = text[: desc.length]
