@@ -35,7 +35,8 @@ def settlement_order_tieout(context: dg.AssetExecutionContext, warehouse: Wareho
         as_of = tieout.default_as_of(con)
         count = tieout.build(con, as_of)
         rows = tieout.rows(con, as_of)
-    summary = tieout.summarize(rows, as_of, accounts.load().revenue)
+    amap = accounts.load()
+    summary = tieout.summarize(rows, as_of, amap.revenue, amap.documents)
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": count, "as_of": str(as_of), "revenue": summary.revenue,
         **{f"orders_{k}": v for k, v in summary.counts.items()},

@@ -212,6 +212,7 @@ class Summary:
     open_over_60_days: int = 0
     refund_counts: dict[str, int] = field(default_factory=dict)  # refund_status -> orders
     refund_amounts: dict[str, Decimal] = field(default_factory=dict)  # refunded (or credited) per refund_status
+    documents: str = "credit_notes"  # accounts.yaml documents: refund credit notes exist only with credit_notes
 
     def as_dict(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat() if self.as_of else None, "revenue": self.revenue,
@@ -220,8 +221,8 @@ class Summary:
                 "refund_amounts": {k: f"{v:.2f}" for k, v in self.refund_amounts.items()}}
 
 
-def summarize(tie: list[dict[str, Any]], as_of: date | None, revenue: str) -> Summary:
-    out = Summary(as_of, revenue, {s: 0 for s in STATUSES}, {s: ZERO for s in STATUSES})
+def summarize(tie: list[dict[str, Any]], as_of: date | None, revenue: str, documents: str = "credit_notes") -> Summary:
+    out = Summary(as_of, revenue, {s: 0 for s in STATUSES}, {s: ZERO for s in STATUSES}, documents=documents)
     for row in tie:
         status = row["status"]
         out.counts[status] += 1
@@ -250,6 +251,7 @@ def outcomes(summary: Summary) -> list:
     never = summary.counts["settled_not_invoiced"]
     diff = summary.counts["difference"]
     stale = summary.open_over_60_days
+    notes_mode = invoiced_mode and summary.documents == "credit_notes"
     uncredited = summary.refund_counts.get("refund_not_credited", 0)
     refund_diff = summary.refund_counts.get("refund_difference", 0)
     return [
@@ -261,12 +263,13 @@ def outcomes(summary: Summary) -> list:
         Outcome("tieout_amount_differences", diff == 0, False,
                 f"{diff} order(s) settled for another amount than invoiced (net {summary.amounts['difference']:.2f})",
                 {"orders": diff, "net_difference": f"{summary.amounts['difference']:.2f}"}),
-        Outcome("tieout_refunds_credited", not invoiced_mode or not (uncredited or refund_diff), False,
+        Outcome("tieout_refunds_credited", not notes_mode or not (uncredited or refund_diff), False,
                 f"{uncredited} order(s) refunded in a settlement with no credit note in Sage "
                 f"({summary.refund_amounts['refund_not_credited']:.2f}), {refund_diff} credited for another amount "
                 f"(net {summary.refund_amounts['refund_difference']:.2f}), "
                 f"{summary.refund_counts['credited_not_settled']} credit note(s) not refunded in a settlement yet"
-                + ("" if invoiced_mode else " (revenue: settlement: the settlement journal carries refunds)"),
+                + ("" if notes_mode else " (no refund credit notes under this revenue / documents setting: the "
+                   "settlement journal carries refunds)"),
                 {"refunded_not_credited": uncredited, "credited_other_amount": refund_diff,
                  "credited_not_settled": summary.refund_counts["credited_not_settled"],
                  "refund_matched": summary.refund_counts["refund_matched"]}),

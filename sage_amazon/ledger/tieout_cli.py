@@ -25,12 +25,13 @@ def tieout_command(as_json: bool, as_of, statuses: tuple[str, ...]) -> None:
     from sage_amazon.warehouse import Warehouse
 
     settings = require_data_dir()
-    revenue = accounts.load().revenue
+    amap = accounts.load()
+    revenue = amap.revenue
     day: date | None = as_of.date() if as_of else None
     with Warehouse(settings.warehouse_path).read() as con:
         day = day or tieout.default_as_of(con)
         tie = tieout.rows(con, day)
-    summary = tieout.summarize(tie, day, revenue)
+    summary = tieout.summarize(tie, day, revenue, amap.documents)
     checks = tieout.outcomes(summary)
     shown = [r for r in tie if r["status"] in statuses] if statuses else [r for r in tie if r["status"] != "matched"]
     if as_json:

@@ -55,6 +55,9 @@ def test_refunds_against_credit_notes_per_order() -> None:
     settlement_mode = {o.name: o for o in tieout.outcomes(tieout.summarize(list(tie.values()), AS_OF,
                                                                            "settlement"))}
     assert settlement_mode["tieout_refunds_credited"].passed  # the settlement journal carries refunds there
+    journal_only = {o.name: o for o in tieout.outcomes(tieout.summarize(list(tie.values()), AS_OF, "sage_invoices",
+                                                                        "journal_only"))}
+    assert journal_only["tieout_refunds_credited"].passed  # no refund credit notes are made in that mode
     assert tieout.build(con, AS_OF) == len(tie)
     assert con.execute(f"SELECT count(*) FROM {tieout.TABLE} WHERE refund_status = 'refund_not_credited'"
                        ).fetchone() == (1,)
