@@ -61,11 +61,13 @@ def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.Mate
 )
 def settlement_account_map(warehouse: WarehouseResource) -> dg.MaterializeResult:
     from sage_amazon import config
+    from sage_amazon.ledger import currency
     from sage_amazon.mapping import accounts
 
     amap = accounts.load()
     target = config.load().target
     with warehouse.write() as con:
+        amap = currency.last_read(con, amap, target)  # currency_source: erp: the rates the last landing read
         n = accounts.write_table(con, amap, target)
     rules = "\n".join(f"| {r.no} | {r.transaction_type} | {r.amount_type} | {r.description} | {r.role} | "
                       f"{amap.account(target, r.role)} |" for r in amap.rules)

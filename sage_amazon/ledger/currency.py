@@ -61,3 +61,38 @@ def from_erp(amap: AccountMap, target: Any, target_name: str) -> AccountMap:
                                     if cur != other}
     return replace(amap, company_currency=company, rates=dict(rates), dated_rates=dated, site_currencies=others,
                    company_rates=company_rates)
+
+
+def last_read(con: Any, amap: AccountMap, target_name: str) -> AccountMap:
+    """Under currency_source: erp, the account map with the company currencies and rates the last landing read from
+    the ERP, as ref.settlement_account_map keeps them: rewriting that table from accounts.yaml alone (the reference
+    asset, which asks Sage nothing) must not put accounts.yaml's constants back between a landing and its journals.
+    The map as configured when no ERP read is kept (or under currency_source: settings)."""
+    from sage_amazon.warehouse import table_exists
+
+    if amap.currency_source != "erp" or not table_exists(con, "ref.settlement_account_map"):
+        return amap
+    rows = con.execute("SELECT kind, marketplace, account, currency, rate, company_currency, valid_from "
+                       "FROM ref.settlement_account_map WHERE target = ? AND kind IN ('site', 'rate')",
+                       [target_name]).fetchall()
+    if not any(kind == "rate" and valid_from is not None for kind, *_, valid_from in rows) and \
+            not any(kind == "rate" and company != amap.company_currency for kind, *_, company, _v in rows):
+        return amap  # nothing was read from the ERP (or it said what accounts.yaml says): as configured
+    sites = {(market, site): cc for kind, market, site, _c, _r, cc, _v in rows if kind == "site"}
+    company = next((cc for (market, _s), cc in sites.items() if market == "*" and cc), None) or next(
+        (cc for kind, *_, cc, _v in rows if kind == "rate"), amap.company_currency)
+    rates, dated, others = {}, {}, {}
+    for kind, _m, _a, cur, rate, cc, valid_from in rows:
+        if kind != "rate" or cur == cc:
+            continue
+        if cc == company:
+            if valid_from is None:
+                rates[cur] = rate
+            else:
+                dated.setdefault(cur, []).append((valid_from, rate))
+        elif valid_from is not None:
+            others.setdefault(cc, {}).setdefault(cur, []).append((valid_from, rate))
+    return replace(amap, company_currency=company, rates=rates,
+                   dated_rates={cur: sorted(days) for cur, days in dated.items()},
+                   site_currencies={site: cc for (_m, site), cc in sites.items() if cc and cc != company},
+                   company_rates={cc: {cur: sorted(days) for cur, days in by.items()} for cc, by in others.items()})

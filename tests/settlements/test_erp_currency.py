@@ -170,3 +170,29 @@ def test_inspect_says_whose_rates_its_company_currency_amounts_are():
         "ERP's rate of each journal's date (currency_source: erp)"]
     dollars = settlements.preview(FILES / "na-unified.txt", "x3")
     assert not [w for w in dollars.warnings if "ERP's rate" in w]  # nothing converted: nothing to say
+
+
+def test_rewriting_the_account_map_from_yaml_keeps_what_the_erp_said():
+    """The reference asset rewrites ref.settlement_account_map from accounts.yaml alone: under currency_source: erp
+    it keeps the company currencies and rates the last landing read from the ERP (a journal built between the two
+    must not fall back to accounts.yaml's constants)."""
+    import duckdb
+
+    read = currency.from_erp(accounts.load(), ThreeCompanies(), "x3")
+    con = duckdb.connect()
+    try:
+        assert currency.last_read(con, accounts.load(), "x3") == accounts.load()  # no table yet: as configured
+        con.execute("CREATE SCHEMA ref")
+        accounts.write_table(con, read, "x3")
+        kept = currency.last_read(con, accounts.load(), "x3")
+        assert (kept.company_currency, kept.dated_rates, kept.site_currencies, kept.company_rates) == (
+            read.company_currency, read.dated_rates, read.site_currencies, read.company_rates)
+        accounts.write_table(con, kept, "x3")  # what the reference asset writes: the same rows again
+        assert currency.last_read(con, accounts.load(), "x3") == kept
+        accounts.write_table(con, accounts.load(), "x3")  # a table from accounts.yaml alone: nothing to keep
+        assert currency.last_read(con, accounts.load(), "x3") == accounts.load()
+        settings = replace(accounts.load(), currency_source="settings")
+        accounts.write_table(con, read, "x3")
+        assert currency.last_read(con, settings, "x3") == settings  # settings: accounts.yaml as written
+    finally:
+        con.close()
