@@ -4,7 +4,9 @@ Default (`journal_only`): refunds are journal lines on the refunds account and n
 With `credit_notes`: every refund of a settlement (one per Amazon adjustment, lines per SKU at the
 refunded principal) becomes a Sage credit note for the marketplace's customer (marketplaces.yaml),
 and the settlement journal posts the refunded principal to the receivables account instead, so the
-credit note and the settlement clear each other in receivables. Invoices for orders stay with the
+credit note and the settlement clear each other in receivables. With `revenue: sage_invoices` the journal sends
+every refunded amount to receivables, so the note carries them all (promotion taken back as line discounts,
+shipping and gift wrap as freight, tax), like the returns flow's note of the same refund (same reference). Invoices for orders stay with the
 orders flow (Sage invoices its sales orders); the settlement never duplicates them.
 """
 
@@ -42,10 +44,37 @@ def _customer(settlement_marketplace_name: str, currency: str, target: str) -> d
     return same_currency[0] if len(same_currency) == 1 else None
 
 
-def plan(con, settlement_id: str, target: str, sage_items: set[str] | None) -> list[Planned]:
-    """The credit notes a settlement's refunds call for (nothing if the map says journal_only)."""
+_FULL = """
+    SELECT l.order_id, coalesce(l.adjustment_id, l.order_id) AS ref, l.sku,
+           max(abs(coalesce(l.quantity_purchased, 1))) AS qty,
+           coalesce(sum(l.amount) FILTER (WHERE l.amount_type = 'ItemPrice' AND l.amount_description NOT IN
+               ('Shipping', 'GiftWrap', 'Tax', 'ShippingTax', 'GiftWrapTax')), 0) AS principal,
+           coalesce(sum(l.amount) FILTER (WHERE l.amount_type = 'ItemPrice' AND l.amount_description = 'Shipping'), 0),
+           coalesce(sum(l.amount) FILTER (WHERE l.amount_type = 'ItemPrice' AND l.amount_description = 'GiftWrap'), 0),
+           coalesce(sum(l.amount) FILTER (WHERE l.amount_type = 'ItemPrice'
+               AND l.amount_description IN ('Tax', 'ShippingTax', 'GiftWrapTax')), 0),
+           coalesce(sum(l.amount) FILTER (WHERE l.amount_type = 'Promotion'), 0),
+           min(l.posted_date) AS day, any_value(r.currency),
+           any_value(coalesce(lower(l.marketplace_name), r.marketplace_name))
+    FROM raw.settlement_lines l JOIN raw.settlement_reports r USING (settlement_id)
+    WHERE l.settlement_id = ? AND l.transaction_type ILIKE '%refund%' AND l.amount_type IN ('ItemPrice', 'Promotion')
+    GROUP BY ALL HAVING sum(l.amount) <> 0 ORDER BY ref, l.sku"""
+
+
+def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
+         full: bool | None = None) -> list[Planned]:
+    """The credit notes a settlement's refunds call for (nothing if the map says journal_only). `full` (default: with
+    `revenue: sage_invoices`, where the journal sends every refunded amount to receivables): the note carries the
+    refunded principal, the promotion taken back, shipping, gift wrap and tax, as the returns flow's notes do;
+    otherwise the refunded principal only (the only part the journal sends to receivables)."""
     from sage_amazon.mapping.orders import map_sku, sku_rules
 
+    if full is None:
+        from sage_amazon.mapping.accounts import load
+
+        full = load().revenue == "sage_invoices"
+    if full:
+        return _plan_full(con, settlement_id, target, sage_items)
     rows = con.execute(
         """SELECT l.order_id, coalesce(l.adjustment_id, l.order_id) AS ref, l.sku,
                   max(abs(coalesce(l.quantity_purchased, 1))) AS qty, -sum(l.amount) AS principal,
@@ -89,4 +118,46 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None) -> l
         out.append(Planned(reference, CreditNote(
             reference=reference, customer=customer["customer"], site=customer["site"], currency=currency,
             document_date=day, lines=tuple(note_lines), original_order_ref=order_id or ""), "", payload))
+    return out
+
+
+def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None) -> list[Planned]:
+    from sage_amazon.mapping.orders import sku_rules
+    from sage_amazon.returns.credit_notes import note_lines
+
+    by_ref: dict[str, list[tuple]] = defaultdict(list)
+    for row in con.execute(_FULL, [settlement_id]).fetchall():
+        by_ref[row[1]].append(row)
+    rules = sku_rules(target)
+    out: list[Planned] = []
+    for ref, lines in by_ref.items():
+        reference = f"AMZ-RF-{ref}"[:30]
+        order_id, day, currency, market_name = lines[0][0], min(r[9] for r in lines), lines[0][10], lines[0][11]
+        items = [(r[2], r[3], *(Decimal(x) for x in r[4:9])) for r in lines]
+        refunded = -sum((sum(i[2:], Decimal("0")) for i in items), Decimal("0"))
+        payload = {"settlement_id": settlement_id, "order_id": order_id, "refund": ref, "lines": [
+            {"sku": i[0], "qty": int(i[1]), **{k: str(v) for k, v in zip(
+                ("principal", "shipping", "gift_wrap", "tax", "promotion"), i[2:], strict=True)}} for i in items]}
+        customer = _customer(market_name, currency, target)
+        if customer is None:
+            out.append(Planned(reference, None, f"no Sage customer for marketplace {market_name!r} in "
+                                                f"marketplaces.yaml ({target})", payload))
+            continue
+        if refunded <= 0:
+            out.append(Planned(reference, None, f"refund {ref} on order {order_id} credits nothing ({refunded}): "
+                                                "a charge, not a credit note", payload))
+            continue
+        note_lines_, problem = note_lines(items, sage_items, rules, order_id)
+        if isinstance(problem, str):
+            out.append(Planned(reference, None, problem, payload))
+            continue
+        freight, tax = problem
+        note = CreditNote(reference=reference, customer=customer["customer"], site=customer["site"],
+                          currency=currency, document_date=day, lines=tuple(note_lines_),
+                          original_order_ref=order_id or "", freight=freight, tax=tax)
+        if note.total != refunded:  # never a note that differs from what the settlement refunded
+            out.append(Planned(reference, None, f"credit note of {note.total} would not equal the refund of "
+                                                f"{refunded} {currency} on order {order_id}", payload))
+            continue
+        out.append(Planned(reference, note, "", payload))
     return out
