@@ -52,35 +52,21 @@ BATCH_TAG = "sage_amazon/inventory_batch"  # the run's key: the sensor finds the
 def plan_run(messages, ledger, day: str, now: datetime):
     """(the run request or None, queue actions) for received messages (pure: testable). Each notification is
     taken once: a duplicate joins its run, or is deleted once that run succeeded; another type is deleted."""
-    from sage_amazon.amazon.notification_runs import Actions
-    from sage_amazon.amazon.queues import notification_id, notification_type
+    from sage_amazon.amazon.queues import notification_type
 
-    act = Actions()
-    new: dict[str, str] = {}  # notification id -> body
-    handles: list[str] = []
-    others: dict[str, int] = {}
-    for m in messages:
-        kind = notification_type(m.body)
-        if kind != NOTIFICATION_TYPE:  # every other type has its own queue: nothing reads it here
-            others[kind] = others.get(kind, 0) + 1
-            act.delete.append(m.receipt_handle)
-            continue
-        nid = notification_id(m.body) or m.message_id
-        if nid in new:  # a duplicate in the same receive
-            handles.append(m.receipt_handle)
-        elif not ledger.known(nid, m.receipt_handle, act):
-            new[nid] = m.body
-            handles.append(m.receipt_handle)
-    act.log += [f"deleted {n} notification(s) the inventory flow does not consume: {kind}"
-                for kind, n in sorted(others.items())]
-    batch = ledger.add("fba-inventory", new, handles, now) if new else None
+    groups, act = ledger.take_groups(
+        messages, lambda body: day if notification_type(body) == NOTIFICATION_TYPE else None, inventory.FLOW)
+    if not groups:
+        return None, act
+    bodies, handles = groups[day]
+    batch = ledger.add("fba-inventory", bodies, handles, now)
     if batch is None:
         return None, act
     request = dg.RunRequest(
         run_key=batch.key, partition_key=day, job_name=fba_inventory_changes_job.name,
-        run_config={"ops": {"amazon_fba_inventory": {"config": {"notifications": list(new.values())}}}},
+        run_config={"ops": {"amazon_fba_inventory": {"config": {"notifications": list(bodies.values())}}}},
         tags={TRIGGER_TAG: NOTIFICATION_TYPE, BATCH_TAG: batch.key})
-    act.log.append(f"{len(new)} FBA inventory notification(s) -> run {batch.key}")
+    act.log.append(f"{len(bodies)} FBA inventory notification(s) -> run {batch.key}")
     return request, act
 
 

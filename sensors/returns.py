@@ -6,6 +6,7 @@ import dagster as dg
 from assets import returns
 from assets.flow import FLOW_TAG, TRIGGER_TAG
 from resources.notifications import SqsResource
+from sensors.notifications import apply, start_tick
 
 returns_job = dg.define_asset_job(
     "returns_job",
@@ -58,40 +59,54 @@ def _update(body: str) -> dict | None:
     return payload.get("TransactionUpdateNotification") or payload.get("transactionUpdateNotification") or {}
 
 
-def refund_days(bodies: list[str]) -> list[str]:
-    """The posted days (UTC) of the refund-family transactions notified; other transaction types are not ours."""
+def refund_day(body: str) -> str | None:
+    """The posted day (UTC) of a notified refund-family transaction; None for another transaction type or another
+    notification type (not ours)."""
     from sage_amazon.amazon.values import parse_time
     from sage_amazon.returns.datasets import is_refund_type
 
-    days = set()
-    for body in bodies:
-        update = _update(body) or {}
-        posted = parse_time(str(update.get("PostedDate") or ""))
-        if posted is not None and is_refund_type(str(update.get("TransactionType") or "")):
-            days.add(posted.date().isoformat())
-    return sorted(days)
+    update = _update(body)
+    if update is None or not is_refund_type(str(update.get("TransactionType") or "")):
+        return None
+    posted = parse_time(str(update.get("PostedDate") or ""))
+    return posted.date().isoformat() if posted is not None else None
+
+
+BATCH_TAG = "sage_amazon/refund_batch"  # the run's key: the sensor finds the run's outcome by it
+
+
+def plan_runs(messages, ledger, now) -> tuple[list[dg.RunRequest], object]:
+    """(one run per notified refund day, queue actions) for received messages (pure: testable). A notification
+    leaves the queue once its day's run succeeded; another transaction or notification type is deleted at once
+    (the 6-hour schedule reads every day's transactions anyway)."""
+    groups, act = ledger.take_groups(messages, refund_day, returns.FLOW)
+    requests = []
+    for day, (bodies, handles) in sorted(groups.items()):
+        batch = ledger.add(f"refunds-{day}", bodies, handles, now)
+        if batch is not None:
+            requests.append(dg.RunRequest(run_key=batch.key, partition_key=day, job_name=refund_transactions_job.name,
+                                          tags={TRIGGER_TAG: NOTIFICATION_TYPE, BATCH_TAG: batch.key}))
+            act.log.append(f"{len(bodies)} TRANSACTION_UPDATE notification(s) of refunds posted {day} -> run "
+                           f"{batch.key}")
+    return requests, act
 
 
 @dg.sensor(job=refund_transactions_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="TRANSACTION_UPDATE notifications (the returns queue) of refunds -> that day's refund "
-                       "transactions read again near real time")
+                       "transactions read again near real time; a notification is deleted once its run succeeded")
 def transaction_update_sensor(context: dg.SensorEvaluationContext, returns_queue: SqsResource):
-    import hashlib
+    import json
 
-    messages = returns_queue.receive_batch(MAX_MESSAGES)
-    mine = [m for m in messages if _update(m.body) is not None]
-    others = [m.receipt_handle for m in messages if _update(m.body) is None]
-    if others:  # every other type has its own queue: nothing reads it here
-        returns_queue.delete(others)
-        context.log.info(f"deleted {len(others)} notification(s) the returns flow does not consume")
-    if not mine:
-        return dg.SensorResult(skip_reason="no TRANSACTION_UPDATE notification")
-    days = refund_days([m.body for m in mine])
-    requests = [dg.RunRequest(
-        run_key=f"refunds-{day}-" + hashlib.sha256("".join(m.message_id for m in mine).encode()).hexdigest()[:12],
-        partition_key=day, job_name=refund_transactions_job.name, tags={TRIGGER_TAG: NOTIFICATION_TYPE})
-        for day in days]
-    # a lost notification is not lost for long: the 6-hour schedule reads the day's transactions again
-    returns_queue.delete([m.receipt_handle for m in mine])
-    context.log.info(f"{len(mine)} TRANSACTION_UPDATE notification(s): refund day(s) {', '.join(days) or 'none'}")
-    return dg.SensorResult(run_requests=requests)
+    from sage_amazon.amazon.notification_runs import VISIBILITY_SECONDS, InFlight
+
+    ledger, now, waiting_result = start_tick(context, returns_queue, InFlight, BATCH_TAG, NOTIFICATION_TYPE,
+                                             "refund")
+    if waiting_result is not None:
+        return waiting_result
+    messages = returns_queue.receive_batch(MAX_MESSAGES, visibility_timeout=VISIBILITY_SECONDS)
+    requests, actions = plan_runs(messages, ledger, now)
+    apply(context, returns_queue, actions)
+    cursor = json.dumps(ledger.to_cursor())
+    if not requests:
+        return dg.SensorResult(skip_reason="no new TRANSACTION_UPDATE notification of a refund", cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

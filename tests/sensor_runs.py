@@ -1,5 +1,6 @@
-"""A run record with a requested run's tags stands for the run the daemon would launch: a queue sensor's next tick
-finds it by its batch tag (sage_amazon.amazon.notification_runs), with the status the test gives it."""
+"""For queue sensors' tests: a run record with a requested run's tags stands for the run the daemon would launch (the
+sensor's next tick finds it by its batch tag, sage_amazon.amazon.notification_runs, with the status the test gives
+it); a queue's depth."""
 
 import dagster as dg
 
@@ -15,3 +16,10 @@ def record(instance: dg.DagsterInstance, request: dg.RunRequest, failed: bool = 
         instance.report_run_failed(instance.create_run_for_job(stand_in, tags=request.tags))
     else:
         instance.create_run_for_job(stand_in, tags=request.tags, status=dg.DagsterRunStatus.SUCCESS)
+
+
+def depth(client, queue_url: str) -> int:
+    """Messages on a queue, visible or hidden (moto counts exactly)."""
+    attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])

@@ -134,6 +134,35 @@ class InFlight:
             return True
         return False
 
+    def take_groups(self, messages: Iterable, group_of: Callable[[str], str | None],
+                    flow: str) -> tuple[dict[str, tuple[dict[str, str], list[str]]], Actions]:
+        """Sort received messages into the groups of new runs: {group: ({notification id: body}, receipt handles)}.
+        `group_of(body)` names a message's group (its run), None for one the flow does not consume: deleted at once,
+        counted in a log line. A notification already done or in flight is handled as `known` says; a duplicate
+        within the messages joins its group."""
+        from sage_amazon.amazon.queues import notification_id, notification_type
+
+        act = Actions()
+        groups: dict[str, tuple[dict[str, str], list[str]]] = {}
+        skipped: dict[str, int] = {}
+        for message in messages:
+            group = group_of(message.body)
+            if group is None:
+                kind = notification_type(message.body)
+                skipped[kind] = skipped.get(kind, 0) + 1
+                act.delete.append(message.receipt_handle)
+                continue
+            nid = notification_id(message.body) or message.message_id
+            bodies, handles = groups.setdefault(group, ({}, []))
+            if nid in bodies:
+                handles.append(message.receipt_handle)
+            elif not self.known(nid, message.receipt_handle, act):
+                bodies[nid] = message.body
+                handles.append(message.receipt_handle)
+        act.log += [f"deleted {n} notification(s) the {flow} flow does not consume: {kind}"
+                    for kind, n in sorted(skipped.items())]
+        return {g: v for g, v in groups.items() if v[0]}, act
+
     def attempt(self, nids: Iterable[str]) -> int:
         """The failed runs so far of these notifications (the highest)."""
         return max((self.attempts.get(n, 0) for n in nids), default=0)

@@ -18,6 +18,7 @@ from sage_amazon.amazon.client import SpApiSettings
 from sage_amazon.amazon.queues import flow_of, flow_queue_url
 from sage_amazon.sandbox.amazon.server import free_port, running_sandbox
 from sage_amazon.sandbox.sqs import SqsServer
+from tests.sensor_runs import depth
 
 
 @pytest.fixture(autouse=True)
@@ -52,13 +53,6 @@ def test_queue_arn() -> None:
         "arn:aws:sqs:us-east-1:123456789012:sage-amazon-notifications"
     with pytest.raises(subscriptions.ConnectError):
         subscriptions.queue_arn("http://127.0.0.1:9324/no-account")
-
-
-def _count(sqs, url: str) -> int:
-    """Messages on a queue, visible or hidden (moto counts exactly)."""
-    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
 def test_connect_creates_a_queue_per_flow_is_idempotent_and_opens_the_queues(tmp_path: Path,
@@ -138,9 +132,9 @@ def test_a_backlog_of_1000_inventory_changes_never_delays_an_order_change(tmp_pa
                 sb.world.emit("FBA_INVENTORY_AVAILABILITY_CHANGES", {"inventory": stock, "at": iso(sb.world.clock())})
         order = sb.add_order("ATVPDKIKX0DER")  # then an order (its ORDER_CHANGE behind the backlog)
         deadline = time.monotonic() + 600  # delivery by the sandbox: a condition, not a duration
-        while (sb.world.state["outbox"] or _count(sqs, orders_queue) < 1) and time.monotonic() < deadline:
+        while (sb.world.state["outbox"] or depth(sqs, orders_queue) < 1) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert _count(sqs, inventory_queue) == 1000 and _count(sqs, orders_queue) >= 1
+        assert depth(sqs, inventory_queue) == 1000 and depth(sqs, orders_queue) >= 1
 
         queue = SqsResource(queue_url=orders_queue, aws_access_key_id="x", aws_secret_access_key="x")
         with dg.instance_for_test() as instance:

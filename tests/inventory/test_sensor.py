@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from tests.inventory.conftest import FBA_PATH, flow_defs, materialize, query, today
+from tests.sensor_runs import depth
 
 
 @pytest.fixture
@@ -33,10 +34,7 @@ def sqs() -> Iterator[Any]:
 
 
 def _count(sqs) -> int:
-    """Messages on the queue, visible or hidden (moto counts exactly)."""
-    attrs = sqs._client().get_queue_attributes(QueueUrl=sqs.queue_url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+    return depth(sqs._client(), sqs.queue_url)
 
 
 def _visible(sqs) -> list[str]:

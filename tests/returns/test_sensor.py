@@ -1,5 +1,6 @@
 """(d) TRANSACTION_UPDATE: the returns sensor reads the returns queue and the notified refund day's transactions
-again; another type on that queue (each has its own) is deleted, never left to clog it."""
+again; a notification leaves the queue once that run succeeded; another type on that queue (each has its own) is
+deleted, never left to clog it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import dagster as dg
 import pytest
 
 from tests.returns.conftest import ANCHOR, flow_defs, query
+from tests.sensor_runs import depth
 
 
 @pytest.fixture
@@ -29,6 +31,10 @@ def sqs() -> Iterator[Any]:
         yield SqsResource(queue_url=queue_url, aws_access_key_id="x", aws_secret_access_key="x")
     finally:
         server.stop()
+
+
+def _count(sqs) -> int:
+    return depth(sqs._client(), sqs.queue_url)
 
 
 def _visible(sqs) -> list[str]:
@@ -54,12 +60,17 @@ def test_refund_notification_reads_its_day_again(env, amazon, sqs) -> None:
         result = transaction_update_sensor(dg.build_sensor_context(instance=instance, resources={"returns_queue": sqs}))
         [request] = result.run_requests  # the shipment's transaction is not a refund: no run for it
         assert request.partition_key == event["posted"][:10]
-        assert _visible(sqs) == []  # the ORDER_CHANGE is not this queue's (the orders flow reads its own): deleted
+        # the ORDER_CHANGE is not this queue's (the orders flow reads its own) and the shipment's transaction is no
+        # refund: both deleted; the refund's notification stays hidden on the queue until its run succeeded
+        assert _visible(sqs) == [] and _count(sqs) == 1
         assets, checks = flow_defs()
         defs = dg.Definitions(assets=assets, asset_checks=checks, jobs=[refund_transactions_job], resources=env)
         run = defs.resolve_job_def(request.job_name).execute_in_process(
             instance=instance, partition_key=request.partition_key, tags=request.tags)
         assert run.success
+        after = transaction_update_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor,
+                                                                  resources={"returns_queue": sqs}))
+        assert not after.run_requests and _count(sqs) == 0  # deleted once its run succeeded
     rows = query(env, "SELECT amazon_order_id, CAST(posted_date AS VARCHAR) FROM raw.amazon_refund_transactions")
     assert (event["order_id"], event["posted"][:10]) in rows
     assert {d for _, d in rows} == {event["posted"][:10]}
