@@ -123,7 +123,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
 
 def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None) -> list[Planned]:
     from sage_amazon.mapping.orders import sku_rules
-    from sage_amazon.returns.credit_notes import note_lines
+    from sage_amazon.returns.credit_notes import refund_note
 
     by_ref: dict[str, list[tuple]] = defaultdict(list)
     for row in con.execute(_FULL, [settlement_id]).fetchall():
@@ -147,17 +147,6 @@ def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None
             out.append(Planned(reference, None, f"refund {ref} on order {order_id} credits nothing ({refunded}): "
                                                 "a charge, not a credit note", payload))
             continue
-        note_lines_, problem = note_lines(items, sage_items, rules, order_id)
-        if isinstance(problem, str):
-            out.append(Planned(reference, None, problem, payload))
-            continue
-        freight, tax = problem
-        note = CreditNote(reference=reference, customer=customer["customer"], site=customer["site"],
-                          currency=currency, document_date=day, lines=tuple(note_lines_),
-                          original_order_ref=order_id or "", freight=freight, tax=tax)
-        if note.total != refunded:  # never a note that differs from what the settlement refunded
-            out.append(Planned(reference, None, f"credit note of {note.total} would not equal the refund of "
-                                                f"{refunded} {currency} on order {order_id}", payload))
-            continue
-        out.append(Planned(reference, note, "", payload))
+        note, problem = refund_note(reference, customer, currency, day, items, sage_items, rules, order_id, refunded)
+        out.append(Planned(reference, note, problem, payload))
     return out

@@ -133,21 +133,27 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
             out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
                                payload))
             continue
-        lines, problem = note_lines(items, sage_items, rules, order_id)
-        if isinstance(problem, str):
-            out.append(Planned(tid, None, problem, payload))
-            continue
-        freight, tax = problem
-        reference = f"AMZ-RF-{refund_id or tid}"[:30]
-        note = CreditNote(reference=reference, customer=customer["customer"], site=customer["site"],
-                          currency=currency, document_date=day, lines=tuple(lines), original_order_ref=order_id or "",
-                          freight=freight, tax=tax)
-        if note.total != refunded:  # never a note that differs from the money Amazon gave back
-            out.append(Planned(tid, None, f"credit note of {note.total} would not equal the refund of {refunded} "
-                                          f"{currency} on order {order_id}", payload))
-            continue
-        out.append(Planned(tid, note, "", payload))
+        note, problem = refund_note(f"AMZ-RF-{refund_id or tid}"[:30], customer, currency, day, items, sage_items,
+                                    rules, order_id, refunded)
+        out.append(Planned(tid, note, problem, payload))
     return out
+
+
+def refund_note(reference: str, customer: dict, currency: str, day: date, items: list[tuple],
+                sage_items: set[str] | None, rules: Any, order_id: str,
+                refunded: Decimal) -> tuple[CreditNote | None, str]:
+    """The credit note of a refund's items for the marketplace's customer (its marketplaces.yaml row), or why none
+    can be made; never a note whose total differs from what was refunded."""
+    lines, amounts = note_lines(items, sage_items, rules, order_id)
+    if isinstance(amounts, str):
+        return None, amounts
+    freight, tax = amounts
+    note = CreditNote(reference=reference, customer=customer["customer"], site=customer["site"], currency=currency,
+                      document_date=day, lines=tuple(lines), original_order_ref=order_id or "", freight=freight,
+                      tax=tax)
+    if note.total != refunded:
+        return None, f"credit note of {note.total} would not equal the refund of {refunded} {currency} on order {order_id}"
+    return note, ""
 
 
 def note_lines(items: list[tuple], sage_items: set[str] | None, rules: Any,
