@@ -17,10 +17,27 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 from sage_amazon.mapping.accounts import AccountMap
+from sage_amazon.sage import errors
+
+log = logging.getLogger(__name__)
+
+
+def _ask(read, *args):
+    """A read of the ERP, None when the ERP cannot say: a table or class this ERP does not have, a refusal (the
+    settings stay the fallback; the posting reports a refused login in its own line). A transient error is raised:
+    the landing is retried rather than done at the fallback rates."""
+    try:
+        return read(*args)
+    except (errors.SageTransientError, errors.SageUnknownOutcome):
+        raise
+    except errors.SageError as exc:
+        log.warning("the ERP cannot say (%s): accounts.yaml's currency settings are used", exc)
+        return None
 
 
 def company_currencies(target: Any, sites: list[str]) -> dict[str, str]:
@@ -30,10 +47,15 @@ def company_currencies(target: Any, sites: list[str]) -> dict[str, str]:
         return {}
     out = {}
     for site in sites:
-        currency = read(site)
+        currency = _ask(read, site)
         if currency:
             out[site] = str(currency).strip().upper()
     return out
+
+
+def _rates(target: Any, company: str) -> dict[str, list]:
+    found = _ask(target.exchange_rates, company) if hasattr(target, "exchange_rates") else None
+    return {cur: list(days) for cur, days in (found or {}).items() if cur != company}
 
 
 def from_erp(amap: AccountMap, target: Any, target_name: str) -> AccountMap:
@@ -50,15 +72,10 @@ def from_erp(amap: AccountMap, target: Any, target_name: str) -> AccountMap:
     else:
         company = amap.company_currency
     rates = amap.rates if company == amap.company_currency else {}
-    dated = amap.dated_rates
-    if not dated and hasattr(target, "exchange_rates"):  # no rates_file: the ERP's rate table
-        dated = {cur: list(days) for cur, days in target.exchange_rates(company).items() if cur != company}
+    dated = amap.dated_rates or _rates(target, company)  # no rates_file: the ERP's rate table
     others = {site: cur for site, cur in by_site.items() if cur != company}
-    company_rates = {}
-    if hasattr(target, "exchange_rates"):
-        for other in sorted(set(others.values())):  # each other company's own rates, from the same ERP table
-            company_rates[other] = {cur: list(days) for cur, days in target.exchange_rates(other).items()
-                                    if cur != other}
+    # each other company's own rates, from the same ERP table
+    company_rates = {other: _rates(target, other) for other in sorted(set(others.values()))}
     return replace(amap, company_currency=company, rates=dict(rates), dated_rates=dated, site_currencies=others,
                    company_rates=company_rates)
 

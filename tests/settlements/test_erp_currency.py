@@ -196,3 +196,24 @@ def test_rewriting_the_account_map_from_yaml_keeps_what_the_erp_said():
         assert currency.last_read(con, settings, "x3") == settings  # settings: accounts.yaml as written
     finally:
         con.close()
+
+
+def test_an_erp_without_the_tables_falls_back_to_the_settings_and_a_passing_outage_is_raised():
+    from sage_amazon.sage import errors
+
+    class NoRateTable:  # e.g. an X3 endpoint without the TABCHANGE class
+        def company_currency(self, site):
+            return "USD"
+
+        def exchange_rates(self, company):
+            raise errors.SageConfigurationError("X3 REST: class TABCHANGE not found")
+
+    got = currency.from_erp(accounts.load(), NoRateTable(), "x3")
+    assert got.company_currency == "USD" and got.rates == accounts.load().rates and got.dated_rates == {}
+
+    class Down(NoRateTable):
+        def company_currency(self, site):
+            raise errors.SageTransientError("X3 REST HTTP 503")
+
+    with pytest.raises(errors.SageTransientError):  # the landing is retried, never done at the fallback rates
+        currency.from_erp(accounts.load(), Down(), "x3")
