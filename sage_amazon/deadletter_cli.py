@@ -68,9 +68,12 @@ def replay_command(flow: str | None, reason: str | None) -> None:
             click.echo(line)
     except Exception as exc:  # noqa: BLE001 - a wrong accounts.yaml `reissue`, a busy warehouse: one line
         click.echo(f"settlements not screened for holds: {exc}")
+    from sage_amazon.cockpit import deadletters as cockpit
+
     with warehouse.write() as con:
         _check_flow(con, flow)
         before = deadletters.open_letters(con, flow=flow, reason=reason)
+        started = cockpit.clock(con)
     held = [d for d in before if d.flow == holds.FLOW and d.record_key.rsplit(":", 1)[-1] in holds.KINDS]
     for d in held:  # a replay cannot fix a bad file or decide a reissue: say what would
         click.echo(f"  on hold, not replayed: {d.record_key}: {d.reason[:160]}")
@@ -97,6 +100,7 @@ def replay_command(flow: str | None, reason: str | None) -> None:
         finish_stopped(stop)
     with warehouse.write() as con:  # every open letter of the replayed flows: a new reason no longer matches --reason
         now = {(d.flow, d.record_key): d for d in deadletters.open_letters(con) if d.flow in by_flow}
+        others = cockpit.also_posted(con, started, before)
     resolved = [d for d in before if (d.flow, d.record_key) not in now]
     still = [now[(d.flow, d.record_key)] for d in before if (d.flow, d.record_key) in now]
     click.echo(f"{len(resolved)} resolved, {len(still)} still open.")
@@ -104,4 +108,8 @@ def replay_command(flow: str | None, reason: str | None) -> None:
         click.echo(f"  resolved: {d.flow} {d.record_key}")
     for d in still:  # under the reason it has now, which may not be the one it was replayed for
         click.echo(f"  still open: {d.flow} {d.record_key}: {d.reason[:100]}")
+    # the loads re-ran whole: records that were waiting in them (not dead letters) were posted too
+    click.echo("Also posted while the replay ran: " + ("; ".join(
+        f"{flow} {len(keys)} ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''})"
+        for flow, keys in others.items()) or "nothing else") + ".")
     exit_now(0 if ok else 1)

@@ -103,6 +103,9 @@ def _report(output: list[str]) -> dict:
             found = {"resolved": dg.MetadataValue.int(int(match[1])),
                      "still_open": dg.MetadataValue.int(int(match[2]))}
     found["on_hold"] = dg.MetadataValue.int(sum(line.strip().startswith("on hold, not replayed") for line in output))
+    also = [line for line in output if line.startswith("Also posted while the replay ran: ")]
+    if also:  # the loads re-ran whole: what else went to Sage
+        found["also_posted"] = dg.MetadataValue.text(also[-1].split(": ", 1)[1])
     return found
 
 

@@ -89,3 +89,25 @@ def replay_argv(flow: str | None, reason: str | None) -> list[str]:
     if reason:
         argv += ["--reason", reason]
     return argv
+
+
+def clock(con: duckdb.DuckDBPyConnection):
+    """The warehouse's now(): the clock the posting ledger and the dead letters are stamped with."""
+    return con.execute("SELECT now()").fetchone()[0]
+
+
+def also_posted(con: duckdb.DuckDBPyConnection, since, replayed: list[deadletters.DeadLetter]) -> dict[str, list[str]]:
+    """Per ledger flow, the records posted to Sage since `since` that were not among the replayed dead letters
+    (a replay re-runs whole loads: other records waiting in them post too, and the operator is told)."""
+    from sage_amazon import posting_ledger
+
+    posting_ledger.ensure(con)
+    # a dead letter's key is the ledger's key, or "<partition>:<ledger key>" (settlement journals, COGS...)
+    mine = {d.record_key for d in replayed} | {d.record_key.split(":", 1)[1] for d in replayed if ":" in d.record_key}
+    out: dict[str, list[str]] = {}
+    for flow, key in con.execute(
+            "SELECT flow, record_key FROM ops.posting_ledger WHERE status = ? AND updated_at >= ? ORDER BY flow, record_key",
+            [posting_ledger.POSTED, since]).fetchall():
+        if key not in mine:
+            out.setdefault(flow, []).append(key)
+    return out

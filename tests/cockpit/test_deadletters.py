@@ -128,3 +128,22 @@ def test_the_cockpit_is_refreshed_once_after_other_flows_runs(instance):
     dg.materialize([some_order_load], instance=instance, tags={"sage_amazon/flow": "cockpit"})
     own, cursor = tick(cursor)  # its own runs do not start another refresh
     assert isinstance(own, dg.SkipReason)
+
+
+def test_a_replay_names_what_else_it_posted(warehouse):
+    """Orders waiting in a re-run load post too: the replay says so (issue 16.6, "posted 130 other orders")."""
+    from sage_amazon import posting_ledger
+    from sage_amazon.cockpit import deadletters as cockpit
+
+    with warehouse.write() as con:
+        posting_ledger.start(con, "orders", "111-BEFORE", "h")
+        posting_ledger.posted(con, "orders", "111-BEFORE", "SOH-0")
+        deadletters.record(con, "orders", "111-LETTER", "unmapped SKU: NW-FILTER-SQ", {})
+        deadletters.record(con, "settlement", "24123456789:AMZ-24123456789-202611", "closed period", {})
+        replayed = deadletters.open_letters(con)
+        started = cockpit.clock(con)
+        for flow, key, number in [("orders", "111-LETTER", "SOH-1"), ("orders", "111-OTHER", "SOH-2"),
+                                  ("settlement_journal", "AMZ-24123456789-202611", "JRN-1")]:
+            posting_ledger.start(con, flow, key, "h")
+            posting_ledger.posted(con, flow, key, number)
+        assert cockpit.also_posted(con, started, replayed) == {"orders": ["111-OTHER"]}

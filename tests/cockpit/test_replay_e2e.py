@@ -47,6 +47,7 @@ def test_a_settlement_refused_by_a_closed_period_is_replayed_from_the_ui(warehou
         assert done.metadata["resolved"].value == len(closed) and done.metadata["still_open"].value == len(others)
         output = done.metadata["output"].value
         assert f"resolved: settlement {closed[0]}" in output
+        assert done.metadata["also_posted"].value == "nothing else."  # the journal was the letter itself
         for key, reason in others:  # still open, and why (its reason now)
             assert f"still open: settlement {key}: {reason[:60]}" in output
         assert x3.rows("GACCENTRY")  # the journals are in Sage now
