@@ -26,6 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, JournalLine
 
 TABLE = "ops.settlement_posted_lines"
@@ -219,7 +220,12 @@ def open_day(target: Any, journal: Journal, today: date | None = None) -> Journa
     Sage, else the first day of the first open period after it, as the target says (`first_open_day`). A target
     that cannot say: the later of its date and `today` (the run day), as before."""
     ask = getattr(target, "first_open_day", None)
-    day = ask(journal.site, journal.accounting_date) if ask is not None else None
+    try:
+        day = ask(journal.site, journal.accounting_date) if ask is not None else None
+    except (errors.SageTransientError, errors.SageUnknownOutcome):
+        raise  # the posting stops and is retried
+    except errors.SageError:  # the ERP cannot say (a read it does not offer): Sage judges the date when posting
+        day = None
     if day is None:
         day = max(journal.accounting_date, today or date.today())
     return journal if day == journal.accounting_date else replace(journal, accounting_date=day)

@@ -11,6 +11,7 @@ import pytest
 from sage_amazon.amazon import settlement as parser
 from sage_amazon.ledger import posting, reclass, settlements
 from sage_amazon.mapping import DEFAULTS_DIR, accounts
+from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, JournalLine
 from sage_amazon.warehouse import Warehouse
 from tests.settlements.conftest import V2_SAMPLE
@@ -150,4 +151,17 @@ def test_a_target_that_cannot_say_keeps_the_later_of_the_date_and_the_run_day():
             return None
 
     assert reclass.open_day(NoOpenPeriod(), journal, today=date(2026, 8, 2)).accounting_date == date(2026, 8, 2)
+
+    class NoPeriodRead:  # an ERP without the read (say, an X3 endpoint without the class): Sage judges the date
+        def first_open_day(self, site, day):
+            raise errors.SageConfigurationError("X3 REST: class PERIOD not found")
+
+    assert reclass.open_day(NoPeriodRead(), journal, today=date(2026, 7, 1)) is journal
+
+    class Down:
+        def first_open_day(self, site, day):
+            raise errors.SageTransientError("X3 REST HTTP 503")
+
+    with pytest.raises(errors.SageTransientError):
+        reclass.open_day(Down(), journal, today=date(2026, 7, 1))
     assert reclass.is_correction(f"AMZ-{SID}-RV1A2B3C") and not reclass.is_correction(f"AMZ-{SID}-202607")
