@@ -95,3 +95,15 @@ def test_the_asset_reports_numbers_for_the_plots_beside_the_exact_text(warehouse
     assert table[BLOCKED]["journals_posted"] == "1 of 2" and table[BLOCKED]["status"] == "blocked"
     assert table[POSTED]["period"] == "2026-10-01 – 2026-10-14" and table[POSTED]["total"] == "1234.56"
     assert table[HELD]["marketplace"] == "Amazon.co.uk" and table[HELD]["deposit_date"] == "2026-10-16"
+
+
+def test_a_fresh_warehouse_has_an_empty_overview_not_an_error(warehouse, instance):
+    """Before the first run (no settlement tables yet) the cockpit materializes with zeros."""
+    from assets.cockpit.assets import open_dead_letters, settlement_overview
+    from resources.warehouse import WarehouseResource
+
+    result = dg.materialize([settlement_overview, open_dead_letters], instance=instance,
+                            resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
+    md = result.asset_materializations_for_node("settlement_overview")[0].metadata
+    assert md["dagster/row_count"].value == 0 and md["settlements waiting"].value == 0
+    assert result.asset_materializations_for_node("open_dead_letters")[0].metadata["open_total"].value == 0
