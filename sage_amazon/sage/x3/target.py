@@ -395,7 +395,9 @@ class X3Target:
     def first_open_day(self, site: str, day: date) -> date | None:
         """The first day on or after `day` in an open period of the site's company (PERIOD.PERSTA 2 = open, read
         through api1): `day` itself while its period is open, else the start of the next open period; None when
-        X3 cannot say (no company, no PERIOD class on the endpoint, no open period after it)."""
+        X3 cannot say (no company, no PERIOD class on the endpoint, no open period after it). [UNCONFIRMED] PERIOD
+        as an api1 class with CPY, PERSTRDAT, PERENDDAT, PERSTA (1 not open, 2 open, 3 closed): sage-erp.md names
+        no fiscal-period table; the X3 sandbox serves it so."""
         company = self._company_of(site or self.journal_site)
         if not company:
             return None
