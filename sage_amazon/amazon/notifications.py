@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sage_amazon.amazon.orders import canonical_status, parse_time
+from sage_amazon.amazon.orders import canonical_status
+from sage_amazon.amazon.values import parse_time
 
 
 @dataclass(frozen=True)

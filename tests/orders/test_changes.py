@@ -92,7 +92,7 @@ def test_pending_waits_then_posts_and_cancelled_before_posting_is_never_posted(o
 
 @pytest.mark.slow
 def test_schema_drift_or_an_unexpectedly_empty_day_blocks_the_load(order_env, monkeypatch):
-    import sage_amazon.amazon.orders as amazon
+    import sage_amazon.amazon.orders.orders_api as amazon  # where searchOrders collects its orders
 
     env, x3 = order_env, order_env.x3
     assert env.materialize(days_back(3), days_back(2)).success

@@ -10,6 +10,7 @@ import pytest
 from sage_amazon.amazon import orders as amazon
 from sage_amazon.amazon.notifications import Ignored, OrderChange, parse_message
 from sage_amazon.amazon.reports import decode_document, parse_flat_file, parse_fulfilled_shipments
+from sage_amazon.amazon.values import money
 from sage_amazon.mapping import orders as mapping
 
 
@@ -30,10 +31,10 @@ def test_backfill_windows_are_contiguous_and_at_most_30_days():
 
 
 def test_money_from_json_numbers_keeps_cents_exact():
-    assert amazon.money(19.99) == Decimal("19.99")
-    assert amazon.money({"amount": "0.1", "currencyCode": "USD"}) == Decimal("0.10")
-    assert amazon.money({"Amount": 1e-2}) == Decimal("0.01")
-    assert amazon.money(None) is None and amazon.money("junk") is None
+    assert money(19.99) == Decimal("19.99")
+    assert money({"amount": "0.1", "currencyCode": "USD"}) == Decimal("0.10")
+    assert money({"Amount": 1e-2}) == Decimal("0.01")
+    assert money(None) is None and money("junk") is None
 
 
 def _order_2026(**over):
