@@ -1,5 +1,6 @@
 """`sage-amazon settlement tieout [--json] [--as-of DAY] [--status S]`: per Amazon order id, what Sage invoiced
-against what Amazon's settlements paid (open items, settled never invoiced, differences, ageing)."""
+against what Amazon's settlements paid (open items, settled never invoiced, differences, ageing) and the refunds
+against the credit notes in Sage."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def tieout_command(as_json: bool, as_of, statuses: tuple[str, ...]) -> None:
         tie = tieout.rows(con, day)
     summary = tieout.summarize(tie, day, revenue, amap.documents)
     checks = tieout.outcomes(summary)
-    shown = [r for r in tie if r["status"] in statuses] if statuses else [r for r in tie if r["status"] != "matched"]
+    shown = [r for r in tie if r["status"] in statuses] if statuses else [
+        r for r in tie if r["status"] != "matched" or r["refund_status"] not in ("", "refund_matched")]
     if as_json:
         click.echo(json.dumps({
             "summary": summary.as_dict(),
@@ -45,7 +47,7 @@ def tieout_command(as_json: bool, as_of, statuses: tuple[str, ...]) -> None:
         from tabulate import tabulate
 
         click.echo(f"tie-out as of {day} (revenue: {revenue}): "
-                   + ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n))
+                   + ", ".join(f"{n} {s}" for s, n in {**summary.counts, **summary.refund_counts}.items() if n))
         for o in checks:
             click.echo(f"{'ok  ' if o.passed else 'warn'} {o.name}: {o.description}")
         if shown:
@@ -54,8 +56,11 @@ def tieout_command(as_json: bool, as_of, statuses: tuple[str, ...]) -> None:
                 [(r["amazon_order_id"], r["marketplace"] or "", r["status"], r["sage_number"] or "",
                   "" if r["invoiced_amount"] is None else f"{r['invoiced_amount']:.2f}",
                   "" if r["settled_amount"] is None else f"{r['settled_amount']:.2f}", f"{r['difference']:.2f}",
-                  r["age_days"], r["ageing"], r["settlement_ids"] or "") for r in shown],
+                  r["age_days"], r["ageing"], r["refund_status"],
+                  "" if not r["refunded_amount"] else f"{r['refunded_amount']:.2f}",
+                  "" if r["credited_amount"] is None else f"{r['credited_amount']:.2f}",
+                  r["settlement_ids"] or "") for r in shown],
                 headers=["order", "mkt", "status", "sage", "invoiced", "settled", "difference", "days", "ageing",
-                         "settlements"], tablefmt="simple", disable_numparse=True))
+                         "refund", "refunded", "credited", "settlements"], tablefmt="simple", disable_numparse=True))
     if revenue == "sage_invoices" and (summary.counts["settled_not_invoiced"] or summary.counts["difference"]):
         raise SystemExit(1)

@@ -92,3 +92,36 @@ def _notes(con: duckdb.DuckDBPyConnection, notes: list[tuple[str, str, str, bool
             posting_ledger.start(con, credit_notes.FLOW, tid, "h")
             if posted:
                 posting_ledger.posted(con, credit_notes.FLOW, tid, f"CRN-{tid}")
+
+
+def test_tieout_cli_shows_refunds(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from sage_amazon import config
+    from sage_amazon.ledger.cli import settlement_group
+    from sage_amazon.mapping import DEFAULTS_DIR
+    from sage_amazon.warehouse import Warehouse
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("SAGE_AMAZON_DATA_DIR", str(tmp_path / "data"))
+    with Warehouse(config.load().warehouse_path).write() as con:
+        parser.land(con, FILES / "ca-v1-blanks.txt")
+        _refund_in_settlement(con, "702-0000000-0000001")  # refunded, never credited
+        _notes(con, [("T1", SETTLED, "-12.50", True)])
+    runner = CliRunner()
+    doc = json.loads(runner.invoke(settlement_group, ["tieout", "--json"]).output)
+    assert doc["summary"]["refund_counts"]["refund_not_credited"] == 1
+    rows = {o["amazon_order_id"]: o for o in doc["orders"]}
+    assert rows["702-0000000-0000001"]["refund_status"] == "refund_not_credited"
+    text = runner.invoke(settlement_group, ["tieout"]).output
+    assert "refund_not_credited" in text and "-12.50" in text
+    data = yaml.safe_load((DEFAULTS_DIR / "accounts.yaml").read_text())
+    data.update(revenue="sage_invoices", documents="credit_notes")
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "accounts.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path / "map"))
+    text = runner.invoke(settlement_group, ["tieout"]).output
+    assert "warn tieout_refunds_credited: 1 order(s) refunded in a settlement with no credit note" in text
