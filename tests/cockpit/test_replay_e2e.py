@@ -53,3 +53,29 @@ def test_a_settlement_refused_by_a_closed_period_is_replayed_from_the_ui(warehou
         assert x3.rows("GACCENTRY")  # the journals are in Sage now
     refreshed = instance.get_latest_materialization_event(dg.AssetKey("open_dead_letters")).asset_materialization
     assert refreshed.metadata["open_settlement"].value == len(others)
+
+    # the cockpit on the warehouse a real run left: the overview's row and the accountant's workbook
+    from click.testing import CliRunner
+    from openpyxl import load_workbook
+
+    from assets.cockpit.assets import settlement_overview
+    from resources.warehouse import WarehouseResource
+    from sage_amazon.cli import main
+
+    overview = dg.materialize([settlement_overview], instance=instance,
+                              resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
+    rows = {r.data["settlement"]: r.data for r in overview.asset_materializations_for_node("settlement_overview")[0]
+            .metadata["settlements"].records}
+    row = rows[SID]
+    assert (row["marketplace"], row["currency"], row["total"], row["period"]) == (
+        "DE", "EUR", "1080.65", "2025-10-02 – 2025-10-16")
+    assert row["difference"] == "0.00" and row["journals_posted"] == "1 of 1" and row["sage_numbers"]
+    # the COGS journal still waits for its SKU: the settlement is not done, and the overview says why
+    assert (row["status"] == "blocked" and "COGS" in row["reason"]) if others else row["status"] == "posted"
+    out = tmp_path / "s.xlsx"
+    done = CliRunner().invoke(main, ["settlement", "export", SID, "--xlsx", str(out)])
+    assert done.exit_code == 0, done.output
+    book = load_workbook(out)
+    assert book.sheetnames == ["Summary", "Journal lines", "Trace", "Raw rows"]
+    raw_rows = book["Raw rows"].max_row - 1
+    assert raw_rows == book["Trace"].max_row - 1 > 0  # every settlement row traced to its journal line
