@@ -158,6 +158,14 @@ def test_each_region_is_served_by_its_own_host(stack):
     assert {"ATVPDKIKX0DER", "A1F83G8C2ARO7P"} <= markets
     log = (stack.data_dir / "sandbox" / "logs" / "amazon.log").read_text()
     assert "cross-region request refused" not in log
+    # the sandbox's own count (every port is one region's host, the Amazon port NA's): both regions served the
+    # run, none refused a request naming another region's marketplace or carrying another region's token
+    import httpx
+
+    served = httpx.get(f"{accounts[0]['endpoint']}/_sandbox/requests", timeout=30).json()
+    assert served["refused"] == {}, served["refused"]
+    assert all("getReports" in served["admitted"][r] for r in ("NA", "EU")), served["admitted"]  # settlements
+    assert "FE" not in served["admitted"]  # the seller has no FE account
     again = stack.cli("amazon", "connect", timeout=60)  # per account; idempotent
     assert again.returncode == 0, again.stderr + again.stdout
     assert "account sandbox-na (NA):" in again.stdout and "account sandbox-eu (EU):" in again.stdout
