@@ -4,6 +4,7 @@ as Amazon's tax calculation does per order item)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -126,3 +127,30 @@ def accountant_tax_by_state(sales: list[Sale], codes: dict[str, str]) -> dict[st
         c, w = out.get(state, (Decimal(0), Decimal(0)))
         out[state] = (c + collected, w - collected)
     return out
+
+
+@contextmanager
+def sage500_sandbox():
+    """(sandbox database, Sage500Target) on the test PostgreSQL server; the target's engine disposed after."""
+    from sage_amazon.sage.sage500 import Sage500Target
+    from sage_amazon.sandbox.sage500 import sandbox_database
+    from tests import postgres as pg_server
+
+    pg_server.require()
+    with sandbox_database(pg_server.SERVER_URL) as db:
+        target = Sage500Target(db.url, company_id=db.company_id)
+        try:
+            yield db, target
+        finally:
+            target.engine.dispose()
+
+
+@contextmanager
+def x3_sandbox(tmp_path: Path):
+    """(running X3 sandbox, X3Target) on a free port, stopped after."""
+    from sage_amazon.sage.x3 import X3Target
+    from sage_amazon.sandbox.x3 import running_x3
+
+    with running_x3(tmp_path) as x3:
+        yield x3, X3Target.from_settings(url=x3.url, user=x3.user, password=x3.password, pool=x3.pool,
+                                         folder=x3.folder)

@@ -16,7 +16,7 @@ from sage_amazon.amazon import settlement as parser
 from sage_amazon.ledger import facilitator_tax, posting, settlements
 from sage_amazon.mapping import DEFAULTS_DIR, accounts
 from sage_amazon.warehouse import Warehouse
-from tests.tax.handmade import Sale, accountant_tax_by_state, write
+from tests.tax.handmade import Sale, accountant_tax_by_state, sage500_sandbox, write, x3_sandbox
 from tests.tax.handmade import land_orders as land_orders_of
 
 D = Decimal
@@ -110,15 +110,10 @@ def test_one_liability_and_its_offset_when_both_map_to_one_account(file, tmp_pat
 def _x3_postings(tmp_path, path):
     from sqlalchemy import text
 
-    from sage_amazon.sage.x3 import X3Target
-    from sage_amazon.sandbox.x3 import running_x3
-
     wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
     with wh.write() as con:
         _build(con, path, "x3")
-    with running_x3(tmp_path) as x3:
-        target = X3Target.from_settings(url=x3.url, user=x3.user, password=x3.password, pool=x3.pool,
-                                        folder=x3.folder)
+    with x3_sandbox(tmp_path) as (x3, target):
         report = posting.post_settlement(wh.write, target, SID)
         assert report.all_posted and report.posted, report
         with x3.engine.connect() as conn:
@@ -132,25 +127,15 @@ def _x3_postings(tmp_path, path):
 def _sage500_postings(tmp_path, path):
     from sqlalchemy import text
 
-    from sage_amazon.sage.sage500 import Sage500Target
-    from sage_amazon.sandbox.sage500 import sandbox_database
-    from tests import postgres as pg_server
-
-    pg_server.require()
     wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
     with wh.write() as con:
         _build(con, path, "sage500")
-    with sandbox_database(pg_server.SERVER_URL) as db:
-        target = Sage500Target(db.url, company_id=db.company_id)
-        try:
-            report = posting.post_settlement(wh.write, target, SID)
-            assert report.all_posted and report.posted, report
-            with db.engine.connect() as conn:
-                rows = conn.execute(text(
-                    "SELECT a.GLAcctNo, t.PostAmt FROM tglTransaction t "
-                    "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey")).fetchall()
-        finally:
-            target.engine.dispose()
+    with sage500_sandbox() as (db, target):
+        report = posting.post_settlement(wh.write, target, SID)
+        assert report.all_posted and report.posted, report
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT a.GLAcctNo, t.PostAmt FROM tglTransaction t "
+                                     "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey")).fetchall()
     out: dict[str, list[Decimal]] = defaultdict(list)
     for acc, amount in rows:
         out[acc].append(-D(amount))  # Sage 500: debit positive

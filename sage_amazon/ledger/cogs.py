@@ -1,0 +1,418 @@
+"""Cost of goods sold per settlement period (issue 17.4): units sold and returned per SKU, valued at the Sage item's
+cost, posted as COGS against inventory (mapping file cogs.yaml says how).
+
+- Units: the settlement's Order / ItemPrice / Principal lines (quantity-purchased) are sold; its refunds'
+  Principal lines are refunded, and the refunded units that came back (cogs.yaml `returns`: sellable per the
+  returns reports, every refund, or none) are returned and reverse their cost. Periods are the months of the lines'
+  posted dates, as the settlement journals' (a refund posted in August reverses cost in August).
+- Cost: read from Sage when the settlement is built (inventory/stock.read: X3 ITMMVT.AVC of the cost site,
+  Sage 500 timItem.StdUnitCost), per unit, in the Sage company's currency; the SKU's Sage item by skus.yaml.
+- Journal: one per period and journal site, COGS-<settlement id>-<YYYYMM>[-<site>], dated like the settlement's
+  journal of that period: per SKU a debit of cogs (credit when more came back than left), one credit of
+  inventory. Posted once (ops.posting_ledger flow cogs_journal; after an unknown outcome Sage is asked first).
+- A period with a SKU that has no Sage item, no cost, or a sold line without a quantity is not posted: it waits,
+  visible in marts.settlement_cogs (each row's status) and the asset's check, which name the SKUs and why; the
+  next run of the settlement posts it once fixed (the SKU's orders have their own dead letters already). A journal
+  Sage refuses (closed period...) is a dead letter (flow settlement, key <settlement id>:<reference>) like the
+  settlement's journals. Rows of a posted journal keep the cost they were posted at.
+
+Never imports Dagster (the asset is assets/settlements/cogs.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sage_amazon import deadletters, posting_ledger
+from sage_amazon.errors import one_line
+from sage_amazon.mapping import MappingError, load_yaml, mapping_file
+from sage_amazon.sage import errors
+from sage_amazon.sage.protocol import Journal, JournalLine
+
+if TYPE_CHECKING:
+    import duckdb
+
+FILE = "cogs.yaml"
+FLOW = "cogs_journal"  # the posting ledger's flow of COGS journals
+DEAD_LETTER_FLOW = "settlement"  # `sage-amazon deadletter replay --flow settlement` re-runs the settlement
+TABLE = "marts.settlement_cogs"
+RETURNS_MODES = ("sellable", "refunds", "none")
+ANY = "*"
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+OK, UNMAPPED, NO_COST, NO_QUANTITY = "ok", "unmapped_sku", "no_cost", "no_quantity"
+COLUMNS = (
+    ("settlement_id", "VARCHAR NOT NULL"), ("period", "VARCHAR NOT NULL"), ("journal_reference", "VARCHAR NOT NULL"),
+    ("site", "VARCHAR"), ("marketplace", "VARCHAR"), ("sku", "VARCHAR"), ("item", "VARCHAR"),
+    ("cost_site", "VARCHAR"), ("units_sold", "INTEGER"), ("units_refunded", "INTEGER"),
+    ("units_returned", "INTEGER"), ("net_units", "INTEGER"), ("unit_cost", "DECIMAL(18,4)"),
+    ("cost", "DECIMAL(18,2)"), ("currency", "VARCHAR"), ("accounting_date", "DATE"), ("status", "VARCHAR"),
+    ("posted", "BOOLEAN"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    returns: str
+    cost_sites: dict[str, str]
+    cogs_account: str
+    inventory_account: str
+
+    def cost_site(self, marketplace: str) -> str:
+        return self.cost_sites.get(marketplace) or self.cost_sites.get(ANY, "")
+
+
+def settings(target: str) -> Settings:
+    doc = load_yaml(FILE) or {}
+    where = str(mapping_file(FILE))
+    if not isinstance(doc, dict):
+        raise MappingError(f"{where}: expected a mapping at the top level")
+    returns = str(doc.get("returns") or "sellable").strip().lower()
+    if returns not in RETURNS_MODES:
+        raise MappingError(f"{where}: returns must be sellable, refunds or none, got {returns!r}")
+    body = (doc.get("targets") or {}).get(target)
+    if not isinstance(body, dict):
+        raise MappingError(f"{where}: no `targets.{target}` section")
+    accounts = body.get("accounts") or {}
+    if not accounts.get("cogs") or not accounts.get("inventory"):
+        raise MappingError(f"{where}: targets.{target}.accounts needs `cogs` and `inventory`")
+    sites = {str(k).upper() if k != ANY else ANY: str(v) for k, v in (body.get("cost_sites") or {}).items()}
+    if not sites:
+        raise MappingError(f"{where}: targets.{target}.cost_sites names no Sage site")
+    return Settings(bool(doc.get("enabled", True)), returns, sites, str(accounts["cogs"]),
+                    str(accounts["inventory"]))
+
+
+# ---------------------------------------------------------------------------------------------- units
+
+@dataclass
+class Units:
+    period: str
+    marketplace: str
+    sku: str
+    sold: int = 0
+    refunded: int = 0
+    returned: int = 0
+    missing_quantity: int = 0  # sold lines without a quantity
+
+    @property
+    def net(self) -> int:
+        return self.sold - self.returned
+
+
+def _sellable_returns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+    """(order id, SKU) -> units the returns reports show came back sellable (all days)."""
+    from sage_amazon.warehouse import table_exists
+
+    parts = []
+    if table_exists(con, "raw.amazon_fba_returns"):
+        parts.append("SELECT amazon_order_id, sku, quantity FROM raw.amazon_fba_returns "
+                     "WHERE upper(trim(detailed_disposition)) = 'SELLABLE'")
+    if table_exists(con, "raw.amazon_mfn_returns"):  # merchant returns come back to the seller's own shelf
+        parts.append("SELECT amazon_order_id, sku, quantity FROM raw.amazon_mfn_returns")
+    if not parts:
+        return {}
+    return {(o, s): int(q) for o, s, q in con.execute(
+        f"SELECT amazon_order_id, trim(sku), sum(quantity) FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
+    ).fetchall()}
+
+
+def units(con: duckdb.DuckDBPyConnection, settlement_id: str, returns: str = "sellable") -> list[Units]:
+    """Units sold and returned per period, marketplace and SKU of a landed settlement."""
+    rows = con.execute("""
+        WITH rep AS (
+            SELECT marketplace, coalesce(settlement_end_date, deposit_date) AS end_date
+            FROM raw.settlement_reports WHERE settlement_id = $sid
+        )
+        SELECT strftime(date_trunc('month', coalesce(l.posted_date, rep.end_date)), '%Y-%m') AS period,
+               coalesce(l.marketplace, rep.marketplace, '') AS marketplace, coalesce(trim(l.sku), '') AS sku,
+               coalesce(l.order_id, '') AS order_id,
+               CAST(coalesce(sum(CASE WHEN lower(trim(l.transaction_type)) = 'order'
+                                      THEN l.quantity_purchased END), 0) AS BIGINT) AS sold,
+               CAST(count(*) FILTER (WHERE lower(trim(l.transaction_type)) = 'order'
+                                     AND l.quantity_purchased IS NULL) AS BIGINT) AS missing,
+               -- a refund line without a quantity refunds one unit (Amazon refunds an order item per adjustment)
+               CAST(coalesce(sum(CASE WHEN lower(l.transaction_type) LIKE '%refund%'
+                                      THEN coalesce(abs(l.quantity_purchased), 1) END), 0) AS BIGINT) AS refunded
+        FROM raw.settlement_lines AS l, rep
+        WHERE l.settlement_id = $sid AND lower(trim(l.amount_type)) = 'itemprice'
+            AND lower(trim(l.amount_description)) = 'principal'
+        GROUP BY ALL ORDER BY ALL""", {"sid": settlement_id}).fetchall()
+    sellable = _sellable_returns(con) if returns == "sellable" else {}
+    out: dict[tuple[str, str, str], Units] = {}
+    for period, marketplace, sku, order_id, sold, missing, refunded in rows:
+        u = out.setdefault((period, marketplace, sku), Units(period, marketplace, sku))
+        u.sold += int(sold)
+        u.missing_quantity += int(missing)
+        u.refunded += int(refunded)
+        if returns == "refunds":
+            u.returned += int(refunded)
+        elif returns == "sellable" and refunded:
+            back = min(int(refunded), sellable.get((order_id, sku), 0))
+            sellable[(order_id, sku)] = sellable.get((order_id, sku), 0) - back
+            u.returned += back
+    return [u for u in out.values() if u.sold or u.refunded or u.missing_quantity]
+
+
+# ---------------------------------------------------------------------------------------------- valuation
+
+@dataclass(frozen=True)
+class CogsRow:
+    settlement_id: str
+    period: str
+    journal_reference: str
+    site: str
+    marketplace: str
+    sku: str
+    item: str
+    cost_site: str
+    units_sold: int
+    units_refunded: int
+    units_returned: int
+    net_units: int
+    unit_cost: Decimal
+    cost: Decimal  # net_units x unit_cost, in the company currency (a debit of COGS when positive)
+    currency: str
+    accounting_date: date | None
+    status: str
+    posted: bool = False
+
+
+def reference(settlement_id: str, period: str, site: str = "", home_site: str = "") -> str:
+    """COGS-<settlement id>-<YYYYMM>, with -<site> for a journal site other than the settlement's own."""
+    return f"COGS-{settlement_id}-{period.replace('-', '')}" + (f"-{site}" if site and site != home_site else "")
+
+
+def _periods(con: duckdb.DuckDBPyConnection, settlement_id: str) -> dict[str, tuple[date, str]]:
+    """period -> (accounting date, company currency) of the settlement's journals."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "marts.journal_settlement_lines"):
+        return {}
+    return {p: (d, c) for p, d, c in con.execute(
+        "SELECT period, max(accounting_date), any_value(company_currency) FROM marts.journal_settlement_lines "
+        "WHERE settlement_id = ? GROUP BY period", [settlement_id]).fetchall()}
+
+
+def value(settlement_id: str, found: list[Units], costs: dict[str, dict[str, Decimal]], conf: Settings,
+          target: str, periods: dict[str, tuple[date, str]], home_marketplace: str = "") -> list[CogsRow]:
+    """Each SKU's units at its Sage item's cost. `costs`: cost site -> Sage item -> unit cost."""
+    from sage_amazon.mapping import accounts
+    from sage_amazon.mapping.orders import map_sku, sku_rules
+
+    amap = accounts.load()
+    rules = sku_rules(target)
+    home_site = amap.site(target, home_marketplace)
+    out = []
+    for u in sorted(found, key=lambda x: (x.period, x.marketplace, x.sku)):
+        cost_site = conf.cost_site(u.marketplace)
+        items = costs.get(cost_site, {})
+        item, _ = map_sku(u.sku, items, rules)
+        unit_cost = items.get(item or "", ZERO)
+        if u.missing_quantity:
+            status = NO_QUANTITY
+        elif not item or item not in items:
+            status = UNMAPPED
+        elif unit_cost <= 0:
+            status = NO_COST
+        else:
+            status = OK
+        site = amap.site(target, u.marketplace)
+        day, currency = periods.get(u.period, (None, amap.company_currency))
+        out.append(CogsRow(settlement_id, u.period, reference(settlement_id, u.period, site, home_site), site,
+                           u.marketplace, u.sku, item or "", cost_site, u.sold, u.refunded, u.returned, u.net,
+                           Decimal(unit_cost), (Decimal(unit_cost) * u.net).quantize(CENT), currency, day, status))
+    return out
+
+
+def journals(rows: list[CogsRow], conf: Settings) -> tuple[list[Journal], dict[str, str]]:
+    """(journals to post, reference -> why it waits) from the valued rows."""
+    by_ref: dict[str, list[CogsRow]] = defaultdict(list)
+    for r in rows:
+        by_ref[r.journal_reference].append(r)
+    out, waiting = [], {}
+    for ref, group in sorted(by_ref.items()):
+        bad = [r for r in group if r.status != OK]
+        if bad:
+            waiting[ref] = "COGS not posted: " + "; ".join(
+                f"{r.sku or '(no SKU)'} {_why(r)}" for r in bad)
+            continue
+        if group[0].accounting_date is None:
+            waiting[ref] = "COGS not posted: the settlement's journals are not built"
+            continue
+        lines = []
+        for r in group:
+            if r.cost:
+                text = f"COGS {r.sku} {r.net_units} x {r.unit_cost.normalize():f}"
+                lines.append(JournalLine(conf.cogs_account, debit=max(r.cost, ZERO), credit=max(-r.cost, ZERO),
+                                         description=text, reference=f"{r.settlement_id}/cogs/{r.sku}"))
+        total = sum((r.cost for r in group), ZERO)
+        if not lines:  # nothing left inventory in the period (sold and returned alike)
+            continue
+        if total:
+            lines.append(JournalLine(conf.inventory_account, debit=max(-total, ZERO), credit=max(total, ZERO),
+                                     description=f"COGS {group[0].settlement_id} inventory",
+                                     reference=f"{group[0].settlement_id}/inventory"))
+        out.append(Journal(reference=ref, accounting_date=group[0].accounting_date, currency=group[0].currency,
+                           lines=tuple(lines), description=f"COGS {group[0].settlement_id} {group[0].period}",
+                           site=group[0].site))
+    return out, waiting
+
+
+def _why(row: CogsRow) -> str:
+    if row.status == NO_QUANTITY:
+        return "sold without a quantity in the settlement file"
+    if row.status == UNMAPPED:
+        return f"has no Sage item at {row.cost_site} (skus.yaml)"
+    return f"has no cost in Sage (item {row.item} at {row.cost_site})"
+
+
+def read_costs(target: Any, sites: list[str]) -> dict[str, dict[str, Decimal]]:
+    """cost site -> Sage item -> unit cost (X3 ITMMVT.AVC of the site; Sage 500 timItem.StdUnitCost)."""
+    from sage_amazon.inventory import stock
+
+    out: dict[str, dict[str, Decimal]] = {site: {} for site in sites}
+    for row in stock.read(target, sorted(set(sites))):
+        if row.active:
+            out[row.site][row.item] = row.unit_cost
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- table
+
+def _write(con: duckdb.DuckDBPyConnection, settlement_id: str, rows: list[CogsRow], keep: set[str]) -> None:
+    """Replace the settlement's rows, except those of journals already posted (`keep`: their references)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{n} {t}' for n, t in COLUMNS)})")
+    names = [n for n, _ in COLUMNS]
+    con.execute("BEGIN")
+    try:
+        con.execute(f"DELETE FROM {TABLE} WHERE settlement_id = ? AND NOT list_contains(?, journal_reference)",
+                    [settlement_id, sorted(keep)])
+        fresh = [r for r in rows if r.journal_reference not in keep]
+        if fresh:
+            con.executemany(f"INSERT INTO {TABLE} VALUES ({', '.join('?' for _ in names)})",
+                            [[getattr(r, n) for n in names] for r in fresh])
+        if keep:
+            con.execute(f"UPDATE {TABLE} SET posted = true WHERE settlement_id = ? "
+                        "AND list_contains(?, journal_reference)", [settlement_id, sorted(keep)])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def rows(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[dict[str, Any]]:
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, TABLE):
+        return []
+    cur = con.execute(f"SELECT * FROM {TABLE} WHERE settlement_id = ? ORDER BY period, journal_reference, sku",
+                      [settlement_id])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# ---------------------------------------------------------------------------------------------- posting
+
+@dataclass
+class CogsReport:
+    settlement_id: str
+    rows: list[CogsRow] = field(default_factory=list)
+    posted: dict[str, str] = field(default_factory=dict)  # reference -> Sage number (this run)
+    already: dict[str, str] = field(default_factory=dict)
+    adopted: dict[str, str] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)  # reference -> why (missing item, cost, quantity)
+    dead_letters: dict[str, str] = field(default_factory=dict)  # refused by Sage
+    transient: dict[str, str] = field(default_factory=dict)
+    disabled: bool = False
+
+    @property
+    def all_posted(self) -> bool:
+        return not (self.waiting or self.dead_letters or self.transient)
+
+
+def _letter(settlement_id: str, ref: str) -> str:
+    return f"{settlement_id}:{ref}"
+
+
+def run(open_write: Callable[[], AbstractContextManager], target: Any, settlement_id: str,
+        target_name: str | None = None) -> CogsReport:
+    """Value the settlement's units at Sage's costs, keep them in marts.settlement_cogs and post each period's
+    COGS journal once. The warehouse is opened in short sessions, never held while Sage works."""
+    name = target_name or getattr(target, "name", "")
+    conf = settings(name)
+    report = CogsReport(settlement_id)
+    if not conf.enabled:
+        report.disabled = True
+        return report
+    with open_write() as con:
+        posting_ledger.bind(con, target)
+        found = units(con, settlement_id, conf.returns)
+        periods = _periods(con, settlement_id)
+        home = con.execute("SELECT marketplace FROM raw.settlement_reports WHERE settlement_id = ?",
+                           [settlement_id]).fetchone()
+        done = {r["journal_reference"]: r for r in rows(con, settlement_id)}
+        ledger = {ref: posting_ledger.get(con, FLOW, ref) for ref in done}
+    posted_refs = {ref for ref, e in ledger.items() if e is not None and e.status == posting_ledger.POSTED}
+    sites = sorted({conf.cost_site(u.marketplace) for u in found})
+    costs = read_costs(target, sites) if found else {}
+    valued = value(settlement_id, found, costs, conf, name, periods, (home[0] or "") if home else "")
+    report.rows = valued
+    with open_write() as con:
+        _write(con, settlement_id, valued, posted_refs)
+    todo, report.waiting = journals([r for r in valued if r.journal_reference not in posted_refs], conf)
+    for ref in sorted(posted_refs):
+        report.already[ref] = ledger[ref].sage_number or ""
+    for journal in todo:
+        _post(open_write, target, settlement_id, journal, report)
+        if report.transient:
+            break
+    with open_write() as con:
+        if report.posted or report.adopted or report.already:
+            _write(con, settlement_id, valued, set(report.posted) | set(report.adopted) | set(report.already))
+    return report
+
+
+def _post(open_write, target: Any, settlement_id: str, journal: Journal, report: CogsReport) -> None:
+    from sage_amazon.ledger.settlements import journal_digest
+
+    ref = journal.reference
+    with open_write() as con:
+        entry = posting_ledger.get(con, FLOW, ref)
+    try:
+        number = target.find_journal(ref) if entry is not None else None  # an earlier attempt: ask Sage first
+        if number:
+            report.adopted[ref] = number
+        else:
+            with open_write() as con:
+                posting_ledger.start(con, FLOW, ref, journal_digest(journal))
+            result = target.post_journal(journal)
+            number = result.document_number
+            (report.posted if result.created else report.adopted)[ref] = number
+    except errors.SageBusinessError as exc:
+        reason = f"{type(exc).__name__}: {exc.reason}"
+        with open_write() as con:
+            posting_ledger.failed(con, FLOW, ref, reason)
+            deadletters.record(con, DEAD_LETTER_FLOW, _letter(settlement_id, ref), reason,
+                               {"reference": ref, "lines": [line.__dict__ for line in journal.lines]})
+        report.dead_letters[ref] = reason
+        return
+    except errors.SageUnknownOutcome as exc:  # left 'sending': the next run asks Sage for the reference first
+        report.transient[ref] = f"unknown outcome: {exc}"
+        return
+    except errors.SageTransientError as exc:
+        with open_write() as con:
+            posting_ledger.failed(con, FLOW, ref, one_line(exc))
+        report.transient[ref] = one_line(exc)
+        return
+    with open_write() as con:
+        posting_ledger.posted(con, FLOW, ref, number)
+        deadletters.resolve(con, DEAD_LETTER_FLOW, _letter(settlement_id, ref))
