@@ -387,6 +387,9 @@ def _post(open_write, target: Any, settlement_id: str, journal: Journal, report:
     ref = journal.reference
     with open_write() as con:
         entry = posting_ledger.get(con, FLOW, ref)
+    if entry is not None and entry.status == posting_ledger.POSTED:  # posted, its rows since rebuilt
+        report.already[ref] = entry.sage_number or ""
+        return
     try:
         number = target.find_journal(ref) if entry is not None else None  # an earlier attempt: ask Sage first
         if number:

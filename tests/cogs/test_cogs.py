@@ -86,11 +86,15 @@ def test_cogs_posts_to_x3_at_the_item_valuation_once(file, tmp_path):
     with x3_sandbox(tmp_path) as (x3, target):
         report = cogs.run(wh.write, target, SID, "x3")
         again = cogs.run(wh.write, target, SID, "x3")
+        with wh.write() as con:
+            con.execute(f"DROP TABLE {cogs.TABLE}")  # the table lost: the posting ledger still knows
+        rebuilt = cogs.run(wh.write, target, SID, "x3")
         expected = _expected(_x3_costs(x3), X3_ITEMS)
         heads = {h["NUM_0"]: h for h in x3.rows("GACCENTRY")}
         lines = x3.rows("GACCENTRYD")
     assert report.all_posted and sorted(report.posted) == ["COGS-91700000101-202607", "COGS-91700000101-202608"]
     assert not again.posted and again.already.keys() == report.posted.keys()  # once
+    assert not rebuilt.posted and rebuilt.already.keys() == report.posted.keys()
     assert len(heads) == 2
     by_period: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     per_line: dict[tuple[str, str], Decimal] = {}
