@@ -53,6 +53,13 @@ def test_queue_arn() -> None:
         "arn:aws:sqs:us-east-1:123456789012:sage-amazon-notifications"
     with pytest.raises(subscriptions.ConnectError):
         subscriptions.queue_arn("http://127.0.0.1:9324/no-account")
+    # each flow's queue: SQS_QUEUE_URL + "-<flow>"; every consumed type has its flow, nothing else has one
+    assert flow_queue_url("https://sqs.eu-west-1.amazonaws.com/123456789012/sage", "orders") == \
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/sage-orders"
+    assert {t: flow_of(t) for t in (*subscriptions.CONSUMED_TYPES, "FULFILLMENT_ORDER_STATUS")} == {
+        "ORDER_CHANGE": "orders", "REPORT_PROCESSING_FINISHED": "settlements",
+        "FBA_INVENTORY_AVAILABILITY_CHANGES": "inventory", "TRANSACTION_UPDATE": "returns",
+        "FULFILLMENT_ORDER_STATUS": None}
 
 
 def test_connect_creates_a_queue_per_flow_is_idempotent_and_opens_the_queues(tmp_path: Path,
