@@ -5,21 +5,46 @@ import dagster as dg
 
 from assets import cockpit
 from assets.cockpit.assets import dead_letter_metadata
-from assets.flow import FLOW_TAG, TRIGGER_TAG
+from assets.flow import FLOW_TAG, SETTLEMENT_ID_TAG, TRIGGER_TAG
+from assets.partitions import settlement_partitions
 from resources.warehouse import WarehouseResource
+
+FIGURES = dg.AssetSelection.assets("settlement_figures")  # per settlement: its own job, by partition
 
 cockpit_job = dg.define_asset_job(
     "cockpit_job",
-    selection=dg.AssetSelection.groups(cockpit.FLOW),
+    selection=dg.AssetSelection.groups(cockpit.FLOW) - FIGURES,
     description="The cockpit's tables and numbers: the settlements overview, per-flow counts, open dead letters",
     tags={FLOW_TAG: cockpit.FLOW},
     executor_def=dg.in_process_executor,
 )
 
+settlement_figures_job = dg.define_asset_job(
+    "settlement_figures_job",
+    selection=dg.AssetSelection.groups(cockpit.FLOW) & FIGURES,
+    partitions_def=settlement_partitions,
+    description="One settlement's figures (totals, fees by kind, fee rate, units) for the Plots tab",
+    tags={FLOW_TAG: cockpit.FLOW},
+    executor_def=dg.in_process_executor,
+)
 
-@dg.sensor(job=cockpit_job, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING,
+
+def _settlements_of(instance: dg.DagsterInstance, runs) -> list[str]:
+    """The settlement partitions the runs were for (the settlement job's runs, `run`'s and imports' runs)."""
+    found = set()
+    for run in runs:
+        sid = run.tags.get(SETTLEMENT_ID_TAG) or run.tags.get("dagster/partition")
+        if sid and run.status == dg.DagsterRunStatus.SUCCESS and instance.has_dynamic_partition(
+                settlement_partitions.name, sid):
+            found.add(sid)
+    return sorted(found)
+
+
+@dg.sensor(jobs=[cockpit_job, settlement_figures_job], minimum_interval_seconds=120,
+           default_status=dg.DefaultSensorStatus.RUNNING,
            description="After other runs end (succeeded or failed), at most every 2 minutes: the cockpit's "
-                       "settlements overview, per-flow counts and dead-letter list brought up to date")
+                       "settlements overview, per-flow counts and dead-letter list brought up to date, and the "
+                       "figures of each settlement a run succeeded for (first tick: of every settlement without them)")
 def cockpit_refresh_sensor(context: dg.SensorEvaluationContext):
     """One cockpit run for all the runs of other flows that ended since the last one (cursor: storage id)."""
     after = int(context.cursor) if context.cursor else None
@@ -32,13 +57,21 @@ def cockpit_refresh_sensor(context: dg.SensorEvaluationContext):
             newest = max(newest, record.storage_id)
             ended.append(record.run_id)
     context.update_cursor(str(newest))
+    tags = {TRIGGER_TAG: "sensor"}
     if after is None:  # first tick: one refresh for whatever happened before the sensor was on
-        return dg.RunRequest(run_key=f"cockpit-{newest}", tags={TRIGGER_TAG: "sensor"})
+        done = context.instance.get_materialized_partitions(dg.AssetKey("settlement_figures"))
+        missing = [sid for sid in context.instance.get_dynamic_partitions(settlement_partitions.name)
+                   if sid not in done]
+        return [dg.RunRequest(run_key=f"cockpit-{newest}", job_name="cockpit_job", tags=tags),
+                *(dg.RunRequest(run_key=f"figures-{sid}-{newest}", job_name="settlement_figures_job",
+                                partition_key=sid, tags=tags) for sid in missing)]
     runs = context.instance.get_runs(dg.RunsFilter(run_ids=ended)) if ended else []
     others = [run for run in runs if run.tags.get(FLOW_TAG) != cockpit.FLOW]
     if not others:
         return dg.SkipReason("no run of another flow ended since the last refresh")
-    return dg.RunRequest(run_key=f"cockpit-{newest}", tags={TRIGGER_TAG: "sensor"})
+    return [dg.RunRequest(run_key=f"cockpit-{newest}", job_name="cockpit_job", tags=tags),
+            *(dg.RunRequest(run_key=f"figures-{sid}-{newest}", job_name="settlement_figures_job", partition_key=sid,
+                            tags=tags) for sid in _settlements_of(context.instance, others))]
 
 
 class ReplayConfig(dg.Config):

@@ -3,6 +3,7 @@ at a glance, numbers as numbers (the UI plots them) beside the exact text."""
 
 import dagster as dg
 
+from assets.partitions import settlement_partitions
 from resources import pools
 from resources.warehouse import WarehouseResource
 
@@ -119,3 +120,31 @@ def settlement_overview(context: dg.AssetExecutionContext, warehouse: WarehouseR
     counts = result.status_counts()
     context.log.info(", ".join(f"{n} {status}" for status, n in counts.items()) + " settlement(s)")
     return dg.MaterializeResult(metadata=overview_metadata(result))
+
+
+COUNT_FIGURES = ("orders", "units")
+RATIO_FIGURES = ("fee_rate_percent", "fba_fees_per_unit")
+
+
+@dg.asset(
+    kinds={"duckdb"}, pool=pools.DUCKDB_WRITE, partitions_def=settlement_partitions,
+    deps=["settlement_journal_postings", "stg_settlement_categories"],
+    metadata={"dagster/table_name": "marts.settlement_figures"},
+    description="One settlement's figures for the Plots tab (one point per settlement): total, deposit, money per "
+                "role of the account map (sales, refunds, marketplace, FBA and storage fees, advertising...), fee "
+                "rate (marketplace + FBA fees per 100 of sales), FBA fees per unit, orders and units. Exact text "
+                "beside a float for the plot; marts.settlement_figures holds the exact values.",
+)
+def settlement_figures(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon.cockpit import figures
+
+    with warehouse.write() as con:
+        currency, found = figures.refresh(con, context.partition_key)
+    md: dict = {"currency": dg.MetadataValue.text(currency)}
+    for name, value in found.items():
+        if name in COUNT_FIGURES:
+            md[name] = dg.MetadataValue.int(int(value))
+        else:
+            md[name] = dg.MetadataValue.text(f"{value:.4f}" if name in RATIO_FIGURES else f"{value:.2f}")  # exact
+            md[f"{name} (plot)"] = dg.MetadataValue.float(float(value))  # for the Plots tab only
+    return dg.MaterializeResult(metadata=md)

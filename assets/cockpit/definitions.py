@@ -12,8 +12,9 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:operations", "team:finance"],
-        assets=[assets.open_dead_letters, assets.settlement_overview],
-        jobs=[automation.cockpit_job, automation.deadletter_replay_job, automation.cockpit_digest_job],
+        assets=[assets.open_dead_letters, assets.settlement_overview, assets.settlement_figures],
+        jobs=[automation.cockpit_job, automation.settlement_figures_job, automation.deadletter_replay_job,
+              automation.cockpit_digest_job],
         sensors=[automation.cockpit_refresh_sensor, automation.cockpit_alerts_sensor],
         schedules=[automation.cockpit_digest_schedule],
     )

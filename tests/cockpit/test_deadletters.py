@@ -117,33 +117,18 @@ def test_the_cockpit_is_refreshed_once_after_other_flows_runs(instance):
         context = dg.build_sensor_context(instance=instance, cursor=cursor)
         return cockpit_refresh_sensor(context), context.cursor
 
-    first, cursor = tick(None)  # the sensor was just turned on: one refresh for what came before
-    assert isinstance(first, dg.RunRequest)
+    instance.add_dynamic_partitions("settlement_ids", ["24123456789"])
+    first, cursor = tick(None)  # just turned on: one refresh, and the figures of settlements that have none
+    assert [(r.job_name, r.partition_key) for r in first] == [("cockpit_job", None),
+                                                              ("settlement_figures_job", "24123456789")]
     idle, cursor = tick(cursor)
     assert isinstance(idle, dg.SkipReason)
     dg.materialize([some_order_load], instance=instance)
-    dg.materialize([some_order_load], instance=instance)
-    after, cursor = tick(cursor)
-    assert isinstance(after, dg.RunRequest) and after.run_key == f"cockpit-{cursor}"  # one run for both
+    dg.materialize([some_order_load], instance=instance, tags={"sage_amazon/settlement_id": "24123456789"})
+    after, cursor = tick(cursor)  # one refresh for both runs; the settlement's figures again
+    assert [(r.job_name, r.partition_key) for r in after] == [("cockpit_job", None),
+                                                              ("settlement_figures_job", "24123456789")]
+    assert after[0].run_key == f"cockpit-{cursor}"
     dg.materialize([some_order_load], instance=instance, tags={"sage_amazon/flow": "cockpit"})
     own, cursor = tick(cursor)  # its own runs do not start another refresh
     assert isinstance(own, dg.SkipReason)
-
-
-def test_a_replay_names_what_else_it_posted(warehouse):
-    """Orders waiting in a re-run load post too: the replay says so (issue 16.6, "posted 130 other orders")."""
-    from sage_amazon import posting_ledger
-    from sage_amazon.cockpit import deadletters as cockpit
-
-    with warehouse.write() as con:
-        posting_ledger.start(con, "orders", "111-BEFORE", "h")
-        posting_ledger.posted(con, "orders", "111-BEFORE", "SOH-0")
-        deadletters.record(con, "orders", "111-LETTER", "unmapped SKU: NW-FILTER-SQ", {})
-        deadletters.record(con, "settlement", "24123456789:AMZ-24123456789-202611", "closed period", {})
-        replayed = deadletters.open_letters(con)
-        started = cockpit.clock(con)
-        for flow, key, number in [("orders", "111-LETTER", "SOH-1"), ("orders", "111-OTHER", "SOH-2"),
-                                  ("settlement_journal", "AMZ-24123456789-202611", "JRN-1")]:
-            posting_ledger.start(con, flow, key, "h")
-            posting_ledger.posted(con, flow, key, number)
-        assert cockpit.also_posted(con, started, replayed) == {"orders": ["111-OTHER"]}

@@ -107,3 +107,39 @@ def test_a_fresh_warehouse_has_an_empty_overview_not_an_error(warehouse, instanc
     md = result.asset_materializations_for_node("settlement_overview")[0].metadata
     assert md["dagster/row_count"].value == 0 and md["settlements waiting"].value == 0
     assert result.asset_materializations_for_node("open_dead_letters")[0].metadata["open_total"].value == 0
+
+
+def test_each_settlement_has_figures_for_the_plots(warehouse, instance):
+    """Fees by kind, fee rate and units per settlement (issue 16.2): the Plots tab draws one point per settlement."""
+    from assets.cockpit.assets import settlement_figures
+    from resources.warehouse import WarehouseResource
+
+    seed_settlements(warehouse)
+    with warehouse.write() as con:
+        con.execute("""CREATE TABLE staging.stg_settlement_categories (settlement_id VARCHAR, role VARCHAR,
+                       amount DECIMAL(18, 2))""")
+        con.executemany("INSERT INTO staging.stg_settlement_categories VALUES (?, ?, ?)",
+                        [(POSTED, "sales", Decimal("1500.00")), (POSTED, "marketplace_fees", Decimal("-180.00")),
+                         (POSTED, "fba_fees", Decimal("-85.44")), (POSTED, "refunds", Decimal("0.00")),
+                         (POSTED, "sales", Decimal("0.00")), (BLOCKED, "sales", Decimal("9.99"))])
+        con.execute("""CREATE TABLE raw.settlement_lines (settlement_id VARCHAR, order_id VARCHAR,
+                       transaction_type VARCHAR, amount_type VARCHAR, amount_description VARCHAR,
+                       quantity_purchased INTEGER, amount DECIMAL(18, 2))""")
+        con.executemany("INSERT INTO raw.settlement_lines VALUES (?, ?, 'Order', 'ItemPrice', ?, ?, ?)",
+                        [(POSTED, "O-1", "Principal", 2, Decimal("1000.00")), (POSTED, "O-2", "Principal", 1,
+                                                                               Decimal("500.00")),
+                         (POSTED, "O-2", "Shipping", None, Decimal("4.99"))])
+    instance.add_dynamic_partitions("settlement_ids", [POSTED])
+    result = dg.materialize([settlement_figures], partition_key=POSTED, instance=instance,
+                            resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
+    md = result.asset_materializations_for_node("settlement_figures")[0].metadata
+    assert md["total"].value == "1234.56" and md["total (plot)"].value == 1234.56
+    assert md["deposit"].value == "1234.56" and md["currency"].value == "EUR"
+    assert md["marketplace_fees"].value == "-180.00" and md["fba_fees (plot)"].value == -85.44
+    assert md["fee_rate_percent"].value == "17.6960"  # (180.00 + 85.44) per 100 of 1500.00 sales
+    assert md["fba_fees_per_unit"].value == "28.4800" and md["units"].value == 3 and md["orders"].value == 2
+    assert isinstance(md["orders"], dg.IntMetadataValue) and isinstance(md["fee_rate_percent (plot)"],
+                                                                        dg.FloatMetadataValue)
+    with warehouse.read() as con:  # exact in the warehouse
+        assert con.execute("SELECT amount FROM marts.settlement_figures WHERE settlement_id = ? AND figure = "
+                           "'fee_rate_percent'", [POSTED]).fetchone()[0] == Decimal("17.6960")
