@@ -5,6 +5,8 @@ SKU)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sage_amazon.returns import credit_notes
 from tests.returns.conftest import REFERENCE, materialize, query
 
@@ -15,13 +17,13 @@ def _note_in_sage(target, reference: str) -> list[tuple]:
     if target.name == "x3":
         from sage_amazon.sage.x3.rest import quote_literal
 
-        return [(r["NUM"], r.get("BPCINV")) for r in target.rest.query(
+        return [(r["NUM"], r.get("BPCINV"), Decimal(str(r["AMTATI"]))) for r in target.rest.query(
             "SINVOICE", where=f"INVREF eq {quote_literal(reference)}", count=5)]
     from sqlalchemy import text
 
     with target._tx() as conn:
         return [tuple(r) for r in conn.execute(text(
-            "SELECT i.TranNo, c.CustID FROM tarInvoice i JOIN tarCustomer c ON c.CustKey = i.CustKey "
+            "SELECT i.TranNo, c.CustID, i.TranAmt FROM tarInvoice i JOIN tarCustomer c ON c.CustKey = i.CustKey "
             "WHERE i.TranType = 502 AND i.TranCmnt = :r"), {"r": reference}).all()]
 
 
@@ -67,11 +69,13 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
     assert "is larger than order" in letters[big]
     posted = [(t, r) for t, r, _ in refunds if ledger.get(t) == "posted"]
     assert len(posted) == md["posted"].value >= 8
+    refunded = dict(query(erp_env, "SELECT transaction_id, -sum(principal + shipping + gift_wrap + tax + promotion) "
+                                   "FROM raw.amazon_refund_items GROUP BY ALL"))
     target = erp_env["sage"].get_target()
     try:
-        for _tid, refund_id in posted:
-            [(number, customer)] = _note_in_sage(target, f"AMZ-RF-{refund_id}")
-            assert number and customer.startswith("AMZ")
+        for tid, refund_id in posted:  # each note in Sage credits what Amazon refunded, to the cent
+            [(number, customer, total)] = _note_in_sage(target, f"AMZ-RF-{refund_id}")
+            assert number and customer.startswith("AMZ") and total == refunded[tid], (tid, total, refunded[tid])
     finally:
         getattr(target, "close", lambda: None)()
     again = materialize(erp_env, ["sage_refund_credit_notes"]).asset_materializations_for_node(
