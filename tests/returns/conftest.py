@@ -182,3 +182,23 @@ def materialize(resources: dict[str, Any], names: list[str], first: date = FIRST
 def query(resources: dict[str, Any], sql: str, params: list | None = None) -> list[tuple]:
     with resources["warehouse"].read() as con:
         return con.execute(sql, params or []).fetchall()
+
+
+@pytest.fixture(params=["x3", "sage500"])
+def target(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A Sage target on each ERP's sandbox (tests using it run on both); X3's carries its sandbox handle
+    (`.sandbox`) so a test can read X3's tables the way X3 holds them."""
+    if request.param == "x3":
+        from sage_amazon.sage.x3 import X3Target
+
+        x3 = request.getfixturevalue("x3")
+        tgt = X3Target.from_settings(x3.url, x3.user, x3.password, x3.pool, x3.folder)
+        tgt.sandbox = x3
+    else:
+        from sage_amazon.sage.sage500 import Sage500Target
+
+        tgt = Sage500Target(request.getfixturevalue("sage500_db").url)
+    try:
+        yield tgt
+    finally:
+        getattr(tgt, "close", lambda: None)()

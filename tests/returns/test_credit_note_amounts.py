@@ -5,7 +5,6 @@ into the warehouse's raw tables (no Amazon sandbox needed); each test runs on bo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -84,24 +83,6 @@ def warehouse(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
         store.replace_days(con, {store.REFUNDS: [h for h, _ in made],
                                  store.REFUND_ITEMS: [r for _, rows in made for r in rows]}, DAYS)
     return wh
-
-
-@pytest.fixture(params=["x3", "sage500"])
-def target(request: pytest.FixtureRequest) -> Iterator[Any]:
-    if request.param == "x3":
-        from sage_amazon.sage.x3 import X3Target
-
-        x3 = request.getfixturevalue("x3")
-        tgt = X3Target.from_settings(x3.url, x3.user, x3.password, x3.pool, x3.folder)
-        tgt.sandbox = x3  # the test reads X3's tables to see the note as X3 holds it
-    else:
-        from sage_amazon.sage.sage500 import Sage500Target
-
-        tgt = Sage500Target(request.getfixturevalue("sage500_db").url)
-    try:
-        yield tgt
-    finally:
-        getattr(tgt, "close", lambda: None)()
 
 
 def _note(target: Any, reference: str) -> dict[str, Any]:

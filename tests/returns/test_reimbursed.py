@@ -4,7 +4,6 @@ are written straight into the warehouse (no Amazon sandbox needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,24 +22,6 @@ ROWS = [  # order, ref, disposition, Amazon's status
     ("111-0000002-0000002", "LPN-OK-2", "SELLABLE", "Unit returned to inventory"),
     ("111-0000003-0000003", "LPN-DEF-3", "DEFECTIVE", "Unit returned to inventory"),
 ]
-
-
-@pytest.fixture(params=["x3", "sage500"])
-def target(request: pytest.FixtureRequest) -> Iterator[Any]:
-    if request.param == "x3":
-        from sage_amazon.sage.x3 import X3Target
-
-        x3 = request.getfixturevalue("x3")
-        tgt = X3Target.from_settings(x3.url, x3.user, x3.password, x3.pool, x3.folder)
-        tgt.sandbox = x3
-    else:
-        from sage_amazon.sage.sage500 import Sage500Target
-
-        tgt = Sage500Target(request.getfixturevalue("sage500_db").url)
-    try:
-        yield tgt
-    finally:
-        getattr(tgt, "close", lambda: None)()
 
 
 @pytest.fixture
