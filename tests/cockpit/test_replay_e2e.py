@@ -79,3 +79,14 @@ def test_a_settlement_refused_by_a_closed_period_is_replayed_from_the_ui(warehou
     assert book.sheetnames == ["Summary", "Journal lines", "Trace", "Raw rows"]
     raw_rows = book["Raw rows"].max_row - 1
     assert raw_rows == book["Trace"].max_row - 1 > 0  # every settlement row traced to its journal line
+
+    # its figures for the plots, from the real staging tables
+    from assets.cockpit.assets import settlement_figures
+
+    instance.add_dynamic_partitions("settlement_ids", [SID])
+    figures = dg.materialize([settlement_figures], partition_key=SID, instance=instance,
+                             resources={"warehouse": WarehouseResource(path=str(warehouse.path))})
+    md = figures.asset_materializations_for_node("settlement_figures")[0].metadata
+    assert md["total"].value == "1080.65" and md["deposit"].value == "1080.65"
+    assert float(md["sales"].value) > 0 and float(md["marketplace_fees"].value) < 0
+    assert 0 < float(md["fee_rate_percent"].value) < 100 and md["orders"].value > 0
