@@ -5,8 +5,8 @@ cost, posted as COGS against inventory (mapping file cogs.yaml says how).
   Principal lines are refunded, and the refunded units that came back (cogs.yaml `returns`: sellable per the
   returns reports, every refund, or none) are returned and reverse their cost. Periods are the months of the lines'
   posted dates, as the settlement journals' (a refund posted in August reverses cost in August).
-- Cost: read from Sage when the settlement is built (inventory/stock.read: X3 ITMMVT.AVC of the cost site,
-  Sage 500 timItem.StdUnitCost), per unit, in the Sage company's currency; the SKU's Sage item by skus.yaml.
+- Cost: read from Sage when the settlement is built (X3 ITMMVT.AVC of the cost site, Sage 500
+  timItem.StdUnitCost), per unit, in the Sage company's currency; the SKU's Sage item by skus.yaml.
 - Journal: one per period and journal site, COGS-<settlement id>-<YYYYMM>[-<site>], dated like the settlement's
   journal of that period: per SKU a debit of cogs (credit when more came back than left), one credit of
   inventory. Posted once (ops.posting_ledger flow cogs_journal; after an unknown outcome Sage is asked first).
@@ -275,14 +275,28 @@ def _why(row: CogsRow) -> str:
 
 
 def read_costs(target: Any, sites: list[str]) -> dict[str, dict[str, Decimal]]:
-    """cost site -> Sage item -> unit cost (X3 ITMMVT.AVC of the site; Sage 500 timItem.StdUnitCost)."""
-    from sage_amazon.inventory import stock
+    """cost site -> Sage item -> unit cost, one read per site: X3 the item-site totals of the site (ITMMVT.AVC,
+    its average cost) through api1, the connector's retry and budget; Sage 500 the standard cost of the company's
+    active items (timItem.StdUnitCost: an item's, whatever the warehouse)."""
+    out: dict[str, dict[str, Decimal]] = {}
+    if target.name == "x3":
+        from sage_amazon.sage.x3.rest import quote_literal
 
-    out: dict[str, dict[str, Decimal]] = {site: {} for site in sites}
-    for row in stock.read(target, sorted(set(sites))):
-        if row.active:
-            out[row.site][row.item] = row.unit_cost
-    return out
+        for site in sorted(set(sites)):
+            where = f"STOFCY eq {quote_literal(site)}"
+            totals = target._retrying(lambda where=where: list(target.rest.query("ITMMVT", where=where,
+                                                                                    order_by="ITMREF")))
+            out[site] = {t["ITMREF"]: Decimal(str(t.get("AVC") or 0)) for t in totals}
+        return out
+    if target.name == "sage500":
+        from sqlalchemy import text
+
+        with target._tx() as conn:
+            items = {item: Decimal(str(cost or 0)) for item, cost in conn.execute(
+                text("SELECT ItemID, StdUnitCost FROM timItem WHERE CompanyID = :c AND Status = 1"),
+                {"c": target.company_id})}
+        return {site: items for site in sorted(set(sites))}
+    raise ValueError(f"unknown Sage target {target.name!r}")
 
 
 # ---------------------------------------------------------------------------------------------- table
