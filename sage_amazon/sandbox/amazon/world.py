@@ -50,6 +50,9 @@ class World:
         self._dirty: set[tuple[str, str]] = set()
         self.notify_enabled = False  # history produces no notifications
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # before the history: its first 6-hour step may come before any order (on some days the seed places
+        # none in the first hours), and advance() walks the open orders
+        self._open_orders: set[str] = set()
         meta = self.store.get("meta", "world")
         if meta is None:
             self._generate()
@@ -162,7 +165,6 @@ class World:
         while order["id"] in self.state["orders"]:  # astronomically rare id collision: re-draw deterministically
             order["id"] = order["id"][:-1] + str((int(order["id"][-1]) + 1) % 10)
         self.put("orders", order["id"], order)
-        self._open_orders = getattr(self, "_open_orders", set())
         self._open_orders.add(order["id"])
         if order["channel"] == "AFN":
             for it in order["items"]:
