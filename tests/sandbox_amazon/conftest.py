@@ -180,6 +180,7 @@ def make_client(api_class: type, base_url: str, marketplace_id: str = "ATVPDKIKX
              "lwa_client_secret": credentials.LWA_CLIENT_SECRET}
     marketplace = SimpleNamespace(endpoint=base_url, marketplace_id=marketplace_id,
                                   region=MARKETPLACE_REGION[marketplace_id])
+    kwargs.setdefault("timeout", 120)  # httpx's 5 s default: an in-process sandbox on a loaded machine took longer
     return api_class(marketplace, credentials=creds, auth_token_client_class=token_client_class(base_url), **kwargs)
 
 
