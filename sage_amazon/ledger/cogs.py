@@ -43,13 +43,15 @@ FLOW = "cogs_journal"  # the posting ledger's flow of COGS journals
 DEAD_LETTER_FLOW = "settlement"  # `sage-amazon deadletter replay --flow settlement` re-runs the settlement
 TABLE = "marts.settlement_cogs"
 RETURNS_MODES = ("sellable", "refunds", "none")
+AFN, MFN = "AFN", "MFN"  # fulfilled by Amazon (the default of a line without fulfillment-id) / by the seller
 ANY = "*"
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 OK, UNMAPPED, NO_COST, NO_QUANTITY = "ok", "unmapped_sku", "no_cost", "no_quantity"
 COLUMNS = (
     ("settlement_id", "VARCHAR NOT NULL"), ("period", "VARCHAR NOT NULL"), ("journal_reference", "VARCHAR NOT NULL"),
-    ("site", "VARCHAR"), ("marketplace", "VARCHAR"), ("sku", "VARCHAR"), ("item", "VARCHAR"),
+    ("site", "VARCHAR"), ("marketplace", "VARCHAR"), ("sku", "VARCHAR"), ("channel", "VARCHAR"),
+    ("item", "VARCHAR"),
     ("cost_site", "VARCHAR"), ("units_sold", "INTEGER"), ("units_refunded", "INTEGER"),
     ("units_returned", "INTEGER"), ("net_units", "INTEGER"), ("unit_cost", "DECIMAL(18,4)"),
     ("cost", "DECIMAL(18,2)"), ("currency", "VARCHAR"), ("accounting_date", "DATE"), ("status", "VARCHAR"),
@@ -61,12 +63,19 @@ COLUMNS = (
 class Settings:
     enabled: bool
     returns: str
-    cost_sites: dict[str, str]
+    cost_sites: dict[str, str]  # marketplace -> the site of its FBA units
     cogs_account: str
-    inventory_account: str
+    inventory_account: str  # FBA inventory
+    mfn_cost_site: str  # merchant-fulfilled units: the seller's own warehouse
+    mfn_inventory_account: str
 
-    def cost_site(self, marketplace: str) -> str:
+    def cost_site(self, marketplace: str, channel: str = AFN) -> str:
+        if channel == MFN:
+            return self.mfn_cost_site
         return self.cost_sites.get(marketplace) or self.cost_sites.get(ANY, "")
+
+    def inventory(self, channel: str) -> str:
+        return self.mfn_inventory_account if channel == MFN else self.inventory_account
 
 
 def settings(target: str) -> Settings:
@@ -87,7 +96,8 @@ def settings(target: str) -> Settings:
     if not sites:
         raise MappingError(f"{where}: targets.{target}.cost_sites names no Sage site")
     return Settings(bool(doc.get("enabled", True)), returns, sites, str(accounts["cogs"]),
-                    str(accounts["inventory"]))
+                    str(accounts["inventory"]), str(body.get("mfn_cost_site") or sites.get(ANY, "")),
+                    str(accounts.get("mfn_inventory") or accounts["inventory"]))
 
 
 # ---------------------------------------------------------------------------------------------- units
@@ -97,6 +107,7 @@ class Units:
     period: str
     marketplace: str
     sku: str
+    channel: str = AFN
     sold: int = 0
     refunded: int = 0
     returned: int = 0
@@ -134,6 +145,7 @@ def units(con: duckdb.DuckDBPyConnection, settlement_id: str, returns: str = "se
         SELECT strftime(date_trunc('month', coalesce(l.posted_date, rep.end_date)), '%Y-%m') AS period,
                coalesce(l.marketplace, rep.marketplace, '') AS marketplace, coalesce(trim(l.sku), '') AS sku,
                coalesce(l.order_id, '') AS order_id,
+               CASE WHEN upper(trim(l.fulfillment_id)) IN ('MFN', 'MERCHANT') THEN 'MFN' ELSE 'AFN' END AS channel,
                CAST(coalesce(sum(CASE WHEN lower(trim(l.transaction_type)) = 'order'
                                       THEN l.quantity_purchased END), 0) AS BIGINT) AS sold,
                CAST(count(*) FILTER (WHERE lower(trim(l.transaction_type)) = 'order'
@@ -146,9 +158,9 @@ def units(con: duckdb.DuckDBPyConnection, settlement_id: str, returns: str = "se
             AND lower(trim(l.amount_description)) = 'principal'
         GROUP BY ALL ORDER BY ALL""", {"sid": settlement_id}).fetchall()
     sellable = _sellable_returns(con) if returns == "sellable" else {}
-    out: dict[tuple[str, str, str], Units] = {}
-    for period, marketplace, sku, order_id, sold, missing, refunded in rows:
-        u = out.setdefault((period, marketplace, sku), Units(period, marketplace, sku))
+    out: dict[tuple[str, str, str, str], Units] = {}
+    for period, marketplace, sku, order_id, channel, sold, missing, refunded in rows:
+        u = out.setdefault((period, marketplace, sku, channel), Units(period, marketplace, sku, channel))
         u.sold += int(sold)
         u.missing_quantity += int(missing)
         u.refunded += int(refunded)
@@ -171,6 +183,7 @@ class CogsRow:
     site: str
     marketplace: str
     sku: str
+    channel: str
     item: str
     cost_site: str
     units_sold: int
@@ -211,8 +224,8 @@ def value(settlement_id: str, found: list[Units], costs: dict[str, dict[str, Dec
     rules = sku_rules(target)
     home_site = amap.site(target, home_marketplace)
     out = []
-    for u in sorted(found, key=lambda x: (x.period, x.marketplace, x.sku)):
-        cost_site = conf.cost_site(u.marketplace)
+    for u in sorted(found, key=lambda x: (x.period, x.marketplace, x.sku, x.channel)):
+        cost_site = conf.cost_site(u.marketplace, u.channel)
         items = costs.get(cost_site, {})
         item, _ = map_sku(u.sku, items, rules)
         unit_cost = items.get(item or "", ZERO)
@@ -227,7 +240,7 @@ def value(settlement_id: str, found: list[Units], costs: dict[str, dict[str, Dec
         site = amap.site(target, u.marketplace)
         day, currency = periods.get(u.period, (None, amap.company_currency))
         out.append(CogsRow(settlement_id, u.period, reference(settlement_id, u.period, site, home_site), site,
-                           u.marketplace, u.sku, item or "", cost_site, u.sold, u.refunded, u.returned, u.net,
+                           u.marketplace, u.sku, u.channel, item or "", cost_site, u.sold, u.refunded, u.returned, u.net,
                            Decimal(unit_cost), (Decimal(unit_cost) * u.net).quantize(CENT), currency, day, status))
     return out
 
@@ -253,13 +266,14 @@ def journals(rows: list[CogsRow], conf: Settings) -> tuple[list[Journal], dict[s
                 text = f"COGS {r.sku} {r.net_units} x {r.unit_cost.normalize():f}"
                 lines.append(JournalLine(conf.cogs_account, debit=max(r.cost, ZERO), credit=max(-r.cost, ZERO),
                                          description=text, reference=f"{r.settlement_id}/cogs/{r.sku}"))
-        total = sum((r.cost for r in group), ZERO)
         if not lines:  # nothing left inventory in the period (sold and returned alike)
             continue
-        if total:
-            lines.append(JournalLine(conf.inventory_account, debit=max(-total, ZERO), credit=max(total, ZERO),
-                                     description=f"COGS {group[0].settlement_id} inventory",
-                                     reference=f"{group[0].settlement_id}/inventory"))
+        for channel in (AFN, MFN):  # out of the FBA inventory, and of the seller's own warehouse
+            total = sum((r.cost for r in group if r.channel == channel), ZERO)
+            if total:
+                lines.append(JournalLine(conf.inventory(channel), debit=max(-total, ZERO), credit=max(total, ZERO),
+                                         description=f"COGS {group[0].settlement_id} {channel} inventory",
+                                         reference=f"{group[0].settlement_id}/inventory/{channel}"))
         out.append(Journal(reference=ref, accounting_date=group[0].accounting_date, currency=group[0].currency,
                            lines=tuple(lines), description=f"COGS {group[0].settlement_id} {group[0].period}",
                            site=group[0].site))
@@ -376,7 +390,7 @@ def run(open_write: Callable[[], AbstractContextManager], target: Any, settlemen
         done = {r["journal_reference"]: r for r in rows(con, settlement_id)}
         ledger = {ref: posting_ledger.get(con, FLOW, ref) for ref in done}
     posted_refs = {ref for ref, e in ledger.items() if e is not None and e.status == posting_ledger.POSTED}
-    sites = sorted({conf.cost_site(u.marketplace) for u in found})
+    sites = sorted({conf.cost_site(u.marketplace, u.channel) for u in found})
     costs = read_costs(target, sites) if found else {}
     valued = value(settlement_id, found, costs, conf, name, periods, (home[0] or "") if home else "")
     report.rows = valued

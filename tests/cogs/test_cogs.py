@@ -27,12 +27,16 @@ SALES = [  # July sales; the refunds are posted in August, the settlement spans 
     Sale("111-1700101-0000004", "NW-STOVE-CMP", 3, D("39.99"), D("0"), "CA", RATE, date(2026, 7, 25),
          refunded=1, refund_day=date(2026, 8, 2)),  # came back damaged: its cost stays a cost
     Sale("111-1700101-0000005", "NW-BAG-20F", 1, D("189.95"), D("0"), "CA", RATE, date(2026, 8, 1)),
+    Sale("111-1700101-0000006", "NW-KNIFE-MT", 2, D("27.49"), D("0"), "CA", RATE, date(2026, 7, 26),
+         channel="MFN"),  # merchant-fulfilled: leaves the seller's own warehouse (US01), at its cost there
 ]
+MFN_SKUS = {"NW-KNIFE-MT"}
 RETURNS = [("111-1700101-0000003", "NW-LAMP-300", 1, "SELLABLE"),
            ("111-1700101-0000004", "NW-STOVE-CMP", 1, "CUSTOMER_DAMAGED")]
 # what an accountant counts from the file and the returns report: (period, SKU) -> net units leaving inventory
 UNITS = {("2026-07", "NW-TENT-2P"): 1, ("2026-07", "NW-PAD-UL"): 2, ("2026-07", "NW-LAMP-300"): 1,
-         ("2026-07", "NW-STOVE-CMP"): 3, ("2026-08", "NW-LAMP-300"): -1, ("2026-08", "NW-BAG-20F"): 1}
+         ("2026-07", "NW-STOVE-CMP"): 3, ("2026-07", "NW-KNIFE-MT"): 2, ("2026-08", "NW-LAMP-300"): -1,
+         ("2026-08", "NW-BAG-20F"): 1}
 X3_ITEMS = {"NW-LAMP-300": "NW-HL300"}  # skus.yaml aliases of the X3 folder
 pytestmark = pytest.mark.slow
 
@@ -58,7 +62,17 @@ def _land(con, path, target, returns=RETURNS, sid=SID):
 
 
 def _x3_costs(x3) -> dict[str, Decimal]:
-    return {r["ITMREF_0"]: D(str(r["AVC_0"])) for r in x3.rows("ITMMVT") if r["STOFCY_0"] == "FBAUS"}
+    """Item -> average cost at the site its units leave: FBAUS, or the own warehouse US01 for MFN items."""
+    mfn = {X3_ITEMS.get(s, s) for s in MFN_SKUS}
+    return {r["ITMREF_0"]: D(str(r["AVC_0"])) for r in x3.rows("ITMMVT")
+            if r["STOFCY_0"] == ("US01" if r["ITMREF_0"] in mfn else "FBAUS")}
+
+
+def _inventory(expected: dict[tuple[str, str], Decimal], period: str) -> dict[str, Decimal]:
+    """Debit-positive movement per account of a period's COGS journal."""
+    fba = sum(v for (p, sku), v in expected.items() if p == period and sku not in MFN_SKUS)
+    own = sum(v for (p, sku), v in expected.items() if p == period and sku in MFN_SKUS)
+    return {k: v for k, v in {"5000": fba + own, "1310": -fba, "1300": -own}.items() if v}
 
 
 def _expected(costs: dict[str, Decimal], items: dict[str, str]) -> dict[tuple[str, str], Decimal]:
@@ -73,7 +87,7 @@ def test_units_sold_and_returned_per_period_and_sku(file, tmp_path):
         no_refund = {(u.period, u.sku): u.net for u in cogs.units(con, SID, "none")}
     assert found == {("2026-07", "NW-TENT-2P"): (1, 0, 0), ("2026-07", "NW-PAD-UL"): (2, 0, 0),
                      ("2026-07", "NW-LAMP-300"): (1, 0, 0), ("2026-07", "NW-STOVE-CMP"): (3, 0, 0),
-                     ("2026-08", "NW-LAMP-300"): (0, 1, 1), ("2026-08", "NW-STOVE-CMP"): (0, 1, 0),
+                     ("2026-07", "NW-KNIFE-MT"): (2, 0, 0), ("2026-08", "NW-LAMP-300"): (0, 1, 1), ("2026-08", "NW-STOVE-CMP"): (0, 1, 0),
                      ("2026-08", "NW-BAG-20F"): (1, 0, 0)}
     assert every_refund[("2026-08", "NW-STOVE-CMP")] == -1  # refunds as returns: the damaged one too
     assert no_refund[("2026-08", "NW-LAMP-300")] == no_refund[("2026-08", "NW-STOVE-CMP")] == 0  # shown, no cost back
@@ -107,8 +121,7 @@ def test_cogs_posts_to_x3_at_the_item_valuation_once(file, tmp_path):
             per_line[(period, line["DES_0"].split()[1])] = amount
     assert per_line == expected  # per SKU: net units x Sage's average cost of the FBA site
     for period in ("2026-07", "2026-08"):
-        cost = sum(v for (p, _), v in expected.items() if p == period)
-        assert by_period[period] == {"5000": cost, "1310": -cost}  # COGS against FBA inventory
+        assert by_period[period] == _inventory(expected, period)  # COGS against FBA (and own) inventory
     assert {str(h["ACCDAT_0"])[:10] for h in heads.values()} == {"2026-07-31", "2026-08-05"}  # the journals' days
 
 
@@ -134,8 +147,7 @@ def test_cogs_posts_to_sage500_at_the_standard_cost(file, tmp_path):
     for ref, acc, amount in rows:
         posted[ref][acc] += D(amount)  # debit positive
     for period in ("2026-07", "2026-08"):
-        cost = sum(v for (p, _), v in expected.items() if p == period)
-        assert posted[f"COGS-{SID}-{period.replace('-', '')}"] == {"5000": cost, "1310": -cost}
+        assert posted[f"COGS-{SID}-{period.replace('-', '')}"] == _inventory(expected, period)
     with wh.write() as con:
         table = {(r["period"], r["sku"]): (r["net_units"], r["unit_cost"], r["cost"], r["posted"])
                  for r in cogs.rows(con, SID)}
@@ -202,7 +214,7 @@ def test_the_asset_posts_the_settlement_cogs_and_reports_it(file, tmp_path):
     assert result.success
     meta = result.asset_materializations_for_node("settlement_cogs")[0].metadata
     assert meta["cogs"].value == f"{sum(expected.values()):.2f}"
-    assert (meta["units_sold"].value, meta["units_returned"].value) == (8, 1)  # 1 + 2 + 1 + 3 + 1 sold
+    assert (meta["units_sold"].value, meta["units_returned"].value) == (10, 1)  # 1 + 2 + 1 + 3 + 1 + 2 sold
     assert sorted(meta["posted"].value) == sorted(j["REF_0"] for j in journals) == [
         "COGS-91700000101-202607", "COGS-91700000101-202608"]
     assert [c.passed for c in result.get_asset_check_evaluations()] == [True]

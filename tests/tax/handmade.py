@@ -34,6 +34,7 @@ class Sale:
     day: date
     refunded: int = 0  # units refunded in the same settlement (the whole line, tax back)
     refund_day: date | None = None
+    channel: str = "AFN"  # fulfillment-id: AFN (FBA) or MFN (the seller's own warehouse)
 
     @property
     def principal(self) -> Decimal:
@@ -57,7 +58,8 @@ class Sale:
 
 
 def lines(sales: list[Sale]) -> list[tuple]:
-    """(transaction-type, order-id, amount-type, amount-description, amount, day, sku, quantity) of each line."""
+    """(transaction-type, order-id, amount-type, amount-description, amount, day, sku, quantity) of each line
+    (`write` adds each order's fulfillment channel)."""
     out = []
     for s in sales:
         q = s.quantity
@@ -88,6 +90,7 @@ def write(path: Path, settlement_id: str, start: date, end: date, sales: list[Sa
           extra: list[tuple] = ()) -> Decimal:
     """The V2 file of these sales (and extra other-transaction lines); returns its total."""
     detail = lines(sales) + list(extra)
+    channels = {s.order_id: s.channel for s in sales}
     total = sum((line[4] for line in detail), Decimal(0))
     deposit = date.fromordinal(end.toordinal() + 2)
     rows = ["\t".join(HEADER), "\t".join({
@@ -97,7 +100,7 @@ def write(path: Path, settlement_id: str, start: date, end: date, sales: list[Sa
     for tt, oid, at, desc, amount, day, sku, qty in detail:
         values = {"settlement-id": settlement_id, "transaction-type": tt, "order-id": oid,
                   "marketplace-name": "Amazon.com" if oid else "", "amount-type": at, "amount-description": desc,
-                  "amount": f"{amount:.2f}", "fulfillment-id": "AFN" if oid else "",
+                  "amount": f"{amount:.2f}", "fulfillment-id": channels.get(oid, "AFN") if oid else "",
                   "posted-date": f"{day} 00:00:00 UTC", "posted-date-time": f"{day} 12:00:00 UTC",
                   "sku": sku or "", "quantity-purchased": str(qty) if qty else ""}
         rows.append("\t".join(values.get(c, "") for c in HEADER))
