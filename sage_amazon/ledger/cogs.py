@@ -319,6 +319,8 @@ def _write(con: duckdb.DuckDBPyConnection, settlement_id: str, rows: list[CogsRo
     """Replace the settlement's rows, except those of journals already posted (`keep`: their references)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{n} {t}' for n, t in COLUMNS)})")
+    for n, t in COLUMNS:  # a table of an earlier version gains the columns added since
+        con.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {n} {t.replace(' NOT NULL', '')}")
     names = [n for n, _ in COLUMNS]
     con.execute("BEGIN")
     try:
@@ -326,7 +328,7 @@ def _write(con: duckdb.DuckDBPyConnection, settlement_id: str, rows: list[CogsRo
                     [settlement_id, sorted(keep)])
         fresh = [r for r in rows if r.journal_reference not in keep]
         if fresh:
-            con.executemany(f"INSERT INTO {TABLE} VALUES ({', '.join('?' for _ in names)})",
+            con.executemany(f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
                             [[getattr(r, n) for n in names] for r in fresh])
         if keep:
             con.execute(f"UPDATE {TABLE} SET posted = true WHERE settlement_id = ? "

@@ -218,3 +218,16 @@ def test_the_asset_posts_the_settlement_cogs_and_reports_it(file, tmp_path):
     assert sorted(meta["posted"].value) == sorted(j["REF_0"] for j in journals) == [
         "COGS-91700000101-202607", "COGS-91700000101-202608"]
     assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+
+
+def test_a_table_of_an_earlier_version_gains_the_columns_added_since(tmp_path):
+    row = cogs.CogsRow(SID, "2026-07", f"COGS-{SID}-202607", "US01", "US", "NW-PAD-UL", "AFN", "NW-PAD-UL", "FBAUS",
+                       1, 0, 0, 1, D("18.20"), D("18.20"), "USD", date(2026, 7, 31), cogs.OK)
+    with Warehouse(tmp_path / "wh.duckdb", lock_timeout=30).write() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        con.execute(f"CREATE TABLE {cogs.TABLE} (settlement_id VARCHAR, period VARCHAR, journal_reference VARCHAR, "
+                    "sku VARCHAR, cost DECIMAL(18,2))")
+        cogs._write(con, SID, [row], set())
+        got = cogs.rows(con, SID)
+    assert [(r["sku"], r["channel"], r["cost"], r["unit_cost"]) for r in got] == [
+        ("NW-PAD-UL", "AFN", D("18.20"), D("18.2000"))]
