@@ -15,6 +15,25 @@ from tests.inventory.conftest import materialize, query, sp_api_resource, today
 from tests.regional import regional_accounts
 
 MPS = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9")
+
+
+@pytest.fixture(autouse=True)
+def _asset_clock_held_at_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The push acts on the current day only (assets.inventory._is_current, machine clock): a test whose runs
+    cross midnight (make test-dates' 23:50 clock) saw its second run skipped as a past day. The asset's clock is
+    held at the test's start; every partition the test asks for (today(), read later) is then current."""
+    from datetime import UTC, datetime
+
+    import assets.inventory.assets as inventory_assets
+
+    start = datetime.now(UTC)  # clock-ok: the machine's instant, held for the test
+
+    class Held(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206
+            return start.astimezone(tz) if tz else start.replace(tzinfo=None)
+
+    monkeypatch.setattr(inventory_assets, "datetime", Held)
 MFN_SKUS = ("NW-KNIFE-MT", "NW-MAP-KIT")
 PUSH = ["sage_stock", "amazon_mfn_quantities"]
 
