@@ -307,7 +307,7 @@ def test_finances(target: Target, models: Models) -> None:
 
 
 def test_fulfillment_outbound(target: Target, models: Models) -> None:
-    ref = f"CONF-{int(time.time() * 1000)}"
+    ref = f"CONF-{int(time.time() * 1000)}"  # clock-ok unique id only
     address = {"name": "Pat Doe", "addressLine1": "1 Main St", "city": "Seattle", "stateOrRegion": "WA",
                "postalCode": "98101", "countryCode": "US"}
     body = {"marketplaceId": US, "sellerFulfillmentOrderId": ref, "displayableOrderId": ref,
@@ -371,7 +371,7 @@ def test_feeds_and_listings(target: Target, models: Models) -> None:
 
 
 def test_notifications_and_tokens(target: Target, models: Models) -> None:
-    arn = f"arn:aws:sqs:us-east-1:123456789012:conformance-{int(time.time() * 1000)}"
+    arn = f"arn:aws:sqs:us-east-1:123456789012:conformance-{int(time.time() * 1000)}"  # clock-ok unique id only
     spec = {"name": "conformance", "resourceSpecification": {"sqs": {"arn": arn}}}
     target.call(models, NOTIFICATIONS, "createDestination", body=spec, token="seller", expect=403)  # grantless
     target.call(models, NOTIFICATIONS, "getDestinations", token="seller", expect=403)
@@ -463,7 +463,7 @@ def test_python_amazon_sp_api(target: Target, models: Models) -> None:
     assert txns.payload["transactions"]
 
     notifications = _client(Notifications, target)
-    arn = f"arn:aws:sqs:us-east-1:123456789012:conformance-lib-{int(time.time() * 1000)}"
+    arn = f"arn:aws:sqs:us-east-1:123456789012:conformance-lib-{int(time.time() * 1000)}"  # clock-ok unique id only
     dest = notifications.create_destination(name="conformance", arn=arn).payload  # grantless
     assert any(d["destinationId"] == dest["destinationId"] for d in notifications.get_destinations().payload)
     notifications.delete_destination(dest["destinationId"])
