@@ -38,3 +38,9 @@ def flow_definitions(
         sensors=list(sensors),
         schedules=list(schedules),
     )
+
+
+def dead_letter_reasons(top_reasons: Sequence[tuple[str, int]]) -> dg.MetadataValue:
+    """The open dead letters' top reasons as a Markdown table for an asset's metadata."""
+    rows = "\n".join(f"| {reason.replace('|', '/')} | {n} |" for reason, n in top_reasons)
+    return dg.MetadataValue.md("| reason | open |\n|---|---|\n" + rows if rows else "_none_")

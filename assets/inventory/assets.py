@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
+from assets.flow import dead_letter_reasons
 from assets.partitions import daily_partitions
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
@@ -216,7 +217,6 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
         ledger = posting_ledger.counts(con, adjust.FLOW)
     counts = result.counts
     context.log.info(f"FBA adjustments ({cfg.mode}): {dict(counts)}")
-    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["posted"] + counts["adopted"],
         "mode": cfg.mode, "reason_code": cfg.reason_code, "sage_target": sage.target,
@@ -224,7 +224,7 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
         "in_step": counts["in_step"], "not_posted_report_only": counts["report_only"],
         "dead_lettered": counts["dead_lettered"], "open_dead_letters": letters["open"],
         "ledger": dg.MetadataValue.json(ledger),
-        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "dead_letter_reasons": dead_letter_reasons(letters["top_reasons"]),
         "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
     })
 
@@ -266,7 +266,6 @@ def amazon_mfn_quantities(context: dg.AssetExecutionContext, sp_api: SpApiResour
         letters = deadletters.summary(con, push.FLOW)
     counts = result.counts
     context.log.info(f"MFN quantities: {dict(counts)}; calls {dict(api.calls)}")
-    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["accepted"],
         "planned": len(plan.targets), "unchanged": counts["unchanged"], "accepted": counts["accepted"],
@@ -277,7 +276,7 @@ def amazon_mfn_quantities(context: dg.AssetExecutionContext, sp_api: SpApiResour
         "patch_calls": int(api.calls["patchListingsItem"] - api.retries["patchListingsItem"]),
         "create_feed_calls": int(api.calls["createFeed"] - api.retries["createFeed"]),
         "sp_api_calls": int(api.total_calls),
-        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "dead_letter_reasons": dead_letter_reasons(letters["top_reasons"]),
         "quantities": dg.MetadataValue.md(_table_md(
             [{"marketplace": t.marketplace_id, "sku": t.sku, "site": t.site, "available": t.available,
               "quantity": t.quantity} for t in plan.targets],

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from assets.flow import dead_letter_reasons
 from assets.partitions import daily_partitions
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
@@ -193,13 +194,12 @@ def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
         ledger = posting_ledger.counts(con, restock.FLOW)
     counts = result.counts
     context.log.info(f"return receipts ({rules.mode}): {dict(counts)}")
-    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["posted"] + counts["adopted"], "mode": rules.mode, "sage_target": sage.target,
         "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],
         "not_posted_report_only": counts["report_only"], "dead_lettered": counts["dead_lettered"],
         "open_dead_letters": letters["open"], "ledger": dg.MetadataValue.json(ledger),
-        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "dead_letter_reasons": dead_letter_reasons(letters["top_reasons"]),
         "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
     })
 
@@ -247,12 +247,11 @@ def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResour
         letters = deadletters.summary(con, credit_notes.FLOW)
         ledger = posting_ledger.counts(con, credit_notes.FLOW)
     counts = result.counts
-    reasons = "\n".join(f"| {r.replace('|', '/')} | {n} |" for r, n in letters["top_reasons"])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["posted"] + counts["adopted"], "revenue": revenue, "sage_target": sage.target,
         "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],
         "dead_lettered": counts["dead_lettered"], "open_dead_letters": letters["open"],
         "ledger": dg.MetadataValue.json(ledger),
-        "dead_letter_reasons": dg.MetadataValue.md("| reason | open |\n|---|---|\n" + reasons if reasons else "_none_"),
+        "dead_letter_reasons": dead_letter_reasons(letters["top_reasons"]),
         "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"])),
     })
