@@ -115,6 +115,7 @@ ACCOUNTS = (
     ("1010", "Bank - operating account"),
     ("1100", "Accounts receivable - trade"),
     ("1210", "Amazon clearing"),
+    ("1215", "Amazon sales awaiting release"),  # deferred (DD+7) sales accrued at month end
     ("1220", "Amazon reserve held"),
     ("1230", "Amazon balances in transit"),
     ("1300", "Inventory - own warehouse"),
@@ -138,6 +139,7 @@ ACCOUNTS = (
     ("4500", "FBA reimbursements"),
     ("4510", "Liquidation proceeds"),
     ("5000", "Cost of goods sold"),
+    ("5020", "Inventory losses"),  # FBA units lost, damaged or liquidated, at cost
     ("6100", "Amazon marketplace fees"),
     ("6110", "FBA fulfilment fees"),
     ("6120", "FBA storage fees"),
