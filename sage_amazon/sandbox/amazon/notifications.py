@@ -19,7 +19,7 @@ from sage_amazon.sandbox.amazon.wire import dumps, iso, parse_iso
 from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, SELLER_ID
 
 DELIVERED_TYPES = ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES",
-                   "TRANSACTION_UPDATE")
+                   "TRANSACTION_UPDATE", "FULFILLMENT_ORDER_STATUS")
 OUTBOX_LIMIT = 20_000
 
 
@@ -128,7 +128,28 @@ def transaction_update(data: dict[str, Any], subscription_id: str, now: Any) -> 
     return update_notification(data, subscription_id, now)
 
 
-BUILDERS = {"ORDER_CHANGE": order_change, "FBA_INVENTORY_AVAILABILITY_CHANGES": inventory_change,
+def fulfillment_order_status(data: dict[str, Any], subscription_id: str, now: Any) -> dict[str, Any]:
+    """FulfillmentOrderStatusNotification (schemas/notifications/FulfillmentOrderStatusNotification.json).
+    [UNCONFIRMED] EventType values "Order" / "Shipment": the schema's example has a placeholder."""
+    order = data["order"]
+    body: dict[str, Any] = {"SellerId": SELLER_ID, "EventType": "Shipment" if data.get("shipment") else "Order",
+                            "StatusUpdatedDateTime": order["statusUpdatedDate"],
+                            "SellerFulfillmentOrderId": order["sellerFulfillmentOrderId"],
+                            "FulfillmentOrderStatus": order["fulfillmentOrderStatus"]}
+    for shipment in data.get("shipment") or []:
+        packages = [{"PackageNumber": p["packageNumber"], "CarrierCode": p["carrierCode"],
+                     "TrackingNumber": p.get("trackingNumber", "")} for p in shipment["fulfillmentShipmentPackage"]]
+        body["FulfillmentShipment"] = {"FulfillmentShipmentStatus": shipment["fulfillmentShipmentStatus"],
+                                       "AmazonShipmentId": shipment["amazonShipmentId"],
+                                       "EstimatedArrivalDateTime": shipment["shippingDate"],
+                                       "info": packages[0] if packages else {},
+                                       "FulfillmentShipmentPackages": packages}
+    return {"NotificationVersion": "1.0", "NotificationType": "FULFILLMENT_ORDER_STATUS", "PayloadVersion": "1.0",
+            "EventTime": data["at"], "Payload": {"FulfillmentOrderStatusNotification": body},
+            "NotificationMetadata": _metadata_pascal(subscription_id, now)}
+
+
+BUILDERS = {"ORDER_CHANGE": order_change, "FULFILLMENT_ORDER_STATUS": fulfillment_order_status, "FBA_INVENTORY_AVAILABILITY_CHANGES": inventory_change,
             "REPORT_PROCESSING_FINISHED": report_finished, "TRANSACTION_UPDATE": transaction_update}
 
 

@@ -21,7 +21,7 @@ RATE_LIMITS: dict[str, tuple[float, int]] = {
     "listFinancialEventsByGroupId": (0.5, 30), "listFinancialEventsByOrderId": (0.5, 30),
     "listTransactions": (0.5, 10),
     "createFulfillmentOrder": (2.0, 30), "getFulfillmentOrder": (2.0, 30), "listAllFulfillmentOrders": (2.0, 30),
-    "cancelFulfillmentOrder": (2.0, 30),
+    "cancelFulfillmentOrder": (2.0, 30), "getFulfillmentPreview": (2.0, 30),
     "createFeedDocument": (0.5, 15), "createFeed": (0.0083, 15), "getFeed": (2.0, 15), "getFeeds": (0.0222, 10),
     "getFeedDocument": (0.0222, 10), "cancelFeed": (2.0, 15),
     "getListingsItem": (5.0, 10), "putListingsItem": (5.0, 10), "patchListingsItem": (5.0, 5),
