@@ -1,4 +1,14 @@
-"""Partitions shared by the flows: orders by UTC day, settlements by settlement id."""
+"""Partitions shared by the flows: orders by UTC day, settlements by settlement id.
+
+The daily partitions start on SAGE_AMAZON_START_DATE: set in the instance's settings file (`<data dir>/
+sage-amazon.toml`, read by every process) or the environment; `sage-amazon demo` records its first run's first day
+there when none is configured, so the partition bar shows the days loaded, not months never asked for.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
 
 import dagster as dg
 
@@ -13,3 +23,41 @@ BY_NAME: dict[str, dg.PartitionsDefinition] = {
     "daily": daily_partitions,
     "settlement": settlement_partitions,
 }
+
+
+def _key(day) -> str:
+    return day.isoformat() if isinstance(day, date) else str(day)
+
+
+def rows_by_day(rows: Iterable[Mapping], day_field: str = "partition_date") -> dict[str, int]:
+    """How many rows fall on each day (the partition key)."""
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row.get(day_field) is not None:
+            counts[_key(row[day_field])] += 1
+    return dict(counts)
+
+
+def amounts_by_day(rows: Iterable[Mapping], amount_field: str, currency_field: str = "currency",
+                   day_field: str = "partition_date", prefix: str = "") -> dict[str, dict[str, float]]:
+    """Per day, the sum of `amount_field` per currency as `<prefix><field>_<cur>` (a float for the Plots tab)."""
+    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        amount, day = row.get(amount_field), row.get(day_field)
+        if amount is None or day is None:
+            continue
+        currency = (row.get(currency_field) or "none").lower()
+        sums[_key(day)][f"{prefix}{amount_field}_{currency}"] += Decimal(str(amount))
+    return {day: {name: float(total) for name, total in by.items()} for day, by in sums.items()}
+
+
+def report_per_partition(context: dg.AssetExecutionContext, rows: Mapping[str, int],
+                         extra: Mapping[str, Mapping[str, float | int]] | None = None,
+                         asset_key: str | None = None) -> None:
+    """Each partition of a ranged (single-run) materialization gets its own `dagster/row_count` (and amounts),
+    not the whole run's: Dagster puts per-partition metadata on that partition's event, over the run's."""
+    if not context.has_partition_key_range and not context.has_partition_key:
+        return
+    for key in context.partition_keys:
+        metadata = {"dagster/row_count": int(rows.get(key, 0)), **(extra or {}).get(key, {})}
+        context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=key)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from assets.partitions import BY_NAME
+from assets.partitions import BY_NAME, report_per_partition
 from resources import pools
 from resources.warehouse import WarehouseResource
 from sage_amazon import sql_models
@@ -38,11 +38,14 @@ def _model_asset(model: sql_models.SqlModel) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         keys = context.partition_keys if model.partitions else [None]
-        rows = 0
+        rows, per_key = 0, {}
         with warehouse.write() as con:
             for key in keys:  # a ranged (single-run) backfill builds each partition in turn
                 result = sql_models.materialize(con, model, key)
                 rows += result.row_count
+                per_key[key] = result.row_count
+        if model.partitions:
+            report_per_partition(context, per_key)  # each day its own row count, not the run's
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from assets.partitions import daily_partitions
+from assets.partitions import amounts_by_day, daily_partitions, report_per_partition, rows_by_day
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
@@ -117,6 +117,10 @@ def amazon_orders(context: dg.AssetExecutionContext, config: OrderExtractConfig,
                            "fulfillment_channel", "currency", "order_total"])
     common = {"source": extract.source, "mode": mode, "days": len(days), "sp_api_calls": extract.calls,
               "sp_api_calls_per_1000_orders": calls_per_1000}
+    if mode == "days":  # each day its own counts and totals, not the run's (an ORDER_CHANGE run: the run's)
+        report_per_partition(context, rows_by_day(extract.orders), amounts_by_day(extract.orders, "order_total"),
+                             asset_key="amazon_orders")
+        report_per_partition(context, rows_by_day(extract.items), asset_key="amazon_order_items")
     yield dg.MaterializeResult(asset_key="amazon_orders", metadata={
         "dagster/row_count": n_orders, **common, "landed_days": len(counts),
         "preview": dg.MetadataValue.md(preview)})

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from assets.flow import dead_letter_reasons
-from assets.partitions import daily_partitions
+from assets.partitions import amounts_by_day, daily_partitions, report_per_partition, rows_by_day
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
@@ -65,6 +65,8 @@ def _report_asset(context: dg.AssetExecutionContext, sp_api: SpApiResource, ware
     if not drift:
         with warehouse.write() as con:
             written = store.replace_days(con, {table: rows}, days)
+    if written:  # each day its own count, not the run's
+        report_per_partition(context, rows_by_day(rows, store.DAY_COLUMN[table]))
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": written.get(table, 0), "days": len(days), "sp_api_calls": int(api.total_calls),
         "units": sum(r["quantity"] for r in rows), "preview": dg.MetadataValue.md(_table_md(rows, preview))})
@@ -146,6 +148,8 @@ def amazon_refund_transactions(context: dg.AssetExecutionContext, sp_api: SpApiR
     headers, items = datasets.refund_rows(transactions, now.replace(tzinfo=None))
     with warehouse.write() as con:
         written = store.replace_days(con, {store.REFUNDS: headers, store.REFUND_ITEMS: items}, days)
+    report_per_partition(context, rows_by_day(headers, store.DAY_COLUMN[store.REFUNDS]),
+                         amounts_by_day(headers, "total_amount", day_field=store.DAY_COLUMN[store.REFUNDS]))
     by_type: dict[str, int] = {}
     for h in headers:
         by_type[h["transaction_type"]] = by_type.get(h["transaction_type"], 0) + 1

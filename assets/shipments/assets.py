@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from assets.orders.assets import API_RETRY, LOAD_RETRY
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, report_per_partition
 from assets.retry import retried
 from resources import pools
 from resources.sage import SageResource
@@ -54,6 +54,7 @@ def amazon_fba_shipments(context: dg.AssetExecutionContext, sp_api: SpApiResourc
         counts = raw.replace_shipment_days(con, days, rows, api.total_calls, drift) if not drift else {}
     preview = raw.preview(rows, ["amazon_order_id", "shipment_id", "sku", "quantity_shipped", "shipment_date",
                                  "carrier", "tracking_number"])
+    report_per_partition(context, {d.isoformat(): n for d, n in counts.items()})  # each day its own count
     yield dg.MaterializeResult(metadata={"dagster/row_count": sum(counts.values()), "sp_api_calls": api.total_calls,
                                          "days": len(days), "preview": dg.MetadataValue.md(preview)})
     yield dg.AssetCheckResult(check_name="no_schema_drift", passed=not drift,
