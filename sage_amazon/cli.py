@@ -105,7 +105,8 @@ def run_command(start: str | None, end: str | None) -> None:
     settings = config.load()
     if first < settings.start_date:
         raise click.BadParameter(
-            f"--start {first} is before SAGE_AMAZON_START_DATE {settings.start_date}, the first order partition"
+            f"--start {first} is before SAGE_AMAZON_START_DATE {settings.start_date} (from "
+            f"{config.source('SAGE_AMAZON_START_DATE')}), the first order partition: set an earlier day there"
         )
     require_sage500(settings)
     _prepare_dagster_home()

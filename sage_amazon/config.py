@@ -1,12 +1,20 @@
-"""Runtime configuration from environment variables, with the sandbox's values as defaults.
+"""Runtime configuration: environment variables, then the instance's settings file, then the sandbox's defaults.
 
 Every setting is read here and nowhere else. A missing or malformed value raises `ConfigError`
 naming the variable; the CLI turns it into one clear line.
+
+The settings file, `<data dir>/sage-amazon.toml` (FILE_NAME), holds settings every process of the instance reads
+(the webserver, the daemon, each run, the command line) without inheriting an environment variable: the same names
+as the variables, e.g. `SAGE_AMAZON_MAPPING_DIR = "mappings"` (a relative folder is the data dir's) or
+`SAGE_AMAZON_START_DATE = "2026-11-01"`. A variable set in the environment wins over the file. Secrets and the data
+dir itself are never read from it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -70,11 +78,86 @@ SETTINGS: dict[str, tuple[str, str]] = {
 SECRETS = frozenset({"SP_API_REFRESH_TOKEN", "LWA_CLIENT_SECRET", "SAGE_X3_PASSWORD"})
 
 
-def get(name: str) -> str:
-    """The raw value of a setting: the environment, else its default."""
-    default, _ = SETTINGS[name]
+FILE_NAME = "sage-amazon.toml"
+NOT_IN_FILE = SECRETS | {"SAGE_AMAZON_DATA_DIR"}
+PATH_SETTINGS = frozenset({"SAGE_AMAZON_MAPPING_DIR", "SAGE_AMAZON_ACCOUNTS_FILE", "DAGSTER_HOME"})
+
+
+def _env(name: str) -> str | None:
     value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def settings_file() -> Path:
+    """The instance's settings file: FILE_NAME in the data dir (SAGE_AMAZON_DATA_DIR, default ./data)."""
+    data_dir = _env("SAGE_AMAZON_DATA_DIR") or SETTINGS["SAGE_AMAZON_DATA_DIR"][0]
+    return Path(data_dir).expanduser().resolve() / FILE_NAME
+
+
+_file_cache: dict[tuple[str, float], dict[str, str]] = {}
+
+
+def file_settings() -> dict[str, str]:
+    """The settings the instance's file sets (empty without a file). A bad file raises ConfigError naming it."""
+    path = settings_file()
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return {}
+    cached = _file_cache.get((str(path), stamp))
+    if cached is not None:
+        return cached
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable TOML settings file ({exc})") from None
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        name = key.upper()
+        if name not in SETTINGS:
+            raise ConfigError(f"{path}: unknown setting {key!r} (one of {', '.join(sorted(set(SETTINGS) - NOT_IN_FILE))})")
+        if name in NOT_IN_FILE:
+            raise ConfigError(f"{path}: {name} cannot be set in the settings file (use the environment)")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{path}: {name} must be a string or a number, got {value!r}")
+        text = str(value).strip()
+        if name in PATH_SETTINGS and text:
+            text = str((path.parent / Path(text).expanduser()).resolve())  # relative: the data dir's
+        values[name] = text
+    _file_cache.clear()
+    _file_cache[(str(path), stamp)] = values
+    return values
+
+
+def source(name: str) -> str:
+    """Where a setting's value comes from: the variable, the settings file's path, or 'default'."""
+    if _env(name) is not None:
+        return name
+    if name not in NOT_IN_FILE and file_settings().get(name):
+        return str(settings_file())
+    return "default"
+
+
+def get(name: str) -> str:
+    """The raw value of a setting: the environment, else the instance's settings file, else its default."""
+    default, _ = SETTINGS[name]
+    value = _env(name)
+    if value is None and name not in NOT_IN_FILE:
+        value = file_settings().get(name) or None
+    return default if value is None else value
+
+
+def record(name: str, value: str) -> Path:
+    """Adds `name = value` to the instance's settings file (a setting found later by every process); returns it."""
+    if name not in SETTINGS or name in NOT_IN_FILE:
+        raise ConfigError(f"{name} cannot be set in the settings file")
+    path = settings_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if existing and not existing.endswith("\n"):
+        existing += "\n"
+    path.write_text(existing + f"{name} = {json.dumps(value)}\n", encoding="utf-8")
+    return path
 
 
 def _url(name: str) -> str:

@@ -32,6 +32,22 @@ DEMO_TIME_SCALE = 30.0
 DEMO_ORDER_RATE = 6.0  # new Amazon orders per minute, each announced on SQS
 
 
+def _record_first_day(start: str | None) -> None:
+    """Without a configured first day, the daily partitions start on the first run's first day (recorded in the
+    instance's settings file, read by the UI, the daemon and every run), not months of never-loaded days."""
+    if config.source("SAGE_AMAZON_START_DATE") != "default":
+        return
+    from datetime import UTC, date, datetime, timedelta
+
+    try:
+        first = date.fromisoformat(start) if start else datetime.now(UTC).date() - timedelta(days=7)
+    except ValueError:
+        raise click.BadParameter(f"--start: expected a date like 2026-11-01, got {start!r}") from None
+    path = config.record("SAGE_AMAZON_START_DATE", first.isoformat())
+    click.echo(f"Daily partitions start on {first} (SAGE_AMAZON_START_DATE in {path}: set an earlier day there "
+               "to backfill older days)")
+
+
 def run_demo(
     start: str | None,
     ui_port: int = 3000,
@@ -42,6 +58,7 @@ def run_demo(
 ) -> int:
     """Returns the exit code: 0 when stopped by the operator, 1 when the UI or the daemon died by itself."""
     settings = config.load()
+    _record_first_day(start)
     supervisor.require_free({"ui": ui_port, **{**supervisor.PORTS, **(ports or {})}})
     home = instance.ensure_home(settings.dagster_home)
     children = Children()

@@ -1,6 +1,8 @@
 """Mapping rules a partner edits as YAML: SKUs, marketplaces, statuses, carriers, GL accounts.
 
-Defaults ship in `defaults/`; a file of the same name in SAGE_AMAZON_MAPPING_DIR replaces the default.
+Defaults ship in `defaults/`; a file of the same name in SAGE_AMAZON_MAPPING_DIR replaces the default. That folder
+is set once for every process in the instance's settings file (`<data dir>/sage-amazon.toml`, see sage_amazon.config)
+or in the environment; a folder that does not exist is an error, never a silent fallback to the defaults.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ def mapping_file(name: str) -> Path:
 
     override = config.get("SAGE_AMAZON_MAPPING_DIR")
     if override:
-        candidate = Path(override).expanduser() / name
+        folder = Path(override).expanduser()
+        if not folder.is_dir():  # a mistyped folder must not silently fall back to the shipped defaults
+            raise MappingError(f"SAGE_AMAZON_MAPPING_DIR (from {config.source('SAGE_AMAZON_MAPPING_DIR')}) names "
+                               f"{folder}, which is not a folder")
+        candidate = folder / name
         if candidate.exists():
             return candidate
     return DEFAULTS_DIR / name
