@@ -57,6 +57,8 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "getInventorySummaries": (2.0, 2),
     "getListingsItem": (5.0, 10),
     "patchListingsItem": (5.0, 5),
+    "putListingsItem": (5.0, 10),
+    "getDefinitionsProductType": (5.0, 10),
     "createFeedDocument": (0.5, 15),
     "createFeed": (0.0083, 15),
     "getFeed": (2.0, 15),
@@ -381,7 +383,8 @@ class SpApi:
 
     def client(self, api: str, marketplace_id: str | None = None) -> Any:
         """A python-amazon-sp-api client: api is "orders2026", "ordersV0", "reports", "inventories",
-        "listings", "feeds" or "finances" (Finances 2024-06-19: listTransactions)."""
+        "listings", "feeds", "finances" (Finances 2024-06-19: listTransactions) or "product_types" (Product Type
+        Definitions 2020-09-01)."""
         from sp_api.api import (
             Feeds,
             FinancesV20240619,
@@ -389,12 +392,13 @@ class SpApi:
             ListingsItems,
             OrdersV0,
             OrdersV20260101,
+            ProductTypeDefinitions,
             Reports,
         )
 
         classes = {"orders2026": OrdersV20260101, "ordersV0": OrdersV0, "reports": Reports,
                    "inventories": Inventories, "listings": ListingsItems, "feeds": Feeds,
-                   "finances": FinancesV20240619}
+                   "finances": FinancesV20240619, "product_types": ProductTypeDefinitions}
         marketplace_id = marketplace_id or self.settings.marketplaces[0]
         key = (api, marketplace_id, None)
         with self._lock:

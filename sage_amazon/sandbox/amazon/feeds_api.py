@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
-from sage_amazon.sandbox.amazon import documents, listings_api
+from sage_amazon.sandbox.amazon import documents, listings_api, product_types_api
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.wire import bad_request, iso, not_found, parse_iso
 from sage_amazon.sandbox.seller_catalog import SELLER_ID
@@ -53,6 +53,11 @@ def process(world: Any, feed: dict[str, Any]) -> dict[str, Any]:
             issues.append({"messageId": mid, "code": "4000003", "severity": "ERROR", "message": problem})
             continue
         now = iso(world.clock())
+        refused = _definition_issues(message, op, listing)  # validated against the product type, as Amazon does
+        if refused:
+            invalid += 1
+            issues.extend({"messageId": mid, **issue} for issue in refused)
+            continue
         if op == "PATCH":
             try:
                 listings_api.validate_patches(message.get("patches"))
@@ -78,6 +83,16 @@ def process(world: Any, feed: dict[str, Any]) -> dict[str, Any]:
     return {"header": {"sellerId": SELLER_ID, "version": "2.0", "feedId": feed["feedId"]}, "issues": issues,
             "summary": {"errors": len(issues), "warnings": 0, "messagesProcessed": len(messages),
                         "messagesAccepted": accepted, "messagesInvalid": invalid}}
+
+
+def _definition_issues(message: dict[str, Any], op: str, listing: dict[str, Any] | None) -> list[dict[str, Any]]:
+    product_type = message.get("productType") or (listing or {}).get("product_type") or "PRODUCT"
+    if op == "PATCH" and isinstance(message.get("patches"), list):
+        return listings_api.issues_of_patches(product_type, message["patches"])
+    if op in ("UPDATE", "PARTIAL_UPDATE"):
+        return product_types_api.validate(product_type, message.get("attributes") or {},
+                                          enforce_required=op == "UPDATE")
+    return []
 
 
 def advance(sandbox: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Request
 
+from sage_amazon.sandbox.amazon import product_types_api
 from sage_amazon.sandbox.amazon.guard import guard, json_response
 from sage_amazon.sandbox.amazon.wire import ApiError, csv_param, iso
 from sage_amazon.sandbox.seller_catalog import CATALOG_BY_SKU, MARKETPLACES_BY_ID, SELLER_ID
@@ -63,13 +64,20 @@ def validate_patches(patches: Any) -> None:
             raise bad_request(f"patches[{index}].path must start with /attributes/.")
 
 
+def _item_name(listing: dict[str, Any], cat: Any) -> str:
+    names = (listing.get("attributes") or {}).get("item_name") or []
+    if names and isinstance(names[0], dict) and names[0].get("value"):
+        return str(names[0]["value"])
+    return cat.title if cat else listing["sku"]
+
+
 def item_body(listing: dict[str, Any], included: set[str]) -> dict[str, Any]:
     mp = listing["marketplace_id"]
     cat = CATALOG_BY_SKU.get(listing["sku"])
     body: dict[str, Any] = {"sku": listing["sku"]}
     if "summaries" in included:
         summary = {"marketplaceId": mp, "productType": listing["product_type"], "conditionType": "new_new",
-                   "status": listing["status"], "itemName": cat.title if cat else listing["sku"],
+                   "status": listing["status"], "itemName": _item_name(listing, cat),
                    "createdDate": listing["created"], "lastUpdatedDate": listing["updated"]}
         if cat:
             summary.update({"asin": cat.asin, "fnSku": cat.fnsku})
@@ -105,8 +113,18 @@ def _context(request: Request, seller_id: str) -> tuple[str, set[str]]:
     return mps[0], included
 
 
-def _submission(sku: str, status: str = "ACCEPTED") -> dict[str, Any]:
-    return {"sku": sku, "status": status, "submissionId": uuid.uuid4().hex, "issues": []}
+def _submission(sku: str, status: str = "ACCEPTED", issues: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"sku": sku, "status": status, "submissionId": uuid.uuid4().hex, "issues": issues or []}
+
+
+def patched_attributes(patches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The attribute values a patch sets (deletes carry none), checked against the product type."""
+    return {str(p.get("path", "")).removeprefix("/attributes/"): p.get("value")
+            for p in patches if p.get("op") != "delete"}
+
+
+def issues_of_patches(product_type: str, patches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return product_types_api.validate(product_type, patched_attributes(patches), enforce_required=False)
 
 
 @router.get("/listings/2021-08-01/items/{seller_id}/{sku}")
@@ -127,6 +145,10 @@ def put_listings_item(request: Request, seller_id: str, sku: str, body: Any = Bo
     body = body if isinstance(body, dict) else {}
     if not body.get("productType") or not isinstance(body.get("attributes"), dict):
         raise bad_request("productType and attributes are required.")
+    # validated against the product type's definition, as Amazon does: an INVALID submission changes nothing
+    issues = product_types_api.validate(body["productType"], body["attributes"])
+    if issues:
+        return json_response(_submission(sku, "INVALID", issues))
     if request.query_params.get("mode") == "VALIDATION_PREVIEW":
         return json_response(_submission(sku, "VALID"))
     world = sandbox.world
@@ -156,6 +178,9 @@ def patch_listings_item(request: Request, seller_id: str, sku: str, body: Any = 
         listing = world.state["listings"].get(f"{mp}|{sku}")
         if listing is None:
             raise not_found(f"SKU {sku} not found in marketplace {mp}.")
+        issues = issues_of_patches(body["productType"], body["patches"])
+        if issues:
+            return json_response(_submission(sku, "INVALID", issues))
         if request.query_params.get("mode") == "VALIDATION_PREVIEW":
             return json_response(_submission(sku, "VALID"))
         apply_patches(listing, body["patches"])

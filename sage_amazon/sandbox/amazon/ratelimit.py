@@ -26,6 +26,7 @@ RATE_LIMITS: dict[str, tuple[float, int]] = {
     "getFeedDocument": (0.0222, 10), "cancelFeed": (2.0, 15),
     "getListingsItem": (5.0, 10), "putListingsItem": (5.0, 10), "patchListingsItem": (5.0, 5),
     "deleteListingsItem": (5.0, 5),
+    "getDefinitionsProductType": (5.0, 10), "searchDefinitionsProductTypes": (5.0, 10),
     "createRestrictedDataToken": (1.0, 10),
     "createDestination": (1.0, 5), "getDestinations": (1.0, 5), "getDestination": (1.0, 5),
     "deleteDestination": (1.0, 5), "createSubscription": (1.0, 5), "getSubscription": (1.0, 5),

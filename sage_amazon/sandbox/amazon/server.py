@@ -190,6 +190,7 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         lwa,
         notifications_api,
         orders_api,
+        product_types_api,
         reports_api,
         tokens_api,
         transactions_api,
@@ -308,7 +309,7 @@ def create_app(data_dir: Path | None = None, seed: int = 42, *, sandbox: Sandbox
         return json_response({"settlements": [truth_as_json(t) for t in sandbox.truths()]})
 
     for module in (orders_api, reports_api, inventory_api, finances_api, fulfillment_api, feeds_api, listings_api,
-                   notifications_api, tokens_api, transactions_api):
+                   notifications_api, tokens_api, transactions_api, product_types_api):
         app.include_router(module.router)
     drop = _DropConnections(app, sandbox)
     drop.state = app.state  # uvicorn and tests reach app.state through the wrapper
