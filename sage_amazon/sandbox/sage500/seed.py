@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
@@ -145,4 +146,42 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
                {**c, "k": key, "q": qty, "w": site, "dmg": DAMAGED_BIN})
             ex(text("INSERT INTO timInventory (WhseKey, ItemKey, QtyOnSO) SELECT WhseKey, :k, :so FROM timWarehouse "
                     "WHERE CompanyID = :c AND WhseID = :w"), {**c, "k": key, "so": idx % 3, "w": site})
+    _seed_web_orders(conn)
     return True
+
+
+def _seed_web_orders(conn: Connection) -> None:
+    """The web shop's orders (sandbox/web_orders.py): customer WEBUS of class WEB, warehouse US01, status open."""
+    from sage_amazon.sandbox.web_orders import WEB_CUSTOMER, WEB_CUSTOMER_CLASS, WEB_ORDERS
+
+    ex = conn.execute
+    c = {"c": COMPANY_ID}
+    ex(text("INSERT INTO tarCustClass (CompanyID, CustClassID, Description) VALUES (:c, :k, :d)"),
+       {**c, "k": WEB_CUSTOMER_CLASS[0], "d": WEB_CUSTOMER_CLASS[1]})
+    code, name, cur, country = WEB_CUSTOMER
+    addr = ex(text("INSERT INTO tciAddress (AddrName, AddrLine1, City, CountryID) VALUES (:n, 'Web shop', '', :cty) "
+                   "RETURNING AddrKey"), {"n": name, "cty": country}).scalar_one()
+    cust = ex(text("INSERT INTO tarCustomer (CompanyID, CustID, CustName, CustClassKey, PrimaryAddrKey, "
+                   "DfltBillToAddrKey, DfltShipToAddrKey, Status) SELECT :c, :id, :n, CustClassKey, :a, :a, :a, 1 "
+                   "FROM tarCustClass WHERE CompanyID = :c AND CustClassID = :k RETURNING CustKey"),
+              {**c, "id": code, "n": name, "a": addr, "k": WEB_CUSTOMER_CLASS[0]}).scalar_one()
+    whse = ex(text("SELECT WhseKey FROM timWarehouse WHERE CompanyID = :c AND WhseID = 'US01'"), c).scalar_one()
+    for order in WEB_ORDERS:
+        nam, line1, city, state, postal, cty = order.ship_to
+        ship_to = ex(text("INSERT INTO tciAddress (AddrName, AddrLine1, City, StateID, PostalCode, CountryID) "
+                          "VALUES (:n, :l, :city, :st, :p, :cty) RETURNING AddrKey"),
+                     {"n": nam, "l": line1, "city": city, "st": state, "p": postal, "cty": cty}).scalar_one()
+        total = sum(qty * Decimal(price) for _, qty, price in order.lines)
+        so = ex(text("INSERT INTO tsoSalesOrder (CompanyID, TranNo, TranID, TranType, CustKey, CustPONo, TranDate, "
+                     "Status, CurrID, SalesAmt, TranAmt, OpenAmt, DfltWhseKey, DfltShipToAddrKey) VALUES (:c, :no, "
+                     ":tid, 801, :cust, :po, :d, 1, :cur, :t, :t, :t, :w, :a) RETURNING SOKey"),
+                {**c, "no": order.number, "tid": f"{order.number}-SO", "cust": cust, "po": f"WEB-{order.number[-5:]}",
+                 "d": order.order_date, "cur": cur, "t": total, "w": whse, "a": ship_to}).scalar_one()
+        for line_no, (sku, qty, price) in enumerate(order.lines, start=1):
+            line = ex(text("INSERT INTO tsoSOLine (SOKey, SOLineNo, ItemKey, Description, UnitPrice, Status) "
+                           "SELECT :so, :n, ItemKey, :sku, :p, 1 FROM timItem WHERE CompanyID = :c AND ItemID = :i "
+                           "RETURNING SOLineKey"),
+                       {**c, "so": so, "n": line_no, "sku": sku, "p": Decimal(price), "i": item_id(sku)}).scalar_one()
+            ex(text("INSERT INTO tsoSOLineDist (SOLineKey, QtyOrd, OrigOrdered, ExtAmt, WhseKey, ShipToAddrKey) "
+                    "VALUES (:l, :q, :q, :x, :w, :a)"),
+               {"l": line, "q": qty, "x": qty * Decimal(price), "w": whse, "a": ship_to})

@@ -123,3 +123,38 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
         conn.execute(insert(t.ITMMASTER), items)
         conn.execute(insert(t.ITMMVT), mvts)
         conn.execute(insert(t.STOCK), stock)
+        _seed_web_orders(conn)
+
+
+def _seed_web_orders(conn) -> None:
+    """The web shop's orders (sandbox/web_orders.py): order type SWEB, customer WEBUS, sales site US01."""
+    from sage_amazon.sandbox.web_orders import WEB_CUSTOMER, WEB_ORDER_TYPE, WEB_ORDERS
+
+    conn.execute(insert(t.TABSOHTYP), [{"SOHTYP_0": WEB_ORDER_TYPE, "DES_0": "Web shop order", "SOHCAT_0": 1,
+                                         "YNOINV_0": 1, **_audit()}])
+    code, name, cur, cry = WEB_CUSTOMER
+    conn.execute(insert(t.BPCUSTOMER), [{"BPCNUM_0": code, "BPCNAM_0": name, "BPCSHO_0": code, "BCGCOD_0": "WEB",
+                                          "CUR_0": cur, "CRY_0": cry, "LAN_0": "ENG", "BPCSTA_0": 2, "PTE_0": "CARD",
+                                          "ACCCOD_0": "STD", **_audit()}])
+    for order in WEB_ORDERS:
+        nam, line1, city, state, postal, country = order.ship_to
+        conn.execute(insert(t.SORDER).values(
+            SOHNUM_0=order.number, SOHTYP_0=WEB_ORDER_TYPE, SALFCY_0="US01", STOFCY_0="US01", CPY_0=COMPANY_CODE,
+            BPCORD_0=code, BPCINV_0=code, BPCPYR_0=code, BPAADD_0="MAIN", ORDDAT_0=order.order_date,
+            SHIDAT_0=t.NO_DATE, DEMDLVDAT_0=order.order_date, CUR_0=cur, CUSORDREF_0=f"WEB-{order.number[-5:]}",
+            ORDSTA_0=1, ALLSTA_0=1, DLVSTA_0=1, INVSTA_0=1, BPDNAM_0=nam, BPDNAM_1="", BPDADDLIG_0=line1,
+            BPDADDLIG_1="", BPDADDLIG_2="", BPDCTY_0=city, BPDSAT_0=state, BPDPOSCOD_0=postal, BPDCRY_0=country,
+            BPDTEL_0="", MDL_0="", BPTNUM_0="", YTRKNUM_0="", YFULCHN_0="", INVDTAAMT_0=Decimal(0),
+            INVDTAAMT_1=Decimal(0), INVDTAAMT_2=Decimal(0), ORDNOT_0=Decimal(0), ORDINVNOT_0=Decimal(0), CLEFLG_0=1,
+            **_audit()))
+        for line_no, (sku, qty, price) in enumerate(order.lines, start=1):
+            item = item_code(sku)
+            conn.execute(insert(t.SORDERP).values(
+                SOHNUM_0=order.number, SOPLIN_0=line_no * 1000, SOPSEQ_0=1, ITMREF_0=item,
+                ITMDES_0=item, SAU_0="UN", GROPRI_0=Decimal(price), NETPRI_0=Decimal(price), DISCRGVAL_0=Decimal(0),
+                DISCRGVAL_1=Decimal(0), DISCRGVAL_2=Decimal(0), YAMZITMID_0="", **_audit()))
+            conn.execute(insert(t.SORDERQ).values(
+                SOHNUM_0=order.number, SOPLIN_0=line_no * 1000, SOQSEQ_0=1, ITMREF_0=item,
+                SALFCY_0="US01", STOFCY_0="US01", BPCORD_0=code, QTY_0=Decimal(qty), QTYSTU_0=Decimal(qty),
+                DLVQTY_0=Decimal(0), ODLQTY_0=Decimal(0), DEMDLVDAT_0=order.order_date, SHIDAT_0=t.NO_DATE,
+                SOQSTA_0=1, **_audit()))
