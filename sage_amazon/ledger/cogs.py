@@ -29,10 +29,9 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sage_amazon import deadletters, posting_ledger
-from sage_amazon.errors import one_line
+from sage_amazon import posting_ledger
+from sage_amazon.ledger.journal_once import post_once
 from sage_amazon.mapping import MappingError, load_yaml, mapping_file
-from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, JournalLine
 
 if TYPE_CHECKING:
@@ -412,40 +411,5 @@ def run(open_write: Callable[[], AbstractContextManager], target: Any, settlemen
 
 
 def _post(open_write, target: Any, settlement_id: str, journal: Journal, report: CogsReport) -> None:
-    from sage_amazon.ledger.settlements import journal_digest
-
-    ref = journal.reference
-    with open_write() as con:
-        entry = posting_ledger.get(con, FLOW, ref)
-    if entry is not None and entry.status == posting_ledger.POSTED:  # posted, its rows since rebuilt
-        report.already[ref] = entry.sage_number or ""
-        return
-    try:
-        number = target.find_journal(ref) if entry is not None else None  # an earlier attempt: ask Sage first
-        if number:
-            report.adopted[ref] = number
-        else:
-            with open_write() as con:
-                posting_ledger.start(con, FLOW, ref, journal_digest(journal))
-            result = target.post_journal(journal)
-            number = result.document_number
-            (report.posted if result.created else report.adopted)[ref] = number
-    except errors.SageBusinessError as exc:
-        reason = f"{type(exc).__name__}: {exc.reason}"
-        with open_write() as con:
-            posting_ledger.failed(con, FLOW, ref, reason)
-            deadletters.record(con, DEAD_LETTER_FLOW, _letter(settlement_id, ref), reason,
-                               {"reference": ref, "lines": [line.__dict__ for line in journal.lines]})
-        report.dead_letters[ref] = reason
-        return
-    except errors.SageUnknownOutcome as exc:  # left 'sending': the next run asks Sage for the reference first
-        report.transient[ref] = f"unknown outcome: {exc}"
-        return
-    except errors.SageTransientError as exc:
-        with open_write() as con:
-            posting_ledger.failed(con, FLOW, ref, one_line(exc))
-        report.transient[ref] = one_line(exc)
-        return
-    with open_write() as con:
-        posting_ledger.posted(con, FLOW, ref, number)
-        deadletters.resolve(con, DEAD_LETTER_FLOW, _letter(settlement_id, ref))
+    post_once(open_write, target, journal, flow=FLOW, letter_flow=DEAD_LETTER_FLOW,
+              letter_key=_letter(settlement_id, journal.reference), outcome=report)

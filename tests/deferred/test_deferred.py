@@ -1,0 +1,154 @@
+"""Deferred transactions at month end (issue 17.3): a US seller's orders shipped in October that no October
+settlement paid (Amazon's DD+7 hold) are accrued on 2026-10-31 and reversed on 2026-11-01, once, on the X3 and the
+Sage 500 sandboxes; the audit table names the orders; a re-run of the month posts nothing new."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from sage_amazon.amazon import settlement as parser
+from sage_amazon.ledger import deferred, settlements
+from sage_amazon.mapping import accounts
+from sage_amazon.orders import raw
+from sage_amazon.warehouse import Warehouse
+from tests.tax.handmade import Sale, sage500_sandbox, write, x3_sandbox
+
+D = Decimal
+SID = "91700000301"
+ZERO_RATE = D("0")
+# (order, SKU, ship day, item price, shipping): FBA orders as the fulfilled shipments report lands them
+SHIPPED = [
+    ("111-1700301-0000001", "NW-TENT-2P", date(2026, 10, 20), D("149.99"), D("0")),  # paid 2026-10-27
+    ("111-1700301-0000002", "NW-PAD-UL", date(2026, 10, 28), D("119.98"), D("4.99")),  # paid 2026-11-06: accrued
+    ("111-1700301-0000003", "NW-LAMP-300", date(2026, 10, 30), D("19.99"), D("0")),  # paid in no settlement yet
+    ("111-1700301-0000004", "NW-BAG-20F", date(2026, 11, 2), D("189.95"), D("0")),  # shipped in November
+]
+# the settlement (2026-10-24 .. 2026-11-07) pays the first in October and the second in November
+SALES = [Sale("111-1700301-0000001", "NW-TENT-2P", 1, D("149.99"), D("0"), "CA", ZERO_RATE, date(2026, 10, 27)),
+         Sale("111-1700301-0000002", "NW-PAD-UL", 2, D("59.99"), D("4.99"), "CA", ZERO_RATE, date(2026, 11, 6))]
+# a merchant-fulfilled order shipped 2026-10-31 (its last update), 2 x 27.49 less a 5.00 promotion, unpaid
+MFN_ORDER = ("111-1700301-0000005", "NW-KNIFE-MT", datetime(2026, 10, 31, 18, 0), D("54.98"), D("5.00"))
+# what an accountant accrues for October: principal (sales), shipping, promotions
+OCTOBER = {"4000": D("119.98") + D("19.99") + D("54.98"), "4010": D("4.99"), "4050": -D("5.00")}
+pytestmark = pytest.mark.slow
+
+
+def _land(con, tmp_path, target: str) -> None:
+    accounts.write_table(con, accounts.load(), target)
+    raw.ensure(con)
+    for n, (order, sku, day, price, shipping) in enumerate(SHIPPED):
+        con.execute("INSERT INTO raw.amazon_fba_shipments (shipment_id, amazon_order_id, partition_date, "
+                    "shipment_date, sku, quantity_shipped, currency, item_price, shipping_price, sales_channel, "
+                    "extracted_at) VALUES (?, ?, ?, ?, ?, 1, 'USD', ?, ?, 'Amazon.com', ?)",
+                    [f"S{n}", order, day, datetime(day.year, day.month, day.day, 15), sku, price, shipping, day])
+    order, sku, updated, price, promotion = MFN_ORDER
+    con.execute("INSERT INTO raw.amazon_orders (amazon_order_id, partition_date, purchase_date, last_updated, "
+                "marketplace_id, order_status, amazon_status, fulfillment_channel, currency, source, extracted_at) "
+                "VALUES (?, ?, ?, ?, 'ATVPDKIKX0DER', 'Shipped', 'Shipped', 'MFN', 'USD', 'api', ?)",
+                [order, date(2026, 10, 29), datetime(2026, 10, 29, 9), updated, updated])
+    con.execute("INSERT INTO raw.amazon_order_items (amazon_order_id, order_item_id, partition_date, last_updated, "
+                "sku, quantity, quantity_shipped, currency, unit_price, item_price, shipping_price, "
+                "promotion_discount, shipping_discount, source, extracted_at) "
+                "VALUES (?, 'OI1', ?, ?, ?, 2, 2, 'USD', 27.49, ?, 0, ?, 0, 'api', ?)",
+                [order, date(2026, 10, 29), updated, sku, price, promotion, updated])
+    path = tmp_path / f"{SID}.txt"
+    write(path, SID, date(2026, 10, 24), date(2026, 11, 7), SALES)
+    parser.land(con, path)
+    settlements.build(con, SID)
+
+
+def test_the_orders_behind_the_october_accrual(tmp_path):
+    with Warehouse(tmp_path / "wh.duckdb", lock_timeout=30).write() as con:
+        _land(con, tmp_path, "x3")
+        october = deferred.unreleased(con, "2026-10")
+        november = deferred.unreleased(con, "2026-11")
+    assert [(a.order_id, a.channel, a.shipped_on, a.amount, a.status) for a in october] == [
+        ("111-1700301-0000002", "AFN", date(2026, 10, 28), D("124.97"), "ok"),
+        ("111-1700301-0000003", "AFN", date(2026, 10, 30), D("19.99"), "ok"),
+        ("111-1700301-0000005", "MFN", date(2026, 10, 31), D("49.98"), "ok")]
+    assert {a.journal_reference for a in october} == {"DEFER-US-202610"}
+    # by the end of November the 2026-11-06 settlement line paid the second order; the others are still held
+    assert [a.order_id for a in november] == ["111-1700301-0000003", "111-1700301-0000005", "111-1700301-0000004"]
+
+
+def _by_journal_x3(x3) -> dict[str, tuple[str, dict[str, Decimal]]]:
+    heads = {h["NUM_0"]: h for h in x3.rows("GACCENTRY")}
+    out: dict[str, tuple[str, dict[str, Decimal]]] = {}
+    for line in x3.rows("GACCENTRYD"):
+        head = heads[line["NUM_0"]]
+        day, accs = out.setdefault(head["REF_0"], (str(head["ACCDAT_0"])[:10], defaultdict(Decimal)))
+        accs[line["ACC_0"]] -= D(str(line["AMTCUR_0"])) * line["SNS_0"]  # credit-positive
+    return {ref: (day, dict(accs)) for ref, (day, accs) in out.items()}
+
+
+def _expected(reversal: bool) -> dict[str, Decimal]:
+    sign = -1 if reversal else 1
+    out = {acc: sign * v for acc, v in OCTOBER.items()}
+    out["1215"] = -sign * sum(OCTOBER.values())
+    return out
+
+
+def test_october_is_accrued_and_reversed_once_in_x3(tmp_path):
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with wh.write() as con:
+        _land(con, tmp_path, "x3")
+    with x3_sandbox(tmp_path) as (x3, target):
+        first = deferred.run(wh.write, target, "2026-10", "x3")
+        again = deferred.run(wh.write, target, "2026-10", "x3")
+        with wh.write() as con:
+            con.execute(f"DROP TABLE {deferred.TABLE}")  # the audit table lost: the posting ledger still knows
+        rebuilt = deferred.run(wh.write, target, "2026-10", "x3")
+        posted = _by_journal_x3(x3)
+    assert first.all_posted and sorted(first.posted) == ["DEFER-US-202610", "DEFER-US-202610-R"]
+    assert not again.posted and sorted(again.already) == sorted(first.posted)
+    assert not rebuilt.posted and sorted(rebuilt.already) == sorted(first.posted)
+    assert posted == {"DEFER-US-202610": ("2026-10-31", _expected(False)),
+                      "DEFER-US-202610-R": ("2026-11-01", _expected(True))}
+
+
+def test_october_is_accrued_and_reversed_once_in_sage500(tmp_path):
+    from sqlalchemy import text
+
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with wh.write() as con:
+        _land(con, tmp_path, "sage500")
+    with sage500_sandbox() as (db, target):
+        first = deferred.run(wh.write, target, "2026-10", "sage500")
+        again = deferred.run(wh.write, target, "2026-10", "sage500")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT b.BatchCmnt, a.GLAcctNo, t.PostAmt, t.PostDate FROM tglTransaction t "
+                "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey "
+                "JOIN tciBatchLog b ON b.BatchKey = t.BatchKey")).fetchall()
+    assert first.all_posted and len(first.posted) == 2 and not again.posted
+    posted: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    days: dict[str, set[str]] = defaultdict(set)
+    for ref, acc, amount, day in rows:
+        posted[ref][acc] -= D(amount)  # PostAmt is debit-positive
+        days[ref].add(str(day)[:10])
+    assert posted == {"DEFER-US-202610": _expected(False), "DEFER-US-202610-R": _expected(True)}
+    assert days == {"DEFER-US-202610": {"2026-10-31"}, "DEFER-US-202610-R": {"2026-11-01"}}
+    with wh.write() as con:
+        audit = deferred.rows(con, "2026-10")
+    assert [(r["order_id"], r["amount"], r["posted"]) for r in audit] == [
+        ("111-1700301-0000002", D("124.97"), True), ("111-1700301-0000003", D("19.99"), True),
+        ("111-1700301-0000005", D("49.98"), True)]
+
+
+def test_an_order_shipped_without_a_price_holds_the_accrual(tmp_path):
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with wh.write() as con:
+        _land(con, tmp_path, "x3")
+        con.execute("UPDATE raw.amazon_fba_shipments SET item_price = NULL WHERE amazon_order_id = ?",
+                    ["111-1700301-0000003"])
+        audit = deferred.unreleased(con, "2026-10")
+        conf = deferred.settings("x3")
+        deferred._write(con, "2026-10", audit, set())
+        todo, waiting = deferred.journals(deferred.rows(con, "2026-10"), "2026-10", "x3", conf)
+    assert not todo
+    assert waiting == {"DEFER-US-202610": "accrual not posted: order 111-1700301-0000003 was shipped without a "
+                                          "price or currency"}
