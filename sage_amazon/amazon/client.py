@@ -63,6 +63,11 @@ DEFAULT_LIMITS: dict[str, tuple[float, int]] = {
     "createFeed": (0.0083, 15),
     "getFeed": (2.0, 15),
     "getFeedDocument": (0.0222, 10),
+    "getFulfillmentPreview": (2.0, 30),  # Fulfillment Outbound 2020-07-01 (Multi-Channel Fulfillment)
+    "createFulfillmentOrder": (2.0, 30),
+    "getFulfillmentOrder": (2.0, 30),
+    "listAllFulfillmentOrders": (2.0, 30),
+    "cancelFulfillmentOrder": (2.0, 30),
 }
 FALLBACK_LIMIT: tuple[float, int] = (0.5, 10)
 
@@ -388,6 +393,7 @@ class SpApi:
         from sp_api.api import (
             Feeds,
             FinancesV20240619,
+            FulfillmentOutbound,
             Inventories,
             ListingsItems,
             OrdersV0,
@@ -398,7 +404,8 @@ class SpApi:
 
         classes = {"orders2026": OrdersV20260101, "ordersV0": OrdersV0, "reports": Reports,
                    "inventories": Inventories, "listings": ListingsItems, "feeds": Feeds,
-                   "finances": FinancesV20240619, "product_types": ProductTypeDefinitions}
+                   "finances": FinancesV20240619, "product_types": ProductTypeDefinitions,
+                   "fulfillment": FulfillmentOutbound}
         marketplace_id = marketplace_id or self.settings.marketplaces[0]
         key = (api, marketplace_id, None)
         with self._lock:

@@ -166,6 +166,30 @@ class Item:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ChannelOrderLine:
+    line_no: int  # X3 SOPLIN / Sage 500 SOLineNo
+    item: str
+    quantity: Decimal
+    shipped: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class ChannelOrder:
+    """A Sage sales order of another sales channel (web shop, B2B...), read for Multi-Channel Fulfillment
+    (`read_channel_orders` of the X3 and Sage 500 targets; not part of the protocol every target offers)."""
+
+    sage_number: str  # X3 SOHNUM / Sage 500 TranNo
+    order_date: date
+    channel: str  # what made it one: "SOHTYP SWEB", "SALFCY US01", "CustClass WEB", "UserFld4 SHOP"
+    status: str  # open | cancelled | closed | other
+    lines: tuple[ChannelOrderLine, ...]
+    ship_to: Address | None = None
+    customer: str = ""
+    customer_order_ref: str = ""
+    tracking: tuple[str, ...] = ()  # tracking numbers already recorded on the order
+
+
 @runtime_checkable
 class SageTarget(Protocol):
     """What a Sage ERP must offer the flows. Implementations raise the errors in `errors`."""

@@ -22,6 +22,9 @@ from ..errors import (
     SageUnknownOutcome,
 )
 from ..protocol import (
+    Address,
+    ChannelOrder,
+    ChannelOrderLine,
     CreditNote,
     CreditNoteResult,
     Item,
@@ -278,6 +281,46 @@ class X3Target:
         xml = build_object(self.description("SOH"), {"ORDSTA": 2})
         self._checked(self._call("modify", "SOH", keys=[("SOHNUM", sage_number)], object_xml=xml),
                       f"SOH order {sage_number} closing" + (f" ({reason})" if reason else ""))
+
+    def read_channel_orders(self, order_types: Sequence[str] = (), sales_sites: Sequence[str] = (),
+                            since: date | None = None) -> list[ChannelOrder]:
+        """Sales orders of other channels (order type in `order_types` or sales site in `sales_sites`), read through
+        api1 (SORDER $query, then $details for the lines). ORDSTA 2 with nothing delivered is a cancellation."""
+        terms = [f"SOHTYP eq {quote_literal(v)}" for v in order_types] + [
+            f"SALFCY eq {quote_literal(v)}" for v in sales_sites]
+        if not terms:
+            return []
+        where = "(" + " or ".join(terms) + ")"
+        if since is not None:
+            where += f" and ORDDAT ge @{since.isoformat()}@"
+        heads = self._retrying(lambda: list(self.rest.query("SORDER", where=where, order_by="SOHNUM")))
+        orders = []
+        for head in heads:
+            number = str(head["SOHNUM"]).strip()
+            doc = self._retrying(lambda number=number: self.rest.details("SORDER", number)) or {}
+            # line_no: the line's position on the order, what record_shipment matches a shipment line by
+            lines = tuple(ChannelOrderLine(pos, str(q["ITMREF"]).strip(), Decimal(str(q.get("QTY") or 0)),
+                                           Decimal(str(q.get("DLVQTY") or 0)))
+                          for pos, q in enumerate(doc.get("SOHSOQ", []), start=1))
+            closed = str(head.get("ORDSTA", "1")).strip() == "2"
+            delivered = any(ln.shipped for ln in lines)
+            status = ("closed" if delivered else "cancelled") if closed else "open"
+            addr = head.get("BPDADDLIG") or []
+            addr = addr if isinstance(addr, list) else [addr]
+            name = head.get("BPDNAM") or ""
+            ship_to = Address(name=str(name[0] if isinstance(name, list) else name).strip(),
+                              lines=tuple(str(a).strip() for a in addr if str(a).strip()),
+                              city=str(head.get("BPDCTY") or "").strip(), state=str(head.get("BPDSAT") or "").strip(),
+                              postal_code=str(head.get("BPDPOSCOD") or "").strip(),
+                              country=str(head.get("BPDCRY") or "").strip(), phone=str(head.get("BPDTEL") or "").strip())
+            channel = (f"SOHTYP {head.get('SOHTYP')}" if head.get("SOHTYP") in order_types
+                       else f"SALFCY {head.get('SALFCY')}")
+            orders.append(ChannelOrder(
+                sage_number=number, order_date=date.fromisoformat(str(head["ORDDAT"])[:10]), channel=channel,
+                status=status, lines=lines, ship_to=ship_to, customer=str(head.get("BPCORD") or "").strip(),
+                customer_order_ref=str(head.get("CUSORDREF") or "").strip(),
+                tracking=tuple(str(head.get("YTRKNUM") or "").split())))
+        return orders
 
     # ------------------------------------------------------------------ journals
 
