@@ -13,7 +13,9 @@ says how (accounts, look-back).
   built from the audit rows, each posted once (ops.posting_ledger flow deferred_journal; after an unknown outcome
   Sage is asked first): re-running a month never accrues twice, and a reversal Sage refused is retried alone.
 - A shipped order without a price or a known marketplace keeps its marketplace's accrual unposted (status and
-  reason in the audit table and the report): no amount is guessed. A journal Sage refuses is a dead letter (flow
+  reason in the audit table and the report): no amount is guessed. So does a marketplace without a landed
+  settlement ending after the month end (an open settlement may still pay orders dated on or before it): the
+  accrual posts on the first run after that settlement is landed. A journal Sage refuses is a dead letter (flow
   deferred, key <reference>).
 
 Never imports Dagster (the asset is assets/month_end/deferred.py).
@@ -240,9 +242,23 @@ def _rate(amap: Any, currency: str, day: date) -> Decimal:
     return Decimal(dated[-1]) if dated else amap.rate(currency)
 
 
-def journals(found: list[dict[str, Any]], month: str, target: str, conf: Settings
-             ) -> tuple[list[Journal], dict[str, str]]:
-    """(accrual and reversal journals per marketplace, reference -> why it waits) from the audit rows."""
+def covered(con: duckdb.DuckDBPyConnection, last: date) -> dict[str, date]:
+    """marketplace -> the latest end day of its landed settlements (the marketplace's paid orders are known up to
+    the month end only once a settlement ending after it is landed)."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, "raw.settlement_reports"):
+        return {}
+    return {m: d for m, d in con.execute(
+        "SELECT marketplace, max(coalesce(settlement_end_date, deposit_date)) FROM raw.settlement_reports "
+        "WHERE marketplace IS NOT NULL GROUP BY marketplace").fetchall() if d is not None}
+
+
+def journals(found: list[dict[str, Any]], month: str, target: str, conf: Settings,
+             ends: dict[str, date] | None = None) -> tuple[list[Journal], dict[str, str]]:
+    """(accrual and reversal journals per marketplace, reference -> why it waits) from the audit rows. `ends`:
+    marketplace -> its latest landed settlement's end day; an accrual waits until one ends after the month (a
+    settlement still open at the month end may yet pay an order on or before it); None: not checked."""
     from sage_amazon.mapping import accounts
 
     amap = accounts.load()
@@ -258,11 +274,16 @@ def journals(found: list[dict[str, Any]], month: str, target: str, conf: Setting
                 f"order {r['order_id']} " + ("has no known marketplace" if r["status"] == NO_MARKETPLACE
                                              else "was shipped without a price or currency") for r in bad)
             continue
+        mkt = group[0]["marketplace"]
+        if ends is not None and (ends.get(mkt) is None or ends[mkt] <= last):
+            waiting[ref] = (f"accrual not posted: waiting for a {mkt} settlement ending after {last} (latest landed "
+                            f"ends {ends.get(mkt) or 'never'}): it may still pay orders on or before the month end")
+            continue
         currencies = {r["currency"] for r in group}
         if len(currencies) != 1:
             waiting[ref] = f"accrual not posted: orders in several currencies {sorted(currencies)}"
             continue
-        mkt, currency = group[0]["marketplace"], currencies.pop()
+        currency = currencies.pop()
         rate = _rate(amap, currency, last)
         parts = [(amap.account(target, role, mkt), sum((Decimal(r[col]) for r in group), ZERO), text)
                  for role, col, text in (("sales", "principal", "sales"), ("shipping_income", "shipping", "shipping"),
@@ -329,8 +350,9 @@ def run(open_write: Callable[[], AbstractContextManager], target: Any, month: st
         _write(con, month, found, posted & kept)  # a posted accrual's rows stay as posted (rebuilt if lost)
         _mark_posted(con, month, posted)
         audit = rows(con, month)
+        ends = covered(con, month_bounds(month)[0])
     report.orders = found
-    report.journals, report.waiting = journals(audit, month, name, conf)
+    report.journals, report.waiting = journals(audit, month, name, conf, ends)
     for journal in report.journals:
         post_once(open_write, target, journal, flow=FLOW, letter_flow=DEAD_LETTER_FLOW, letter_key=journal.reference,
                   outcome=report)

@@ -152,3 +152,21 @@ def test_an_order_shipped_without_a_price_holds_the_accrual(tmp_path):
     assert not todo
     assert waiting == {"DEFER-US-202610": "accrual not posted: order 111-1700301-0000003 was shipped without a "
                                           "price or currency"}
+
+
+def test_the_accrual_waits_for_a_settlement_ending_after_the_month(tmp_path):
+    """Until a settlement of the marketplace ending after 2026-10-31 is landed, an October order may still be
+    paid by a line dated in October: nothing is accrued yet, and the reason says which settlement is awaited."""
+    with Warehouse(tmp_path / "wh.duckdb", lock_timeout=30).write() as con:
+        _land(con, tmp_path, "x3")
+        deferred._write(con, "2026-10", deferred.unreleased(con, "2026-10"), set())
+        audit = deferred.rows(con, "2026-10")
+        ends = deferred.covered(con, date(2026, 10, 31))
+    conf = deferred.settings("x3")
+    todo, waiting = deferred.journals(audit, "2026-10", "x3", conf, {"US": date(2026, 10, 31)})
+    assert not todo and waiting == {"DEFER-US-202610": "accrual not posted: waiting for a US settlement ending after "
+                                                      "2026-10-31 (latest landed ends 2026-10-31): it may still pay "
+                                                      "orders on or before the month end"}
+    assert ends == {"US": date(2026, 11, 7)}
+    todo, waiting = deferred.journals(audit, "2026-10", "x3", conf, ends)
+    assert [j.reference for j in todo] == ["DEFER-US-202610", "DEFER-US-202610-R"] and not waiting
