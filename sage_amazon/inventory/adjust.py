@@ -57,7 +57,8 @@ class Adjustment:
 
     @property
     def description(self) -> str:
-        return f"Amazon FBA {self.day.isoformat()} {self.item}"[:30]
+        """Whole: X3's writer cuts it to the LEN getDescription publishes for VCRDES (Sage 500 sends none)."""
+        return f"Amazon FBA {self.day.isoformat()} {self.item}"
 
 
 @dataclass

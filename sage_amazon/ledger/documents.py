@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sage_amazon.money import cents
+from sage_amazon.returns.credit_notes import refund_reference
 from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
 
 JOURNAL_ONLY, CREDIT_NOTES = "journal_only", "credit_notes"
@@ -90,7 +91,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
     rules = sku_rules(target)
     out: list[Planned] = []
     for ref, lines in by_ref.items():
-        reference = f"AMZ-RF-{ref}"[:30]
+        reference = refund_reference(ref)
         order_id, currency, market_name, day = lines[0][0], lines[0][6], lines[0][7], min(r[5] for r in lines)
         payload = {"settlement_id": settlement_id, "order_id": order_id, "refund": ref,
                    "lines": [{"sku": r[2], "qty": int(r[3]), "principal": str(r[4])} for r in lines]}
@@ -110,7 +111,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
             if cents(unit) * qty != principal:  # not evenly divisible: one line at the refunded total
                 qty, unit = Decimal(1), principal
             note_lines.append(CreditNoteLine(item=item, quantity=qty, net_price=cents(unit),
-                                             description=f"Amazon refund {order_id}"[:30]))
+                                             description=f"Amazon refund {order_id}"))
         if missing:
             out.append(Planned(reference, None, f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)",
                                payload))
@@ -131,7 +132,7 @@ def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None
     rules = sku_rules(target)
     out: list[Planned] = []
     for ref, lines in by_ref.items():
-        reference = f"AMZ-RF-{ref}"[:30]
+        reference = refund_reference(ref)
         order_id, day, currency, market_name = lines[0][0], min(r[9] for r in lines), lines[0][10], lines[0][11]
         items = [(r[2], r[3], *(Decimal(x) for x in r[4:9])) for r in lines]
         refunded = -sum((sum(i[2:], Decimal("0")) for i in items), Decimal("0"))

@@ -183,7 +183,7 @@ def reclass_journals(con, settlement_id: str, partner_of: PartnerOf | None = Non
     for site, lines in sorted(by_site.items()):
         digest = hashlib.sha256(repr((site, lines)).encode()).hexdigest()[:6].upper()
         reference = f"AMZ-{settlement_id}-R{digest}"
-        text = f"AMZ {settlement_id} {label}"[:30]
+        text = f"AMZ {settlement_id} {label}"
         out.append(Journal(reference=reference, accounting_date=day, currency=currency,
                            lines=_journal_lines(lines, foreign, text, originals),
                            description=text, rate=rate, site=site))
@@ -201,7 +201,7 @@ def _journal_lines(lines: list[tuple], foreign: bool, text: str, originals: list
         account=account, debit=-amount if amount < 0 else ZERO, credit=amount if amount > 0 else ZERO,
         ledger_debit=(-ledger if ledger < 0 else ZERO) if foreign else None,
         ledger_credit=(ledger if ledger > 0 else ZERO) if foreign else None,
-        description=text, reference=(originals[0] if originals else "")[:30],
+        description=text, reference=originals[0] if originals else "",
         partner=rest[0] if rest else "",
     ) for account, amount, ledger, *rest in lines)
 
@@ -250,7 +250,7 @@ def _reverse_and_repost(settlement_id: str, was: dict, now: dict, day: date, cur
                 by_site[site].append(_move(account, sign * amount, sign * ledger, partner))
         for site, lines in sorted(by_site.items()):
             digest = hashlib.sha256(repr((prefix, site, lines)).encode()).hexdigest()[:6].upper()
-            text = f"AMZ {settlement_id} {label}"[:30]
+            text = f"AMZ {settlement_id} {label}"
             out.append(Journal(reference=f"AMZ-{settlement_id}-{prefix}{digest}", accounting_date=day,
                                currency=currency, lines=_journal_lines(lines, foreign, text, originals),
                                description=text, rate=rate, site=site))

@@ -143,8 +143,8 @@ def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str, target: 
         )
         out.append(Journal(
             reference=reference, accounting_date=first[2], currency=currency, lines=jl,
-            # "AMZ 92000000010 2026-06": the period survives the 30 characters X3 keeps
-            description=f"AMZ {settlement_id} {first[1]}"[:30],
+            # "AMZ 92000000010 2026-06", whole: the target cuts it to its field (X3 GACCENTRY DESVCR)
+            description=f"AMZ {settlement_id} {first[1]}",
             rate=Decimal(rate) if rate is not None else Decimal("1"), site=first[16] or "",
         ))
     return out
@@ -162,9 +162,9 @@ def journal_payload(journal: Journal) -> dict[str, Any]:
     return data
 
 
-# The journal mart once cut line descriptions to 30 characters (the cut is now the Sage target's, at its field
-# width): the digest hashes that much of a line's description, so journals posted then keep their digest and a
-# description no target keeps in full is never taken for changed content.
+# The domain once cut descriptions to 30 characters (the journal's and each line's; the cut is now the Sage
+# target's, at its field width): the digest hashes that much of each description, so journals posted then keep
+# their digest and a description no target keeps in full is never taken for changed content.
 DIGEST_DESCRIPTION_CHARS = 30
 
 
@@ -172,6 +172,7 @@ def journal_digest(journal: Journal) -> str:
     from sage_amazon.posting_ledger import payload_hash
 
     payload = journal_payload(journal)
+    payload["description"] = payload["description"][:DIGEST_DESCRIPTION_CHARS]
     for line in payload["lines"]:
         line["description"] = line["description"][:DIGEST_DESCRIPTION_CHARS]
     return payload_hash(payload)

@@ -38,6 +38,16 @@ from sage_amazon.sage import errors as sage_errors
 from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
 
 FLOW = "refund_credit_notes"
+REFUND_REFERENCE_CHARS = 30
+
+
+def refund_reference(refund_id: str) -> str:
+    """`AMZ-RF-<refund id>`: the one reference of a refund's credit note, for this flow and the settlement's
+    `credit_notes` documents alike. It is an identity (the posting ledger's key, looked up in Sage before any
+    send: X3 SINVOICE INVREF, Sage 500 tarInvoice TranCmnt), not a text a target may cut: it keeps the 30 characters
+    it has always had (X3's INVREF width in the sandbox's SIH), so notes already in Sage are found again under
+    the reference they were written with. An Amazon refund id is 14 digits (19 for an order id): it fits whole."""
+    return f"AMZ-RF-{refund_id}"[:REFUND_REFERENCE_CHARS]
 
 
 def revenue_source() -> str:
@@ -133,7 +143,7 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
             out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
                                payload))
             continue
-        note, problem = refund_note(f"AMZ-RF-{refund_id or tid}"[:30], customer, currency, day, items, sage_items,
+        note, problem = refund_note(refund_reference(refund_id or tid), customer, currency, day, items, sage_items,
                                     rules, order_id, refunded)
         out.append(Planned(tid, note, problem, payload))
     return out
@@ -194,7 +204,7 @@ def note_lines(items: list[tuple], sage_items: set[str] | None, rules: Any,
         if cents(unit) * quantity != gross or cents(discount / quantity) * quantity != discount:
             quantity, unit = Decimal(1), gross  # not evenly divisible per unit: one line at the refunded total
         lines.append(CreditNoteLine(item=item, quantity=quantity, net_price=cents(unit), discount=discount,
-                                    description=f"Amazon refund {order_id}"[:30]))
+                                    description=f"Amazon refund {order_id}"))
     if missing:
         return [], f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)"
     freight -= freight_discount
@@ -203,7 +213,7 @@ def note_lines(items: list[tuple], sage_items: set[str] | None, rules: Any,
                     f"{freight}, tax {tax}): a charge, not a credit note")
     if not lines and first_item is not None:  # shipping or tax refunded alone: its SKU's line at no price
         lines.append(CreditNoteLine(item=first_item[0], quantity=first_item[1], net_price=zero,
-                                    description=f"Amazon refund {order_id}"[:30]))
+                                    description=f"Amazon refund {order_id}"))
     if not lines:
         return [], f"refund on order {order_id} names no SKU to credit"
     return lines, (freight, tax)

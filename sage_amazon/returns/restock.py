@@ -89,7 +89,7 @@ class Receipt:
     @property
     def description(self) -> str:
         what = "reimbursed" if self.quantity < 0 else "return"
-        return f"Amazon {what} {self.key.split('|')[0]}"[:30]
+        return f"Amazon {what} {self.key.split('|')[0]}"  # whole: X3's writer cuts VCRDES to its LEN
 
 
 REASONS = {

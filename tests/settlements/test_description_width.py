@@ -52,3 +52,30 @@ def test_a_journal_posted_with_30_character_descriptions_is_not_taken_for_change
         settlements.build(con, SID)
         changed = settlements.check_not_posted_twice(con, SID)
     assert not changed.passed and "already posted with different content" in changed.description
+
+
+def test_a_journal_description_is_whole_and_hashed_as_when_it_was_cut(tmp_path):
+    with _built(tmp_path).read() as con:
+        journals = settlements.period_journals(con, SID)
+    journal = journals[0]
+    assert journal.description.startswith(f"AMZ {SID} ")
+    long = replace(journal, description=f"{journal.description} reissued after the account map changed")
+    cut = replace(long, description=long.description[:30])  # as the domain cut it before this build
+    assert settlements.journal_digest(long) == settlements.journal_digest(cut)
+    assert settlements.journal_digest(long) != settlements.journal_digest(replace(long, description="AMZ other"))
+
+
+def test_a_refund_note_keeps_the_reference_sage_holds_and_its_whole_description():
+    """A refund's credit note reference is an identity (the posting ledger's key, looked up in Sage): an
+    adjustment id too long for it keeps the 30 characters written before; the line text is whole."""
+    from sage_amazon.ledger import documents
+    from tests.returns.test_settlement_notes import ORDER, _settlement
+
+    con, sid = _settlement()
+    long_id = "ADJ-" + "7" * 30
+    con.execute("UPDATE raw.settlement_lines SET adjustment_id = ? WHERE order_id = ? AND transaction_type = 'Refund'",
+                [long_id, ORDER])
+    for full in (True, False):
+        [planned] = documents.plan(con, sid, "sage500", {"CA-MUG-01"}, full=full)
+        assert planned.reference == planned.note.reference == f"AMZ-RF-{long_id}"[:30]
+        assert {ln.description for ln in planned.note.lines} == {f"Amazon refund {ORDER}"}  # 33 characters

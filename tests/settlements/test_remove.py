@@ -66,3 +66,15 @@ def test_a_settlement_in_sage_or_maybe_in_sage_is_refused(landed, status):
     assert intake.find_file(raw, sid) is not None
     with warehouse.read() as con:
         assert con.execute("SELECT count(*) FROM raw.settlement_lines").fetchone()[0] == 2
+
+
+def test_a_refund_note_posted_under_a_cut_reference_still_blocks_the_removal(landed):
+    warehouse, raw, sid = landed
+    long_id = "A-" + "1" * 40
+    written = f"AMZ-RF-{long_id}"[:30]  # the reference (and ledger key) the note was written with
+    with warehouse.write() as con:
+        con.execute("UPDATE raw.settlement_lines SET adjustment_id = ? WHERE adjustment_id = 'A-1'", [long_id])
+        posting_ledger.start(con, "settlement_credit_note", written, "h")
+        posting_ledger.posted(con, "settlement_credit_note", written, "SIH-0043")
+    with pytest.raises(remove.AlreadyPosted, match="SIH-0043"):
+        remove.remove(warehouse, raw, sid)
