@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from assets.freshness import policy_for
 from assets.sql_models import sql_model_assets
 
 FLOW_TAG = "sage_amazon/flow"  # on every asset of a flow and on every run the flow's jobs start
@@ -29,7 +30,8 @@ def flow_definitions(
     schedules: Sequence[dg.ScheduleDefinition] = (),
 ) -> dg.Definitions:
     def _in_flow(spec: dg.AssetSpec) -> dg.AssetSpec:
-        return spec.replace_attributes(group_name=name, owners=list(owners)).merge_attributes(tags={FLOW_TAG: name})
+        return spec.replace_attributes(group_name=name, owners=list(owners),
+                                       freshness_policy=policy_for(spec)).merge_attributes(tags={FLOW_TAG: name})
 
     return dg.Definitions(
         assets=dg.map_asset_specs(_in_flow, [*assets, *sql_model_assets(name)]),

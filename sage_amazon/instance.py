@@ -46,6 +46,8 @@ python_logs:
   # what a run waits for (a pool slot, the warehouse lock, a busy Sage) shows in the run's log in the UI
   managed_python_loggers:
     - sage_amazon.waits
+freshness:
+  enabled: true  # the Sage-facing assets' freshness policies (assets/freshness.py)
 telemetry:
   enabled: false
 """

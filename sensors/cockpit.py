@@ -191,27 +191,47 @@ def _failed_check_alert(record):
     return alerts.Alert("failed check", title, detail)
 
 
+def _late_asset_alert(record):
+    """A Sage-facing asset whose freshness policy (assets/freshness.py) turned FAIL: nothing reached Sage in time."""
+    from sage_amazon.cockpit import alerts
+
+    change = record.event_log_entry.dagster_event.asset_freshness_state_change_data
+    if change.new_state.value != "FAIL":
+        return None
+    return alerts.Alert("late asset", change.key.to_user_string(),
+                        f"not materialized within its freshness policy (was {change.previous_state.value}): "
+                        "its schedule or sensor is off, its runs fail, or what feeds it stopped")
+
+
+EVENT_KINDS = {"checks": dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+               "freshness": dg.DagsterEventType.FRESHNESS_STATE_CHANGE}
+
+
 def _event_records(instance: dg.DagsterInstance, kind: str, after: int | None, limit: int) -> list:
-    """Run failures or check evaluations after a storage id (None: the newest one only), oldest first."""
+    """Run failures, check evaluations or freshness changes after a storage id (None: the newest one only),
+    oldest first."""
     if kind == "runs":
         records_filter = dg.RunStatusChangeRecordsFilter(dg.DagsterEventType.RUN_FAILURE, after_storage_id=after)
         return list(instance.fetch_run_status_changes(records_filter, limit=limit, ascending=after is not None)
                     .records)
-    records_filter = dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after)
+    records_filter = dg.EventRecordsFilter(EVENT_KINDS[kind], after_cursor=after)
     return list(instance.get_event_records(records_filter, limit=limit, ascending=after is not None))
 
 
 def _event_alerts(instance: dg.DagsterInstance, cursor: dict, new_cursor: dict) -> list:
-    """Failed runs and failed (ERROR) checks after the cursor's storage ids; a first tick only takes the ids."""
+    """Failed runs, failed (ERROR) checks and late assets after the cursor's storage ids; a first tick only takes
+    the ids."""
+    alert_of = {"runs": lambda record: _failed_run_alert(instance, record), "checks": _failed_check_alert,
+                "freshness": _late_asset_alert}
     found: list = []
-    for kind in ("runs", "checks"):
+    for kind in ("runs", "checks", "freshness"):
         after = cursor.get(kind)
         if after is None:  # watching from now: the history was not news
             latest = _event_records(instance, kind, None, 1)
             new_cursor[kind] = latest[0].storage_id if latest else 0
             continue
         for record in _event_records(instance, kind, after, 500):
-            alert = _failed_run_alert(instance, record) if kind == "runs" else _failed_check_alert(record)
+            alert = alert_of[kind](record)
             if alert is not None:
                 found.append(alert)
             new_cursor[kind] = record.storage_id
@@ -241,8 +261,8 @@ def _letter_alerts(warehouse: WarehouseResource, cursor: dict, new_cursor: dict)
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="E-mails the operators (SAGE_AMAZON_SMTP_HOST, SAGE_AMAZON_ALERT_TO...; see "
-                       "sage_amazon/cockpit/alerts.py) when a run fails, a blocking-severity check fails, or a "
-                       "dead letter opens (a settlement blocked or on hold, an order Sage refused). One message "
+                       "sage_amazon/cockpit/alerts.py) when a run fails, a blocking-severity check fails, a Sage-facing "
+                       "asset fails its freshness policy (assets/freshness.py), or a dead letter opens (a settlement blocked or on hold, an order Sage refused). One message "
                        "per tick; an e-mail that cannot be sent is tried again on the next tick.")
 def cockpit_alerts_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     import json

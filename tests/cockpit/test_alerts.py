@@ -171,3 +171,24 @@ def test_without_smtp_the_digest_job_sends_nothing_and_says_why(warehouse, insta
     result = _digest_job(warehouse).execute_in_process(instance=instance)
     assert result.success
     assert any("SAGE_AMAZON_SMTP_HOST is not set" in (e.message or "") for e in instance.all_logs(result.run_id))
+
+
+def test_a_sage_facing_asset_failing_its_freshness_policy_is_mailed(warehouse, instance, smtp_env):
+    """The daemon records a freshness change as an event (dagster/_daemon/freshness.py); FAIL is mailed, WARN not."""
+    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+
+    from assets.freshness import POLICIES
+
+    assert "sage_sales_orders" in POLICIES and "settlement_journal_postings" in POLICIES
+    _, cursor = _tick(instance, warehouse, None)
+    for key, state in (("sage_stock", FreshnessState.WARN), ("sage_sales_orders", FreshnessState.FAIL)):
+        instance._report_runless_asset_event(asset_event=FreshnessStateChange(  # as the freshness daemon does
+            key=dg.AssetKey(key), previous_state=FreshnessState.PASS, new_state=state,
+            state_change_timestamp=1_790_000_000.0))
+    with smtp_server(smtp_env) as inbox:
+        sent, cursor = _tick(instance, warehouse, cursor)
+        assert "sent" in sent.skip_message and len(inbox.messages) == 1
+        message = inbox.messages[0][2]
+        assert message["Subject"] == "[sage-amazon] 1 late asset"
+        body = message.get_content()
+        assert "late asset: sage_sales_orders" in body and "sage_stock" not in body
