@@ -42,8 +42,9 @@ ui: setup
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
 
-# The date-sensitive folders under each of issue 10's machine clocks (libfaketime; tests/dates/run.sh).
-# DATE_TESTS=... picks other folders; DATES_CLOCKS="2027-01-01T00:05:00Z@America/Los_Angeles ..." other clocks.
+# The whole suite (as `make test` runs it) under each of issue 10's machine clocks, one clock after the other
+# (libfaketime; tests/dates/run.sh). DATE_TESTS=... picks folders or files;
+# DATES_CLOCKS="2027-01-01T00:05:00Z@America/Los_Angeles ..." other clocks.
 .PHONY: test-dates
 APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 test-dates: setup

@@ -7,12 +7,11 @@
 # libfaketime 0.9.10 shifting monotonic sleep deadlines. The machine's PostgreSQL server is NOT under
 # the fake clock: no test compares its time with ours.
 #
-#   tests/dates/run.sh [pytest args and paths...]     (default: the date-sensitive folders, see DATE_FOLDERS)
+#   tests/dates/run.sh [pytest args and paths...]     (default: the whole suite, as `make test` runs it)
 #   DATES_CLOCKS="2027-01-01T00:05:00Z@America/Los_Angeles" tests/dates/run.sh tests/orders
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
-DATE_FOLDERS="tests/sandbox_amazon tests/orders tests/settlements tests/e2e tests/mfn tests/inventory tests/connect"
 CLOCKS=${DATES_CLOCKS:-"2026-12-31T23:58:00Z@America/Los_Angeles 2027-01-01T00:05:00Z@America/Los_Angeles \
 2027-02-28T23:50:00Z@Asia/Tokyo 2027-03-29T01:30:00Z@Europe/London 2027-05-15T12:00:00Z@UTC"}
 
@@ -27,7 +26,6 @@ if [ ! -f "$shim" ] || [ tests/dates/monotonic_sleep.c -nt "$shim" ]; then
   cc -shared -fPIC -O2 -o "$shim" tests/dates/monotonic_sleep.c -ldl || exit 2
 fi
 
-[ $# -gt 0 ] || set -- $DATE_FOLDERS
 failed=()
 total_started=$(date +%s)
 for spec in $CLOCKS; do
@@ -37,7 +35,7 @@ for spec in $CLOCKS; do
   started=$(date +%s)
   echo "=== clock $instant (TZ=$tz) ==="
   TZ=$tz FAKETIME="+${offset}s" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$PWD/$shim $lib" \
-    "$PY" -m pytest -q ${DATES_PYTEST_FLAGS--x} -p no:cacheprovider "$@"
+    "$PY" -m pytest -q ${DATES_PYTEST_FLAGS--n 4 --dist loadfile} -p no:cacheprovider "$@"
   rc=$?
   echo "=== clock $instant (TZ=$tz): exit $rc in $(( $(date +%s) - started )) s ==="
   [ $rc -eq 0 ] || failed+=("$instant@$tz")
