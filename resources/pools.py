@@ -52,6 +52,15 @@ def configured_regions() -> tuple[str, ...]:
     return tuple(sorted(r for r in found if r))
 
 
-SP_API = sp_api_pool(*configured_regions())  # the SP-API steps' pool (sp_api_na for a seller in NA only)
-SAGE = "sage500" if config.get("SAGE_AMAZON_TARGET").lower() == "sage500" else "sage_x3"
+def tenant_pool(pool: str) -> str:
+    """In a many-seller deployment (SAGE_AMAZON_TENANT, docs/multi-seller.md) every pool is the tenant's own
+    (`acme/sp_api_eu`, `acme/sage_x3`, `acme/duckdb_write`): one seller's throttled region or busy Sage never
+    holds another's slot. Without a tenant, the pool as named."""
+    tenant = config.get("SAGE_AMAZON_TENANT")
+    return f"{tenant}/{pool}" if tenant else pool
+
+
+DUCKDB_WRITE = tenant_pool(DUCKDB_WRITE)
+SP_API = tenant_pool(sp_api_pool(*configured_regions()))  # the SP-API steps' pool (sp_api_na: a seller in NA only)
+SAGE = tenant_pool("sage500" if config.get("SAGE_AMAZON_TARGET").lower() == "sage500" else "sage_x3")
 ALL = (DUCKDB_WRITE, SP_API, SAGE)

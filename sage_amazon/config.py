@@ -38,6 +38,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "YAML file of seller accounts per region (name, region, endpoint, marketplaces, refresh_token_env); "
         "empty: one account from SP_API_ENDPOINT, SP_API_REFRESH_TOKEN and SP_API_MARKETPLACES",
     ),
+    "SAGE_AMAZON_TENANT": (
+        "",
+        "The seller a many-seller deployment's process serves (set from the tenants file, docs/multi-seller.md); "
+        "its pools are prefixed with it (acme/sp_api_eu)",
+    ),
     "SP_API_ENDPOINT": ("http://127.0.0.1:8100", "Selling Partner API base URL"),
     "SP_API_LWA_ENDPOINT": ("http://127.0.0.1:8100/auth/o2/token", "Login with Amazon token URL"),
     "SP_API_REFRESH_TOKEN": ("Atzr|sage-amazon-sandbox-refresh-token-A2SAGESANDBOX01", "LWA refresh token of the seller (secret)"),

@@ -5,7 +5,8 @@ dependency (it runs as soon as the function does), so it counts for cycles and f
 `if TYPE_CHECKING:` imports do not count (they never run).
 
 The domain is sage_amazon/. Its Dagster-side modules are DAGSTER_SIDE: definitions.py (the code location)
-and the runner/ package with its modules (running the graph without the UI). The command-line modules (LAUNCHERS) may hand over to
+and the runner/ package with its modules (running the graph without the UI), and tenants/ (one code location per
+seller, its Celery workers: docs/multi-seller.md). The command-line modules (LAUNCHERS) may hand over to
 the runner, inside a command's function only; no other domain module imports dagster, a Dagster-side
 module, or assets/, resources/, sensors/, directly or through another module.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("sage_amazon", "assets", "resources", "sensors")
-DAGSTER_SIDE = {"sage_amazon.definitions", "sage_amazon.runner"}
+DAGSTER_SIDE = {"sage_amazon.definitions", "sage_amazon.runner", "sage_amazon.tenants"}  # tenants: issue 19
 LAUNCHERS = {"sage_amazon.cli", "sage_amazon.deadletter_cli", "sage_amazon.ledger.cli"}
 DAGSTER_PACKAGES = ("dagster", "dagster_")  # dagster, dagster.*, dagster_webserver, dagster_postgres...
 
