@@ -31,7 +31,7 @@ class Registration:
     @property
     def key(self) -> str:
         """How the summary names it: GB123456789, or OSS:DE123456789."""
-        return self.number if self.scheme == "standard" else f"{self.scheme.upper()}:{self.number}"
+        return self.number if self.scheme in ("standard", "gst_hst") else f"{self.scheme.upper()}:{self.number}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class Profile:
     qst: str
     gst_hst_input: str
     tax_codes: dict[str, str] = field(default_factory=dict)
+    monthly_returns: tuple[str, ...] = ()  # registrations (their summary key) filing monthly, else quarterly
 
     def registration(self, country: str, scheme: str = "standard") -> Registration | None:
         return next((r for r in self.registrations if r.country == country and r.scheme == scheme), None)
@@ -155,4 +156,5 @@ def load(target: str) -> Profile:
         output_vat={str(k).upper() if k != ANY else ANY: str(v) for k, v in body["output_vat"].items()},
         input_vat={str(k).upper() if k != ANY else ANY: str(v) for k, v in body["input_vat"].items()},
         gst_hst=str(body.get("gst_hst") or ""), qst=str(body.get("qst") or ""),
-        gst_hst_input=str(body.get("gst_hst_input") or ""), tax_codes=codes)
+        gst_hst_input=str(body.get("gst_hst_input") or ""), tax_codes=codes,
+        monthly_returns=tuple(str(r) for r in doc.get("monthly_returns") or ()))

@@ -1,0 +1,130 @@
+"""VAT and GST decisions in the warehouse (issue 17.1, 17.5): the VAT summary's return boxes of the hand-made UK, DE
+and CA settlements equal the accountant's, and a settlement whose VAT cannot be decided waits with the reason
+(order not landed, no registration where VAT is due, Canadian tax not matching the province), never a guess."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from sage_amazon.amazon import settlement as parser
+from sage_amazon.ledger import settlements
+from sage_amazon.ledger.vat import journal as vat
+from sage_amazon.ledger.vat import rates, summary
+from sage_amazon.mapping import accounts
+from sage_amazon.warehouse import Warehouse
+from tests.vat import sellers
+from tests.vat.handmade import Order, Settlement
+
+D = Decimal
+
+
+def _decide(tmp_path, monkeypatch, settlement: Settlement, profile: dict, target: str = "x3"):
+    sellers.write_profile(tmp_path, profile)
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path))
+    path = tmp_path / f"{settlement.settlement_id}.txt"
+    settlement.write(path)
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=60)
+    with wh.write() as con:
+        accounts.write_table(con, accounts.load(), target)
+        settlement.land_order_data(con, tmp_path)
+        parser.land(con, path)
+        settlements.build(con, settlement.settlement_id)
+        report = vat.decide_settlement(con, settlement.settlement_id, target)
+        summary.build_boxes(con, settlement.settlement_id)
+        rows = summary.build(con)
+    return wh, report, rows
+
+
+def test_uk_return_boxes(tmp_path, monkeypatch):
+    _, report, rows = _decide(tmp_path, monkeypatch, sellers.UK, sellers.UK_PROFILE)
+    assert report.waiting == {}
+    assert summary.boxes(rows, "2026-Q3", "GB123456789", "UK VAT100") == sellers.UK_BOXES
+    # the B2B supply DE->FR is on the DE registration's return: an intra-EU supply (Kz 41)
+    assert summary.boxes(rows, "2026-Q3", "DE123456789", "DE UStVA")["41"] == D("95.00")
+
+
+def test_de_return_boxes_and_oss(tmp_path, monkeypatch):
+    _, _, rows = _decide(tmp_path, monkeypatch, sellers.DE, sellers.DE_PROFILE)
+    assert summary.boxes(rows, "2026-Q3", "DE811907980", "DE UStVA") == sellers.DE_BOXES
+    oss = summary.boxes(rows, "2026-Q3", "OSS:DE811907980", "OSS")
+    assert oss == {f"{c}_{k}": v for c, (net, tax) in sellers.DE_OSS.items() for k, v in (("net", net), ("vat", tax))}
+
+
+def test_ca_gst34_lines(tmp_path, monkeypatch):
+    _, _, rows = _decide(tmp_path, monkeypatch, sellers.CA, sellers.CA_PROFILE)
+    got = summary.boxes(rows, "2026-Q3", "123456789RT0001", "CA GST34")
+    assert {k: v for k, v in got.items() if k != "qst"} == sellers.CA_BOXES
+    assert got["qst"] == D("7.98")
+
+
+def test_summary_exports_csv_and_xlsx(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    _, _, rows = _decide(tmp_path, monkeypatch, sellers.UK, sellers.UK_PROFILE)
+    text = summary.export(rows, tmp_path / "vat.csv").read_text().splitlines()
+    assert text[0] == ",".join(summary.COLUMNS)
+    assert "2026-Q3,GB123456789,GB,UK VAT100,6,284.16,1" in text
+    book = load_workbook(summary.export(rows, tmp_path / "vat.xlsx"))
+    cells = [[c.value for c in r] for r in book["VAT summary"].iter_rows()]
+    assert ["2026-Q3", "GB123456789", "GB", "UK VAT100", "1", 20.83, 1] in cells
+    with pytest.raises(ValueError, match="csv or .xlsx"):
+        summary.export(rows, tmp_path / "vat.pdf")
+
+
+def _one(order: Order, currency: str = "") -> Settlement:
+    currency = currency or {"UK": "GBP", "DE": "EUR", "CA": "CAD"}[order.marketplace]
+    return Settlement("91710000009", currency, date(2026, 7, 1), date(2026, 7, 14), [order])
+
+
+@pytest.mark.parametrize(("order", "profile", "reason"), [
+    (Order("202-1710009-0000001", "UK", "NW-TENT-2P", D("60.00"), None, sellers.JULY, fc="LTN4"),
+     sellers.UK_PROFILE, "not landed by the orders flow"),
+    (Order("202-1710009-0000002", "UK", "NW-TENT-2P", D("60.00"), "GB", sellers.JULY),
+     sellers.UK_PROFILE, "departure country unknown"),
+    # a German seller's goods in a Polish fulfilment centre sold to a Polish consumer: Polish VAT, no PL number
+    (Order("302-1710009-0000003", "DE", "NW-TENT-2P", D("60.00"), "PL", sellers.JULY, fc="POZ1"),
+     sellers.DE_PROFILE, "VAT due in PL (PL->PL) but the profile has no PL registration"),
+    # a UK seller's goods in France sold to a French consumer: Amazon must be the deemed supplier
+    (Order("202-1710009-0000005", "UK", "NW-TENT-2P", D("60.00"), "FR", sellers.JULY, fc="ORY1"),
+     sellers.UK_PROFILE, "deemed supplier (goods in the EU of a seller established outside it, FR->FR)"),
+    (Order("202-1710009-0000004", "UK", "NW-TENT-2P", D("25.00"), "GB", sellers.JULY, fc="FRA3"),
+     sellers.UK_PROFILE, "Amazon is the deemed supplier (an import into GB of at most 135 GBP"),
+])
+def test_undecidable_vat_waits_with_the_reason(order, profile, reason, tmp_path, monkeypatch):
+    wh, report, _ = _decide(tmp_path, monkeypatch, _one(order), profile)
+    assert list(report.waiting) == ["VAT-91710000009-202607"]
+    assert reason in report.waiting["VAT-91710000009-202607"]
+    with wh.read() as con:
+        statuses = {r["status"] for r in vat.rows(con, "91710000009") if r["line_kind"] == "sale"}
+    assert statuses == {"waiting"}
+
+
+def test_canadian_tax_that_does_not_match_the_province_waits(tmp_path, monkeypatch):
+    # Ontario's HST on 100.00 is 13.00; Amazon's Tax line says 12.00: the order's lines wait
+    order = replace(sellers.CA.orders[0], order_id="702-1710009-0000001", tax=D("12.00"))
+    _, report, _ = _decide(tmp_path, monkeypatch, _one(order), sellers.CA_PROFILE)
+    assert "tax collected 12.00 differs from the GST/HST/QST of CA-ON on its sales (13.00)" in \
+        report.waiting["VAT-91710000009-202607"]
+
+
+def test_disabled_profile_decides_nothing(tmp_path, monkeypatch):
+    _, report, _ = _decide(tmp_path, monkeypatch, sellers.UK, sellers.UK_PROFILE)
+    assert report.rows  # enabled by write_profile; now switched off
+    (tmp_path / "tax_profile.yaml").write_text((tmp_path / "tax_profile.yaml").read_text()
+                                               .replace("enabled: true", "enabled: false"))
+    with Warehouse(tmp_path / "wh.duckdb", lock_timeout=60).write() as con:
+        again = vat.decide_settlement(con, sellers.UK.settlement_id, "x3")
+    assert again.disabled and not again.rows and not again.waiting
+
+
+def test_rates_in_force_on_the_day():
+    assert rates.vat_rate("DE", date(2026, 7, 1)) == D("0.19")
+    assert rates.vat_rate("DE", date(2026, 7, 1), reduced=True) == D("0.07")
+    assert rates.canada("NS", date(2025, 3, 31)) == ("hst", D("0.15"), D("0"))
+    assert rates.canada("NS", date(2025, 4, 1)) == ("hst", D("0.14"), D("0"))
+    assert rates.canada("QC", date(2026, 7, 1)) == ("gst", D("0.05"), D("0.09975"))
+    assert rates.vat_rate("XX", date(2026, 7, 1)) is None
