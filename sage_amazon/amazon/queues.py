@@ -1,7 +1,8 @@
 """The SQS queues SP-API notifications arrive on: one per consuming flow, so one type's backlog never delays another's.
 
 `SQS_QUEUE_URL` names the family: its flows' queues are that URL with `-<flow>` appended to the queue name
-(…/sage-amazon-notifications -> …/sage-amazon-notifications-orders, -settlements, -inventory, -returns).
+(…/sage-amazon-notifications -> …/sage-amazon-notifications-orders, -settlements, -inventory, -returns,
+-mcf).
 `sage-amazon amazon connect` creates the queues that do not exist yet, one SP-API destination per queue and
 subscribes each notification type to its flow's destination; each flow's sensor reads only its own queue.
 """
@@ -18,6 +19,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "settlements": ("REPORT_PROCESSING_FINISHED",),  # sensors/settlements.py (settlement report types)
     "inventory": ("FBA_INVENTORY_AVAILABILITY_CHANGES",),  # sensors/inventory.py
     "returns": ("TRANSACTION_UPDATE",),  # sensors/returns.py
+    "mcf": ("FULFILLMENT_ORDER_STATUS",),  # sensors/mcf.py (Multi-Channel Fulfillment orders)
 }
 # the Selling Partner API's AWS account: it must be allowed to write to the queues (Notifications API use guide)
 SP_API_PRINCIPAL = "arn:aws:iam::437568002678:root"

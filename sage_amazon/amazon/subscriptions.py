@@ -37,6 +37,7 @@ PAYLOAD_VERSIONS = {
     "FBA_INVENTORY_AVAILABILITY_CHANGES": "1.0",
     "TRANSACTION_UPDATE": "1.0",
     "FULFILLMENT_ORDER_STATUS": "1.0",
+    "FEED_PROCESSING_FINISHED": "2020-09-04",
 }
 # what the product's sensors read (sage_amazon.amazon.queues.CONSUMERS: one queue per flow)
 CONSUMED_TYPES = tuple(t for types in CONSUMERS.values() for t in types)

@@ -56,10 +56,10 @@ def test_queue_arn() -> None:
     # each flow's queue: SQS_QUEUE_URL + "-<flow>"; every consumed type has its flow, nothing else has one
     assert flow_queue_url("https://sqs.eu-west-1.amazonaws.com/123456789012/sage", "orders") == \
         "https://sqs.eu-west-1.amazonaws.com/123456789012/sage-orders"
-    assert {t: flow_of(t) for t in (*subscriptions.CONSUMED_TYPES, "FULFILLMENT_ORDER_STATUS")} == {
+    assert {t: flow_of(t) for t in (*subscriptions.CONSUMED_TYPES, "FEED_PROCESSING_FINISHED")} == {
         "ORDER_CHANGE": "orders", "REPORT_PROCESSING_FINISHED": "settlements",
         "FBA_INVENTORY_AVAILABILITY_CHANGES": "inventory", "TRANSACTION_UPDATE": "returns",
-        "FULFILLMENT_ORDER_STATUS": None}
+        "FULFILLMENT_ORDER_STATUS": "mcf", "FEED_PROCESSING_FINISHED": None}
 
 
 def test_connect_creates_a_queue_per_flow_is_idempotent_and_opens_the_queues(tmp_path: Path,
@@ -74,19 +74,20 @@ def test_connect_creates_a_queue_per_flow_is_idempotent_and_opens_the_queues(tmp
         assert sb.notifier.sent == 0  # before the setup Amazon sends nothing
 
         first = subscriptions.connect(settings_of(env), base)
-        flows = ["orders", "settlements", "inventory", "returns"]
+        flows = ["orders", "settlements", "inventory", "returns", "mcf"]
         assert [(d.flow, d.created, d.queue_created) for d in first.destinations] == [(f, True, True) for f in flows]
         assert [d.queue_url for d in first.destinations] == [flow_queue_url(base, f) for f in flows]
-        assert len({d.destination_id for d in first.destinations}) == 4
+        assert len({d.destination_id for d in first.destinations}) == 5
         assert [(s.notification_type, s.action) for s in first.subscriptions] == [
             ("ORDER_CHANGE", "created"), ("REPORT_PROCESSING_FINISHED", "created"),
-            ("FBA_INVENTORY_AVAILABILITY_CHANGES", "created"), ("TRANSACTION_UPDATE", "created")]
+            ("FBA_INVENTORY_AVAILABILITY_CHANGES", "created"), ("TRANSACTION_UPDATE", "created"),
+            ("FULFILLMENT_ORDER_STATUS", "created")]
         for s in first.subscriptions:  # each type on its own flow's queue
             assert s.destination_id == first.destination(flow_of(s.notification_type)).destination_id
         again = subscriptions.connect(settings_of(env), base)
         assert [(d.destination_id, d.created, d.queue_created) for d in again.destinations] == [
             (d.destination_id, False, False) for d in first.destinations]
-        assert [s.action for s in again.subscriptions] == ["kept", "kept", "kept", "kept"]
+        assert [s.action for s in again.subscriptions] == ["kept", "kept", "kept", "kept", "kept"]
         assert [s.subscription_id for s in again.subscriptions] == [s.subscription_id for s in first.subscriptions]
 
         order = sb.add_order("ATVPDKIKX0DER")
@@ -113,7 +114,8 @@ def test_connect_creates_a_queue_per_flow_is_idempotent_and_opens_the_queues(tmp
         moved = subscriptions.connect(settings_of(env), base)
         assert [(s.notification_type, s.action) for s in moved.subscriptions] == [
             ("ORDER_CHANGE", "moved"), ("REPORT_PROCESSING_FINISHED", "kept"),
-            ("FBA_INVENTORY_AVAILABILITY_CHANGES", "kept"), ("TRANSACTION_UPDATE", "moved")]
+            ("FBA_INVENTORY_AVAILABILITY_CHANGES", "kept"), ("TRANSACTION_UPDATE", "moved"),
+            ("FULFILLMENT_ORDER_STATUS", "kept")]
         assert all(s.destination_id == moved.destination(flow_of(s.notification_type)).destination_id
                    for s in moved.subscriptions)
 
@@ -166,11 +168,11 @@ def test_cli_reports_what_is_subscribed(tmp_path: Path, sqs_endpoint: str, monke
         assert "ORDER_CHANGE: subscription" in result.output and "(created)" in result.output
         assert result.output.strip().endswith(
             "subscribed: ORDER_CHANGE, REPORT_PROCESSING_FINISHED, FBA_INVENTORY_AVAILABILITY_CHANGES, "
-            "TRANSACTION_UPDATE")
+            "TRANSACTION_UPDATE, FULFILLMENT_ORDER_STATUS")
         again = CliRunner().invoke(main, ["amazon", "connect"])
         assert again.exit_code == 0 and "(created)" not in again.output and "(kept)" in again.output, again.output
         bad = CliRunner().invoke(main, ["amazon", "connect", "--type", "NOPE"])
         assert bad.exit_code == 2 and "unknown notification type" in bad.output
         # a type no flow consumes is not subscribed: it would only fill a queue nobody reads
-        unread = CliRunner().invoke(main, ["amazon", "connect", "--type", "FULFILLMENT_ORDER_STATUS"])
-        assert unread.exit_code == 2 and "no flow consumes FULFILLMENT_ORDER_STATUS" in unread.output
+        unread = CliRunner().invoke(main, ["amazon", "connect", "--type", "FEED_PROCESSING_FINISHED"])
+        assert unread.exit_code == 2 and "no flow consumes FEED_PROCESSING_FINISHED" in unread.output
