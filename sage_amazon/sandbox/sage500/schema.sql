@@ -646,3 +646,11 @@ CREATE TABLE IF NOT EXISTS StgARInvoiceLine (
     ExtAmt          decimal(15,3)                       -- Qty x UnitPrice - TradeDiscAmt
 );
 CREATE INDEX IF NOT EXISTS ix_StgARInvoiceLine_Session ON StgARInvoiceLine (SessionKey, TranNo);
+
+-- Item user fields (issue 18: listings from Sage). [UNCONFIRMED] Sage 500's item maintenance offers user fields
+-- on timItem; the sandbox uses UserFld1 = AMAZON to flag an item for Amazon and UserFld2 for its EAN (the columns
+-- are configured in listings.yaml).
+ALTER TABLE timItem ADD COLUMN IF NOT EXISTS UserFld1 varchar(15);
+ALTER TABLE timItem ADD COLUMN IF NOT EXISTS UserFld2 varchar(15);
+ALTER TABLE timItem ADD COLUMN IF NOT EXISTS UserFld3 varchar(15);
+ALTER TABLE timItem ADD COLUMN IF NOT EXISTS UserFld4 varchar(15);

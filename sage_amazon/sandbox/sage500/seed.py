@@ -147,7 +147,28 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
             ex(text("INSERT INTO timInventory (WhseKey, ItemKey, QtyOnSO) SELECT WhseKey, :k, :so FROM timWarehouse "
                     "WHERE CompanyID = :c AND WhseID = :w"), {**c, "k": key, "so": idx % 3, "w": site})
     _seed_web_orders(conn)
+    _flag_listed_items(conn)
     return True
+
+
+def _flag_listed_items(conn: Connection) -> None:
+    """The items flagged for Amazon (sandbox/listing_items.py): UserFld1 AMAZON, the EAN in UserFld2; the new ones
+    created (no stock) at their US price list price."""
+    from sage_amazon.sandbox.listing_items import LISTED_ITEMS, SAGE500_FLAG
+
+    ex = conn.execute
+    c = {"c": COMPANY_ID}
+    for entry in LISTED_ITEMS:
+        if entry.new:
+            key = ex(text(
+                "INSERT INTO timItem (CompanyID, ItemID, ItemType, Status, StockUnitMeasKey, SalesUnitMeasKey,"
+                " StdPrice, StdUnitCost) SELECT :c, :i, 5, 1, UnitMeasKey, UnitMeasKey, :p, :u FROM tciUnitMeasure"
+                " WHERE CompanyID = :c AND UnitMeasID = 'EA' RETURNING ItemKey"),
+                {**c, "i": entry.code, "p": entry.prices["AMZUS"], "u": entry.unit_cost}).scalar_one()
+            ex(text("INSERT INTO timItemDescription (ItemKey, ShortDesc, LongDesc) VALUES (:k, :s, :l)"),
+               {"k": key, "s": entry.title[:40], "l": entry.title})
+        ex(text("UPDATE timItem SET UserFld1 = :f, UserFld2 = :e WHERE CompanyID = :c AND ItemID = :i"),
+           {**c, "f": SAGE500_FLAG, "e": entry.ean or None, "i": entry.code})
 
 
 def _seed_web_orders(conn: Connection) -> None:

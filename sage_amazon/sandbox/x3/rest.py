@@ -17,6 +17,7 @@ CLASSES = {
     "BPCUSTOMER": (t.BPCUSTOMER, ("BPCNUM",), None, None, ()),
     "ITMMASTER": (t.ITMMASTER, ("ITMREF",), None, None, ()),
     "ITMMVT": (t.ITMMVT, ("STOFCY", "ITMREF"), None, None, ()),
+    "SPRICLIST": (t.SPRICLIST, ("PLICRD", "PLICRI1", "PLISTRDAT"), None, None, ()),
     "STOCK": (t.STOCK, ("STOFCY", "STOCOU"), None, None, ()),
     "STOJOU": (t.STOJOU, ("STOFCY", "VCRNUM", "VCRLIN"), None, None, ()),
     "SINVOICE": (t.SINVOICE, ("NUM",), "SIHSID", t.SINVOICED, ("NUM",)),

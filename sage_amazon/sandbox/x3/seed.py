@@ -120,7 +120,9 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
                 stock.append({"STOFCY_0": site, "STOCOU_0": len(stock) + 1, "ITMREF_0": code,
                               "LOT_0": "", "LOC_0": "A01" if site == "US01" else "FBA", "STA_0": "A",
                               "PCU_0": "UN", "QTYPCU_0": qty, "QTYSTU_0": qty, **_audit()})
+        _flag_listed_items(items)
         conn.execute(insert(t.ITMMASTER), items)
+        conn.execute(insert(t.SPRICLIST), _price_list_lines())
         conn.execute(insert(t.ITMMVT), mvts)
         conn.execute(insert(t.STOCK), stock)
         _seed_web_orders(conn)
@@ -158,3 +160,25 @@ def _seed_web_orders(conn) -> None:
                 SALFCY_0="US01", STOFCY_0="US01", BPCORD_0=code, QTY_0=Decimal(qty), QTYSTU_0=Decimal(qty),
                 DLVQTY_0=Decimal(0), ODLQTY_0=Decimal(0), DEMDLVDAT_0=order.order_date, SHIDAT_0=t.NO_DATE,
                 SOQSTA_0=1, **_audit()))
+
+
+def _flag_listed_items(items: list[dict]) -> None:
+    """The items flagged for Amazon (sandbox/listing_items.py): category AMZ; the new ones created (no stock)."""
+    from sage_amazon.sandbox.listing_items import LISTED_BY_CODE, LISTED_ITEMS, X3_CATEGORY
+
+    for row in items:
+        if row["ITMREF_0"] in LISTED_BY_CODE:
+            row.update({"TCLCOD_0": X3_CATEGORY, "EANCOD_0": LISTED_BY_CODE[row["ITMREF_0"]].ean})
+    for entry in (e for e in LISTED_ITEMS if e.new):
+        title = [*textwrap.wrap(entry.title, 30), "", ""]
+        items.append({"ITMREF_0": entry.code, "ITMDES1_0": title[0], "ITMDES2_0": title[1][:30], "ITMDES3_0": "",
+                      "TCLCOD_0": X3_CATEGORY, "STU_0": "UN", "SAU_0": "UN", "ITMSTA_0": 1, "ACCCOD_0": "STD",
+                      "EANCOD_0": entry.ean, "ITMWEI_0": entry.weight_kg, **_audit()})
+
+
+def _price_list_lines() -> list[dict]:
+    from sage_amazon.sandbox.listing_items import LISTED_ITEMS, PRICE_LISTS
+
+    return [{"PLICRD_0": code, "PLICRI1_0": entry.code, "CUR_0": PRICE_LISTS[code], "PLISTRDAT_0": date(2020, 1, 1),
+             "PLIENDDAT_0": t.NO_DATE, "PRI_0": price, **_audit()}
+            for entry in LISTED_ITEMS for code, price in entry.prices.items()]

@@ -132,6 +132,14 @@ ITMMASTER = _table(
     "EANCOD:c20 ITMWEI:d",
     ("ITMREF_0",),
 )
+# sales price list lines (issue 18): one price per price list code and item, valid from PLISTRDAT to PLIENDDAT
+# (NO_DATE = open-ended). [UNCONFIRMED] X3's SPRICLIST keys lines by PLICRD (the price list code) and its criteria
+# values PLICRI1.. (here the item); the quantity brackets and the other criteria are left out.
+SPRICLIST = _table(
+    "SPRICLIST",
+    "PLICRD:c5 PLICRI1:c20 CUR:c3 PLISTRDAT:t PLIENDDAT:t PRI:d",
+    ("PLICRD_0", "PLICRI1_0", "PLISTRDAT_0"),
+)
 ITMMVT = _table(
     "ITMMVT",
     "STOFCY:c5 ITMREF:c20 PHYSTO:d CTLSTO:d REJSTO:d PHYALL:d GLOALL:d ORDSTO:d AVC:d",
