@@ -13,12 +13,11 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets import cockpit, inventory, mcf, mfn, month_end, orders, reference, returns, settlements, shipments  # noqa: E402
+from assets import cockpit, inventory, mcf, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
 from assets.cockpit.definitions import defs as cockpit_defs  # noqa: E402
 from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
 from assets.mcf.definitions import defs as mcf_defs  # noqa: E402
 from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
-from assets.month_end.definitions import defs as month_end_defs  # noqa: E402
 from assets.orders.definitions import defs as orders_defs  # noqa: E402
 from assets.reference.definitions import defs as reference_defs  # noqa: E402
 from assets.returns.definitions import defs as returns_defs  # noqa: E402
@@ -37,7 +36,6 @@ FLOWS = {
     returns.FLOW: returns_defs,
     cockpit.FLOW: cockpit_defs,
     mcf.FLOW: mcf_defs,
-    month_end.FLOW: month_end_defs,
 }
 
 
