@@ -13,9 +13,10 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets import cockpit, inventory, mcf, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
+from assets import cockpit, inventory, listings, mcf, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
 from assets.cockpit.definitions import defs as cockpit_defs  # noqa: E402
 from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
+from assets.listings.definitions import defs as listings_defs  # noqa: E402
 from assets.mcf.definitions import defs as mcf_defs  # noqa: E402
 from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
 from assets.orders.definitions import defs as orders_defs  # noqa: E402
@@ -36,6 +37,7 @@ FLOWS = {
     returns.FLOW: returns_defs,
     cockpit.FLOW: cockpit_defs,
     mcf.FLOW: mcf_defs,
+    listings.FLOW: listings_defs,
 }
 
 
