@@ -10,6 +10,7 @@ variant, as the chart refers to: the chart itself adds keys such as startupProbe
 
 import copy
 import functools
+import importlib
 import json
 import re
 from pathlib import Path
@@ -26,6 +27,9 @@ CHART = Path(__file__).parent / "dagster_chart"
 SUBCHART = "dagster-user-deployments"
 K8S_VERSION = "v1.30.0"  # a Kubernetes version the chart supports (kubeVersion >= 1.18)
 TENANT_TAG = "sage_amazon/tenant"
+INSTANCE = ROOT / "deploy" / "celery" / "dagster.yaml"  # the many-sellers instance (docs/multi-seller.md)
+TENANTS = ROOT / "deploy" / "compose" / "tenants.example.yaml"
+TENANTS_FILE = "/opt/dagster/tenants/tenants.yaml"
 
 
 def coalesce(defaults, overrides):
@@ -113,44 +117,70 @@ def test_the_schema_refuses_mistakes(ours, chart, subchart):
     bad[SUBCHART]["deployments"][0]["envSecrets"] = [{"name": ["sage-amazon-acme"]}]
     assert errors(sub_schema, coalesce(sub_defaults, bad[SUBCHART]))
     bad = copy.deepcopy(ours)
-    del bad["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"][0]["key"]
+    del bad["concurrency"]["runs"]["tagConcurrencyLimits"][0]["key"]
+    assert errors(schema, coalesce(defaults, bad))
+    bad = copy.deepcopy(ours)
+    bad["dagsterDaemon"]["runCoordinator"]["config"]["customRunCoordinator"]["klass"] = "TenantRunCoordinator"
     assert errors(schema, coalesce(defaults, bad))
 
 
-def test_one_code_location_per_tenant_with_its_own_warehouse_and_secrets(ours):
+def test_one_code_location_per_tenant_with_its_own_data_root_and_secrets(ours):
+    """Each tenant of the tenants file (the Compose example's, read by the product's reader) has a code server
+    loading its attribute of sage_amazon.tenants.location, listed in the workspace as tenant_<name>; its run
+    Jobs get its Secret and its volume mounted at its data root; no two tenants share a claim."""
+    from sage_amazon.tenants.tenants_file import load
+
+    tenants = {t.name: t for t in load(TENANTS)}
     deployments = ours[SUBCHART]["deployments"]
-    tenants = []
+    servers = {s["host"]: s for s in ours["dagsterWebserver"]["workspace"]["servers"]}
+    assert ours["dagsterWebserver"]["workspace"]["enabled"] is True
+    claims = []
     for deployment in deployments:
-        env = {item["name"]: item["value"] for item in deployment["env"]}
-        tenant = env["SAGE_AMAZON_TENANT"]
-        tenants.append(tenant)
-        assert deployment["name"] == f"sage-amazon-{tenant}"
         args = deployment["codeServerArgs"]
-        assert args[args.index("-m") + 1] == "sage_amazon.definitions" and args[args.index("-a") + 1] == "defs"
-        # runs get the env, secrets and volumes of their code location
+        assert args[args.index("-m") + 1] == "sage_amazon.tenants.location"
+        tenant = tenants[args[args.index("-a") + 1]]
+        assert deployment["name"] == f"tenant-{tenant.name}"
+        server = servers[deployment["name"]]
+        assert (server["port"], server["name"]) == (deployment["port"], tenant.location)
         assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
-        assert deployment["envSecrets"] == [{"name": f"sage-amazon-{tenant}"}]
-        claims = [v["persistentVolumeClaim"]["claimName"] for v in deployment["volumes"]
-                  if "persistentVolumeClaim" in v]
-        assert claims == [f"sage-amazon-data-{tenant}"]
-        assert {"mountPath": "/opt/dagster/data", "name": "data"} in deployment["volumeMounts"]
-    assert len(tenants) >= 2 and len(set(tenants)) == len(tenants)
+        assert deployment["envSecrets"] == [{"name": f"sage-amazon-{tenant.name}"}]
+        assert {"name": "SAGE_AMAZON_TENANTS_FILE", "value": TENANTS_FILE} in deployment["env"]
+        volumes = {v["name"]: v for v in deployment["volumes"]}
+        mounted = {m["mountPath"]: volumes[m["name"]] for m in deployment["volumeMounts"]}
+        assert "persistentVolumeClaim" in mounted[str(tenant.data_root)], "the data root is the tenant's claim"
+        claims.append(mounted[str(tenant.data_root)]["persistentVolumeClaim"]["claimName"])
+        assert mounted[str(Path(TENANTS_FILE).parent)]["configMap"]["name"] == "sage-amazon-tenants"
+        assert "resources" not in deployment, "a user deployment's resources would be its run Jobs' too"
+    assert sorted(d["name"] for d in deployments) == sorted(servers) == sorted(f"tenant-{n}" for n in tenants)
+    assert len(set(claims)) == len(claims)
     assert ours["runLauncher"]["type"] == "K8sRunLauncher"
 
 
-def test_run_queue_limits_each_tenant_and_pools_hold_one_slot(ours):
-    """The same rules as the Compose instance (deploy/compose/dagster.yaml): a per-tenant run limit on the
-    tenant tag, one slot per pool."""
-    compose_instance = yaml.safe_load((ROOT / "deploy" / "compose" / "dagster.yaml").read_text())
+def test_the_tenants_run_coordinator_and_the_instance_rules(ours):
+    """The daemon and the webserver run the project's image with the tenants' run coordinator (a
+    QueuedRunCoordinator that tags each run with its tenant) and the tenants file; the run queue and the pools
+    follow the same rules as the Celery instance (deploy/celery/dagster.yaml)."""
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    instance = yaml.safe_load(INSTANCE.read_text())
     coordinator = ours["dagsterDaemon"]["runCoordinator"]
-    assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
-    limits = coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
-    ours_per_tenant = next(limit for limit in limits if limit["key"] == TENANT_TAG)
-    compose_per_tenant = next(limit for limit in compose_instance["concurrency"]["runs"]["tag_concurrency_limits"]
-                              if limit["key"] == TENANT_TAG)
-    assert ours_per_tenant == compose_per_tenant
+    assert coordinator["enabled"] and coordinator["type"] == "CustomRunCoordinator"
+    custom = coordinator["config"]["customRunCoordinator"]
+    assert (custom["module"], custom["class"]) == (instance["run_coordinator"]["module"],
+                                                   instance["run_coordinator"]["class"])
+    module = importlib.import_module(custom["module"])
+    assert issubclass(getattr(module, custom["class"]), QueuedRunCoordinator)
+    image = ours["dagsterWebserver"]["image"]
+    assert ours["dagsterDaemon"]["image"] == image == ours[SUBCHART]["deployments"][0]["image"]
+    for part in ("dagsterWebserver", "dagsterDaemon"):
+        assert {"name": "SAGE_AMAZON_TENANTS_FILE", "value": TENANTS_FILE} in ours[part]["env"]
+        assert ours[part]["volumeMounts"][0]["mountPath"] == str(Path(TENANTS_FILE).parent)
     assert ours["concurrency"]["enabled"] is True
-    assert ours["concurrency"]["pools"]["defaultLimit"] == compose_instance["concurrency"]["pools"]["default_limit"]
+    ours_limit = next(x for x in ours["concurrency"]["runs"]["tagConcurrencyLimits"] if x["key"] == TENANT_TAG)
+    instance_limit = next(x for x in instance["concurrency"]["runs"]["tag_concurrency_limits"]
+                          if x["key"] == TENANT_TAG)
+    assert ours_limit == instance_limit
+    assert ours["concurrency"]["pools"]["defaultLimit"] == instance["concurrency"]["pools"]["default_limit"]
     assert ours["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
 
 
