@@ -58,3 +58,11 @@ test-dates: setup
 .PHONY: test-faults
 test-faults: setup
 	SAGE_AMAZON_FAULT_MATRIX=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/faults
+
+# The many-seller proof (issue 19, tests/scale/, docs/multi-seller.md): three sandbox sellers on two Celery workers
+# (RabbitMQ on 127.0.0.1:5672), the Dagster webserver and daemon on a PostgreSQL instance (127.0.0.1:5432, its own
+# database), one worker killed mid-run, each seller's Sage compared with a clean single-seller run's. Slow (four
+# sandbox stacks, eight Dagster processes), so not part of `make test`.
+.PHONY: test-scale
+test-scale: setup
+	SAGE_AMAZON_SCALE_TEST=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/scale
