@@ -53,14 +53,14 @@ def _outcome_result(outcome, asset_key: str, severity_warn: bool = False) -> dg.
                                  "currency), its marketplace and the raw file kept for audit."),
     ],
     check_specs=[
-        dg.AssetCheckSpec("settlement_totals_match", asset="settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_totals_match", asset="settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="The detail amounts add up exactly to total-amount."),
-        dg.AssetCheckSpec("settlement_single_currency", asset="settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_single_currency", asset="settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="Every line is in the settlement's currency."),
         # the gates the Great Expectations suite below reports on too, in SQL (no GX start-up on the way to Sage)
-        dg.AssetCheckSpec("settlement_amounts_present", asset="settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_amounts_present", asset="settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="Every line has an amount (Great Expectations gx_amount_not_null, as SQL)."),
-        dg.AssetCheckSpec("settlement_currency_iso", asset="settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_currency_iso", asset="settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="Every line's currency is a 3-letter code (gx_currency_iso, as SQL)."),
     ],
     partitions_def=settlement_partitions,
@@ -151,6 +151,7 @@ def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: Wareh
     for name, res in quality.validate(df, _GX_CHECKS, name="settlement_lines").items():
         yield dg.AssetCheckResult(
             check_name=name, asset_key="settlement_lines", passed=res.passed,
+            description=f"settlement {sid}: {res.unexpected_count} unexpected of {len(df)} lines",
             metadata={"settlement_id": sid, "unexpected_count": res.unexpected_count,
                       "unexpected_percent": res.unexpected_percent, "rows": int(len(df))})
 
@@ -161,14 +162,14 @@ def settlement_lines_gx(context: dg.AssetCheckExecutionContext, warehouse: Wareh
 
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec("settlement_journals_balanced", asset="journal_settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_journals_balanced", asset="journal_settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="Every journal balances in the settlement and the company currency."),
-        dg.AssetCheckSpec("settlement_not_posted_twice", asset="journal_settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_not_posted_twice", asset="journal_settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="No settlement is posted twice (same file under two ids, or posted "
                                       "journals that would change)."),
         # blocking only when it fails with ERROR severity: accounts.yaml `unmapped: hold`; the default
         # (suspense) fails with WARN severity and the settlement posts with its suspense line
-        dg.AssetCheckSpec("settlement_unmapped_lines", asset="journal_settlement_lines", blocking=True,
+        dg.AssetCheckSpec("settlement_unmapped_lines", asset="journal_settlement_lines", blocking=True, partitions_def=settlement_partitions,
                           description="Lines no account-map rule matches: posted to suspense and flagged, or the "
                                       "settlement on hold (accounts.yaml unmapped: hold)."),
     ],
@@ -185,7 +186,7 @@ def settlement_journal_checks(context: dg.AssetCheckExecutionContext, warehouse:
         yield _outcome_result(outcome, "journal_settlement_lines", severity_warn=not outcome.blocking)
 
 
-@dg.asset_check(asset="settlement_reconciliation", blocking=True, pool=pools.DUCKDB_WRITE,
+@dg.asset_check(asset="settlement_reconciliation", blocking=True, pool=pools.DUCKDB_WRITE, partitions_def=settlement_partitions,
                 description="Total = sum of lines = sum of journal account lines = deposit; variance 0.00.")
 def settlement_reconciliation_ties_out(context: dg.AssetCheckExecutionContext,
                                        warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -225,7 +226,7 @@ def _reconciliation_metadata(row: dict, table: list[dict]) -> dict:
     return md
 
 
-@dg.asset_check(asset="settlement_fee_rates", blocking=False, pool=pools.DUCKDB_WRITE,
+@dg.asset_check(asset="settlement_fee_rates", blocking=False, pool=pools.DUCKDB_WRITE, partitions_def=settlement_partitions,
                 description="Fees far from their usual rate for the SKU (or the marketplace): referral fee rate, "
                             "FBA fee per unit. Evidence listed; never blocks posting.")
 def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
@@ -250,7 +251,8 @@ def settlement_fee_anomalies(context: dg.AssetCheckExecutionContext,
 
 @dg.asset(
     kinds={"sage"}, partitions_def=settlement_partitions, pool=pools.SAGE,
-    deps=["journal_settlement_lines", "settlement_reconciliation", "journal_settlement_trace"],
+    # settlement_vat: its blocking check holds the postings of a settlement whose VAT cannot be decided yet
+    deps=["journal_settlement_lines", "settlement_reconciliation", "journal_settlement_trace", "settlement_vat"],
     retry_policy=RETRY_POLICY,  # the one retry policy (assets/retry.py): minutes later, not the next day
     tags={deadletters.FLOW_TAG: "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     description="The settlement's journals posted to Sage, one per accounting period, once (posting ledger). "

@@ -4,7 +4,7 @@ with its checks, the discovery sensor and the daily reconciliation schedule."""
 import dagster as dg
 
 from assets.flow import flow_definitions
-from assets.settlements import FLOW, assets, cogs, tax, tieout
+from assets.settlements import FLOW, assets, cogs, tax, tieout, vat
 from sensors import settlements as automation
 
 
@@ -13,7 +13,8 @@ def defs() -> dg.Definitions:
         FLOW,
         owners=["team:finance"],
         assets=[assets.settlement_landing, assets.settlement_journal_postings, tieout.settlement_order_tieout,
-                tax.facilitator_tax_by_state, cogs.settlement_cogs],
+                tax.facilitator_tax_by_state, cogs.settlement_cogs, vat.settlement_vat, vat.settlement_vat_journals,
+                vat.vat_return_summary],
         asset_checks=[assets.settlement_lines_gx, assets.settlement_journal_checks,
                       assets.settlement_reconciliation_ties_out, assets.settlement_fee_anomalies],
         jobs=[automation.settlement_job, automation.settlement_expectations_job],
