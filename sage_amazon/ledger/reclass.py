@@ -22,7 +22,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -227,7 +227,7 @@ def open_day(target: Any, journal: Journal, today: date | None = None) -> Journa
     except errors.SageError:  # the ERP cannot say (a read it does not offer): Sage judges the date when posting
         day = None
     if day is None:
-        day = max(journal.accounting_date, today or date.today())
+        day = max(journal.accounting_date, today or datetime.now(UTC).date())  # the UTC day, not the local one
     return journal if day == journal.accounting_date else replace(journal, accounting_date=day)
 
 
