@@ -338,6 +338,13 @@ def test_the_image_runs_the_code_locations():
     sources = [part for copy in copies for part in copy[:-1] if not part.startswith("--")]
     for source in sources:
         assert (ROOT / source).exists(), f"Dockerfile copies {source}, missing from the repository"
+    # every package pyproject.toml installs, and the SQL models the code location reads beside them
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    for pattern in packages["include"]:
+        assert any(Path(src).name == pattern.rstrip("*") for src in sources), f"the image lacks {pattern}"
+    assert "dbt_like_sql" in sources and "README.md" in sources
     into_home = [copy for copy in copies if copy[-1].rstrip("/") == DAGSTER_HOME]
     assert into_home and {"deploy/celery/dagster.yaml", "deploy/compose/workspace.yaml"} <= set(into_home[0])
     cmd = json.loads(next(line for line in instructions if line.startswith("CMD "))[4:])
