@@ -242,6 +242,10 @@ from sage_amazon.deadletter_cli import deadletter  # noqa: E402
 main.add_command(deadletter)
 main.add_command(amazon_group)
 
+from sage_amazon.ledger.vat.cli import vat_group  # noqa: E402
+
+main.add_command(vat_group)
+
 
 if __name__ == "__main__":
     main()
