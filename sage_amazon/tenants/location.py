@@ -54,6 +54,7 @@ def tenant_definitions(tenant: Tenant) -> dg.Definitions:
     stages = plan_stages(graph)
     jobs = []
     for i, (group, keys) in enumerate(stages):
+        keys = [k for k in keys if graph.get(k).is_executable]  # an external asset is observed, never run
         kind = group if group == STAGE_SETTLEMENT else (
             "daily" if any(graph.get(k).partitions_def is not None for k in keys) else "unpartitioned")
         jobs.append(dg.define_asset_job(f"{STAGE_JOB.format(i)}_{kind}", selection=keys, tags=tags,
