@@ -1,0 +1,108 @@
+"""Listings from Sage (issue 18): SP-API calls per 100 listings and the time Amazon's rate limits impose, on the
+Amazon sandbox, for a first listing (putListingsItem), a price change on every listing (patchListingsItem, the
+offer only) and an unchanged re-run.
+
+Each listing costs one VALIDATION_PREVIEW and one submission of the same operation (2 calls), plus one
+getDefinitionsProductType per product type and marketplace per run. Listings Items limits (Amazon's models):
+putListingsItem 5/s burst 10, patchListingsItem 5/s burst 5. The floor is (calls - burst) / rate in Amazon
+seconds; the figure is that floor plus what the run spent beyond floor / SCALE on the sandbox running SCALE times
+Amazon's clock (client, warehouse bookkeeping, the sandbox's work): the projected time on Amazon.
+
+Prints one JSON line per figure. Usage: python bench/bench_listings.py [--n 100] [--scale 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RATE = 5.0
+BURST = {"putListingsItem": 10, "patchListingsItem": 5}
+MP = "ATVPDKIKX0DER"
+
+
+def emit(name: str, figure: float, unit: str, baseline: float | None = None, baseline_name: str = "") -> None:
+    ratio = (figure / baseline) if baseline else None
+    print(json.dumps({"name": name, "figure": figure, "unit": unit, "baseline": baseline,
+                      "baseline_name": baseline_name, "ratio": ratio}), flush=True)
+
+
+def items(n: int, bump: Decimal = Decimal(0)) -> list:
+    from sage_amazon.listings.sage_items import SageItem
+
+    out = []
+    for i in range(n):
+        code = f"BENCH-{i:05d}"
+        ean = f"0860{i:09d}"[:13]
+        price = Decimal("20.00") + Decimal(i % 50) + bump
+        out.append(SageItem(code, f"Northwind bench item {i}", {"code": code, "title": f"Northwind bench item {i}",
+                                                                "ean": ean}, {MP: price}))
+    return out
+
+
+def run(api, wh, rules, sage_items, scale: float, operation: str) -> tuple[float, float, int, dict]:
+    from sage_amazon.listings import push
+
+    api.calls.clear()
+    started = time.perf_counter()
+    result = push.push(wh.write, api, push.plan(sage_items, rules), rules)
+    wall = time.perf_counter() - started
+    calls = dict(api.calls)
+    n = calls.get(operation, 0)
+    floor = max(0.0, (n - BURST.get(operation, 0)) / RATE)
+    return floor + max(0.0, wall - floor / scale), floor, sum(calls.values()), dict(result.counts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--scale", type=float, default=100.0)
+    args = parser.parse_args()
+    n, scale = args.n, args.scale
+
+    from sage_amazon.amazon.client import RateLimiters, SpApi, SpApiSettings
+    from sage_amazon.listings import rules as listing_rules
+    from sage_amazon.retrying import RetryPolicy
+    from sage_amazon.sandbox.amazon import credentials
+    from sage_amazon.sandbox.amazon.server import running_sandbox
+    from sage_amazon.warehouse import Warehouse
+
+    rules = listing_rules.load("x3")
+    rules = replace(rules, marketplaces=tuple(m for m in rules.marketplaces if m.marketplace_id == MP),
+                    channels={})
+    per100 = 100 / n
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        with running_sandbox(tmp / "amazon", seed=5, time_scale=scale, sqs_endpoint=None, history_days=1) as sb:
+            settings = SpApiSettings(sb.base_url, sb.lwa_url, credentials.SP_API_REFRESH_TOKEN, credentials.LWA_APP_ID,
+                                     credentials.LWA_CLIENT_SECRET, (MP,))
+            api = SpApi(settings, limiters=RateLimiters(scale=scale), retry=RetryPolicy(budget=120, timeout=30))
+            api.call("getListingsItem", "listings", "get_listings_item", "A2SAGESANDBOX01", "NW-TENT-2P",
+                     marketplace_id=MP, marketplaceIds=MP)  # token, imports, connections: not part of a run
+            wh = Warehouse(tmp / "warehouse.duckdb", snapshot_every=1e9)
+            for label, batch, operation in (("first listing", items(n), "putListingsItem"),
+                                            ("price change", items(n, Decimal("1.50")), "patchListingsItem"),
+                                            ("unchanged re-run", items(n, Decimal("1.50")), "putListingsItem")):
+                projected, floor, calls, counts = run(api, wh, rules, batch, scale, operation)
+                if label != "unchanged re-run":
+                    assert counts.get("created", 0) + counts.get("updated", 0) == n, counts
+                emit(f"listings, {label}: SP-API calls per 100 listings", calls * per100, "calls",
+                     (2 * n + (1 if calls else 0)) * per100 if calls else None,
+                     "preview + submission per listing, 1 definition" if calls else "")
+                if calls:
+                    emit(f"listings, {label}: projected s on Amazon for {n}", projected, "s", floor or None,
+                         f"rate-limit floor ({operation} 5/s, burst {BURST[operation]})")
+            api.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
