@@ -110,6 +110,24 @@ MONTHLY_SUBSCRIPTION_FEE: dict[str, Decimal] = {"USD": Decimal("39.99"), "GBP": 
 # ---- the seller's Sage side, mirrored by the X3 and Sage 500 sandboxes ----------------------------------
 # Items the seller never set up in Sage: their Amazon orders wait as dead letters until a partner maps them.
 MISSING_SKUS = frozenset({"NW-FILTER-SQ", "NW-CHAIR-FLD"})
+# The seller's tax codes as set up in Sage (X3 TABVAT, Sage 500 account reference codes): (code, description).
+# A journal line naming a code the ERP does not hold is refused, as the real systems do.
+TAX_CODES = (
+    ("GB20", "UK standard 20%"), ("GBS", "UK standard rate output"), ("GBR", "UK reduced rate output"),
+    ("GBX", "UK export zero rate"),
+    ("GBD", "UK deemed supply (Amazon)"), ("GBI", "UK input VAT"), ("GBRC", "UK reverse charge"),
+    ("DES", "DE Regelsatz"), ("DER", "DE ermaessigt"), ("DEIC", "DE innergem. Lieferung"),
+    ("DEX", "DE Ausfuhr"), ("DED", "DE Marktplatz-Lieferung"), ("DEI", "DE Vorsteuer"),
+    ("DERC", "DE Reverse Charge 13b"), ("FRS", "FR taux normal"), ("FRIC", "FR livraison intracom"),
+    ("FRX", "FR export"), ("FRD", "FR vente plateforme"), ("FRI", "FR TVA deductible"),
+    ("FRO", "OSS France"), ("ITO", "OSS Italy"), ("ESO", "OSS Spain"), ("NLO", "OSS Netherlands"),
+    ("PLO", "OSS Poland"), ("SEO", "OSS Sweden"), ("ATO", "OSS Austria"), ("BEO", "OSS Belgium"),
+    ("ONH", "HST Ontario 13%"), ("NSH", "HST Nova Scotia"), ("NBH", "HST New Brunswick"),
+    ("NLH", "HST Newfoundland"), ("PEH", "HST PEI"), ("ABG", "GST Alberta 5%"), ("BCG", "GST BC 5%"),
+    ("MBG", "GST Manitoba 5%"), ("SKG", "GST Saskatchewan 5%"), ("QCG", "GST Quebec 5%"),
+    ("QCQ", "QST Quebec 9.975%"), ("NTG", "GST NWT"), ("NUG", "GST Nunavut"), ("YTG", "GST Yukon"),
+    ("ONI", "GST/HST input tax credit"), ("CAD", "CA deemed supply (Amazon)"),
+)
 # The chart of accounts (US-style numbers) both ERP sandboxes seed, so a journal means the same in each.
 ACCOUNTS = (
     ("1010", "Bank - operating account"),

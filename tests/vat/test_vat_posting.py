@@ -108,3 +108,23 @@ def test_sage500_vat_journal_equals_the_accountants(name, sage500, tmp_path, mon
     for (account, _code), amount in getattr(sellers, f"{name}_JOURNAL").items():
         expected[account].append(amount)
     assert _sage500_lines(db, reference) == {acc: sorted(v) for acc, v in expected.items()}
+
+
+def test_x3_refuses_a_tax_code_it_does_not_hold(x3, tmp_path, monkeypatch):
+    """A code the X3 folder has no TABVAT record for is refused as X3 does: the VAT journal is a dead letter
+    naming the code, nothing of it is posted, and the next run tries again."""
+    import yaml
+
+    x3_handle, target = x3
+    sellers.write_profile(tmp_path, sellers.DE_PROFILE)
+    doc = yaml.safe_load((tmp_path / "tax_profile.yaml").read_text())
+    doc["targets"]["x3"]["tax_codes"] = {"oss:FR": "FROSS"}
+    (tmp_path / "tax_profile.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setattr(sellers, "write_profile", lambda folder, profile: None)
+    settlement = sellers.DE
+    monkeypatch.setattr(sellers, "DE", type(settlement)("91710000007", settlement.currency, settlement.start,
+                                                        settlement.end, settlement.orders, settlement.other))
+    _, _, report = _run(tmp_path, "DE", "x3", target, monkeypatch)
+    reference = "VAT-91710000007-202607"
+    assert report.posted == {} and "FROSS : Record does not exist (tax code)" in report.dead_letters[reference]
+    assert _x3_lines(x3_handle, reference) == {}

@@ -542,6 +542,9 @@ class JournalEntries:
                     raise Refused(f"BPR({num}) : {bpr} : Record does not exist (business partner)")
             else:
                 bpr = ""
+            vat = _text(v, "VAT")
+            if vat and _exists(conn, t.TABVAT, VAT=vat) is None:  # [UNCONFIRMED] X3's wording approximated
+                raise Refused(f"VAT({num}) : {vat} : Record does not exist (tax code)")
             deb = parse_decimal(_text(v, "DEB"), f"DEB({num})")
             cdt = parse_decimal(_text(v, "CDT"), f"CDT({num})")
             deb_led, cdt_led = _text(v, "DEBLED"), _text(v, "CDTLED")
@@ -560,7 +563,7 @@ class JournalEntries:
             led_deb += ledger if sns == 1 else 0
             led_cdt += ledger if sns == -1 else 0
             lines.append({"ACC": acc, "DES": _text(v, "DES")[:30], "SNS": sns, "AMTCUR": amount,
-                          "AMTLED": ledger, "FREREF": _text(v, "FREREF")[:30], "VAT": _text(v, "VAT"),
+                          "AMTLED": ledger, "FREREF": _text(v, "FREREF")[:30], "VAT": vat,
                           "BPR": bpr})
         if deb_total != cdt_total:
             raise Refused(f"Unbalanced entry : debit {deb_total} credit {cdt_total} ({cur})")

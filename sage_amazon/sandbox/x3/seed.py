@@ -67,6 +67,7 @@ def item_code(sku: str) -> str | None:
 def seed(engine: Engine, catalog: Iterable | None = None) -> None:
     """Create the tables and load the reference data once (a no-op on a seeded database)."""
     t.metadata.create_all(engine)
+    seed_tax_codes(engine)
     if catalog is None:
         from sage_amazon.sandbox.seller_catalog import CATALOG as catalog
     with engine.begin() as conn:
@@ -126,6 +127,15 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
         conn.execute(insert(t.ITMMVT), mvts)
         conn.execute(insert(t.STOCK), stock)
         _seed_web_orders(conn)
+
+
+def seed_tax_codes(engine: Engine) -> None:
+    """The seller's tax codes (TABVAT), also into a folder seeded before they existed."""
+    from sage_amazon.sandbox.seller_catalog import TAX_CODES
+
+    with engine.begin() as conn:
+        if not conn.execute(select(func.count()).select_from(t.TABVAT)).scalar():
+            conn.execute(insert(t.TABVAT), [{"VAT_0": c, "DES_0": d[:30], **_audit()} for c, d in TAX_CODES])
 
 
 def _seed_web_orders(conn) -> None:

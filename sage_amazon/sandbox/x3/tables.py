@@ -196,6 +196,9 @@ GACCOUNT = _table("GACCOUNT", "COA:c10 ACC:c15 DES:c30 SHODES:c10 ACCTYP:i YCOLL
 PERIOD = _table(
     "PERIOD", "CPY:c5 FIY:i PER:i PERSTRDAT:t PERENDDAT:t PERSTA:i", ("CPY_0", "FIY_0", "PER_0")
 )
+# tax codes (X3 function GESTVT) [UNCONFIRMED: sage-erp.md names GACCENTRYD.VAT nowhere; X3 keeps tax codes in
+# TABVAT, key VAT, and validates a journal line's code against it]
+TABVAT = _table("TABVAT", "VAT:c5 DES:c30", ("VAT_0",))
 # YNOINV (specific field, local menu 1 No / 2 Yes): deliveries of orders of this type are not invoiced
 TABSOHTYP = _table("TABSOHTYP", "SOHTYP:c5 DES:c30 SOHCAT:i YNOINV:i", ("SOHTYP_0",))
 TABCUR = _table("TABCUR", "CUR:c3 DES:c30", ("CUR_0",))
