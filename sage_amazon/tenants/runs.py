@@ -8,6 +8,7 @@ failed and that Dagster retries (a killed worker's) is followed to its retry.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,10 @@ from sage_amazon.tenants.tenants_file import Tenant
 REPOSITORY = "__repository__"
 STAGE = re.compile(r"^tenant_stage_(\d+)_(daily|settlement|unpartitioned)$")
 RETRY_PATIENCE = 600.0  # seconds a failed run marked will_retry may wait for the daemon to queue its retry
+
+
+class Stopped(RuntimeError):
+    """The command was interrupted (Ctrl-C): the runs launched go on in the deployment."""
 
 
 @dataclass
@@ -52,8 +57,15 @@ def stage_jobs(client, tenant: Tenant) -> list[tuple[str, str]]:
     return [(name, kind) for _, name, kind in sorted(found)]
 
 
-def wait_final(instance: dg.DagsterInstance, run_id: str, deadline: float) -> dg.DagsterRun:
+def wait_final(instance: dg.DagsterInstance, run_id: str, deadline: float,
+               stop: threading.Event | None = None) -> dg.DagsterRun:
     """The run once finished, or its last retry's (Dagster's run retries of a run whose worker died)."""
+    stop = stop or threading.Event()
+
+    def pause() -> None:
+        if stop.wait(2):
+            raise Stopped(f"stopped while waiting for run {run_id[:8]}")
+
     while True:
         run = instance.get_run_by_id(run_id)
         if run is not None and run.is_finished:
@@ -64,14 +76,14 @@ def wait_final(instance: dg.DagsterInstance, run_id: str, deadline: float) -> dg
                     children = instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run_id}), limit=1)
                     child = children[0] if children else None
                     if child is None:
-                        time.sleep(2)
+                        pause()
                 if child is not None:
                     run_id = child.run_id
                     continue
             return run
         if time.monotonic() > deadline:
             raise TimeoutError(f"run {run_id[:8]} not finished in time (status {run.status.value if run else '?'})")
-        time.sleep(2)
+        pause()
 
 
 def queue_wait(instance: dg.DagsterInstance, run_id: str) -> float:
@@ -83,14 +95,16 @@ def queue_wait(instance: dg.DagsterInstance, run_id: str) -> float:
 
 
 def run_tenant(client, instance: dg.DagsterInstance, tenant: Tenant, start: str, end: str,
-               timeout: float = 3600.0, say: Callable[[str], None] = print) -> TenantOutcome:
+               timeout: float = 3600.0, say: Callable[[str], None] = print,
+               stop: threading.Event | None = None, settlements: int | None = None) -> TenantOutcome:
+    """settlements: at most this many pending settlements (the first listed), all when None."""
     deadline = time.monotonic() + timeout
     outcome = TenantOutcome(tenant.name)
 
     def launch(job: str, label: str, tags: dict[str, str] | None = None) -> dg.DagsterRun:
         run_id = client.submit_job_execution(job, repository_location_name=tenant.location,
                                              repository_name=REPOSITORY, run_config={}, tags=tags or {})
-        final = wait_final(instance, run_id, deadline)
+        final = wait_final(instance, run_id, deadline, stop)
         outcome.queue_waits.append(queue_wait(instance, run_id))
         ok = final.status == dg.DagsterRunStatus.SUCCESS
         outcome.runs.append((label, ok, final.run_id))
@@ -100,7 +114,7 @@ def run_tenant(client, instance: dg.DagsterInstance, tenant: Tenant, start: str,
     for job, kind in stage_jobs(client, tenant):
         if kind == "settlement":
             found = launch(DISCOVERY_JOB, "settlement discovery")
-            for settlement_id in _pending(instance, found):
+            for settlement_id in _pending(instance, found)[:settlements]:
                 launch(job, f"settlement {settlement_id}", {"dagster/partition": settlement_id})
         elif kind == "daily":
             launch(job, f"days {start}..{end}", {"dagster/asset_partition_range_start": start,
@@ -122,12 +136,21 @@ def _pending(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
 
 
 def run_tenants(webserver: str, tenants: list[Tenant], start: str, end: str, timeout: float = 3600.0,
-                say: Callable[[str], None] = print) -> list[TenantOutcome]:
+                say: Callable[[str], None] = print, settlements: int | None = None) -> list[TenantOutcome]:
     """Every tenant at once (a thread each), each stage by stage: one tenant's wait never holds another's."""
     from dagster_graphql import DagsterGraphQLClient
 
     host, _, port = webserver.rpartition(":")
-    with dg.DagsterInstance.get() as instance, ThreadPoolExecutor(max(1, len(tenants))) as pool:
-        futures = [pool.submit(run_tenant, DagsterGraphQLClient(host, port_number=int(port), timeout=600),
-                               instance, tenant, start, end, timeout, say) for tenant in tenants]
-        return [f.result() for f in futures]
+    stop = threading.Event()
+    with dg.DagsterInstance.get() as instance:
+        pool = ThreadPoolExecutor(max(1, len(tenants)))
+        try:
+            futures = [pool.submit(run_tenant, DagsterGraphQLClient(host, port_number=int(port), timeout=600),
+                                   instance, tenant, start, end, timeout, say, stop, settlements)
+                       for tenant in tenants]
+            return [f.result() for f in futures]
+        except BaseException:
+            stop.set()  # Ctrl-C or one tenant's error: the other threads stop waiting too
+            raise
+        finally:
+            pool.shutdown(wait=True)
