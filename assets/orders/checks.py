@@ -11,6 +11,8 @@ from resources import pools
 from resources.warehouse import WarehouseResource
 
 WARN = dg.AssetCheckSeverity.WARN
+# the record-level checks (RECORD_LEVEL) say in the UI why an ORDER_CHANGE run leaves them "Not evaluated"
+NOT_ON_CHANGES = " (not evaluated by ORDER_CHANGE runs: the nightly catch-up and `sage-amazon run` evaluate it, on every day)"
 
 # check name -> (asset, expectation kind, kwargs); the suite is built from this inside the check
 GX_SUITE = {
@@ -31,7 +33,7 @@ def _frame(con, sql: str):
 
 
 @dg.multi_asset_check(
-    specs=[dg.AssetCheckSpec(name, asset=asset, description=f"Great Expectations: {kind} {kwargs}")
+    specs=[dg.AssetCheckSpec(name, asset=asset, description=f"Great Expectations: {kind} {kwargs}" + NOT_ON_CHANGES)
            for name, (asset, kind, kwargs) in GX_SUITE.items()],
     can_subset=True,
     pool=None,  # one short read under the warehouse lock, then seconds of GX outside any pool
@@ -63,7 +65,7 @@ def order_expectations(context: dg.AssetCheckExecutionContext, warehouse: Wareho
 
 
 @dg.asset_check(asset="sage_orders", pool=pools.DUCKDB_WRITE,
-                description="Every SKU of an order to post maps to a Sage item (exact match, then alias)")
+                description="Every SKU of an order to post maps to a Sage item (exact match, then alias)" + NOT_ON_CHANGES)
 def every_sku_mapped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.read() as con:
         rows = con.execute(
@@ -78,7 +80,8 @@ def every_sku_mapped(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset="sage_orders", pool=pools.DUCKDB_WRITE,
-                description="Amazon's order total equals the sum of its lines (price + tax + shipping - discounts)")
+                description="Amazon's order total equals the sum of its lines (price + tax + shipping - discounts)"
+                + NOT_ON_CHANGES)
 def order_totals_match_lines(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.read() as con:
         rows = con.execute(
@@ -103,6 +106,11 @@ def _run_days(context: dg.AssetCheckExecutionContext) -> tuple[str, list[str]]:
     return "", []
 
 
+def _days_label(days: list[str]) -> str:
+    """The days a result is about, for the UI (a check of a ranged run has no partition of its own)."""
+    return "days " + "..".join(dict.fromkeys(days)) if days else "all days"
+
+
 @dg.asset_check(asset="sage_orders", blocking=True, pool=pools.DUCKDB_WRITE,
                 description="Structural: one mart row per staged order (a join fan-out or a lost order blocks the load)")
 def one_row_per_order(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -111,8 +119,8 @@ def one_row_per_order(context: dg.AssetCheckExecutionContext, warehouse: Warehou
         mart, distinct = con.execute(
             f"SELECT count(*), count(DISTINCT amazon_order_id) FROM marts.sage_orders{where}", days).fetchone()
         staged = con.execute(f"SELECT count(*) FROM staging.stg_amazon_orders{where}", days).fetchone()[0]
-    return dg.AssetCheckResult(passed=mart == distinct == staged,
-                               metadata={"mart_rows": int(mart), "distinct_orders": int(distinct),
+    return dg.AssetCheckResult(passed=mart == distinct == staged, description=_days_label(days),
+                               metadata={"days": _days_label(days), "mart_rows": int(mart), "distinct_orders": int(distinct),
                                          "staged_orders": int(staged)})
 
 
@@ -123,7 +131,8 @@ def one_line_per_item(context: dg.AssetCheckExecutionContext, warehouse: Warehou
     with warehouse.read() as con:
         lines = con.execute(f"SELECT count(*) FROM marts.sage_order_lines{where}", days).fetchone()[0]
         staged = con.execute(f"SELECT count(*) FROM staging.stg_amazon_order_items{where}", days).fetchone()[0]
-    return dg.AssetCheckResult(passed=lines == staged, metadata={"lines": int(lines), "staged_items": int(staged)})
+    return dg.AssetCheckResult(passed=lines == staged, description=_days_label(days),
+                               metadata={"days": _days_label(days), "lines": int(lines), "staged_items": int(staged)})
 
 
 # blocking: a broken mart never reaches Sage (these run with every order run)

@@ -18,7 +18,7 @@ from sage_amazon import deadletters
     retry_policy=RETRY_POLICY,
     tags={deadletters.FLOW_TAG: "settlement"},  # `sage-amazon deadletter replay --flow settlement`
     metadata={"dagster/table_name": "marts.settlement_cogs"},
-    check_specs=[dg.AssetCheckSpec("settlement_cogs_complete", asset="settlement_cogs", blocking=False,
+    check_specs=[dg.AssetCheckSpec("settlement_cogs_complete", asset="settlement_cogs", blocking=False, partitions_def=settlement_partitions,
                                    description="Every period's COGS journal is posted: none waits for a Sage "
                                                "item, a cost or a quantity.")],
     description="Cost of goods sold of the settlement: per period and SKU the units sold less the refunded units "

@@ -13,7 +13,7 @@ from resources.warehouse import WarehouseResource
     kinds={"duckdb"}, partitions_def=settlement_partitions, pool=pools.DUCKDB_WRITE,
     deps=["journal_settlement_lines", "journal_settlement_trace"],
     metadata={"dagster/table_name": "marts.facilitator_tax_by_state"},
-    check_specs=[dg.AssetCheckSpec("facilitator_tax_ties_out", asset="facilitator_tax_by_state", blocking=False,
+    check_specs=[dg.AssetCheckSpec("facilitator_tax_ties_out", asset="facilitator_tax_by_state", blocking=False, partitions_def=settlement_partitions,
                                    description="The states' tax collected and withheld sum to the settlement's "
                                                "tax_collected and tax_withheld journal lines.")],
     description="US marketplace facilitator tax per journal line and ship-to state: what Amazon collected from "

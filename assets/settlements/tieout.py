@@ -21,7 +21,7 @@ CHECKS = {
     kinds={"duckdb"}, partitions_def=settlement_partitions, pool=pools.DUCKDB_WRITE,
     deps=["journal_settlement_lines"],
     metadata={"dagster/table_name": "marts.settlement_order_tieout"},
-    check_specs=[dg.AssetCheckSpec(name, asset="settlement_order_tieout", blocking=False, description=text)
+    check_specs=[dg.AssetCheckSpec(name, asset="settlement_order_tieout", blocking=False, description=text, partitions_def=settlement_partitions)
                  for name, text in CHECKS.items()],
     description="Per Amazon order id, what Sage invoiced (the orders flow's sales orders) against what the "
                 "settlements paid: open items, settled but never invoiced, amount differences, ageing "

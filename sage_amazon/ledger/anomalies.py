@@ -52,6 +52,9 @@ def find(con, settlement_id: str, tolerance: Decimal = Decimal("0.25"), min_hist
                 SELECT h.sku, h.{fee} AS v FROM marts.settlement_fee_rates h
                 WHERE h.{fee} IS NOT NULL
                   AND h.marketplace IS NOT DISTINCT FROM (SELECT any_value(marketplace) FROM cur)
+                  -- the usual rate is what came before this settlement, not itself nor later ones: the same
+                  -- settlement checked again (a sensor re-run) gives the same warning until the fee is fixed
+                  AND h.settlement_id <> $sid AND h.posted_date < (SELECT min(posted_date) FROM cur)
             ),
             by_sku AS (SELECT sku, median(v) AS usual, count(*) AS n FROM hist GROUP BY sku),
             overall AS (SELECT median(v) AS usual, count(*) AS n FROM hist)
