@@ -41,6 +41,7 @@ from sage_amazon.listings.rules import ListingRules
 from sage_amazon.listings.sage_items import SageItem
 
 PREVIEW = "VALIDATION_PREVIEW"
+CHUNK = 50  # listings previewed and submitted per pair of warehouse sessions
 OFFER, AVAILABILITY = "purchasable_offer", "fulfillment_availability"
 DDL = (
     """CREATE TABLE IF NOT EXISTS ops.listings (
@@ -282,6 +283,7 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: ListingRules, 
     todo = _to_send(open_write, p, rules, approve, retry_refused, result)
     try:
         known: dict[tuple[str, str], definitions.Definition | str] = {}
+        ready: list[_Send] = []
         for send in todo:
             d = send.d
             pair = (d.product_type, d.marketplace_id)
@@ -292,12 +294,15 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: ListingRules, 
                     known[pair] = str(exc)
             definition = known[pair]
             if isinstance(definition, str):
-                _refused(open_write, send, definition, [], result)
+                with open_write() as con:
+                    _refused(con, send, definition, [], result)
                 continue
             missing = [n for n in definition.required if n not in d.attributes]
             if missing and send.operation == "put":
                 result.missing_required[d.key] = missing
-            _submit(open_write, api, rules, send, result)
+            ready.append(send)
+        for start in range(0, len(ready), CHUNK):  # outcomes recorded per chunk: few, short warehouse sessions
+            _submit_chunk(open_write, api, rules, ready[start:start + CHUNK], result)
     except (TransientError, PermanentError) as exc:
         if isinstance(exc, PermanentError):
             raise
@@ -327,50 +332,65 @@ def _is_refusal(exc: Exception) -> bool:
     return isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 408, 429)
 
 
-def _submit(open_write: Callable[[], Any], api: Any, rules: ListingRules, send: _Send, result: PushResult) -> None:
-    d = send.d
+def _attempt(api: Any, rules: ListingRules, send: _Send, *, preview: bool
+             ) -> tuple[dict[str, Any], str | None, list[dict[str, Any]]]:
+    """(Amazon's answer, the refusal reason or None, its ERROR issues). A transient failure is raised."""
     try:
-        answer = _call(api, rules, send, preview=True)
-        errors = _errors(answer)
-        status = str(answer.get("status") or "")
-        result.preview_row(d, send.operation, status or "no status", answer.get("issues") or [])
-        if errors or status not in ("VALID", "ACCEPTED"):
-            _refused(open_write, send, "", errors, result, status=status)
-            return
-        with open_write() as con:
-            posting_ledger.start(con, FLOW, d.key, send.payload_hash)
-        answer = _call(api, rules, send, preview=False)
+        answer = _call(api, rules, send, preview=preview)
     except TransientError:
         raise
     except SpApiError as exc:
         if not _is_refusal(exc):
             raise
-        _refused(open_write, send, f"Amazon refused the {send.operation}: {one_line(exc)}", [], result)
-        return
+        return {}, f"Amazon refused the {send.operation}: {one_line(exc)}", []
     errors = _errors(answer)
-    if errors or answer.get("status") != "ACCEPTED":
-        _refused(open_write, send, "", errors, result, status=str(answer.get("status") or ""))
-        return
-    submission = str(answer.get("submissionId") or "")
+    status = str(answer.get("status") or "")
+    if errors or status not in (("VALID", "ACCEPTED") if preview else ("ACCEPTED",)):
+        text = "; ".join(issue_text(i) for i in errors) or f"status {status or 'missing'} without an issue"
+        d = send.d
+        return answer, f"Amazon refused listing {d.sku} in {d.marketplace_id} ({d.product_type}): {text}", errors
+    return answer, None, errors
+
+
+def _submit_chunk(open_write: Callable[[], Any], api: Any, rules: ListingRules, sends: list[_Send],
+                  result: PushResult) -> None:
+    """Preview each listing, record the refusals and `start` the valid ones in one session, submit them, record
+    what Amazon accepted in one session. A transient failure leaves 'sending' entries: sent again next run."""
+    valid: list[_Send] = []
+    refused: list[tuple[_Send, str, list[dict[str, Any]]]] = []
+    for send in sends:
+        answer, reason, errors = _attempt(api, rules, send, preview=True)
+        result.preview_row(send.d, send.operation, str(answer.get("status") or "refused"),
+                           answer.get("issues") or ([{"message": reason}] if reason and not answer else []))
+        if reason:
+            refused.append((send, reason, errors))
+        else:
+            valid.append(send)
     with open_write() as con:
-        _record_accepted(con, d, send.attributes, send.removed, submission, whole=send.operation == "put")
-        posting_ledger.posted(con, FLOW, d.key, submission)
-        deadletters.resolve(con, FLOW, d.key)
-    result.counts["created" if send.operation == "put" else "updated"] += 1
+        for send, reason, errors in refused:
+            _refused(con, send, reason, errors, result)
+        for send in valid:
+            posting_ledger.start(con, FLOW, send.d.key, send.payload_hash)
+    outcomes = [(send, *_attempt(api, rules, send, preview=False)) for send in valid]
+    with open_write() as con:
+        for send, answer, reason, errors in outcomes:
+            if reason:
+                _refused(con, send, reason, errors, result)
+                continue
+            submission = str(answer.get("submissionId") or "")
+            _record_accepted(con, send.d, send.attributes, send.removed, submission, whole=send.operation == "put")
+            posting_ledger.posted(con, FLOW, send.d.key, submission)
+            deadletters.resolve(con, FLOW, send.d.key)
+            result.counts["created" if send.operation == "put" else "updated"] += 1
 
 
-def _refused(open_write: Callable[[], Any], send: _Send, reason: str, issues: list[dict[str, Any]],
-             result: PushResult, *, status: str = "") -> None:
+def _refused(con: Any, send: _Send, reason: str, issues: list[dict[str, Any]], result: PushResult) -> None:
     d = send.d
-    if not reason:
-        text = "; ".join(issue_text(i) for i in issues) or f"status {status or 'missing'} without an issue"
-        reason = f"Amazon refused listing {d.sku} in {d.marketplace_id} ({d.product_type}): {text}"
-    with open_write() as con:
-        posting_ledger.start(con, FLOW, d.key, send.payload_hash)
-        posting_ledger.failed(con, FLOW, d.key, f"refused: {reason}"[:1000])
-        deadletters.record(con, FLOW, d.key, reason[:1000], {
-            "sku": d.sku, "marketplace_id": d.marketplace_id, "item": d.item, "product_type": d.product_type,
-            "operation": send.operation, "body": send.body(), "issues": issues})
+    posting_ledger.start(con, FLOW, d.key, send.payload_hash)
+    posting_ledger.failed(con, FLOW, d.key, f"refused: {reason}"[:1000])
+    deadletters.record(con, FLOW, d.key, reason[:1000], {
+        "sku": d.sku, "marketplace_id": d.marketplace_id, "item": d.item, "product_type": d.product_type,
+        "operation": send.operation, "body": send.body(), "issues": issues})
     result.counts["dead_lettered"] += 1
 
 
