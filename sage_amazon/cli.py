@@ -246,6 +246,10 @@ from sage_amazon.ledger.vat.cli import vat_group  # noqa: E402
 
 main.add_command(vat_group)
 
+from sage_amazon.ledger.report_cli import report_command  # noqa: E402
+
+main.add_command(report_command)
+
 
 if __name__ == "__main__":
     main()

@@ -13,12 +13,25 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets import cockpit, inventory, listings, mcf, mfn, orders, reference, returns, settlements, shipments  # noqa: E402
+from assets import (  # noqa: E402
+    cockpit,
+    inventory,
+    listings,
+    mcf,
+    mfn,
+    month_end,
+    orders,
+    reference,
+    returns,
+    settlements,
+    shipments,
+)
 from assets.cockpit.definitions import defs as cockpit_defs  # noqa: E402
 from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
 from assets.listings.definitions import defs as listings_defs  # noqa: E402
 from assets.mcf.definitions import defs as mcf_defs  # noqa: E402
 from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
+from assets.month_end.definitions import defs as month_end_defs  # noqa: E402
 from assets.orders.definitions import defs as orders_defs  # noqa: E402
 from assets.reference.definitions import defs as reference_defs  # noqa: E402
 from assets.returns.definitions import defs as returns_defs  # noqa: E402
@@ -38,6 +51,7 @@ FLOWS = {
     cockpit.FLOW: cockpit_defs,
     mcf.FLOW: mcf_defs,
     listings.FLOW: listings_defs,
+    month_end.FLOW: month_end_defs,
 }
 
 

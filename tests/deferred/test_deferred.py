@@ -170,3 +170,34 @@ def test_the_accrual_waits_for_a_settlement_ending_after_the_month(tmp_path):
     assert ends == {"US": date(2026, 11, 7)}
     todo, waiting = deferred.journals(audit, "2026-10", "x3", conf, ends)
     assert [j.reference for j in todo] == ["DEFER-US-202610", "DEFER-US-202610-R"] and not waiting
+
+
+def test_the_asset_accrues_the_configured_month_and_shows_its_orders(tmp_path):
+    import dagster as dg
+
+    from assets.month_end.deferred import deferred_accrual, last_month
+    from resources.sage import SageResource
+    from resources.warehouse import WarehouseResource
+    from sage_amazon.sandbox.x3 import running_x3
+
+    path = tmp_path / "wh.duckdb"
+    with Warehouse(path, lock_timeout=30).write() as con:
+        _land(con, tmp_path, "x3")
+    config = {"ops": {"deferred_accrual": {"config": {"month": "2026-10"}}}}
+    with running_x3(tmp_path) as x3, dg.instance_for_test() as instance:
+        sage = SageResource(target="x3", x3_url=x3.url, x3_user=x3.user, x3_password=x3.password,
+                            x3_pool=x3.pool, x3_folder=x3.folder)
+        resources = {"warehouse": WarehouseResource(path=str(path)), "sage": sage}
+        result = dg.materialize([deferred_accrual], instance=instance, resources=resources, run_config=config)
+        again = dg.materialize([deferred_accrual], instance=instance, resources=resources, run_config=config)
+        journals = sorted(j["REF_0"] for j in x3.rows("GACCENTRY"))
+    assert result.success and again.success
+    meta = result.asset_materializations_for_node("deferred_accrual")[0].metadata
+    assert meta["month"].value == "2026-10" and meta["dagster/row_count"].value == 3
+    assert meta["accrued"].value == {"DEFER-US-202610": f"{sum(OCTOBER.values()):.2f} USD"}
+    assert [r.data["order_id"] for r in meta["orders"].value.records] == [
+        "111-1700301-0000002", "111-1700301-0000003", "111-1700301-0000005"]
+    assert journals == ["DEFER-US-202610", "DEFER-US-202610-R"]  # the second run posted nothing
+    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
+    assert (last_month(date(2027, 1, 1)), last_month(date(2026, 12, 31)), last_month(date(2027, 3, 29))) == (
+        "2026-12", "2026-11", "2027-02")
