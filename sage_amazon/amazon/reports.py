@@ -103,13 +103,6 @@ def decode_document(data: bytes, compression: str | None, content_type: str | No
         return data.decode("cp1252", errors="replace")
 
 
-def fetch_report(api: SpApi, report_type: str, start: datetime, end: datetime, *,
-                 marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0, attempts: int = 5) -> str:
-    """Request a report for [start, end), wait for it and return its text."""
-    return fetch_reports(api, report_type, [(start, end)], marketplaces=marketplaces, poll_seconds=poll_seconds,
-                         attempts=attempts)[0]
-
-
 def fetch_reports(api: SpApi, report_type: str, spans: list[tuple[datetime, datetime]], *,
                   marketplaces: Iterable[str] | None = None, poll_seconds: float = 2.0,
                   attempts: int = 5) -> list[str]:

@@ -58,10 +58,6 @@ UNKNOWN_OUTCOME = "unknown outcome"
 OUTCOMES = ("pushed", "adopted", "already_pushed", "dead_lettered", "retry_later", "not_attempted")
 
 
-class NotSupported(Exception):
-    """The target cannot list its merchant-fulfilled shipments (e.g. Sage X3 today)."""
-
-
 @dataclass
 class PushResult:
     supported: bool = True

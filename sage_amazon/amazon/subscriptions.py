@@ -28,7 +28,6 @@ from sage_amazon.amazon.queues import CONSUMERS, flow_of, flow_queue_url
 if TYPE_CHECKING:  # the CLI imports this module: sage_amazon.amazon.client loads only when connecting
     from sage_amazon.amazon.client import SpApiSettings
 
-GRANTLESS_SCOPE = "sellingpartnerapi::notifications"
 DESTINATION_NAME = "sage-amazon"
 # notification type -> payload version (schemas/notifications/*.json)
 PAYLOAD_VERSIONS = {
@@ -304,13 +303,6 @@ def _connect(settings: SpApiSettings, queue_url: str, types: tuple[str, ...], cl
         connection.destinations.append(Destination(flow, url, arn, destination_id, created, queue_created))
         connection.subscriptions += [_subscribe(client, kind, destination_id) for kind in kinds]
     return connection
-
-
-def connect_from_config(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str | None = None) -> Connection:
-    from sage_amazon import config
-    from sage_amazon.amazon.client import SpApiSettings
-
-    return connect(SpApiSettings.from_config(), queue_url or config.load().sqs_queue_url, types)
 
 
 def connect_accounts(types: tuple[str, ...] = CONSUMED_TYPES, queue_url: str | None = None,

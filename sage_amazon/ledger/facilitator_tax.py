@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     import duckdb
 
 TABLE = "marts.facilitator_tax_by_state"
-TAX_ROLES = ("tax_collected", "tax_withheld")
 UNKNOWN = "unknown"
 ZERO = Decimal("0.00")
 # USPS codes of the names Amazon may give in StateOrRegion instead of the code

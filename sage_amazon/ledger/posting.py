@@ -57,10 +57,6 @@ def letter_key(settlement_id: str, reference: str) -> str:
     return f"{settlement_id}:{reference}"
 
 
-class PostingIncomplete(RuntimeError):
-    """Some journals could not be sent for a transient reason or an unknown outcome: retry the run."""
-
-
 def _reason(exc: errors.SageError) -> str:
     if isinstance(exc, errors.ClosedPeriod):
         return f"closed fiscal period: {exc.reason}"

@@ -136,17 +136,6 @@ def replace_shipment_days(con: duckdb.DuckDBPyConnection, days: Sequence[date], 
     return counts
 
 
-def latest_log(con: duckdb.DuckDBPyConnection, flow: str, days: Sequence[date]) -> list[dict[str, Any]]:
-    """The last extraction logged for each day (for the structural checks)."""
-    ensure(con)
-    rows = con.execute(
-        """SELECT partition_date, source, mode, records, drift FROM ops.order_extractions
-           WHERE flow = ? AND partition_date IN (SELECT unnest(?::DATE[])) AND mode = 'day'
-           QUALIFY row_number() OVER (PARTITION BY partition_date ORDER BY extracted_at DESC) = 1
-           ORDER BY partition_date""", [flow, sorted(set(days))]).fetchall()
-    return [dict(zip(("partition_date", "source", "mode", "records", "drift"), r, strict=True)) for r in rows]
-
-
 def typical_daily_volume(con: duckdb.DuckDBPyConnection, flow: str, before: date, days: int = 14) -> float:
     """Average records per day logged in the `days` days before `before` (0 when unknown)."""
     ensure(con)

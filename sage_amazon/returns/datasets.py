@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -234,7 +234,3 @@ def refund_rows(transactions: Iterable[dict[str, Any]], extracted_at: datetime
         items[header["transaction_id"]] = lines
     return list(headers.values()), [line for lines in items.values() for line in lines]
 
-
-def day_span(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)

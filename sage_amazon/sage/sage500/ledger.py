@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 AR_MODULE = 5
 AR_CREDIT_MEMO, AR_DEBIT_MEMO = 502, 503
 
-CREDIT_MEMO_TRAN_TYPE = 502
-
-GL_POSTED = 500
-
 # Widths of the text columns the writer fills; a longer text is cut here (the warehouse keeps it whole).
 # tglPosting.PostCmnt: varchar(50), as the other comment columns in sage-erp.md ("TranCmnt varchar 50");
 # ExtCmnt varchar 255 and a line's Description varchar 40 (sage-erp.md, the StgSOLine columns).
@@ -82,15 +78,17 @@ class Ledger(Sage500Base):
         partners = _row_partners(journal)
         with self._tx() as conn:
             accounts = self._account_keys(conn, {r["GLAcctNo"] for r in rows}, refused)
+            codes = self._acct_ref_keys(conn, {r["AcctRefCode"] for r in rows if r["AcctRefCode"]}, refused)
             customers = self._customer_keys(conn, {p for p in partners if p}, refused)
             batch_key = self._next_keys(conn, "tciBatchLog")
         with self._tx(sent=True) as conn:
             memos = self._ar_memos(conn, journal, rows, partners, customers)
             conn.execute(text(
-                "INSERT INTO tglPosting (BatchKey, CurrID, ExtCmnt, GLAcctKey, PostAmt, PostAmtHC, PostCmnt, PostDate, "
-                "TranDate, SourceModuleNo, TranKey, TranNo, TranType) VALUES (:b, :cur, :ext, :acct, :amt, :hc, :cmnt, "
-                ":d, :d, :mod, :tk, :tn, :tt)"),
+                "INSERT INTO tglPosting (BatchKey, AcctRefKey, CurrID, ExtCmnt, GLAcctKey, PostAmt, PostAmtHC, PostCmnt, "
+                "PostDate, TranDate, SourceModuleNo, TranKey, TranNo, TranType) VALUES (:b, :ref, :cur, :ext, :acct, "
+                ":amt, :hc, :cmnt, :d, :d, :mod, :tk, :tn, :tt)"),
                 [{"b": batch_key, "cur": journal.currency, "ext": r["ExtCmnt"], "acct": accounts[r["GLAcctNo"]],
+                  "ref": codes.get(r["AcctRefCode"]),
                   "amt": r["PostAmt"], "hc": r["PostAmtHC"], "cmnt": r["PostCmnt"], "d": journal.accounting_date,
                   "tn": f"{batch_key:010d}", **memos.get(n, {"mod": 1, "tk": None, "tt": 101})}
                  for n, r in enumerate(rows)])
@@ -132,9 +130,24 @@ class Ledger(Sage500Base):
                 home = cents(amount * journal.rate)
             rows.append({"GLAcctNo": line.account.replace("-", ""), "PostAmt": amount, "PostAmtHC": home,
                          "PostCmnt": (line.description or journal.description)[:POST_CMNT_WIDTH] or None,
-                         "ExtCmnt": " ".join(x for x in (journal.reference, line.reference) if x)[:EXT_CMNT_WIDTH]})
+                         "ExtCmnt": " ".join(x for x in (journal.reference, line.reference) if x)[:EXT_CMNT_WIDTH],
+                         # a line's tax code as its account reference code (tglAcctRef) [UNCONFIRMED: Sage 500's
+                         # sales tax schedules and classes live on AR/AP documents; a GL line has no tax column]
+                         "AcctRefCode": line.tax_code})
         _absorb_home_rounding(rows)
         return rows
+
+    def _acct_ref_keys(self, conn: Connection, codes: set[str], refused: str) -> dict[str, int]:
+        if not codes:
+            return {}
+        found = dict(conn.execute(text(
+            "SELECT AcctRefCode, AcctRefKey FROM tglAcctRef WHERE CompanyID = :c AND Status = 1 AND AcctRefCode IN :r"
+        ).bindparams(bindparam("r", expanding=True)), {"c": self.company_id, "r": sorted(codes)}).all())
+        missing = sorted(codes - set(found))
+        if missing:
+            raise e.UnknownAccount(f"account reference code (tax code) {', '.join(missing)} does not exist in "
+                                   f"company {self.company_id} (tglAcctRef)", refused=refused)
+        return found
 
     def _customer_keys(self, conn: Connection, ids: set[str], refused: str) -> dict[str, int]:
         if not ids:

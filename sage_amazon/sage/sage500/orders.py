@@ -22,8 +22,6 @@ from .rules import STATUS_CODES, UNIT_PRICE_QUANTUM
 
 log = logging.getLogger(__name__)
 
-SO_TRAN_TYPE = 801
-
 # tdmMigrationLogWrk.ColumnID of a failure -> the typed error it means (first match wins)
 _COLUMN_ERRORS: tuple[tuple[str, type[e.SageBusinessError]], ...] = (
     ("CustID", e.UnknownCustomer),

@@ -29,7 +29,6 @@ FIELD_ERRORS: dict[str, type[SageBusinessError]] = {
     "ACC": UnknownAccount,
 }
 FIELD_AT_START = re.compile(r"^\s*([A-Z][A-Z0-9_]*)(?:\(\d+\))?\s*:")
-CONFIGURATION = ("no classic web service pool", "web service", "not published")
 PERIOD = re.compile(r"period\s+(closed|not open)|closed\s+period|p[ée]riode\s+(ferm|non ouverte)", re.I)
 UNBALANCED = re.compile(r"unbalanced|not balanced|d[ée]s[ée]quilibr", re.I)
 MALFORMED = re.compile(r"input xml refused|xml parse|syntax error|parse error", re.I)
