@@ -148,3 +148,38 @@ def settlement_figures(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             md[name] = dg.MetadataValue.text(f"{value:.4f}" if name in RATIO_FIGURES else f"{value:.2f}")  # exact
             md[f"{name} (plot)"] = dg.MetadataValue.float(float(value))  # for the Plots tab only
     return dg.MaterializeResult(metadata=md)
+
+
+REVIEW_ROWS = 200  # rows shown in the UI; marts.mapping_review holds them all
+
+
+@dg.asset(
+    kinds={"duckdb"}, pool=pools.DUCKDB_WRITE, deps=["sage_order_lines", "stg_settlement_categories"],
+    metadata={"dagster/table_name": "marts.mapping_review"},
+    description="What no mapping covers yet, with suggested matches to confirm: SKUs of orders to post without a "
+                "Sage item (suggested items by similarity of the SKU to the item codes and of its title to the "
+                "titles of SKUs that map) and settlement fee types in suspense (suggested account-map roles by "
+                "similarity to the rules and to fee types already mapped). Each row says what to add to skus.yaml "
+                "or accounts.yaml in the mapping folder; then replay the dead letters or re-run the settlement.",
+)
+def mapping_review(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from sage_amazon import config
+    from sage_amazon.mapping import review
+
+    with warehouse.write() as con:
+        rows = review.refresh(con, config.load().target)
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in
+                                     ("kind", "name", "detail", "occurrences", "amount", "suggestions", "fix")])
+    records = [dg.TableRecord({"kind": r.kind, "name": r.name, "detail": r.detail, "occurrences": str(r.occurrences),
+                               "amount": "" if r.amount is None else f"{r.amount:.2f}",
+                               "suggestions": "; ".join(s.text() for s in r.suggestions) or "none above "
+                               f"{review.MIN_SCORE:.0f}", "fix": r.fix}) for r in rows[:REVIEW_ROWS]]
+    skus = sum(1 for r in rows if r.kind == "sku")
+    context.log.info(f"{skus} unmapped SKU(s), {len(rows) - skus} unmapped fee type(s)")
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(len(rows)),
+        "unmapped_skus": dg.MetadataValue.int(skus),
+        "unmapped_fee_types": dg.MetadataValue.int(len(rows) - skus),
+        "orders_held_by_unmapped_skus": dg.MetadataValue.int(sum(r.occurrences for r in rows if r.kind == "sku")),
+        "review": dg.MetadataValue.table(records, schema=schema),
+    })

@@ -13,7 +13,8 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:operations", "team:finance"],
-        assets=[assets.open_dead_letters, assets.settlement_overview, assets.settlement_figures],
+        assets=[assets.open_dead_letters, assets.settlement_overview, assets.settlement_figures,
+                assets.mapping_review],
         jobs=[automation.cockpit_job, automation.settlement_figures_job, automation.deadletter_replay_job,
               automation.cockpit_digest_job, backfills.backfill_finish_job],
         sensors=[automation.cockpit_refresh_sensor, automation.cockpit_alerts_sensor, backfills.backfill_finish_sensor],
