@@ -61,13 +61,14 @@ def env(request: pytest.FixtureRequest, amazon: Any, tmp_path: Path) -> Iterator
                "target": "sage500", "sage_db": db.engine, "amazon": amazon}
 
 
-def run_flow(env: dict[str, Any], approve: list[str] | None = None) -> dg.ExecuteInProcessResult:
+def run_flow(env: dict[str, Any], approve: list[str] | None = None,
+             tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
     from assets.listings.definitions import defs
 
     d = defs()
     resources = {k: env[k] for k in ("sp_api", "sage", "warehouse")}
     run_config = {"ops": {"amazon_listings": {"config": {"approve_price_drops": approve}}}} if approve else None
-    return dg.materialize([*d.assets, *d.asset_checks], resources=resources, run_config=run_config,
+    return dg.materialize([*d.assets, *d.asset_checks], resources=resources, run_config=run_config, tags=tags,
                           instance=dg.DagsterInstance.ephemeral())
 
 

@@ -68,6 +68,17 @@ def test_flagged_items_are_listed_refusals_are_dead_letters_and_a_second_run_sen
     assert md2["unchanged"] == len(LISTABLE) * len(mps)
     assert md2["refused_unchanged"] == len(mps)
 
+    # `deadletter replay` (a run tagged replay) submits the refused payloads again: still refused, nothing else sent
+    from assets.flow import TRIGGER_TAG
+
+    before = served(env)
+    replayed = run_flow(env, tags={TRIGGER_TAG: "replay"})
+    after = served(env)
+    assert after["putListingsItem"] - before["putListingsItem"] == len(mps)  # one preview each, refused again
+    assert after.get("patchListingsItem", 0) == before.get("patchListingsItem", 0)
+    assert metadata(replayed)["dead_lettered"] == len(mps)
+    assert query(env, "SELECT DISTINCT attempts FROM ops.dead_letters WHERE flow = 'listings'") == [(2,)]
+
     # Sage gets the EAN: the next run lists it and closes its dead letters
     _set_ean(env, REFUSED, "0860001234585")
     third = run_flow(env)
