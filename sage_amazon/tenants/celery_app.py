@@ -38,24 +38,39 @@ def _run_id(kwargs: dict | None) -> str | None:
     return getattr(unpack_value(packed), "run_id", None)
 
 
+# sage_amazon.runner.recovery's PID_TAG and HOST_TAG: not imported here, because importing the runner loads the
+# project's modules with this process's settings, and a worker child must load a tenant's location first
+PID_TAG, HOST_TAG, TASK_TAG = "sage_amazon/pid", "sage_amazon/host", "sage_amazon/celery_task"
+
+
 @task_prerun.connect
 def _tag_run_with_process(task_id=None, task=None, args=None, kwargs=None, **_):
-    import dagster as dg
+    import socket
 
-    from sage_amazon.runner.recovery import process_tags
+    import dagster as dg
 
     run_id = _run_id(kwargs)
     if run_id:
         with dg.DagsterInstance.get() as instance:
-            instance.add_run_tags(run_id, {**process_tags(), "sage_amazon/celery_task": str(task_id)})
+            instance.add_run_tags(run_id, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
+                                           TASK_TAG: str(task_id)})
+
+
+RECOVER = """if True:
+    import dagster as dg
+    from sage_amazon.runner.recovery import recover_dead_runs
+    with dg.DagsterInstance.get() as instance:
+        for line in recover_dead_runs(instance):
+            print(f"sage-amazon worker: {line}", flush=True)
+"""
 
 
 @worker_ready.connect
 def _recover_dead_runs(**_):
-    import dagster as dg
+    """In a child process: the worker's own process stays free of the project's modules (its children fork
+    from it and each loads one tenant's location)."""
+    import subprocess
+    import sys
 
-    from sage_amazon.runner.recovery import recover_dead_runs
-
-    with dg.DagsterInstance.get() as instance:
-        for line in recover_dead_runs(instance):
-            print(f"sage-amazon worker: {line}", flush=True)
+    done = subprocess.run([sys.executable, "-c", RECOVER], capture_output=True, text=True, timeout=600)
+    print(done.stdout + (done.stderr[-2000:] if done.returncode else ""), end="", flush=True)
