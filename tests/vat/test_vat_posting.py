@@ -1,12 +1,11 @@
 """VAT and GST (issue 17.1): hand-made settlements of a UK seller (GB->GB FBA, GB->DE export, B2B reverse charge,
 Amazon as deemed supplier), a German seller (domestic, OSS, intra-EU B2B, reverse-charged fees) and a Canadian
 seller (HST, GST + QST, GST) posted to the X3 and the Sage 500 sandboxes: each VAT journal, line by line, equals
-the accountant's (tests/vat/sellers.py, worked by hand). X3 keeps each line's VAT code (GACCENTRYD.VAT); Sage 500
-posts the same lines, one tglTransaction each."""
+the accountant's (tests/vat/sellers.py, worked by hand), tax codes included: X3 keeps each line's VAT code
+(GACCENTRYD.VAT, checked against TABVAT), Sage 500 its account reference code (tglTransaction.AcctRefKey)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
@@ -71,18 +70,20 @@ def _x3_lines(x3, reference: str) -> dict[tuple[str, str], Decimal]:
     return out
 
 
-def _sage500_lines(db, reference: str) -> dict[str, list[Decimal]]:
+def _sage500_lines(db, reference: str) -> dict[tuple[str, str], Decimal]:
     from sqlalchemy import text
 
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT a.GLAcctNo, t.PostAmt FROM tglTransaction t "
+        rows = conn.execute(text("SELECT a.GLAcctNo, coalesce(r.AcctRefCode, ''), t.PostAmt FROM tglTransaction t "
                                  "JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey "
+                                 "LEFT JOIN tglAcctRef r ON r.AcctRefKey = t.AcctRefKey "
                                  "JOIN tciBatchLog b ON b.BatchKey = t.BatchKey WHERE b.BatchCmnt = :r"),
                             {"r": reference}).fetchall()
-    out: dict[str, list[Decimal]] = defaultdict(list)
-    for acc, amount in rows:
-        out[acc].append(-D(amount))  # Sage 500: debit positive
-    return {acc: sorted(v) for acc, v in out.items()}
+    out: dict[tuple[str, str], Decimal] = {}
+    for acc, code, amount in rows:
+        assert (acc, code) not in out, f"two lines on {(acc, code)}"
+        out[(acc, code)] = -D(amount)  # Sage 500: debit positive
+    return out
 
 
 @pytest.mark.parametrize("name", SELLERS)
@@ -104,10 +105,7 @@ def test_sage500_vat_journal_equals_the_accountants(name, sage500, tmp_path, mon
     _, settlement, report = _run(tmp_path, name, "sage500", target, monkeypatch)
     reference = f"VAT-{settlement.settlement_id}-202607"
     assert report.waiting == {} and list(report.posted) == [reference], report
-    expected: dict[str, list[Decimal]] = defaultdict(list)
-    for (account, _code), amount in getattr(sellers, f"{name}_JOURNAL").items():
-        expected[account].append(amount)
-    assert _sage500_lines(db, reference) == {acc: sorted(v) for acc, v in expected.items()}
+    assert _sage500_lines(db, reference) == getattr(sellers, f"{name}_JOURNAL")
 
 
 def test_x3_refuses_a_tax_code_it_does_not_hold(x3, tmp_path, monkeypatch):
@@ -128,3 +126,21 @@ def test_x3_refuses_a_tax_code_it_does_not_hold(x3, tmp_path, monkeypatch):
     reference = "VAT-91710000007-202607"
     assert report.posted == {} and "FROSS : Record does not exist (tax code)" in report.dead_letters[reference]
     assert _x3_lines(x3_handle, reference) == {}
+
+
+def test_sage500_refuses_a_tax_code_it_does_not_hold(sage500, tmp_path, monkeypatch):
+    import yaml
+
+    db, target = sage500
+    sellers.write_profile(tmp_path, sellers.CA_PROFILE)
+    doc = yaml.safe_load((tmp_path / "tax_profile.yaml").read_text())
+    doc["targets"]["sage500"]["tax_codes"] = {"qst:CA-QC": "QST-QC-9975"}
+    (tmp_path / "tax_profile.yaml").write_text(yaml.safe_dump(doc))
+    monkeypatch.setattr(sellers, "write_profile", lambda folder, profile: None)
+    settlement = sellers.CA
+    monkeypatch.setattr(sellers, "CA", type(settlement)("91710000006", settlement.currency, settlement.start,
+                                                        settlement.end, settlement.orders, settlement.other))
+    _, _, report = _run(tmp_path, "CA", "sage500", target, monkeypatch)
+    reference = "VAT-91710000006-202607"
+    assert report.posted == {} and "QST-QC-9975 does not exist" in report.dead_letters[reference]
+    assert _sage500_lines(db, reference) == {}

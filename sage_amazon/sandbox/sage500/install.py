@@ -8,7 +8,7 @@ from importlib.resources import files
 
 from sqlalchemy import URL, create_engine, make_url, text
 
-from .seed import seed
+from .seed import seed, seed_tax_codes
 
 log = logging.getLogger(__name__)
 SQL_FILES = ("schema.sql", "procedures.sql")
@@ -84,5 +84,6 @@ def install(url: str | URL, *, reset: bool = False, catalog: Iterable | None = N
                 echo(f"applied {name}")
             seeded = seed(conn, catalog)
             echo("seeded company reference data" if seeded else "company already seeded, kept")
+            seed_tax_codes(conn)
     finally:
         engine.dispose()

@@ -151,6 +151,20 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
     return True
 
 
+def seed_tax_codes(conn: Connection) -> int:
+    """The seller's tax codes as account reference codes (tglAcctRef), added where missing (a company seeded
+    before they existed gets them too); returns how many were added."""
+    from sage_amazon.sandbox.seller_catalog import TAX_CODES
+
+    added = 0
+    for code, description in TAX_CODES:
+        added += conn.execute(text(
+            "INSERT INTO tglAcctRef (CompanyID, AcctRefCode, Description) SELECT :c, :r, :d WHERE EXISTS "
+            "(SELECT 1 FROM tsmCompany WHERE CompanyID = :c) ON CONFLICT (CompanyID, AcctRefCode) DO NOTHING"),
+            {"c": COMPANY_ID, "r": code, "d": description[:40]}).rowcount
+    return added
+
+
 def _flag_listed_items(conn: Connection) -> None:
     """The items flagged for Amazon (sandbox/listing_items.py): UserFld1 AMAZON, the EAN in UserFld2; the new ones
     created (no stock) at their US price list price."""
