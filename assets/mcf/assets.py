@@ -43,8 +43,8 @@ def _close(target) -> None:
     pool=pools.SAGE,
     retry_policy=RETRY_POLICY,
     description="The Sage sales orders of the MCF channels (mcf.yaml: X3 order types / sales sites, Sage 500 "
-                "customer classes / order sources), any status, with their lines, ship-to, the Amazon SKU of each "
-                "item and whether every item is stocked at the FBA site",
+                "customer classes / order sources), any status, with their lines, the Amazon SKU of each item and "
+                "whether every item is stocked at the FBA site; the ship-to only until the order is at Amazon",
 )
 @retried
 def sage_mcf_orders(context: dg.AssetExecutionContext, sage: SageResource,
@@ -54,9 +54,11 @@ def sage_mcf_orders(context: dg.AssetExecutionContext, sage: SageResource,
 
     mcf_rules = rules.load(sage.target)
     now = datetime.now(UTC)
+    with warehouse.write() as con:
+        at_amazon = store.known_numbers(con)
     target = sage.get_target()
     try:
-        rows = channel.read(target, mcf_rules, sku_rules(sage.target).aliases, now.date(), now)
+        rows = channel.read(target, mcf_rules, sku_rules(sage.target).aliases, now.date(), now, at_amazon)
     finally:
         _close(target)
     with warehouse.write() as con:

@@ -13,6 +13,8 @@ CompletePartialled, Unfulfillable, Invalid) and for orders never read back since
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -105,13 +107,22 @@ def sync(open_write: OpenWrite, api: Any, rules: McfRules, now: datetime, *, ret
 
 
 def _unchanged(payload: str, order: dict[str, Any]) -> bool:
-    import json
-
     try:
         sent = json.loads(payload)
     except ValueError:
         return False
-    return sent.get("address") == _address(order["ship_to"]) and sent.get("items") == _items(order)
+    return sent.get("address_digest") == _digest(_address(order["ship_to"])) and sent.get("items") == _items(order)
+
+
+def _digest(address: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(address, sort_keys=True).encode()).hexdigest()
+
+
+def _kept(address: dict[str, str]) -> dict[str, Any]:
+    """What a dead letter keeps of an address: where, not who (no name, street or phone), and a digest to see a
+    corrected address."""
+    return {"where": {k: address[k] for k in ("city", "stateOrRegion", "postalCode", "countryCode") if k in address},
+            "address_digest": _digest(address)}
 
 
 def _submit(open_write: OpenWrite, api: Any, rules: McfRules, order: dict[str, Any], row: dict[str, Any] | None,
@@ -131,7 +142,7 @@ def _submit(open_write: OpenWrite, api: Any, rules: McfRules, order: dict[str, A
     if not preview.get("isFulfillable"):
         reason = f"Amazon cannot fulfil: {_why_not(preview)}"
         with open_write() as con:
-            deadletters.record(con, FLOW, number, reason, {"address": address, "items": items, "preview": preview})
+            deadletters.record(con, FLOW, number, reason, {**_kept(address), "items": items, "preview": preview})
         result.add("dead_lettered", number, reason)
         return
     fees = preview.get("estimatedFees") or []
@@ -158,11 +169,14 @@ def _submit(open_write: OpenWrite, api: Any, rules: McfRules, order: dict[str, A
         reason = f"Amazon refused the order: {exc}"
         with open_write() as con:
             store.delete_order(con, number)
-            deadletters.record(con, FLOW, number, reason, {"request": body})
+            deadletters.record(con, FLOW, number, reason, {**_kept(address), "items": items,
+                                                           "request": {k: v for k, v in body.items()
+                                                                       if k != "destinationAddress"}})
         result.add("dead_lettered", number, reason)
         return
     with open_write() as con:
         store.upsert_order(con, number, state="created", amazon_status="Received")
+        store.forget_address(con, number)
         deadletters.resolve(con, FLOW, number)
     result.add("created", number, f"{rules.shipping_speed}, fees {total}")
 
@@ -172,6 +186,7 @@ def _adopt(open_write: OpenWrite, number: str, found: dict[str, Any], result: Sy
     with open_write() as con:
         store.upsert_order(con, number, state="created", amazon_status=fo.get("fulfillmentOrderStatus"),
                            status_updated=fo.get("statusUpdatedDate"))
+        store.forget_address(con, number)
         deadletters.resolve(con, FLOW, number)
     result.add("adopted", number, str(fo.get("fulfillmentOrderStatus")))
 
@@ -239,6 +254,7 @@ def _record_detail(open_write: OpenWrite, sfoid: str, found: dict[str, Any], res
         if status in ("Unfulfillable", "Invalid"):
             short = [f"{i.get('sellerSku')}: {i.get('unfulfillableQuantity')} unfulfillable"
                      for i in found.get("fulfillmentOrderItems") or [] if i.get("unfulfillableQuantity")]
+            kept = {**found, "fulfillmentOrder": {k: v for k, v in fo.items() if k != "destinationAddress"}}
             deadletters.record(con, FLOW, sfoid, f"Amazon marked the order {status}"
-                               + (f" ({'; '.join(short)})" if short else ""), found)
+                               + (f" ({'; '.join(short)})" if short else ""), kept)
     result.add("status", sfoid, str(status))

@@ -92,3 +92,13 @@ def shipments(con: Any) -> list[dict[str, Any]]:
     for r in out:
         r["items"] = json.loads(r["items"] or "[]")
     return out
+
+
+def forget_address(con: Any, sage_number: str) -> None:
+    """The order is at Amazon: its ship-to leaves the warehouse."""
+    con.execute(f"UPDATE {SAGE_ORDERS} SET ship_to = '{{}}' WHERE sage_number = ?", [sage_number])
+
+
+def known_numbers(con: Any) -> set[str]:
+    ensure(con)
+    return {r[0] for r in con.execute(f"SELECT sage_number FROM {ORDERS} WHERE state <> 'creating'").fetchall()}

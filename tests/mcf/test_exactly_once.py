@@ -23,13 +23,19 @@ def flow(amazon: Any, x3: Any, tmp_path) -> dict[str, Any]:
     target = X3Target.from_settings(x3.url, x3.user, x3.password, x3.pool, x3.folder)
     wh = Warehouse(tmp_path / "warehouse.duckdb")
     mcf = rules.load("x3")
-    rows = channel.read(target, mcf, sku_rules("x3").aliases, date(2026, 11, 22), ANCHOR)
-    target.close()
-    with wh.write() as con:
-        store.replace_sage_orders(con, rows)
+
+    def read_sage() -> None:  # what the flow's Sage step does before each Amazon step
+        with wh.write() as con:
+            known = store.known_numbers(con)
+        rows = channel.read(target, mcf, sku_rules("x3").aliases, date(2026, 11, 22), ANCHOR, known)
+        with wh.write() as con:
+            store.replace_sage_orders(con, rows)
+
+    read_sage()
     api = sp_api_resource(amazon).get_client()
-    yield {"warehouse": wh, "api": api, "rules": mcf}
+    yield {"warehouse": wh, "api": api, "rules": mcf, "read_sage": read_sage}
     api.close()
+    target.close()
 
 
 def _sync(flow: dict[str, Any]) -> Any:
@@ -62,6 +68,7 @@ def test_a_lost_reply_or_a_lost_record_never_makes_two_mcf_orders(flow: dict[str
 
     with flow["warehouse"].write() as con:  # the warehouse lost what it sent: Amazon refuses the same id again
         store.delete_order(con, "SOW2600002")
+    flow["read_sage"]()
     before = sent(amazon)
     result = _sync(flow)
     assert result.counts["adopted"] == 1 and result.counts["created"] == 0

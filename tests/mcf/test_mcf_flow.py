@@ -38,6 +38,12 @@ def test_web_orders_ship_through_mcf_once_and_their_tracking_reaches_sage(erp: d
     assert letters == [("SOW2600003", "Amazon cannot fulfil: InvalidDestinationAddress")]  # Amazon's reason
     assert metadata(first, "amazon_mcf_orders")["not_at_fba"] == 1  # SOW2600004: a merchant-fulfilled item
     assert all(c.passed for c in first.get_asset_check_evaluations())
+    # the customers' names and streets stay in Sage: the warehouse keeps only the unsent order's until it is sent
+    kept = query(resources, "SELECT sage_number FROM raw.sage_mcf_orders WHERE ship_to LIKE '%Main St%' "
+                            "OR ship_to LIKE '%Pine Ave%' OR ship_to LIKE '%Elm St%' OR ship_to LIKE '%Oak Rd%'")
+    assert kept == [("SOW2600003",)]
+    assert not query(resources, "SELECT 1 FROM ops.dead_letters WHERE payload LIKE '%Lee Poe%' "
+                                "OR payload LIKE '%Oak Rd%'")
 
     # the customer cancels SOW2600005 in Sage while Amazon is still planning it: its MCF order is cancelled
     erp["target"].close_sales_order("SOW2600005", "customer cancelled")
