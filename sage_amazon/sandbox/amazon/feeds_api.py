@@ -56,7 +56,10 @@ def process(world: Any, feed: dict[str, Any]) -> dict[str, Any]:
         refused = _definition_issues(message, op, listing)  # validated against the product type, as Amazon does
         if refused:
             invalid += 1
-            issues.extend({"messageId": mid, **issue} for issue in refused)
+            # the processing report's issue shape (listings-feed-processing-report-schema-v2): attributeName, one
+            issues.extend({"messageId": mid, "sku": sku, "code": i["code"], "severity": i["severity"],
+                           "message": i["message"], **({"attributeName": i["attributeNames"][0]}
+                                                       if i.get("attributeNames") else {})} for i in refused)
             continue
         if op == "PATCH":
             try:
