@@ -10,6 +10,12 @@ cost, posted as COGS against inventory (mapping file cogs.yaml says how).
 - Journal: one per period and journal site, COGS-<settlement id>-<YYYYMM>[-<site>], dated like the settlement's
   journal of that period: per SKU a debit of cogs (credit when more came back than left), one credit of
   inventory. Posted once (ops.posting_ledger flow cogs_journal; after an unknown outcome Sage is asked first).
+- Written off: units Amazon lost, damaged or liquidated (settlement lines whose amount-description cogs.yaml
+  `write_offs` names, e.g. WAREHOUSE_LOST, WAREHOUSE_DAMAGE, MISSING_FROM_INBOUND; their quantity, else one unit
+  per adjustment item) leave FBA inventory at cost to the `write_off` account; a reimbursement Amazon reverses
+  because the unit was found (`reinstated`: REVERSAL_REIMBURSEMENT) brings it back. Amazon's payment for them
+  is the settlement journal's (reimbursements, liquidations). Customer returns Amazon reimbursed are not written
+  off here: the unit was sold (its cost is COGS already) and the returns flow issues it out of stock.
 - A period with a SKU that has no Sage item, no cost, or a sold line without a quantity is not posted: it waits,
   visible in marts.settlement_cogs (each row's status) and the asset's check, which name the SKUs and why; the
   next run of the settlement posts it once fixed (the SKU's orders have their own dead letters already). A journal
@@ -54,8 +60,11 @@ COLUMNS = (
     ("cost_site", "VARCHAR"), ("units_sold", "INTEGER"), ("units_refunded", "INTEGER"),
     ("units_returned", "INTEGER"), ("net_units", "INTEGER"), ("unit_cost", "DECIMAL(18,4)"),
     ("cost", "DECIMAL(18,2)"), ("currency", "VARCHAR"), ("accounting_date", "DATE"), ("status", "VARCHAR"),
-    ("posted", "BOOLEAN"),
+    ("posted", "BOOLEAN"), ("units_written_off", "INTEGER"), ("write_off_cost", "DECIMAL(18,2)"),
 )
+WRITE_OFFS = ("WAREHOUSE_LOST", "WAREHOUSE_LOST_MANUAL", "WAREHOUSE_DAMAGE", "WAREHOUSE_DAMAGE_EXCEPTION",
+              "MISSING_FROM_INBOUND", "Liquidations*")  # [UNCONFIRMED] Liquidations* (amazon-sp-api.md 3.4)
+REINSTATED = ("REVERSAL_REIMBURSEMENT",)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ class Settings:
     inventory_account: str  # FBA inventory
     mfn_cost_site: str  # merchant-fulfilled units: the seller's own warehouse
     mfn_inventory_account: str
+    write_off_account: str = ""
+    write_offs: tuple[str, ...] = WRITE_OFFS  # amount-description patterns (shell-style, case-insensitive)
+    reinstated: tuple[str, ...] = REINSTATED
 
     def cost_site(self, marketplace: str, channel: str = AFN) -> str:
         if channel == MFN:
@@ -94,9 +106,17 @@ def settings(target: str) -> Settings:
     sites = {str(k).upper() if k != ANY else ANY: str(v) for k, v in (body.get("cost_sites") or {}).items()}
     if not sites:
         raise MappingError(f"{where}: targets.{target}.cost_sites names no Sage site")
+    patterns = {}
+    for key, default in (("write_offs", WRITE_OFFS), ("reinstated", REINSTATED)):
+        value = doc.get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MappingError(f"{where}: {key} must be a list of amount-description patterns, got {value!r}")
+        patterns[key] = tuple(value)
     return Settings(bool(doc.get("enabled", True)), returns, sites, str(accounts["cogs"]),
                     str(accounts["inventory"]), str(body.get("mfn_cost_site") or sites.get(ANY, "")),
-                    str(accounts.get("mfn_inventory") or accounts["inventory"]))
+                    str(accounts.get("mfn_inventory") or accounts["inventory"]),
+                    str(accounts.get("write_off") or accounts["cogs"]), patterns["write_offs"],
+                    patterns["reinstated"])
 
 
 # ---------------------------------------------------------------------------------------------- units
@@ -111,6 +131,7 @@ class Units:
     refunded: int = 0
     returned: int = 0
     missing_quantity: int = 0  # sold lines without a quantity
+    written_off: int = 0  # lost, damaged or liquidated units less those reinstated
 
     @property
     def net(self) -> int:
@@ -134,8 +155,49 @@ def _sellable_returns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], i
     ).fetchall()}
 
 
-def units(con: duckdb.DuckDBPyConnection, settlement_id: str, returns: str = "sellable") -> list[Units]:
-    """Units sold and returned per period, marketplace and SKU of a landed settlement."""
+def _like_any(column: str, patterns: tuple[str, ...]) -> str:
+    """SQL: the trimmed column matches one of the shell-style patterns, case-insensitively."""
+    from sage_amazon.amazon.settlement.sql import sql_str
+    from sage_amazon.mapping.accounts import like_pattern
+
+    return "(" + " OR ".join(f"lower(trim({column})) LIKE {sql_str(like_pattern(p))}" for p in patterns) + ")"
+
+
+def _written_off(con: duckdb.DuckDBPyConnection, settlement_id: str, write_offs: tuple[str, ...],
+                 reinstated: tuple[str, ...]) -> list[tuple[str, str, str, int]]:
+    """(period, marketplace, SKU, units) lost, damaged or liquidated less reinstated: per adjustment item and kind
+    its quantity (else one unit), counted once however many amount lines it has."""
+    if not write_offs and not reinstated:
+        return []
+    off = _like_any("l.amount_description", write_offs) if write_offs else "false"
+    back = _like_any("l.amount_description", reinstated) if reinstated else "false"
+    return con.execute(f"""
+        WITH rep AS (
+            SELECT marketplace, coalesce(settlement_end_date, deposit_date) AS end_date
+            FROM raw.settlement_reports WHERE settlement_id = $sid
+        ), lines AS (
+            SELECT l.*, row_number() OVER () AS line_no
+            FROM raw.settlement_lines AS l
+            WHERE l.settlement_id = $sid AND nullif(trim(l.sku), '') IS NOT NULL AND ({off} OR {back})
+        ), items AS (  -- an adjustment item's several amount lines count once; a line naming no id counts alone
+            SELECT strftime(date_trunc('month', coalesce(l.posted_date, rep.end_date)), '%Y-%m') AS period,
+                   coalesce(l.marketplace, rep.marketplace, '') AS marketplace, trim(l.sku) AS sku,
+                   coalesce(nullif(trim(l.adjustment_id), ''), nullif(trim(l.order_id), ''),
+                            nullif(trim(l.merchant_adjustment_item_id), ''), 'line ' || l.line_no) AS adjustment,
+                   coalesce(l.merchant_adjustment_item_id, l.order_item_code, '') AS item,
+                   CASE WHEN {back} THEN -1 ELSE 1 END AS sign,
+                   max(coalesce(abs(l.quantity_purchased), 1)) AS units
+            FROM lines AS l, rep
+            GROUP BY ALL
+        )
+        SELECT period, marketplace, sku, CAST(sum(sign * units) AS BIGINT) FROM items
+        GROUP BY ALL HAVING sum(sign * units) <> 0 ORDER BY ALL""", {"sid": settlement_id}).fetchall()
+
+
+def units(con: duckdb.DuckDBPyConnection, settlement_id: str, returns: str = "sellable",
+          write_offs: tuple[str, ...] = (), reinstated: tuple[str, ...] = ()) -> list[Units]:
+    """Units sold and returned per period, marketplace and SKU of a landed settlement (and, given the patterns,
+    those written off: lost, damaged or liquidated FBA units, less reinstated ones)."""
     rows = con.execute("""
         WITH rep AS (
             SELECT marketplace, coalesce(settlement_end_date, deposit_date) AS end_date
@@ -169,7 +231,9 @@ def units(con: duckdb.DuckDBPyConnection, settlement_id: str, returns: str = "se
             back = min(int(refunded), sellable.get((order_id, sku), 0))
             sellable[(order_id, sku)] = sellable.get((order_id, sku), 0) - back
             u.returned += back
-    return [u for u in out.values() if u.sold or u.refunded or u.missing_quantity]
+    for period, marketplace, sku, n in _written_off(con, settlement_id, write_offs, reinstated):
+        out.setdefault((period, marketplace, sku, AFN), Units(period, marketplace, sku, AFN)).written_off += int(n)
+    return [u for u in out.values() if u.sold or u.refunded or u.missing_quantity or u.written_off]
 
 
 # ---------------------------------------------------------------------------------------------- valuation
@@ -195,6 +259,8 @@ class CogsRow:
     accounting_date: date | None
     status: str
     posted: bool = False
+    units_written_off: int = 0
+    write_off_cost: Decimal = ZERO  # units_written_off x unit_cost: leaves inventory to the write-off account
 
 
 def reference(settlement_id: str, period: str, site: str = "", home_site: str = "") -> str:
@@ -240,7 +306,9 @@ def value(settlement_id: str, found: list[Units], costs: dict[str, dict[str, Dec
         day, currency = periods.get(u.period, (None, amap.company_currency))
         out.append(CogsRow(settlement_id, u.period, reference(settlement_id, u.period, site, home_site), site,
                            u.marketplace, u.sku, u.channel, item or "", cost_site, u.sold, u.refunded, u.returned, u.net,
-                           Decimal(unit_cost), (Decimal(unit_cost) * u.net).quantize(CENT), currency, day, status))
+                           Decimal(unit_cost), (Decimal(unit_cost) * u.net).quantize(CENT), currency, day, status,
+                           units_written_off=u.written_off,
+                           write_off_cost=(Decimal(unit_cost) * u.written_off).quantize(CENT)))
     return out
 
 
@@ -265,10 +333,15 @@ def journals(rows: list[CogsRow], conf: Settings) -> tuple[list[Journal], dict[s
                 text = f"COGS {r.sku} {r.net_units} x {r.unit_cost.normalize():f}"
                 lines.append(JournalLine(conf.cogs_account, debit=max(r.cost, ZERO), credit=max(-r.cost, ZERO),
                                          description=text, reference=f"{r.settlement_id}/cogs/{r.sku}"))
+            if r.write_off_cost:
+                text = f"Written off {r.sku} {r.units_written_off} x {r.unit_cost.normalize():f}"
+                lines.append(JournalLine(conf.write_off_account, debit=max(r.write_off_cost, ZERO),
+                                         credit=max(-r.write_off_cost, ZERO), description=text,
+                                         reference=f"{r.settlement_id}/write_off/{r.sku}"))
         if not lines:  # nothing left inventory in the period (sold and returned alike)
             continue
         for channel in (AFN, MFN):  # out of the FBA inventory, and of the seller's own warehouse
-            total = sum((r.cost for r in group if r.channel == channel), ZERO)
+            total = sum((r.cost + r.write_off_cost for r in group if r.channel == channel), ZERO)
             if total:
                 lines.append(JournalLine(conf.inventory(channel), debit=max(-total, ZERO), credit=max(total, ZERO),
                                          description=f"COGS {group[0].settlement_id} {channel} inventory",
@@ -384,7 +457,7 @@ def run(open_write: Callable[[], AbstractContextManager], target: Any, settlemen
         return report
     with open_write() as con:
         posting_ledger.bind(con, target)
-        found = units(con, settlement_id, conf.returns)
+        found = units(con, settlement_id, conf.returns, conf.write_offs, conf.reinstated)
         periods = _periods(con, settlement_id)
         home = con.execute("SELECT marketplace FROM raw.settlement_reports WHERE settlement_id = ?",
                            [settlement_id]).fetchone()
