@@ -41,7 +41,7 @@ class ListingRules:
     marketplaces: tuple[Marketplace, ...]
     default_product_type: str
     product_types: dict[str, str]
-    skus: dict[str, str]
+    skus: dict[str, str]  # Sage item -> Amazon SKU: skus.yaml's aliases, then listings.yaml's skus
     attributes: tuple[Attribute, ...]
     default_channel: str
     channels: dict[str, str]
@@ -118,6 +118,13 @@ def _attributes(doc: dict[str, Any]) -> tuple[Attribute, ...]:
     return tuple(out)
 
 
+def _aliased_skus(target: str) -> dict[str, str]:
+    """Sage item -> Amazon SKU from skus.yaml's aliases (an item sold under another SKU is listed under it)."""
+    from sage_amazon.mapping.orders import sku_rules
+
+    return {item: sku for sku, item in sorted(sku_rules(target).aliases.items())}
+
+
 def load(target: str | None = None) -> ListingRules:
     doc = _mapping(load_yaml(FILE) or {}, "top level")
     target = _target(target)
@@ -143,7 +150,7 @@ def load(target: str | None = None) -> ListingRules:
         flag_values=tuple(str(v) for v in values), fields=fields, marketplaces=_marketplaces(doc, target),
         default_product_type=str(types.get("default") or "PRODUCT"),
         product_types={str(k): str(v) for k, v in _mapping(types.get("items"), "product_types.items").items()},
-        skus={str(k): str(v) for k, v in _mapping(doc.get("skus"), "skus").items()},
+        skus={**_aliased_skus(target), **{str(k): str(v) for k, v in _mapping(doc.get("skus"), "skus").items()}},
         attributes=_attributes(doc), default_channel=str(channel.get("default") or "DEFAULT"),
         channels={str(k): str(v) for k, v in _mapping(channel.get("items"), "fulfillment_channel.items").items()},
         max_drop_percent=max_drop,
