@@ -120,7 +120,7 @@ def _letters(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]
     return out
 
 
-def _status(journal: dict[str, Any] | None, letters: list[tuple[str, str]]) -> tuple[str, str | None]:
+def _status(journal: dict[str, Any] | None, letters: list[tuple[str, str]], vat: str = "") -> tuple[str, str | None]:
     if letters and letters[0][0] in holds.KINDS:
         return ON_HOLD, letters[0][1]
     if letters:
@@ -129,17 +129,22 @@ def _status(journal: dict[str, Any] | None, letters: list[tuple[str, str]]) -> t
         return BLOCKED, f"{what}: {reason}{more}"
     if journal and journal["journals"] and journal["journals_posted"] == journal["journals"]:
         return POSTED, None
+    if vat:  # its postings wait for the data that decides its VAT (ledger/vat)
+        return WAITING, vat
     if journal and journal["journals"]:
         return WAITING, f"{journal['journals_posted']} of {journal['journals']} journals in Sage"
     return WAITING, "not run yet"
 
 
 def settlement_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    from sage_amazon.ledger.vat.journal import waiting_reasons
+
     reports, journals, differences, letters = _reports(con), _journals(con), _differences(con), _letters(con)
+    vat = waiting_reasons(con)
     rows = []
     for sid in sorted(set(reports) | set(journals) | set(letters)):
         report, journal = reports.get(sid, {}), journals.get(sid)
-        status, reason = _status(journal, letters.get(sid, []))
+        status, reason = _status(journal, letters.get(sid, []), vat.get(sid, ""))
         rows.append({
             "settlement_id": sid, "marketplace": report.get("marketplace"), "currency": report.get("currency"),
             "settlement_start": report.get("settlement_start"), "settlement_end": report.get("settlement_end"),

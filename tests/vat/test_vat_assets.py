@@ -63,6 +63,13 @@ def test_waiting_vat_fails_the_blocking_check_before_the_postings(tmp_path, monk
     spec = next(s for s in graph.get(dg.AssetKey("settlement_vat")).check_keys if s.name == "settlement_vat_decided")
     assert graph.get_check_spec(spec).blocking
     assert dg.AssetKey("settlement_vat") in graph.get(dg.AssetKey("settlement_journal_postings")).parent_keys
+    # the cockpit's overview shows the settlement waiting, and why
+    from sage_amazon.cockpit import overview
+
+    with Warehouse(path, lock_timeout=60).write() as con:
+        [row] = [r for r in overview.settlement_rows(con) if r["settlement_id"] == WAITING.settlement_id]
+    assert row["status"] == "waiting"
+    assert row["reason"].startswith("VAT waits (1 lines): order 202-1710008-0000002: departure country unknown")
     # the data arrives (Amazon's VAT report: DE->FR to a VAT-registered business): decided, nothing waits
     report = tmp_path / "vat-report.txt"
     report.write_text("ACTIVITY_TRANSACTION_ID\tTRANSACTION_TYPE\tSALE_DEPART_COUNTRY\tSALE_ARRIVAL_COUNTRY\t"

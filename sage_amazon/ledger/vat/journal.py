@@ -410,3 +410,14 @@ def rows(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[dict[str, A
     cur = con.execute(f"SELECT * FROM {TABLE} WHERE settlement_id = ? ORDER BY row_no", [settlement_id])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def waiting_reasons(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """settlement id -> why its VAT waits (the first reason, and how many lines wait), for the cockpit."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, TABLE):
+        return {}
+    return {sid: f"VAT waits ({n} lines): {reason}" for sid, n, reason in con.execute(
+        f"SELECT settlement_id, count(*), min(reason) FROM {TABLE} WHERE status = '{WAITING}' AND NOT "
+        "coalesce(posted, false) GROUP BY settlement_id").fetchall()}
