@@ -22,7 +22,9 @@ from assets.flow import FLOW_TAG, SETTLEMENT_ID_TAG, TRIGGER_TAG
 from assets.partitions import settlement_partitions
 from assets.settlements.assets import settlement_lines_gx
 from resources.notifications import SqsResource
+from resources.sage import SageResource
 from resources.sp_api import SpApiResource
+from resources.warehouse import WarehouseResource
 
 settlement_job = dg.define_asset_job(
     "settlement_job",
@@ -167,6 +169,46 @@ def reconciliation_requests(instance, warehouse_path, day: str) -> list[dg.RunRe
     pending = [k for k in keys if (k not in known or k in set(landed) or k in correcting) and k not in held]
     return [dg.RunRequest(run_key=f"reconcile-{k}-{day}", partition_key=k,
                           tags={SETTLEMENT_ID_TAG: k, TRIGGER_TAG: "daily-reconciliation"}) for k in sorted(pending)]
+
+
+settlement_cogs_job = dg.define_asset_job(
+    "settlement_cogs_job",
+    selection=dg.AssetSelection.groups(settlements.FLOW) & dg.AssetSelection.assets("settlement_cogs"),
+    partitions_def=settlement_partitions,
+    description="One settlement's COGS journals (partition = settlement id): run by settlement_cogs_retry_sensor "
+                "once the Sage item or cost a period waited for exists.",
+    tags={FLOW_TAG: settlements.FLOW},
+    executor_def=dg.in_process_executor,
+)
+
+
+def cogs_retry_requests(warehouse, sage) -> list[dg.RunRequest]:
+    """A settlement_cogs run for each settlement whose waiting COGS rows Sage can now value (run key: the
+    settlement and what was found, so one run per change)."""
+    from sage_amazon.ledger import cogs
+
+    with warehouse.read() as con:
+        found = cogs.waiting(con)
+    if not found:
+        return []
+    due = cogs.ready_to_retry(found, sage.get_target(), sage.target)
+    return [dg.RunRequest(run_key=f"cogs-ready-{sid}-{key}", partition_key=sid,
+                          tags={SETTLEMENT_ID_TAG: sid, TRIGGER_TAG: "cogs cost found in Sage"})
+            for sid, key in sorted(due.items())]
+
+
+@dg.sensor(job=settlement_cogs_job, minimum_interval_seconds=900, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Every 15 minutes: a settlement whose COGS waits for a Sage item or cost is posted as soon "
+                       "as Sage has it (asks Sage only while something waits)")
+def settlement_cogs_retry_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource,
+                                 sage: SageResource):
+    from sage_amazon.errors import one_line
+
+    try:
+        requests = cogs_retry_requests(warehouse, sage)
+    except Exception as exc:  # Sage unreachable: asked again at the next tick
+        return dg.SkipReason(f"Sage not asked for the COGS waiting: {one_line(exc)}")
+    return requests or dg.SkipReason("no COGS waits for a Sage item or cost that Sage now has")
 
 
 @dg.schedule(job=settlement_job, cron_schedule="0 6 * * *", execution_timezone="UTC",

@@ -17,7 +17,8 @@ def defs() -> dg.Definitions:
                 vat.vat_return_summary],
         asset_checks=[assets.settlement_lines_gx, assets.settlement_journal_checks,
                       assets.settlement_reconciliation_ties_out, assets.settlement_fee_anomalies],
-        jobs=[automation.settlement_job, automation.settlement_expectations_job],
-        sensors=[automation.settlement_discovery_sensor, automation.settlement_expectations_sensor],
+        jobs=[automation.settlement_job, automation.settlement_expectations_job, automation.settlement_cogs_job],
+        sensors=[automation.settlement_discovery_sensor, automation.settlement_expectations_sensor,
+                 automation.settlement_cogs_retry_sensor],
         schedules=[automation.settlement_reconciliation_schedule],
     )

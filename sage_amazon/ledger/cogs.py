@@ -422,6 +422,50 @@ def rows(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[dict[str, A
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+# ---------------------------------------------------------------------------------------------- retry
+
+def waiting(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """settlement id -> its COGS rows that keep a journal unposted (no Sage item, no cost, no quantity)."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, TABLE):
+        return {}
+    cur = con.execute(f"SELECT * FROM {TABLE} WHERE status <> '{OK}' AND NOT coalesce(posted, false) "
+                      "ORDER BY settlement_id, sku")
+    names = [d[0] for d in cur.description]
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in cur.fetchall():
+        r = dict(zip(names, row, strict=True))
+        out[r["settlement_id"]].append(r)
+    return dict(out)
+
+
+def ready_to_retry(found: dict[str, list[dict[str, Any]]], target: Any, target_name: str
+                   ) -> dict[str, str]:
+    """settlement id -> a fingerprint of the Sage items and costs now found, for the settlements whose waiting
+    rows would all be valued now (the SKU maps to a Sage item with a cost: skus.yaml as it is, Sage asked once per
+    cost site). A row without a quantity waits for a corrected file, never for Sage."""
+    import hashlib
+
+    from sage_amazon.mapping.orders import map_sku, sku_rules
+
+    rules = sku_rules(target_name)
+    sites = sorted({r["cost_site"] for rows in found.values() for r in rows if r["status"] != NO_QUANTITY})
+    costs = read_costs(target, sites) if sites else {}
+    out = {}
+    for sid, rows in sorted(found.items()):
+        seen = []
+        for r in rows:
+            items = costs.get(r["cost_site"], {})
+            item, _ = map_sku(r["sku"], items, rules)
+            if r["status"] == NO_QUANTITY or not item or items.get(item, ZERO) <= 0:
+                break
+            seen.append(f"{r['sku']}={item}@{items[item]}")
+        else:
+            out[sid] = hashlib.sha256("|".join(seen).encode()).hexdigest()[:12]
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- posting
 
 @dataclass
