@@ -221,7 +221,8 @@ def sandboxes(
                 amazon_args += ["--region-ports", ",".join(f"{r}={p}" for r, p in regional.items())]
             amazon = _spawn(children, amazon_args, logs / "amazon.log")
             procs.append(amazon)
-            x3 = _spawn(children, ["sandbox", "x3", "--port", str(ports["x3"])], logs / "x3.log")
+            # --web-orders: the seller's web shop orders, which Multi-Channel Fulfillment ships (flow mcf)
+            x3 = _spawn(children, ["sandbox", "x3", "--port", str(ports["x3"]), "--web-orders"], logs / "x3.log")
             procs.append(x3)
             _wait_for("amazon", ports["amazon"], amazon, logs / "amazon.log", timeout=180)
             _wait_for("x3", ports["x3"], x3, logs / "x3.log", timeout=120)
@@ -237,7 +238,7 @@ def sandboxes(
 def install_sage500(db_url: str) -> None:
     """Create the Sage 500 sandbox database; one line naming SAGE500_DB_URL when PostgreSQL is not there."""
     done = subprocess.run(
-        [sys.executable, "-m", "sage_amazon.cli", "sandbox", "sage500", "--db", db_url],
+        [sys.executable, "-m", "sage_amazon.cli", "sandbox", "sage500", "--db", db_url, "--web-orders"],
         capture_output=True, text=True,
     )
     if done.returncode != 0:

@@ -1,6 +1,7 @@
 """Fixtures for the mcf flow: a fresh Amazon sandbox per test (clock held by the test: MCF orders move only when the
-test moves Amazon's clock and ticks), the X3 sandbox, a fresh Sage 500 sandbox database (PostgreSQL), a temp
-warehouse, and the flow's assets materialized as its job runs them."""
+test moves Amazon's clock and ticks), the X3 sandbox and a fresh Sage 500 sandbox database (PostgreSQL) with the web
+shop's orders (as `sandbox up` seeds them), a temp warehouse, and the flow's assets materialized as its job runs
+them."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def sp_api_resource(sb: Any) -> Any:
 def x3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from sage_amazon.sandbox.x3 import running_x3
 
-    with running_x3(tmp_path_factory.mktemp("x3")) as handle:
+    with running_x3(tmp_path_factory.mktemp("x3"), web_orders=True) as handle:
         yield handle
 
 
@@ -98,7 +99,7 @@ def fresh_x3(tmp_path: Path) -> Iterator[Any]:
     """An X3 sandbox of its own (the flow changes the seeded web orders)."""
     from sage_amazon.sandbox.x3 import running_x3
 
-    with running_x3(tmp_path / "x3") as handle:
+    with running_x3(tmp_path / "x3", web_orders=True) as handle:
         yield handle
 
 
@@ -108,7 +109,7 @@ def sage500_db() -> Iterator[Any]:
     from tests import postgres as pg_server
 
     pg_server.require()
-    with sandbox_database(pg_server.SERVER_URL) as db:
+    with sandbox_database(pg_server.SERVER_URL, web_orders=True) as db:
         yield db
 
 

@@ -37,7 +37,8 @@ class SandboxDatabase:
 
 
 @contextmanager
-def sandbox_database(server_url: str | None = None, catalog: Iterable | None = None) -> Iterator[SandboxDatabase]:
+def sandbox_database(server_url: str | None = None, catalog: Iterable | None = None,
+                     web_orders: bool = False) -> Iterator[SandboxDatabase]:
     """A fresh, installed and seeded Sage 500 database with a random name, dropped on exit.
 
     server_url: any database URL on the server (default env SAGE500_TEST_SERVER_URL or
@@ -53,7 +54,7 @@ def sandbox_database(server_url: str | None = None, catalog: Iterable | None = N
     url = base.set(database=f"sage500_test_{uuid.uuid4().hex[:12]}")
     engine = None
     try:
-        _install(url, catalog=catalog, echo=lambda _msg: None)
+        _install(url, catalog=catalog, echo=lambda _msg: None, web_orders=web_orders)
         engine = create_engine(url)
         yield SandboxDatabase(url.render_as_string(hide_password=False), engine)
     finally:

@@ -14,7 +14,8 @@ SANDBOX_SETTINGS = {"SAGE500_DB_URL": os.environ.get("SAGE500_DB_URL", DEFAULT_D
 @click.option("--db", "db_url", envvar="SAGE500_DB_URL", default=DEFAULT_DB_URL, show_default=True,
               help="SQLAlchemy URL of the PostgreSQL database to create (postgresql+psycopg2://...).")
 @click.option("--reset", is_flag=True, help="Drop and recreate the database (loses its data).")
-def sage500_command(db_url: str, reset: bool) -> None:
+@click.option("--web-orders", is_flag=True, help="Seed the web shop's orders too (Multi-Channel Fulfillment).")
+def sage500_command(db_url: str, reset: bool, web_orders: bool) -> None:
     """Create the Sage 500 sandbox: tables, spSOapiSalesOrdIns and GL posting procedures, seed."""
     from sqlalchemy import make_url
     from sqlalchemy.exc import ArgumentError, OperationalError
@@ -22,7 +23,7 @@ def sage500_command(db_url: str, reset: bool) -> None:
     from .install import install
 
     try:
-        install(db_url, reset=reset, echo=click.echo)
+        install(db_url, reset=reset, echo=click.echo, web_orders=web_orders)
     except (ValueError, ArgumentError) as exc:
         raise click.UsageError(str(exc)) from exc
     except OperationalError as exc:

@@ -8,7 +8,7 @@ from importlib.resources import files
 
 from sqlalchemy import URL, create_engine, make_url, text
 
-from .seed import seed, seed_tax_codes
+from .seed import seed, seed_tax_codes, seed_web_orders
 
 log = logging.getLogger(__name__)
 SQL_FILES = ("schema.sql", "procedures.sql")
@@ -67,8 +67,9 @@ def drop_database(url: str | URL) -> None:
 
 
 def install(url: str | URL, *, reset: bool = False, catalog: Iterable | None = None,
-            echo: Callable[[str], None] = log.info) -> None:
-    """Create the database if missing, then the tables, procedures and seed; re-running keeps data."""
+            echo: Callable[[str], None] = log.info, web_orders: bool = False) -> None:
+    """Create the database if missing, then the tables, procedures and seed; re-running keeps data.
+    web_orders: the web shop's orders too (seed.seed_web_orders, for Multi-Channel Fulfillment)."""
     url = make_url(url)
     _require_postgres(url)
     created = create_database(url, reset=reset)
@@ -85,5 +86,7 @@ def install(url: str | URL, *, reset: bool = False, catalog: Iterable | None = N
             seeded = seed(conn, catalog)
             echo("seeded company reference data" if seeded else "company already seeded, kept")
             seed_tax_codes(conn)
+            if web_orders and seed_web_orders(conn):
+                echo("seeded the web shop's orders")
     finally:
         engine.dispose()

@@ -146,7 +146,6 @@ def seed(conn: Connection, catalog: Iterable | None = None) -> bool:
                {**c, "k": key, "q": qty, "w": site, "dmg": DAMAGED_BIN})
             ex(text("INSERT INTO timInventory (WhseKey, ItemKey, QtyOnSO) SELECT WhseKey, :k, :so FROM timWarehouse "
                     "WHERE CompanyID = :c AND WhseID = :w"), {**c, "k": key, "so": idx % 3, "w": site})
-    _seed_web_orders(conn)
     _flag_listed_items(conn)
     return True
 
@@ -185,12 +184,16 @@ def _flag_listed_items(conn: Connection) -> None:
            {**c, "f": SAGE500_FLAG, "e": entry.ean or None, "i": entry.code})
 
 
-def _seed_web_orders(conn: Connection) -> None:
-    """The web shop's orders (sandbox/web_orders.py): customer WEBUS of class WEB, warehouse US01, status open."""
+def seed_web_orders(conn: Connection) -> bool:
+    """The web shop's orders (sandbox/web_orders.py: customer WEBUS of class WEB, warehouse US01, status open),
+    once: what `sandbox up` adds for Multi-Channel Fulfillment (`sandbox sage500 --web-orders`)."""
     from sage_amazon.sandbox.web_orders import WEB_CUSTOMER, WEB_CUSTOMER_CLASS, WEB_ORDERS
 
     ex = conn.execute
     c = {"c": COMPANY_ID}
+    if ex(text("SELECT 1 FROM tarCustClass WHERE CompanyID = :c AND CustClassID = :k"),
+          {**c, "k": WEB_CUSTOMER_CLASS[0]}).first():
+        return False
     ex(text("INSERT INTO tarCustClass (CompanyID, CustClassID, Description) VALUES (:c, :k, :d)"),
        {**c, "k": WEB_CUSTOMER_CLASS[0], "d": WEB_CUSTOMER_CLASS[1]})
     code, name, cur, country = WEB_CUSTOMER
@@ -220,3 +223,4 @@ def _seed_web_orders(conn: Connection) -> None:
             ex(text("INSERT INTO tsoSOLineDist (SOLineKey, QtyOrd, OrigOrdered, ExtAmt, WhseKey, ShipToAddrKey) "
                     "VALUES (:l, :q, :q, :x, :w, :a)"),
                {"l": line, "q": qty, "x": qty * Decimal(price), "w": whse, "a": ship_to})
+    return True

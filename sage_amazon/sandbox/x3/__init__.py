@@ -92,9 +92,10 @@ def set_period_status(engine, year: int, month: int, *, closed: bool) -> None:
 def start_x3(host: str = "127.0.0.1", port: int = 8124, db_url: str | None = None, layout: str = "standard", *,
              folder: str = "SEED", pool: str = "SEED", user: str = "admin", password: str = "admin",
              pool_size: int = 4, group_ids: dict[str, dict[str, str]] | None = None, pool_busy: int = 0,
-             slow: float = 0.0, lose_replies: int = 0, catalog=None) -> RunningX3:
+             slow: float = 0.0, lose_replies: int = 0, catalog=None, web_orders: bool = False) -> RunningX3:
     """Start the sandbox in a background thread (for `sandbox up`); call `.stop()` on the result.
-    `db_url` defaults to $SAGE_AMAZON_DATA_DIR/sandbox/x3.sqlite."""
+    `db_url` defaults to $SAGE_AMAZON_DATA_DIR/sandbox/x3.sqlite. web_orders: seed the web shop's orders too
+    (sandbox/web_orders.py, for Multi-Channel Fulfillment)."""
     from .app import X3Settings
     from .cli import default_db_url
     from .faults import Faults, Stats
@@ -104,7 +105,7 @@ def start_x3(host: str = "127.0.0.1", port: int = 8124, db_url: str | None = Non
     stats = Stats()
     settings = X3Settings(folder=folder, pools=(pool,), user=user, password=password, layout=layout,
                           pool_size=pool_size, group_ids=group_ids or {}, faults=faults, stats=stats)
-    engine, app = build(db_url or default_db_url(), settings, catalog)
+    engine, app = build(db_url or default_db_url(), settings, catalog, web_orders=web_orders)
     server = BackgroundServer(app, host, port)
     try:
         server.start()

@@ -41,8 +41,9 @@ def default_db_url() -> str:
 @click.option("--fault-pool-busy", default=0, type=int, envvar="SANDBOX_X3_FAULT_POOL_BUSY", help="refuse the first N SOAP calls (-1: all)")
 @click.option("--fault-slow", default=0.0, type=float, envvar="SANDBOX_X3_FAULT_SLOW", help="seconds added to every SOAP answer")
 @click.option("--fault-lose-replies", default=0, type=int, envvar="SANDBOX_X3_FAULT_LOSE_REPLIES", help="drop the reply of the first N writes")
+@click.option("--web-orders", is_flag=True, help="seed the web shop's orders too (Multi-Channel Fulfillment)")
 def x3_command(host, port, db_url, layout, folder, pools, pool_size, user, password, group_ids,
-               fault_pool_busy, fault_slow, fault_lose_replies) -> None:
+               fault_pool_busy, fault_slow, fault_lose_replies, web_orders) -> None:
     """Run the Sage X3 (Syracuse) sandbox in the foreground."""
     import uvicorn
 
@@ -61,7 +62,7 @@ def x3_command(host, port, db_url, layout, folder, pools, pool_size, user, passw
                           pool_size=pool_size, group_ids=renames,
                           faults=Faults(fault_pool_busy, fault_slow, fault_lose_replies))
     db_url = db_url or default_db_url()
-    _engine, app = build(db_url, settings)
+    _engine, app = build(db_url, settings, web_orders=web_orders)
     click.echo(f"Sage X3 sandbox on http://{host}:{port} (folder {folder}, pools {','.join(pools)}, "
                f"layout {layout}, storage {db_url.split('://')[0]})")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -126,7 +126,6 @@ def seed(engine: Engine, catalog: Iterable | None = None) -> None:
         conn.execute(insert(t.SPRICLIST), _price_list_lines())
         conn.execute(insert(t.ITMMVT), mvts)
         conn.execute(insert(t.STOCK), stock)
-        _seed_web_orders(conn)
 
 
 def seed_tax_codes(engine: Engine) -> None:
@@ -138,8 +137,19 @@ def seed_tax_codes(engine: Engine) -> None:
             conn.execute(insert(t.TABVAT), [{"VAT_0": c, "DES_0": d[:30], **_audit()} for c, d in TAX_CODES])
 
 
+def seed_web_orders(engine: Engine) -> bool:
+    """The web shop's orders (sandbox/web_orders.py: order type SWEB, customer WEBUS, sales site US01), once: what
+    `sandbox up` adds for Multi-Channel Fulfillment (`sandbox x3 --web-orders`). False when already there."""
+    from sage_amazon.sandbox.web_orders import WEB_ORDER_TYPE
+
+    with engine.begin() as conn:
+        if conn.execute(select(t.TABSOHTYP.c.SOHTYP_0).where(t.TABSOHTYP.c.SOHTYP_0 == WEB_ORDER_TYPE)).first():
+            return False
+        _seed_web_orders(conn)
+    return True
+
+
 def _seed_web_orders(conn) -> None:
-    """The web shop's orders (sandbox/web_orders.py): order type SWEB, customer WEBUS, sales site US01."""
     from sage_amazon.sandbox.web_orders import WEB_CUSTOMER, WEB_ORDER_TYPE, WEB_ORDERS
 
     conn.execute(insert(t.TABSOHTYP), [{"SOHTYP_0": WEB_ORDER_TYPE, "DES_0": "Web shop order", "SOHCAT_0": 1,

@@ -37,9 +37,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def build(db_url: str, settings: X3Settings, catalog=None):
+def build(db_url: str, settings: X3Settings, catalog=None, web_orders: bool = False):
+    """web_orders: the web shop's orders too (seed.seed_web_orders: what Multi-Channel Fulfillment ships)."""
     engine = make_engine(db_url)
     seed(engine, catalog)
+    if web_orders:
+        from .seed import seed_web_orders
+
+        seed_web_orders(engine)
     return engine, create_app(engine, settings)
 
 
