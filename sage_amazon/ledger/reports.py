@@ -7,7 +7,8 @@ exported by `sage-amazon report <name> FILE.csv|FILE.xlsx`.
 - margin: per month, marketplace and SKU, units sold / returned / net (marts.settlement_cogs), revenue (item
   principal and promotions, refunds deducted) and the Amazon fees charged per item (ItemFees lines) from the
   settlement lines, converted at the rate of the settlement journal of that period, COGS at the Sage cost
-  (status ok rows), margin and margin %. Units waiting for a Sage item or cost are counted in `units_without_cost`
+  (status ok rows), margin and margin %; beside them the units lost, damaged or liquidated and their cost
+  (Inventory losses, not in the margin: Amazon's reimbursement for them is not a sale). Units waiting for a Sage item or cost are counted in `units_without_cost`
   and leave margin NULL: never a margin on a guessed cost;
 - deferred: the orders behind each month's deferred accrual (marts.deferred_accrual_orders).
 
@@ -66,7 +67,10 @@ costs AS (
     SELECT settlement_id, period, marketplace, sku,
            sum(units_sold) AS units_sold, sum(units_returned) AS units_returned, sum(net_units) AS net_units,
            sum(CASE WHEN status = 'ok' THEN cost END) AS cogs,
-           sum(CASE WHEN status <> 'ok' THEN abs(net_units) ELSE 0 END) AS units_without_cost,
+           sum(CASE WHEN status <> 'ok' THEN abs(net_units) + abs(coalesce(units_written_off, 0)) ELSE 0 END)
+               AS units_without_cost,
+           sum(coalesce(units_written_off, 0)) AS units_written_off,
+           sum(CASE WHEN status = 'ok' THEN coalesce(write_off_cost, 0) END) AS write_off_cost,
            any_value(currency) AS cost_currency
     FROM marts.settlement_cogs GROUP BY ALL
 ),
@@ -75,6 +79,7 @@ joined AS (
            coalesce(l.sku, c.sku) AS sku, coalesce(c.units_sold, 0) AS units_sold,
            coalesce(c.units_returned, 0) AS units_returned, coalesce(c.net_units, 0) AS net_units,
            coalesce(c.units_without_cost, 0) AS units_without_cost,
+           coalesce(c.units_written_off, 0) AS units_written_off, coalesce(c.write_off_cost, 0) AS write_off_cost,
            CAST(round(coalesce(l.revenue, 0) * r.rate, 2) AS DECIMAL(18, 2)) AS revenue,
            CAST(round(coalesce(l.fees, 0) * r.rate, 2) AS DECIMAL(18, 2)) AS amazon_fees,
            coalesce(c.cogs, 0) AS cogs, coalesce(r.company_currency, c.cost_currency) AS currency
@@ -92,7 +97,9 @@ SELECT month, marketplace, sku, any_value(currency) AS currency,
             THEN CAST(sum(revenue) + sum(amazon_fees) - sum(cogs) AS DECIMAL(18, 2)) END AS margin,
        CASE WHEN sum(units_without_cost) = 0 AND sum(revenue) <> 0
             THEN CAST(round(100 * (sum(revenue) + sum(amazon_fees) - sum(cogs)) / sum(revenue), 1) AS DECIMAL(9, 1))
-       END AS margin_pct
+       END AS margin_pct,
+       CAST(sum(units_written_off) AS INTEGER) AS units_written_off,
+       CAST(sum(write_off_cost) AS DECIMAL(18, 2)) AS write_off_cost
 FROM joined
 GROUP BY month, marketplace, sku ORDER BY month, marketplace, sku
 """

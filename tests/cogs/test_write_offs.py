@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from sage_amazon.amazon import settlement as parser
-from sage_amazon.ledger import cogs, settlements
+from sage_amazon.ledger import cogs, reports, settlements
 from sage_amazon.mapping import accounts
 from sage_amazon.warehouse import Warehouse
 from tests.tax.handmade import Sale, sage500_sandbox, write, x3_sandbox
@@ -88,6 +88,11 @@ def test_write_offs_post_at_the_x3_item_valuation(file, tmp_path):
         table = {r["sku"]: (r["units_written_off"], r["write_off_cost"], r["posted"]) for r in cogs.rows(con, SID)}
     assert table == {s: (WRITTEN_OFF.get(s, 0), (costs[s] * WRITTEN_OFF.get(s, 0)).quantize(D("0.01")), True)
                      for s in ("NW-TENT-2P", "NW-PAD-UL", "NW-STOVE-CMP")}
+    with wh.write() as con:
+        margin = reports.build(con, "margin")
+    by_sku = {r[2]: dict(zip(margin.columns, r, strict=True)) for r in margin.rows}
+    assert {s: (r["units_written_off"], r["write_off_cost"]) for s, r in by_sku.items() if r["units_written_off"]} == {
+        s: (n, (costs[s] * n).quantize(D("0.01"))) for s, n in WRITTEN_OFF.items()}
 
 
 def test_write_offs_post_at_the_sage500_standard_cost(file, tmp_path):
