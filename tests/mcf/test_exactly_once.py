@@ -96,3 +96,30 @@ def test_a_cancellation_amazon_refuses_is_a_dead_letter_sent_once(flow: dict[str
     _sync(flow)
     assert sent(amazon) == before  # refused once: not sent again every run
     assert mcf_orders(amazon)["SOW2600001"]["status"] == "Processing"
+
+
+def test_an_order_amazon_cannot_ship_waits_for_a_change_or_a_replay(flow: dict[str, Any], amazon: Any) -> None:
+    """SOW2600003's postal code cannot be delivered to: a dead letter, not previewed again every run; a replay
+    (retry_letters) asks Amazon again; the address corrected in Sage, the order goes to Amazon and the letter closes."""
+    import json
+
+    from sage_amazon import deadletters
+    from sage_amazon.mcf import fulfil, store
+
+    first = _sync(flow)
+    assert first.counts["dead_lettered"] == 1
+    before = sent(amazon)
+    assert _sync(flow).counts["dead_letter_open"] == 1 and sent(amazon) == before  # unchanged: not asked again
+    replay = fulfil.sync(flow["warehouse"].write, flow["api"], flow["rules"], ANCHOR, retry_letters=True)
+    assert replay.counts["dead_lettered"] == 1
+    assert sent(amazon)["getFulfillmentPreview"] == before["getFulfillmentPreview"] + 1
+    with flow["warehouse"].write() as con:  # corrected in Sage (as the next Sage read brings it)
+        [(ship_to,)] = con.execute(f"SELECT ship_to FROM {store.SAGE_ORDERS} WHERE sage_number = 'SOW2600003'"
+                                   ).fetchall()
+        fixed = {**json.loads(ship_to), "postal_code": "80202"}
+        con.execute(f"UPDATE {store.SAGE_ORDERS} SET ship_to = ? WHERE sage_number = 'SOW2600003'",
+                    [json.dumps(fixed)])
+    assert _sync(flow).counts["created"] == 1
+    assert mcf_orders(amazon)["SOW2600003"]["destinationAddress"]["postalCode"] == "80202"
+    with flow["warehouse"].write() as con:
+        assert not deadletters.open_letters(con, fulfil.FLOW)
