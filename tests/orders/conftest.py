@@ -53,7 +53,7 @@ class Env:
         finally:
             con.close()
 
-    def materialize(self, first: date, last: date, *, selection: list[str] | None = None,
+    def materialize(self, first: date, last: date, *, selection: list[str] | dg.AssetSelection | None = None,
                     include_checks: bool = True, run_config: dict | None = None, raise_on_error: bool = True):
         assets, checks = order_assets()
         tags = {"dagster/asset_partition_range_start": first.isoformat(),

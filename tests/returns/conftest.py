@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from assets.returns import FLOW
 from sage_amazon.sandbox.amazon import credentials
 from tests.regional import regional_accounts
 
@@ -123,8 +124,8 @@ def sage500_db(postgres: None) -> Iterator[Any]:
         yield db
 
 
-LANDED = ["amazon_orders", "amazon_order_items", "amazon_fba_returns", "amazon_mfn_returns",
-          "amazon_refund_transactions", "stg_amazon_returns"]
+# the returns flow and the orders it reads, without its Sage steps (kind sage): what lands from Amazon
+LANDED = dg.AssetSelection.groups(FLOW).upstream() - dg.AssetSelection.kind("sage")
 
 
 @pytest.fixture(scope="session")
@@ -169,10 +170,11 @@ def erp_env(request: pytest.FixtureRequest, env: dict[str, Any], landed: Path) -
     return {**env, "sage": sage}
 
 
-def materialize(resources: dict[str, Any], names: list[str], first: date = FIRST_DAY, last: date = LAST_DAY,
-                raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+def materialize(resources: dict[str, Any], names: list[str] | dg.AssetSelection, first: date = FIRST_DAY,
+                last: date = LAST_DAY, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """The selected assets (names or a selection) with their checks, over the range's days."""
     assets, checks = flow_defs()
-    selection = dg.AssetSelection.assets(*names) | dg.AssetSelection.checks_for_assets(*names)
+    selection = names if isinstance(names, dg.AssetSelection) else dg.AssetSelection.assets(*names)
     tags = {"dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat()}
     return dg.materialize([*assets, *checks], selection=selection, resources=resources, tags=tags,
