@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sage_amazon.amazon.queues import CONSUMERS, flow_of, flow_queue_url
+from sage_amazon.retrying import RetryPolicy, System, retry_call
 
 if TYPE_CHECKING:  # the CLI imports this module: sage_amazon.amazon.client loads only when connecting
     from sage_amazon.amazon.client import SpApiSettings
@@ -140,35 +141,38 @@ def _error(exc: Any) -> tuple[int | None, str]:
 
 
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
-THROTTLE_WAITS = (1.0, 1.0, 2.0, 4.0, 8.0)  # Notifications operations allow 1 request/s (burst 5): wait, then again
+# Notifications operations allow 1 request/s (burst 5): a throttle or a passing 5xx is waited out within this policy
+# (sage_amazon.retrying, the connectors' one retry model): 6 tries, waits from 1 s growing to 8 s
+CONNECT_RETRY = RetryPolicy(budget=60.0, initial=1.0, max_wait=8.0, max_attempts=6)
+
+
+class _Transient(Exception):
+    """A throttle, a passing 5xx or a cut connection: retried by `_call`."""
 
 
 def _call(what: str, fn: Any, *args: Any, passthrough: tuple[int, ...] = (), **kwargs: Any) -> Any:
-    """fn(*args, **kwargs), again after a throttle, a passing 5xx or a cut connection (five waits); then one
+    """fn(*args, **kwargs), again after a throttle, a passing 5xx or a cut connection (CONNECT_RETRY); then one
     ConnectError line. A SellingApiException whose status is in `passthrough` is raised as it is."""
-    import time
-
     import httpx
     import requests
     from sp_api.base.exceptions import SellingApiException
 
-    for wait in (*THROTTLE_WAITS, None):
+    def attempt() -> Any:
         try:
             return fn(*args, **kwargs)
         except SellingApiException as exc:
             status, message = _error(exc)
             if status in passthrough:
                 raise
-            if status in TRANSIENT_STATUSES and wait is not None:  # throttled, or a passing 5xx: wait, then again
-                time.sleep(wait)
-                continue
+            if status in TRANSIENT_STATUSES:
+                raise _Transient(f"HTTP {status} {message}") from exc
             raise (_Forbidden if status == 403 else ConnectError)(f"{what} failed: HTTP {status} {message}") from exc
-        except (httpx.TransportError, requests.exceptions.RequestException) as exc:  # a cut or refused connection
-            if wait is not None:
-                time.sleep(wait)
-                continue
-            raise ConnectError(f"{what} failed: {type(exc).__name__} (connection)") from exc
-    raise AssertionError("unreachable")
+        except (httpx.TransportError, requests.exceptions.RequestException) as exc:
+            raise _Transient(f"{type(exc).__name__} (connection)") from exc
+
+    return retry_call(attempt, system=System("SP-API Notifications", "SP_API_ENDPOINT"), what=what,
+                      retry_on=_Transient, policy=CONNECT_RETRY,
+                      give_up=lambda exc, _message: ConnectError(f"{what} failed: {exc}"))
 
 
 def _not_found_as_none(fn: Any) -> Any:
