@@ -20,6 +20,8 @@ For each flagged Sage item and each marketplace of listings.yaml (key `<marketpl
      after ACCEPTED. A submission whose outcome is unknown is simply sent again (a put or patch of the same values
      is idempotent on Amazon). A refused payload is not sent again while it is unchanged in Sage (the next run
      sends nothing), except by a replay (`retry_refused`), e.g. after a fix on Amazon's side.
+   - In bulk (`bulk.feed_from` listings of a marketplace or more): after the previews, the valid listings go in one
+     JSON_LISTINGS_FEED per marketplace (feed.py); its processing report is recorded like the answers above.
 
 The warehouse is written in short sessions (`open_write`), never held across an Amazon call. No dagster here.
 """
@@ -27,6 +29,7 @@ The warehouse is written in short sessions (`open_write`), never held across an 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,7 +39,7 @@ from typing import Any
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.amazon.client import SpApiError
 from sage_amazon.errors import PermanentError, TransientError, Unfinished, one_line
-from sage_amazon.listings import FLOW
+from sage_amazon.listings import FLOW, feed
 from sage_amazon.listings.rules import ListingRules
 from sage_amazon.listings.sage_items import SageItem
 
@@ -86,6 +89,8 @@ class PushResult:
     previews: list[dict[str, str]] = field(default_factory=list)  # one row per previewed listing
     holds: list[dict[str, str]] = field(default_factory=list)
     missing_required: dict[str, list[str]] = field(default_factory=dict)  # key -> required attributes not mapped
+    feeds: list[str] = field(default_factory=list)  # JSON_LISTINGS_FEED ids submitted by this run
+    feed_records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # marketplace -> its messages
 
     def preview_row(self, d: Desired, operation: str, status: str, issues: list[dict[str, Any]]) -> None:
         self.counts["previewed"] += 1
@@ -147,7 +152,7 @@ def plan(items: Iterable[SageItem], rules: ListingRules) -> Plan:
 def ensure(con: Any) -> None:
     posting_ledger.ensure(con)
     deadletters.ensure(con)
-    for ddl in DDL:
+    for ddl in (*DDL, feed.DDL):
         con.execute(ddl)
 
 
@@ -245,7 +250,11 @@ def _to_send(open_write: Callable[[], Any], p: Plan, rules: ListingRules, approv
             deadletters.record(con, FLOW, key, reason, payload)
             result.counts["dead_lettered"] += 1
         accepted, prices = _accepted(con)
+        in_feed = feed.pending_keys(con)
         for d in p.listings:
+            if d.key in in_feed:
+                result.counts["in_feed"] += 1  # Amazon is still processing it: followed up by the next run
+                continue
             before = accepted.get(d.key)
             if before is None:
                 send = _Send(d, "put", dict(d.attributes), {}, "")
@@ -274,12 +283,18 @@ def _to_send(open_write: Callable[[], Any], p: Plan, rules: ListingRules, approv
 
 
 def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: ListingRules, *, approve: Iterable[str] = (),
-         retry_refused: bool = False) -> PushResult:
+         retry_refused: bool = False, sleep: Callable[[float], None] = time.sleep) -> PushResult:
     """Send what changed (see the module docstring). Raises Unfinished (a TransientError carrying the result)
     when Amazon stays unavailable past the client's budget: what was done is recorded, the rest resumes later."""
     from sage_amazon.listings import definitions
 
     result = PushResult()
+    try:
+        with open_write() as con:
+            ensure(con)
+        follow_up(open_write, api, rules, result, sleep=sleep)
+    except TransientError as exc:
+        raise Unfinished(f"listings push stopped: {one_line(exc)}", result) from exc
     todo = _to_send(open_write, p, rules, approve, retry_refused, result)
     try:
         known: dict[tuple[str, str], definitions.Definition | str] = {}
@@ -301,8 +316,24 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: ListingRules, 
             if missing and send.operation == "put":
                 result.missing_required[d.key] = missing
             ready.append(send)
-        for start in range(0, len(ready), CHUNK):  # outcomes recorded per chunk: few, short warehouse sessions
-            _submit_chunk(open_write, api, rules, ready[start:start + CHUNK], result)
+        by_marketplace: dict[str, list[_Send]] = {}
+        for send in ready:
+            by_marketplace.setdefault(send.d.marketplace_id, []).append(send)
+        for mp, sends in sorted(by_marketplace.items()):
+            bulk = len(sends) >= rules.feed_from
+            for start in range(0, len(sends), CHUNK):  # outcomes recorded per chunk: few, short warehouse sessions
+                chunk = sends[start:start + CHUNK]
+                valid = _preview_chunk(open_write, api, rules, chunk, result, start_ledger=not bulk)
+                if bulk:
+                    result.feed_records.setdefault(mp, []).extend(_record(s) for s in valid)
+                else:
+                    _submit_individually(open_write, api, rules, valid, result)
+            if result.feed_records.get(mp):
+                feed_id = feed.submit(open_write, api, rules.seller_id, mp, result.feed_records[mp])
+                result.feeds.append(feed_id)
+                result.counts["feed_messages"] += len(result.feed_records[mp])
+        if result.feeds:
+            follow_up(open_write, api, rules, result, sleep=sleep)
     except (TransientError, PermanentError) as exc:
         if isinstance(exc, PermanentError):
             raise
@@ -352,10 +383,9 @@ def _attempt(api: Any, rules: ListingRules, send: _Send, *, preview: bool
     return answer, None, errors
 
 
-def _submit_chunk(open_write: Callable[[], Any], api: Any, rules: ListingRules, sends: list[_Send],
-                  result: PushResult) -> None:
-    """Preview each listing, record the refusals and `start` the valid ones in one session, submit them, record
-    what Amazon accepted in one session. A transient failure leaves 'sending' entries: sent again next run."""
+def _preview_chunk(open_write: Callable[[], Any], api: Any, rules: ListingRules, sends: list[_Send],
+                   result: PushResult, *, start_ledger: bool) -> list[_Send]:
+    """Preview each listing; record the refusals (and `start` the valid ones) in one session; the valid ones."""
     valid: list[_Send] = []
     refused: list[tuple[_Send, str, list[dict[str, Any]]]] = []
     for send in sends:
@@ -369,19 +399,70 @@ def _submit_chunk(open_write: Callable[[], Any], api: Any, rules: ListingRules, 
     with open_write() as con:
         for send, reason, errors in refused:
             _refused(con, send, reason, errors, result)
-        for send in valid:
-            posting_ledger.start(con, FLOW, send.d.key, send.payload_hash)
+        if start_ledger:
+            for send in valid:
+                posting_ledger.start(con, FLOW, send.d.key, send.payload_hash)
+    return valid
+
+
+def _submit_individually(open_write: Callable[[], Any], api: Any, rules: ListingRules, valid: list[_Send],
+                         result: PushResult) -> None:
+    """putListingsItem / patchListingsItem each; what Amazon accepted recorded in one session. A transient failure
+    leaves 'sending' entries: sent again by the next run (the same put or patch is harmless)."""
     outcomes = [(send, *_attempt(api, rules, send, preview=False)) for send in valid]
     with open_write() as con:
         for send, answer, reason, errors in outcomes:
             if reason:
                 _refused(con, send, reason, errors, result)
-                continue
-            submission = str(answer.get("submissionId") or "")
-            _record_accepted(con, send.d, send.attributes, send.removed, submission, whole=send.operation == "put")
-            posting_ledger.posted(con, FLOW, send.d.key, submission)
-            deadletters.resolve(con, FLOW, send.d.key)
-            result.counts["created" if send.operation == "put" else "updated"] += 1
+            else:
+                _accepted_one(con, send, str(answer.get("submissionId") or ""), result)
+
+
+def _accepted_one(con: Any, send: _Send, submission: str, result: PushResult) -> None:
+    _record_accepted(con, send.d, send.attributes, send.removed, submission, whole=send.operation == "put")
+    posting_ledger.posted(con, FLOW, send.d.key, submission)
+    deadletters.resolve(con, FLOW, send.d.key)
+    result.counts["created" if send.operation == "put" else "updated"] += 1
+
+
+def _record(send: _Send) -> dict[str, Any]:
+    """What a feed message needs to be recorded when its report comes, maybe in a later run."""
+    d = send.d
+    return {"key": d.key, "sku": d.sku, "marketplace_id": d.marketplace_id, "item": d.item,
+            "product_type": d.product_type, "price": str(d.price), "currency": d.currency,
+            "operation": send.operation, "attributes": send.attributes, "removed": send.removed,
+            "payload_hash": send.payload_hash, "body": send.body()}
+
+
+def _send_of(record: dict[str, Any]) -> _Send:
+    d = Desired(record["marketplace_id"], record["sku"], record["item"], record["product_type"],
+                record["attributes"], Decimal(record["price"]), record["currency"])
+    return _Send(d, record["operation"], record["attributes"], record["removed"], record["payload_hash"])
+
+
+def follow_up(open_write: Callable[[], Any], api: Any, rules: ListingRules, result: PushResult, *,
+              sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait for every submitted feed (up to bulk.wait_seconds) and record its processing report."""
+    with open_write() as con:
+        submitted = con.execute("SELECT feed_id, marketplace_id, messages FROM ops.listing_feeds "
+                                "WHERE status = 'submitted' ORDER BY created_at").fetchall()
+    for feed_id, mp, messages in submitted:
+        ended = feed.wait(api, feed_id, mp, poll_seconds=rules.feed_poll_seconds,
+                          wait_seconds=rules.feed_wait_seconds, sleep=sleep)
+        if ended is None:
+            result.counts["feed_pending"] += 1
+            continue
+        status, report = ended
+        with open_write() as con:
+            for record, errors, reason in feed.outcomes(status, report, json.loads(messages)):
+                if reason:
+                    _refused(con, _send_of(record), reason, errors, result)
+                else:
+                    _accepted_one(con, _send_of(record), f"feed {feed_id}", result)
+            con.execute("UPDATE ops.listing_feeds SET status = ?, processing_status = ?, summary = ?, "
+                        "finished_at = now() WHERE feed_id = ?",
+                        ["done" if status == "DONE" else "rejected", status,
+                         json.dumps(report.get("summary") or {}), feed_id])
 
 
 def _refused(con: Any, send: _Send, reason: str, issues: list[dict[str, Any]], result: PushResult) -> None:

@@ -46,6 +46,9 @@ class ListingRules:
     default_channel: str
     channels: dict[str, str]
     max_drop_percent: Decimal
+    feed_from: int = 100  # this many listings of a marketplace to submit or more go in one JSON_LISTINGS_FEED
+    feed_wait_seconds: float = 1800.0  # how long a run waits for Amazon to process its feed
+    feed_poll_seconds: float = 30.0
 
     def product_type(self, item: str) -> str:
         return self.product_types.get(item, self.default_product_type)
@@ -153,5 +156,19 @@ def load(target: str | None = None) -> ListingRules:
         skus={**_aliased_skus(target), **{str(k): str(v) for k, v in _mapping(doc.get("skus"), "skus").items()}},
         attributes=_attributes(doc), default_channel=str(channel.get("default") or "DEFAULT"),
         channels={str(k): str(v) for k, v in _mapping(channel.get("items"), "fulfillment_channel.items").items()},
-        max_drop_percent=max_drop,
+        max_drop_percent=max_drop, **_bulk(_mapping(doc.get("bulk"), "bulk")),
     )
+
+
+def _bulk(doc: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, kind in (("feed_from", int), ("wait_seconds", float), ("poll_seconds", float)):
+        if key in doc:
+            try:
+                value = kind(doc[key])
+            except (TypeError, ValueError):
+                raise MappingError(f"{FILE}: 'bulk.{key}' must be a number, got {doc[key]!r}") from None
+            if value <= 0:
+                raise MappingError(f"{FILE}: 'bulk.{key}' must be positive, got {doc[key]!r}")
+            out["feed_from" if key == "feed_from" else f"feed_{key}"] = value
+    return out
