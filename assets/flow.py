@@ -46,3 +46,12 @@ def dead_letter_reasons(top_reasons: Sequence[tuple[str, int]]) -> dg.MetadataVa
     """The open dead letters' top reasons as a Markdown table for an asset's metadata."""
     rows = "\n".join(f"| {reason.replace('|', '/')} | {n} |" for reason, n in top_reasons)
     return dg.MetadataValue.md("| reason | open |\n|---|---|\n" + rows if rows else "_none_")
+
+
+def table_md(rows: Sequence[dict], columns: Sequence[str], limit: int = 20) -> str:
+    """The first `limit` rows as a Markdown table for an asset's metadata (`_none_` when there are none)."""
+    if not rows:
+        return "_none_"
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "\n".join("| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in columns) + " |"
+                             for r in rows[:limit])

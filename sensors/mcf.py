@@ -42,15 +42,10 @@ BATCH_TAG = "sage_amazon/mcf_batch"  # the run's key: the sensor finds the run's
 def notified_order(body: str) -> str | None:
     """The SellerFulfillmentOrderId of a FULFILLMENT_ORDER_STATUS message (SNS-wrapped or not); None for another
     notification type (not ours)."""
-    import json
+    from sage_amazon.amazon.queues import unwrap
 
-    try:
-        doc = json.loads(body)
-        if isinstance(doc, dict) and isinstance(doc.get("Message"), str):
-            doc = json.loads(doc["Message"])
-    except (ValueError, TypeError):
-        return None
-    if not isinstance(doc, dict) or (doc.get("NotificationType") or doc.get("notificationType")) != NOTIFICATION_TYPE:
+    doc = unwrap(body)
+    if doc is None or (doc.get("NotificationType") or doc.get("notificationType")) != NOTIFICATION_TYPE:
         return None
     payload = doc.get("Payload") or doc.get("payload") or {}
     status = payload.get("FulfillmentOrderStatusNotification") or {}

@@ -14,21 +14,13 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.flow import TRIGGER_TAG, dead_letter_reasons
+from assets.flow import TRIGGER_TAG, dead_letter_reasons, table_md
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
 from resources.sp_api import SpApiResource
 from resources.warehouse import WarehouseResource
 from sage_amazon import deadletters
-
-
-def _table_md(rows: list[dict], columns: list[str], limit: int = 20) -> str:
-    if not rows:
-        return "_none_"
-    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "\n".join("| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in columns) + " |"
-                            for r in rows[:limit])
 
 
 def _close(target) -> None:
@@ -69,7 +61,7 @@ def sage_mcf_orders(context: dg.AssetExecutionContext, sage: SageResource,
     return dg.MaterializeResult(metadata={
         "dagster/row_count": written, "sage_target": sage.target, "by_status": dg.MetadataValue.json(by_status),
         "not_at_fba": sum(1 for r in rows if r["status"] == "open" and not r["at_fba"]),
-        "preview": dg.MetadataValue.md(_table_md(rows, ["sage_number", "channel", "status", "order_date", "at_fba",
+        "preview": dg.MetadataValue.md(table_md(rows, ["sage_number", "channel", "status", "order_date", "at_fba",
                                                         "not_at_fba"]))})
 
 
@@ -107,7 +99,7 @@ def amazon_mcf_orders(context: dg.AssetExecutionContext, sp_api: SpApiResource, 
         "not_at_fba": counts["not_at_fba"], "status_changes": counts["status"],
         "sp_api_calls": dg.MetadataValue.json(dict(api.calls)), "open_dead_letters": letters["open"],
         "dead_letter_reasons": dead_letter_reasons(letters["top_reasons"]),
-        "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"]))})
+        "preview": dg.MetadataValue.md(table_md(result.samples, ["record", "outcome", "detail"]))})
 
 
 @dg.asset(
@@ -141,4 +133,4 @@ def sage_mcf_deliveries(context: dg.AssetExecutionContext, sage: SageResource,
         "already_posted": counts["already_posted"], "dead_lettered": counts["dead_lettered"],
         "open_dead_letters": letters["open"], "ledger": dg.MetadataValue.json(ledger), "sage_target": sage.target,
         "dead_letter_reasons": dead_letter_reasons(letters["top_reasons"]),
-        "preview": dg.MetadataValue.md(_table_md(result.samples, ["record", "outcome", "detail"]))})
+        "preview": dg.MetadataValue.md(table_md(result.samples, ["record", "outcome", "detail"]))})

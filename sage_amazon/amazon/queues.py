@@ -39,6 +39,17 @@ def flow_queue_url(base_url: str, flow: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + f"-{flow}"))
 
 
+def unwrap(body: str) -> dict[str, Any] | None:
+    """The notification document of an SQS message body (SNS-wrapped or not); None when it is not one."""
+    try:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and isinstance(doc.get("Message"), str):
+            doc = json.loads(doc["Message"])
+    except (ValueError, TypeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def notification_type(body: str) -> str:
     """The NotificationType of an SQS message body (SNS-wrapped or not); "unreadable" when it has none."""
     try:
