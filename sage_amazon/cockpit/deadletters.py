@@ -29,6 +29,7 @@ def known_flows() -> tuple[str, ...]:
     from sage_amazon.amazon.shipment_confirmation import FLOW as MFN_SHIPMENTS
     from sage_amazon.inventory.adjust import FLOW as FBA_ADJUSTMENTS
     from sage_amazon.inventory.push import FLOW as MFN_QUANTITIES
+    from sage_amazon.ledger.deferred import DEAD_LETTER_FLOW as DEFERRED
     from sage_amazon.ledger.posting import DEAD_LETTER_FLOW as SETTLEMENT
     from sage_amazon.orders.load import FLOW as ORDERS
     from sage_amazon.orders.load import SHIPMENT_FLOW as ORDER_SHIPMENTS
@@ -36,7 +37,7 @@ def known_flows() -> tuple[str, ...]:
     from sage_amazon.returns.restock import FLOW as RETURN_RECEIPTS
 
     return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS, FBA_ADJUSTMENTS,
-                         MFN_QUANTITIES, RETURN_RECEIPTS, REFUND_CREDIT_NOTES}))
+                         MFN_QUANTITIES, RETURN_RECEIPTS, REFUND_CREDIT_NOTES, DEFERRED}))
 
 
 def flows(con: duckdb.DuckDBPyConnection) -> list[str]:

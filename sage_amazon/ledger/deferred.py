@@ -232,6 +232,21 @@ def rows(con: duckdb.DuckDBPyConnection, month: str | None = None) -> list[dict[
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def unfinished_months(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Months whose accrual or reversal is not posted yet (waiting, refused by Sage, interrupted): the asset run
+    without a month takes them up again with the previous month."""
+    from sage_amazon.warehouse import table_exists
+
+    if not table_exists(con, TABLE):
+        return set()
+    posting_ledger.ensure(con)
+    return {m for (m,) in con.execute(f"""
+        SELECT a.month FROM (SELECT DISTINCT month, journal_reference FROM {TABLE}) AS a
+        LEFT JOIN ops.posting_ledger AS l ON l.flow = ? AND l.status = 'posted'
+            AND l.record_key IN (a.journal_reference, a.journal_reference || '-R')
+        GROUP BY a.month, a.journal_reference HAVING count(l.record_key) < 2""", [FLOW]).fetchall()}
+
+
 # ---------------------------------------------------------------------------------------------- journals
 
 def _rate(amap: Any, currency: str, day: date) -> Decimal:

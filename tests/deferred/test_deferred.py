@@ -201,3 +201,18 @@ def test_the_asset_accrues_the_configured_month_and_shows_its_orders(tmp_path):
     assert [c.passed for c in result.get_asset_check_evaluations()] == [True]
     assert (last_month(date(2027, 1, 1)), last_month(date(2026, 12, 31)), last_month(date(2027, 3, 29))) == (
         "2026-12", "2026-11", "2027-02")
+
+
+def test_a_month_left_unposted_is_taken_up_again(tmp_path):
+    """The asset run without a month takes up every earlier month whose accrual or reversal is not posted
+    (waiting, or a dead letter being replayed), and forgets a month once both are."""
+    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=30)
+    with wh.write() as con:
+        _land(con, tmp_path, "x3")
+        deferred._write(con, "2026-10", deferred.unreleased(con, "2026-10"), set())
+        waiting = deferred.unfinished_months(con)
+    with x3_sandbox(tmp_path) as (x3, target):
+        deferred.run(wh.write, target, "2026-10", "x3")
+    with wh.write() as con:
+        done = deferred.unfinished_months(con)
+    assert waiting == {"2026-10"} and done == set()
