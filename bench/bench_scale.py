@@ -3,8 +3,8 @@ seller, and an extrapolation to 500 sellers on Kubernetes.
 
 The deployment of tests/scale (docs/multi-seller.md): a PostgreSQL instance (deploy/celery/dagster.yaml), two
 Celery workers on RabbitMQ, the webserver and the daemon, three sandbox sellers (`sandbox up`, seed 42):
-acme and globex on worker 1, initech on worker 2. initech is the throttled seller: its Amazon sandbox answers
-30% of calls 500/503 and adds 400 ms to every call (SANDBOX_AMAZON_FAULT_ERROR_RATE / _LATENCY_MS, the
+acme and initech on worker 1, globex on worker 2. initech is the throttled seller, sharing acme's worker: its
+Amazon sandbox answers 30% of calls 500/503 and adds 400 ms to every call (SANDBOX_AMAZON_FAULT_ERROR_RATE / _LATENCY_MS, the
 sandbox's fault injection; the client backs off and retries). Each seller gets what `sage-amazon run` does for one
 day of orders and one settlement (the oldest pending), all three at once, through the webserver.
 
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SELLERS = {"acme": "w1", "globex": "w1", "initech": "w2"}
+SELLERS = {"acme": "w1", "initech": "w1", "globex": "w2"}  # the throttled initech shares acme's worker
 THROTTLED = "initech"
 THROTTLE = {"SANDBOX_AMAZON_FAULT_ERROR_RATE": "0.3", "SANDBOX_AMAZON_FAULT_LATENCY_MS": "400"}
 WINDOW_HOURS = 4.0
