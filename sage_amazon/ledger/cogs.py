@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from sage_amazon import posting_ledger
 from sage_amazon.ledger.journal_once import post_once
+from sage_amazon.ledger.posted_rows import replace_unposted
 from sage_amazon.mapping import MappingError, load_yaml, mapping_file
 from sage_amazon.sage.protocol import Journal, JournalLine
 
@@ -389,26 +390,7 @@ def read_costs(target: Any, sites: list[str]) -> dict[str, dict[str, Decimal]]:
 
 def _write(con: duckdb.DuckDBPyConnection, settlement_id: str, rows: list[CogsRow], keep: set[str]) -> None:
     """Replace the settlement's rows, except those of journals already posted (`keep`: their references)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{n} {t}' for n, t in COLUMNS)})")
-    for n, t in COLUMNS:  # a table of an earlier version gains the columns added since
-        con.execute(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {n} {t.replace(' NOT NULL', '')}")
-    names = [n for n, _ in COLUMNS]
-    con.execute("BEGIN")
-    try:
-        con.execute(f"DELETE FROM {TABLE} WHERE settlement_id = ? AND NOT list_contains(?, journal_reference)",
-                    [settlement_id, sorted(keep)])
-        fresh = [r for r in rows if r.journal_reference not in keep]
-        if fresh:
-            con.executemany(f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-                            [[getattr(r, n) for n in names] for r in fresh])
-        if keep:
-            con.execute(f"UPDATE {TABLE} SET posted = true WHERE settlement_id = ? "
-                        "AND list_contains(?, journal_reference)", [settlement_id, sorted(keep)])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    replace_unposted(con, TABLE, COLUMNS, settlement_id, rows, keep)
 
 
 def rows(con: duckdb.DuckDBPyConnection, settlement_id: str) -> list[dict[str, Any]]:

@@ -91,6 +91,25 @@ class Settlement:
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
         return total
 
+    def build(self, folder: Path, target: str):
+        """A warehouse in `folder` with the account map, the order data, this file landed and its settlement
+        models built (the mapping folder as the environment names it); returns the Warehouse."""
+        from sage_amazon.amazon import settlement as parser
+        from sage_amazon.ledger import settlements
+        from sage_amazon.mapping import accounts
+        from sage_amazon.warehouse import Warehouse
+
+        path = folder / f"{self.settlement_id}.txt"
+        self.write(path)
+        wh = Warehouse(folder / "wh.duckdb", lock_timeout=60)
+        with wh.write() as con:
+            accounts.write_table(con, accounts.load(), target)
+            self.land_order_data(con, folder)
+            parser.land(con, path)
+            settlements.build(con, self.settlement_id)
+            assert all(o.passed for o in settlements.validate(con, self.settlement_id) if o.blocking)
+        return wh
+
     def land_order_data(self, con, tmp_dir: Path) -> None:
         """The orders flow's rows (ship-to country and state, channel), the FBA shipments' fulfilment centres,
         and Amazon's VAT transactions report for orders with a buyer VAT number."""

@@ -131,9 +131,12 @@ CA_JOURNAL = {
 CA_BOXES = {"101": D("229.99"), "105": D("19.50"), "108": D("3.97"), "109": D("15.53")}
 
 
-def write_profile(folder, profile: dict) -> None:
-    """tax_profile.yaml in `folder`: the shipped file with the seller's establishment and registrations, enabled."""
+def write_profile(folder, profile: dict, codes: dict[str, str] | None = None) -> None:
+    """tax_profile.yaml in `folder`: the shipped file with the seller's establishment and registrations, enabled
+    (and `codes`: tax codes replacing the defaults, for both targets)."""
     doc = yaml.safe_load((DEFAULTS_DIR / "tax_profile.yaml").read_text())
     doc.update(profile, enabled=True)
+    for body in doc["targets"].values():
+        body["tax_codes"] = dict(codes or {})
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "tax_profile.yaml").write_text(yaml.safe_dump(doc))

@@ -11,12 +11,9 @@ from decimal import Decimal
 import dagster as dg
 from click.testing import CliRunner
 
-from sage_amazon.amazon import settlement as parser
 from sage_amazon.cli import main
-from sage_amazon.ledger import settlements
 from sage_amazon.ledger.vat import journal as vat
 from sage_amazon.ledger.vat import summary
-from sage_amazon.mapping import accounts
 from sage_amazon.warehouse import Warehouse
 from tests.vat import sellers
 from tests.vat.handmade import Order, Settlement
@@ -29,16 +26,6 @@ WAITING = Settlement("91710000008", "GBP", date(2026, 7, 1), date(2026, 7, 14), 
 ])
 
 
-def _land(path, settlement: Settlement, folder) -> None:
-    with Warehouse(path, lock_timeout=60).write() as con:
-        accounts.write_table(con, accounts.load(), "x3")
-        settlement.land_order_data(con, folder)
-        file = folder / f"{settlement.settlement_id}.txt"
-        settlement.write(file)
-        parser.land(con, file)
-        settlements.build(con, settlement.settlement_id)
-
-
 def test_waiting_vat_fails_the_blocking_check_before_the_postings(tmp_path, monkeypatch):
     from assets.settlements.vat import settlement_vat
     from resources.sage import SageResource
@@ -47,8 +34,7 @@ def test_waiting_vat_fails_the_blocking_check_before_the_postings(tmp_path, monk
 
     sellers.write_profile(tmp_path, sellers.UK_PROFILE)
     monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path))
-    path = tmp_path / "wh.duckdb"
-    _land(path, WAITING, tmp_path)
+    path = WAITING.build(tmp_path, "x3").path
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("settlement_ids", [WAITING.settlement_id])
         result = dg.materialize([settlement_vat], partition_key=WAITING.settlement_id, instance=instance,
@@ -98,7 +84,7 @@ def test_summary_asset_and_cli_export(tmp_path, monkeypatch):
     data = tmp_path / "data"
     path = data / "warehouse" / "sage_amazon.duckdb"
     path.parent.mkdir(parents=True)
-    _land(path, sellers.DE, tmp_path)
+    sellers.DE.build(tmp_path, "x3").path.rename(path)
     with Warehouse(path, lock_timeout=60).write() as con:
         vat.decide_settlement(con, sellers.DE.settlement_id, "x3")
         summary.build_boxes(con, sellers.DE.settlement_id)

@@ -6,16 +6,14 @@ the accountant's (tests/vat/sellers.py, worked by hand), tax codes included: X3 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from sage_amazon.amazon import settlement as parser
-from sage_amazon.ledger import posting, settlements
+from sage_amazon.ledger import posting
 from sage_amazon.ledger.vat import journal as vat
-from sage_amazon.mapping import accounts
-from sage_amazon.warehouse import Warehouse
 from tests.tax.handmade import sage500_sandbox, x3_sandbox
 from tests.vat import sellers
 
@@ -36,20 +34,15 @@ def sage500():
         yield pair
 
 
-def _run(folder: Path, name: str, target_name: str, target, monkeypatch):
+def _run(folder: Path, name: str, target_name: str, target, monkeypatch, settlement_id: str = "",
+         codes: dict[str, str] | None = None):
     """Build the seller's settlement in its own warehouse, post its journals and its VAT journal."""
     settlement = getattr(sellers, name)
-    sellers.write_profile(folder, getattr(sellers, f"{name}_PROFILE"))
+    if settlement_id:
+        settlement = replace(settlement, settlement_id=settlement_id)
+    sellers.write_profile(folder, getattr(sellers, f"{name}_PROFILE"), codes)
     monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(folder))
-    path = folder / f"{settlement.settlement_id}.txt"
-    settlement.write(path)
-    wh = Warehouse(folder / "wh.duckdb", lock_timeout=60)
-    with wh.write() as con:
-        accounts.write_table(con, accounts.load(), target_name)
-        settlement.land_order_data(con, folder)
-        parser.land(con, path)
-        settlements.build(con, settlement.settlement_id)
-        assert all(o.passed for o in settlements.validate(con, settlement.settlement_id) if o.blocking)
+    wh = settlement.build(folder, target_name)
     assert posting.post_settlement(wh.write, target, settlement.settlement_id).all_posted
     report = vat.run(wh.write, target, settlement.settlement_id)
     return wh, settlement, report
@@ -108,39 +101,15 @@ def test_sage500_vat_journal_equals_the_accountants(name, sage500, tmp_path, mon
     assert _sage500_lines(db, reference) == getattr(sellers, f"{name}_JOURNAL")
 
 
-def test_x3_refuses_a_tax_code_it_does_not_hold(x3, tmp_path, monkeypatch):
-    """A code the X3 folder has no TABVAT record for is refused as X3 does: the VAT journal is a dead letter
-    naming the code, nothing of it is posted, and the next run tries again."""
-    import yaml
-
-    x3_handle, target = x3
-    sellers.write_profile(tmp_path, sellers.DE_PROFILE)
-    doc = yaml.safe_load((tmp_path / "tax_profile.yaml").read_text())
-    doc["targets"]["x3"]["tax_codes"] = {"oss:FR": "FROSS"}
-    (tmp_path / "tax_profile.yaml").write_text(yaml.safe_dump(doc))
-    monkeypatch.setattr(sellers, "write_profile", lambda folder, profile: None)
-    settlement = sellers.DE
-    monkeypatch.setattr(sellers, "DE", type(settlement)("91710000007", settlement.currency, settlement.start,
-                                                        settlement.end, settlement.orders, settlement.other))
-    _, _, report = _run(tmp_path, "DE", "x3", target, monkeypatch)
+@pytest.mark.parametrize(("erp", "name", "codes", "refusal"), [
+    ("x3", "DE", {"oss:FR": "FROSS"}, "FROSS : Record does not exist (tax code)"),
+    ("sage500", "CA", {"qst:CA-QC": "QST-QC-9975"}, "account reference code (tax code) QST-QC-9975 does not exist"),
+])
+def test_a_tax_code_the_erp_does_not_hold_is_refused(erp, name, codes, refusal, request, tmp_path, monkeypatch):
+    """A code the ERP has no record of (X3 TABVAT, Sage 500 tglAcctRef) is refused as the ERP does: the VAT journal
+    is a dead letter naming the code, nothing of it is posted, and the next run tries again."""
+    handle, target = request.getfixturevalue(erp)
+    _, _, report = _run(tmp_path, name, erp, target, monkeypatch, settlement_id="91710000007", codes=codes)
     reference = "VAT-91710000007-202607"
-    assert report.posted == {} and "FROSS : Record does not exist (tax code)" in report.dead_letters[reference]
-    assert _x3_lines(x3_handle, reference) == {}
-
-
-def test_sage500_refuses_a_tax_code_it_does_not_hold(sage500, tmp_path, monkeypatch):
-    import yaml
-
-    db, target = sage500
-    sellers.write_profile(tmp_path, sellers.CA_PROFILE)
-    doc = yaml.safe_load((tmp_path / "tax_profile.yaml").read_text())
-    doc["targets"]["sage500"]["tax_codes"] = {"qst:CA-QC": "QST-QC-9975"}
-    (tmp_path / "tax_profile.yaml").write_text(yaml.safe_dump(doc))
-    monkeypatch.setattr(sellers, "write_profile", lambda folder, profile: None)
-    settlement = sellers.CA
-    monkeypatch.setattr(sellers, "CA", type(settlement)("91710000006", settlement.currency, settlement.start,
-                                                        settlement.end, settlement.orders, settlement.other))
-    _, _, report = _run(tmp_path, "CA", "sage500", target, monkeypatch)
-    reference = "VAT-91710000006-202607"
-    assert report.posted == {} and "QST-QC-9975 does not exist" in report.dead_letters[reference]
-    assert _sage500_lines(db, reference) == {}
+    assert report.posted == {} and refusal in report.dead_letters[reference]
+    assert (_x3_lines if erp == "x3" else _sage500_lines)(handle, reference) == {}

@@ -10,11 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from sage_amazon.amazon import settlement as parser
-from sage_amazon.ledger import settlements
 from sage_amazon.ledger.vat import journal as vat
 from sage_amazon.ledger.vat import rates, summary
-from sage_amazon.mapping import accounts
 from sage_amazon.warehouse import Warehouse
 from tests.vat import sellers
 from tests.vat.handmade import Order, Settlement
@@ -25,14 +22,8 @@ D = Decimal
 def _decide(tmp_path, monkeypatch, settlement: Settlement, profile: dict, target: str = "x3"):
     sellers.write_profile(tmp_path, profile)
     monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path))
-    path = tmp_path / f"{settlement.settlement_id}.txt"
-    settlement.write(path)
-    wh = Warehouse(tmp_path / "wh.duckdb", lock_timeout=60)
+    wh = settlement.build(tmp_path, target)
     with wh.write() as con:
-        accounts.write_table(con, accounts.load(), target)
-        settlement.land_order_data(con, tmp_path)
-        parser.land(con, path)
-        settlements.build(con, settlement.settlement_id)
         report = vat.decide_settlement(con, settlement.settlement_id, target)
         summary.build_boxes(con, settlement.settlement_id)
         rows = summary.build(con)

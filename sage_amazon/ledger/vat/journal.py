@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sage_amazon import posting_ledger
+from sage_amazon.ledger.posted_rows import replace_unposted
 from sage_amazon.ledger.vat import decide, facts
 from sage_amazon.ledger.vat.decide import FEE_ROLES, OUTPUT_ROLES, ZERO, Treatment, Wait, cents
 from sage_amazon.ledger.vat.profile import MARKETPLACE_COUNTRY, Profile, load
@@ -300,24 +301,8 @@ def _journal_lines(settlement_id: str, lines: list[tuple[str, str, Decimal]], ra
 # ---------------------------------------------------------------------------------------------- table
 
 def _write(con: duckdb.DuckDBPyConnection, settlement_id: str, rows: list[VatRow], keep: set[str]) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({', '.join(f'{n} {t}' for n, t in COLUMNS)})")
-    names = [n for n, _ in COLUMNS]
-    con.execute("BEGIN")
-    try:
-        con.execute(f"DELETE FROM {TABLE} WHERE settlement_id = ? AND NOT list_contains(?, journal_reference)",
-                    [settlement_id, sorted(keep)])
-        fresh = [r for r in rows if r.journal_reference not in keep]
-        if fresh:
-            con.executemany(f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-                            [[getattr(r, n) for n in names] for r in fresh])
-        if keep:
-            con.execute(f"UPDATE {TABLE} SET posted = true WHERE settlement_id = ? "
-                        "AND list_contains(?, journal_reference)", [settlement_id, sorted(keep)])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    """Replace the settlement's rows, except those of journals already posted (`keep`: their references)."""
+    replace_unposted(con, TABLE, COLUMNS, settlement_id, rows, keep)
 
 
 # ---------------------------------------------------------------------------------------------- run
