@@ -2,6 +2,8 @@
 Amazon sandbox, for a first listing (putListingsItem), a price change on every listing (patchListingsItem, the
 offer only) and an unchanged re-run.
 
+In bulk (JSON_LISTINGS_FEED) a listing costs its preview only, plus the feed's four calls.
+
 Each listing costs one VALIDATION_PREVIEW and one submission of the same operation (2 calls), plus one
 getDefinitionsProductType per product type and marketplace per run. Listings Items limits (Amazon's models):
 putListingsItem 5/s burst 10, patchListingsItem 5/s burst 5. The floor is (calls - burst) / rate in Amazon
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 RATE = 5.0
 BURST = {"putListingsItem": 10, "patchListingsItem": 5}
 MP = "ATVPDKIKX0DER"
+FEED_PROCESSING = 15.0  # the sandbox's queue + processing time of a feed, Amazon seconds
 
 
 def emit(name: str, figure: float, unit: str, baseline: float | None = None, baseline_name: str = "") -> None:
@@ -35,12 +38,12 @@ def emit(name: str, figure: float, unit: str, baseline: float | None = None, bas
                       "baseline_name": baseline_name, "ratio": ratio}), flush=True)
 
 
-def items(n: int, bump: Decimal = Decimal(0)) -> list:
+def items(n: int, bump: Decimal = Decimal(0), prefix: str = "BENCH") -> list:
     from sage_amazon.listings.sage_items import SageItem
 
     out = []
     for i in range(n):
-        code = f"BENCH-{i:05d}"
+        code = f"{prefix}-{i:05d}"
         ean = f"0860{i:09d}"[:13]
         price = Decimal("20.00") + Decimal(i % 50) + bump
         out.append(SageItem(code, f"Northwind bench item {i}", {"code": code, "title": f"Northwind bench item {i}",
@@ -69,6 +72,7 @@ def main() -> int:
     n, scale = args.n, args.scale
 
     from sage_amazon.amazon.client import RateLimiters, SpApi, SpApiSettings
+    from sage_amazon.listings import push
     from sage_amazon.listings import rules as listing_rules
     from sage_amazon.retrying import RetryPolicy
     from sage_amazon.sandbox.amazon import credentials
@@ -77,7 +81,7 @@ def main() -> int:
 
     rules = listing_rules.load("x3")
     rules = replace(rules, marketplaces=tuple(m for m in rules.marketplaces if m.marketplace_id == MP),
-                    channels={})
+                    channels={}, feed_from=n + 1)  # one put/patch per listing; the bulk path is measured last
     per100 = 100 / n
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -100,6 +104,23 @@ def main() -> int:
                 if calls:
                     emit(f"listings, {label}: projected s on Amazon for {n}", projected, "s", floor or None,
                          f"rate-limit floor ({operation} 5/s, burst {BURST[operation]})")
+            # in bulk: each listing previewed alone, then one JSON_LISTINGS_FEED (the sandbox processes a feed in
+            # 15 Amazon seconds; getFeed every 5)
+            bulk = replace(rules, feed_from=1, feed_poll_seconds=5.0 / scale, feed_wait_seconds=600.0)
+            wh2 = Warehouse(tmp / "warehouse-bulk.duckdb", snapshot_every=1e9)
+            api.calls.clear()
+            started = time.perf_counter()
+            result = push.push(wh2.write, api, push.plan(items(n, prefix="BULK"), bulk), bulk)
+            wall = time.perf_counter() - started
+            assert result.counts["created"] == n, dict(result.counts)
+            calls = sum(api.calls.values())
+            floor = max(0.0, (api.calls["putListingsItem"] - BURST["putListingsItem"]) / RATE) + FEED_PROCESSING
+            emit("listings in bulk (JSON_LISTINGS_FEED), first listing: SP-API calls per 100 listings",
+                 calls * per100, "calls", (n + 1 + 4) * per100,
+                 "a preview per listing, 1 definition, createFeedDocument+createFeed+getFeed+getFeedDocument")
+            emit(f"listings in bulk, first listing: projected s on Amazon for {n}",
+                 floor + max(0.0, wall - floor / scale), "s", floor,
+                 "rate-limit floor of the previews + Amazon's processing of 1 feed (sandbox: 15 s)")
             api.close()
     return 0
 
