@@ -33,8 +33,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sage_amazon import posting_ledger
+from sage_amazon.ledger import currency as fx
 from sage_amazon.ledger.journal_once import Outcome, post_once
-from sage_amazon.mapping import MappingError, load_yaml, mapping_file
+from sage_amazon.mapping import MappingError, accounts, load_yaml, mapping_file
 from sage_amazon.sage.protocol import Journal, JournalLine
 
 if TYPE_CHECKING:
@@ -249,12 +250,20 @@ def unfinished_months(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 # ---------------------------------------------------------------------------------------------- journals
 
-def _rate(amap: Any, currency: str, day: date) -> Decimal:
-    """Transaction -> company currency on `day`: the last dated rate on or before it, else the constant."""
-    if currency == amap.company_currency:
+def _rate(amap: Any, currency: str, day: date, site: str) -> Decimal:
+    """Transaction -> the currency of the journal site's company on `day`: the last dated rate on or before it
+    (the ERP's rate table as the settlement landing read it, or accounts.yaml rates_file), else the constant rate
+    of accounts.yaml (company currency only). MappingError when there is none."""
+    company = amap.site_currencies.get(site, amap.company_currency)
+    if currency == company:
         return Decimal("1")
-    dated = [r for d, r in amap.dated_rates.get(currency, []) if d <= day]
-    return Decimal(dated[-1]) if dated else amap.rate(currency)
+    table = amap.dated_rates if company == amap.company_currency else amap.company_rates.get(company, {})
+    dated = [r for d, r in table.get(currency, []) if d <= day]
+    if dated:
+        return Decimal(dated[-1])
+    if company != amap.company_currency:
+        raise MappingError(f"no {currency} -> {company} rate on or before {day} for site {site}")
+    return amap.rate(currency)
 
 
 def covered(con: duckdb.DuckDBPyConnection, last: date) -> dict[str, date]:
@@ -270,13 +279,11 @@ def covered(con: duckdb.DuckDBPyConnection, last: date) -> dict[str, date]:
 
 
 def journals(found: list[dict[str, Any]], month: str, target: str, conf: Settings,
-             ends: dict[str, date] | None = None) -> tuple[list[Journal], dict[str, str]]:
+             ends: dict[str, date] | None = None, amap: Any = None) -> tuple[list[Journal], dict[str, str]]:
     """(accrual and reversal journals per marketplace, reference -> why it waits) from the audit rows. `ends`:
     marketplace -> its latest landed settlement's end day; an accrual waits until one ends after the month (a
     settlement still open at the month end may yet pay an order on or before it); None: not checked."""
-    from sage_amazon.mapping import accounts
-
-    amap = accounts.load()
+    amap = amap or accounts.load()
     last, first_next = month_bounds(month)
     by_ref: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in found:
@@ -299,7 +306,12 @@ def journals(found: list[dict[str, Any]], month: str, target: str, conf: Setting
             waiting[ref] = f"accrual not posted: orders in several currencies {sorted(currencies)}"
             continue
         currency = currencies.pop()
-        rate = _rate(amap, currency, last)
+        site = amap.site(target, mkt)
+        try:
+            rate = _rate(amap, currency, last, site)
+        except MappingError as exc:
+            waiting[ref] = f"accrual not posted: {exc}"
+            continue
         parts = [(amap.account(target, role, mkt), sum((Decimal(r[col]) for r in group), ZERO), text)
                  for role, col, text in (("sales", "principal", "sales"), ("shipping_income", "shipping", "shipping"),
                                          ("promotions", "promotions", "promotions"))]
@@ -307,7 +319,6 @@ def journals(found: list[dict[str, Any]], month: str, target: str, conf: Setting
         total = sum((p[1] for p in parts), ZERO)
         if not total:
             continue
-        site = amap.site(target, mkt)
         for reversal, day in ((False, last), (True, first_next)):
             lines = []
             for account, amount, text in parts:  # revenue earned: credit (a debit when the part is negative)
@@ -366,8 +377,9 @@ def run(open_write: Callable[[], AbstractContextManager], target: Any, month: st
         _mark_posted(con, month, posted)
         audit = rows(con, month)
         ends = covered(con, month_bounds(month)[0])
+        amap = fx.last_read(con, accounts.load(), name)  # the ERP's rates as the settlement landing read them
     report.orders = found
-    report.journals, report.waiting = journals(audit, month, name, conf, ends)
+    report.journals, report.waiting = journals(audit, month, name, conf, ends, amap)
     for journal in report.journals:
         post_once(open_write, target, journal, flow=FLOW, letter_flow=DEAD_LETTER_FLOW, letter_key=journal.reference,
                   outcome=report)

@@ -216,3 +216,28 @@ def test_a_month_left_unposted_is_taken_up_again(tmp_path):
     with wh.write() as con:
         done = deferred.unfinished_months(con)
     assert waiting == {"2026-10"} and done == set()
+
+
+def test_a_uk_accrual_is_in_pounds_at_the_month_end_rate(tmp_path):
+    """A UK order shipped 2026-10-29 and unpaid at the month end: the accrual is in GBP at the journal site GB01,
+    converted at the last rate on or before 2026-10-31 (the ERP's dated rates), and X3 books it at that rate."""
+    from dataclasses import replace
+
+    audit = [{"month": "2026-10", "marketplace": "UK", "order_id": "202-1700301-0000009", "channel": "AFN",
+              "shipped_on": date(2026, 10, 29), "currency": "GBP", "principal": D("40.00"), "shipping": D("0"),
+              "promotions": D("0"), "journal_reference": "DEFER-UK-202610", "status": "ok", "posted": False}]
+    amap = replace(accounts.load(), dated_rates={"GBP": [(date(2026, 7, 1), D("1.2700")),
+                                                         (date(2026, 10, 1), D("1.2750")),
+                                                         (date(2026, 11, 1), D("1.2800"))]})
+    todo, waiting = deferred.journals(audit, "2026-10", "x3", deferred.settings("x3"), {"UK": date(2026, 11, 4)},
+                                      amap)
+    assert not waiting
+    accrual, reversal = todo
+    assert (accrual.currency, accrual.rate, accrual.site, reversal.rate) == ("GBP", D("1.2750"), "GB01", D("1.2750"))
+    assert [(ln.account, ln.debit, ln.credit, ln.ledger_debit, ln.ledger_credit) for ln in accrual.lines] == [
+        ("4000", D("0"), D("40.00"), D("0"), D("51.00")), ("1215", D("40.00"), D("0"), D("51.00"), D("0"))]
+    with x3_sandbox(tmp_path) as (x3, target):
+        target.post_journal(accrual)
+        lines = {r["ACC_0"]: (D(str(r["AMTCUR_0"])), D(str(r["AMTLED_0"]))) for r in x3.rows("GACCENTRYD")
+                 if r["LEDTYP_0"] == 1}
+    assert lines == {"4000": (D("40.00"), D("51.00")), "1215": (D("40.00"), D("51.00"))}
