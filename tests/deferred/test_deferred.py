@@ -4,6 +4,7 @@ Sage 500 sandboxes; the audit table names the orders; a re-run of the month post
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from sage_amazon.amazon import settlement as parser
-from sage_amazon.ledger import deferred, settlements
+from sage_amazon.ledger import deferred, reports, settlements
 from sage_amazon.mapping import accounts
 from sage_amazon.orders import raw
 from sage_amazon.warehouse import Warehouse
@@ -215,7 +216,14 @@ def test_a_month_left_unposted_is_taken_up_again(tmp_path):
         deferred.run(wh.write, target, "2026-10", "x3")
     with wh.write() as con:
         done = deferred.unfinished_months(con)
+        sheet = reports.build(con, "deferred")
     assert waiting == {"2026-10"} and done == set()
+    out = reports.write(tmp_path / "deferred.csv", sheet)  # what `sage-amazon report deferred FILE.csv` writes
+    with out.open(newline="") as handle:
+        exported = [(r["order_id"], D(r["amount"]), r["journal_reference"], r["posted"]) for r in csv.DictReader(handle)]
+    assert exported == [("111-1700301-0000002", D("124.97"), "DEFER-US-202610", "True"),
+                        ("111-1700301-0000003", D("19.99"), "DEFER-US-202610", "True"),
+                        ("111-1700301-0000005", D("49.98"), "DEFER-US-202610", "True")]
 
 
 def test_a_uk_accrual_is_in_pounds_at_the_month_end_rate(tmp_path):
