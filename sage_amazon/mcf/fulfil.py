@@ -32,6 +32,7 @@ FLOW = "mcf_orders"  # dead letters: Amazon cannot ship, refused an order or a c
 FINAL = ("Cancelled", "Complete", "CompletePartialled", "Unfulfillable", "Invalid")
 DETAILED = ("Complete", "CompletePartialled", "Unfulfillable", "Invalid")
 CANCELLABLE = ("New", "Received", "Planning")
+CHUNK = 25  # orders per warehouse session of bookkeeping
 
 OpenWrite = Callable[[], AbstractContextManager[Any]]
 
@@ -86,6 +87,7 @@ def sync(open_write: OpenWrite, api: Any, rules: McfRules, now: datetime, *, ret
         orders = store.sage_orders(con)
         known = store.mcf_orders(con)
         letters = {d.record_key: d.payload for d in deadletters.open_letters(con, FLOW)}
+    to_submit: list[tuple[dict[str, Any], Any]] = []
     for order in orders:
         number = order["sage_number"]
         row = known.get(number)
@@ -96,12 +98,14 @@ def sync(open_write: OpenWrite, api: Any, rules: McfRules, now: datetime, *, ret
             if row is None and not retry_letters and number in letters and _unchanged(letters[number], order):
                 result.add("dead_letter_open", number, "unchanged since Amazon refused it")
                 continue
-            _submit(open_write, api, rules, order, row, now, result)
+            to_submit.append((order, row))
         elif order["status"] == "cancelled" and row is not None and row["state"] == "created" \
                 and (row["amazon_status"] or "Received") not in FINAL:
             _cancel(open_write, api, rules, number, row, result)
         elif row is not None:
             result.add("known", number, row["amazon_status"] or row["state"])
+    for first in range(0, len(to_submit), CHUNK):
+        _submit_chunk(open_write, api, rules, to_submit[first:first + CHUNK], now, result)
     _follow(open_write, api, rules, result)
     return result
 
@@ -125,38 +129,76 @@ def _kept(address: dict[str, str]) -> dict[str, Any]:
             "address_digest": _digest(address)}
 
 
-def _submit(open_write: OpenWrite, api: Any, rules: McfRules, order: dict[str, Any], row: dict[str, Any] | None,
-            now: datetime, result: SyncResult) -> None:
+class _Writes:
+    """Warehouse writes gathered and done in one short session (`flush`): one per chunk of orders, not per call."""
+
+    def __init__(self, open_write: OpenWrite) -> None:
+        self.open_write = open_write
+        self.pending: list[Callable[[Any], None]] = []
+
+    def later(self, write: Callable[[Any], None]) -> None:
+        self.pending.append(write)
+
+    def flush(self) -> None:
+        if self.pending:
+            with self.open_write() as con:
+                for write in self.pending:
+                    write(con)
+            self.pending = []
+
+
+def _submit_chunk(open_write: OpenWrite, api: Any, rules: McfRules, chunk: list[tuple[dict[str, Any], Any]],
+                  now: datetime, result: SyncResult) -> None:
+    """Previews of a chunk of orders, their `creating` rows written in one session, then the creations (their
+    outcomes in one more session, also when a call fails half way)."""
+    writes = _Writes(open_write)
+    try:
+        ready = [(order, body) for order, row in chunk
+                 if (body := _prepare(writes, api, rules, order, row, now, result)) is not None]
+        writes.flush()  # the `creating` rows exist before any creation is sent
+        for order, body in ready:
+            _create(writes, api, rules, order, body, result)
+    finally:
+        writes.flush()
+
+
+def _prepare(writes: _Writes, api: Any, rules: McfRules, order: dict[str, Any], row: dict[str, Any] | None,
+             now: datetime, result: SyncResult) -> dict[str, Any] | None:
+    """The createFulfillmentOrder body of an order Amazon can ship (its `creating` row to write), else None."""
     number, mp = order["sage_number"], rules.marketplace
     if row is not None:  # sent before without an answer: Amazon may have it
         found = outbound.get(api, mp, number)
         if found:
-            _adopt(open_write, number, found, result)
-            return
+            _adopt(writes, number, found, result)
+            return None
     items = _items(order)
     if not items:
         result.add("nothing_to_ship", number)
-        return
+        return None
     address = _address(order["ship_to"])
     preview = outbound.preview(api, mp, address, items, rules.shipping_speed)
     if not preview.get("isFulfillable"):
         reason = f"Amazon cannot fulfil: {_why_not(preview)}"
-        with open_write() as con:
-            deadletters.record(con, FLOW, number, reason, {**_kept(address), "items": items, "preview": preview})
+        payload = {**_kept(address), "items": items, "preview": preview}
+        writes.later(lambda con: deadletters.record(con, FLOW, number, reason, payload))
         result.add("dead_lettered", number, reason)
-        return
+        return None
     fees = preview.get("estimatedFees") or []
     total = sum((Decimal(str(f["amount"]["value"])) for f in fees), Decimal(0))
     shipments = preview.get("fulfillmentPreviewShipments") or [{}]
-    with open_write() as con:
-        store.upsert_order(con, number, sage_number=number, marketplace_id=mp, state="creating",
-                           shipping_speed=rules.shipping_speed, estimated_fees=str(total),
-                           fees_currency=fees[0]["amount"]["currencyCode"] if fees else "",
-                           latest_arrival=shipments[0].get("latestArrivalDate") or "", submitted_at=now)
-    body = {"sellerFulfillmentOrderId": number, "displayableOrderId": number,
+    writes.later(lambda con: store.upsert_order(
+        con, number, sage_number=number, marketplace_id=mp, state="creating", shipping_speed=rules.shipping_speed,
+        estimated_fees=str(total), fees_currency=fees[0]["amount"]["currencyCode"] if fees else "",
+        latest_arrival=shipments[0].get("latestArrivalDate") or "", submitted_at=now))
+    return {"sellerFulfillmentOrderId": number, "displayableOrderId": number,
             "displayableOrderDate": order["order_date"].isoformat() + "T00:00:00Z",
             "displayableOrderComment": rules.comment, "shippingSpeedCategory": rules.shipping_speed,
             "fulfillmentPolicy": rules.fulfillment_policy, "destinationAddress": address, "items": items}
+
+
+def _create(writes: _Writes, api: Any, rules: McfRules, order: dict[str, Any], body: dict[str, Any],
+            result: SyncResult) -> None:
+    number, mp = order["sage_number"], rules.marketplace
     try:
         outbound.create(api, mp, body)
     except SpApiError as exc:
@@ -164,30 +206,39 @@ def _submit(open_write: OpenWrite, api: Any, rules: McfRules, order: dict[str, A
             raise  # transient: the `creating` row makes the next run ask Amazon first
         found = outbound.get(api, mp, number) if "already exists" in str(exc).lower() else None
         if found:  # a retry after a lost reply: Amazon has it once
-            _adopt(open_write, number, found, result)
+            _adopt(writes, number, found, result)
             return
         reason = f"Amazon refused the order: {exc}"
-        with open_write() as con:
+        payload = {**_kept(body["destinationAddress"]), "items": body["items"],
+                   "request": {k: v for k, v in body.items() if k != "destinationAddress"}}
+
+        def refused(con: Any) -> None:
             store.delete_order(con, number)
-            deadletters.record(con, FLOW, number, reason, {**_kept(address), "items": items,
-                                                           "request": {k: v for k, v in body.items()
-                                                                       if k != "destinationAddress"}})
+            deadletters.record(con, FLOW, number, reason, payload)
+
+        writes.later(refused)
         result.add("dead_lettered", number, reason)
         return
-    with open_write() as con:
+
+    def created(con: Any) -> None:
         store.upsert_order(con, number, state="created", amazon_status="Received")
         store.forget_address(con, number)
         deadletters.resolve(con, FLOW, number)
-    result.add("created", number, f"{rules.shipping_speed}, fees {total}")
+
+    writes.later(created)
+    result.add("created", number, body["shippingSpeedCategory"])
 
 
-def _adopt(open_write: OpenWrite, number: str, found: dict[str, Any], result: SyncResult) -> None:
+def _adopt(writes: _Writes, number: str, found: dict[str, Any], result: SyncResult) -> None:
     fo = found.get("fulfillmentOrder") or {}
-    with open_write() as con:
+
+    def adopted(con: Any) -> None:
         store.upsert_order(con, number, state="created", amazon_status=fo.get("fulfillmentOrderStatus"),
                            status_updated=fo.get("statusUpdatedDate"))
         store.forget_address(con, number)
         deadletters.resolve(con, FLOW, number)
+
+    writes.later(adopted)
     result.add("adopted", number, str(fo.get("fulfillmentOrderStatus")))
 
 
@@ -223,38 +274,46 @@ def _follow(open_write: OpenWrite, api: Any, rules: McfRules, result: SyncResult
             sfoid = fo.get("sellerFulfillmentOrderId")
             if sfoid in unfinished and fo.get("fulfillmentOrderStatus") != unfinished[sfoid]["amazon_status"]:
                 changed[sfoid] = fo
+    writes = _Writes(open_write)
     for sfoid, fo in changed.items():
         if fo.get("fulfillmentOrderStatus") in DETAILED:
             detail.append(sfoid)
         else:
-            with open_write() as con:
-                store.upsert_order(con, sfoid, amazon_status=fo.get("fulfillmentOrderStatus"),
-                                   status_updated=fo.get("statusUpdatedDate"))
+            writes.later(lambda con, sfoid=sfoid, fo=fo: store.upsert_order(
+                con, sfoid, amazon_status=fo.get("fulfillmentOrderStatus"), status_updated=fo.get("statusUpdatedDate")))
             result.add("status", sfoid, str(fo.get("fulfillmentOrderStatus")))
-    for sfoid in sorted(set(detail)):
-        found = outbound.get(api, known[sfoid]["marketplace_id"] or rules.marketplace, sfoid)
-        if found:
-            _record_detail(open_write, sfoid, found, result)
+    try:
+        for n, sfoid in enumerate(sorted(set(detail)), start=1):
+            found = outbound.get(api, known[sfoid]["marketplace_id"] or rules.marketplace, sfoid)
+            if found:
+                _record_detail(writes, sfoid, found, result)
+            if n % CHUNK == 0:
+                writes.flush()
+    finally:
+        writes.flush()
 
 
-def _record_detail(open_write: OpenWrite, sfoid: str, found: dict[str, Any], result: SyncResult) -> None:
+def _record_detail(writes: _Writes, sfoid: str, found: dict[str, Any], result: SyncResult) -> None:
     fo = found.get("fulfillmentOrder") or {}
     status = fo.get("fulfillmentOrderStatus")
-    with open_write() as con:
-        store.upsert_order(con, sfoid, amazon_status=status, status_updated=fo.get("statusUpdatedDate"))
-        for shipment in found.get("fulfillmentShipments") or []:
-            packages = shipment.get("fulfillmentShipmentPackage") or [{}]
-            store.put_shipment(con, sfoid, {
-                "amazon_shipment_id": shipment["amazonShipmentId"], "status": shipment.get("fulfillmentShipmentStatus"),
-                "shipping_date": shipment.get("shippingDate") or "", "carrier": packages[0].get("carrierCode") or "",
-                "tracking_number": " ".join(p.get("trackingNumber") or "" for p in packages).strip(),
-                "items": [{"line_no": int(i["sellerFulfillmentOrderItemId"]), "sku": i.get("sellerSku"),
-                           "quantity": int(i.get("quantity") or 0)}
-                          for i in shipment.get("fulfillmentShipmentItem") or []]})
-        if status in ("Unfulfillable", "Invalid"):
-            short = [f"{i.get('sellerSku')}: {i.get('unfulfillableQuantity')} unfulfillable"
-                     for i in found.get("fulfillmentOrderItems") or [] if i.get("unfulfillableQuantity")]
-            kept = {**found, "fulfillmentOrder": {k: v for k, v in fo.items() if k != "destinationAddress"}}
-            deadletters.record(con, FLOW, sfoid, f"Amazon marked the order {status}"
-                               + (f" ({'; '.join(short)})" if short else ""), kept)
+    writes.later(lambda con: _store_detail(con, sfoid, found, fo, status))
     result.add("status", sfoid, str(status))
+
+
+def _store_detail(con: Any, sfoid: str, found: dict[str, Any], fo: dict[str, Any], status: Any) -> None:
+    store.upsert_order(con, sfoid, amazon_status=status, status_updated=fo.get("statusUpdatedDate"))
+    for shipment in found.get("fulfillmentShipments") or []:
+        packages = shipment.get("fulfillmentShipmentPackage") or [{}]
+        store.put_shipment(con, sfoid, {
+            "amazon_shipment_id": shipment["amazonShipmentId"], "status": shipment.get("fulfillmentShipmentStatus"),
+            "shipping_date": shipment.get("shippingDate") or "", "carrier": packages[0].get("carrierCode") or "",
+            "tracking_number": " ".join(p.get("trackingNumber") or "" for p in packages).strip(),
+            "items": [{"line_no": int(i["sellerFulfillmentOrderItemId"]), "sku": i.get("sellerSku"),
+                       "quantity": int(i.get("quantity") or 0)}
+                      for i in shipment.get("fulfillmentShipmentItem") or []]})
+    if status in ("Unfulfillable", "Invalid"):
+        short = [f"{i.get('sellerSku')}: {i.get('unfulfillableQuantity')} unfulfillable"
+                 for i in found.get("fulfillmentOrderItems") or [] if i.get("unfulfillableQuantity")]
+        kept = {**found, "fulfillmentOrder": {k: v for k, v in fo.items() if k != "destinationAddress"}}
+        deadletters.record(con, FLOW, sfoid, f"Amazon marked the order {status}"
+                           + (f" ({'; '.join(short)})" if short else ""), kept)
