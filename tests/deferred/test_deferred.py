@@ -249,3 +249,16 @@ def test_a_uk_accrual_is_in_pounds_at_the_month_end_rate(tmp_path):
         lines = {r["ACC_0"]: (D(str(r["AMTCUR_0"])), D(str(r["AMTLED_0"]))) for r in x3.rows("GACCENTRYD")
                  if r["LEDTYP_0"] == 1}
     assert lines == {"4000": (D("40.00"), D("51.00")), "1215": (D("40.00"), D("51.00"))}
+
+
+def test_the_schedule_asks_for_the_previous_month():
+    import dagster as dg
+
+    from sensors.month_end import month_end_schedule
+
+    asked = {}
+    for when in (datetime(2027, 1, 1, 6, 30), datetime(2026, 12, 31, 6, 30), datetime(2027, 3, 29, 6, 30)):
+        with dg.build_schedule_context(scheduled_execution_time=when) as context:
+            request = month_end_schedule(context)
+        asked[when.date().isoformat()] = request.run_config["ops"]["deferred_accrual"]["config"]["month"]
+    assert asked == {"2027-01-01": "2026-12", "2026-12-31": "2026-11", "2027-03-29": "2027-02"}
