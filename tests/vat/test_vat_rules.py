@@ -112,6 +112,14 @@ def test_disabled_profile_decides_nothing(tmp_path, monkeypatch):
     assert again.disabled and not again.rows and not again.waiting
 
 
+def test_shipped_profile_is_off_and_the_summary_model_still_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path))  # no tax_profile.yaml here: the shipped one
+    wh = sellers.UK.build(tmp_path, "x3")
+    with wh.write() as con:
+        report = vat.decide_settlement(con, sellers.UK.settlement_id, "x3")
+        assert report.disabled and summary.build_boxes(con, sellers.UK.settlement_id) == 0
+
+
 def test_rates_in_force_on_the_day():
     assert rates.vat_rate("DE", date(2026, 7, 1)) == D("0.19")
     assert rates.vat_rate("DE", date(2026, 7, 1), reduced=True) == D("0.07")

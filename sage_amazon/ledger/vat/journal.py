@@ -328,10 +328,10 @@ def decide_settlement(con: duckdb.DuckDBPyConnection, settlement_id: str, target
     """Decide and keep the settlement's VAT rows (no posting): the report's `waiting` says what holds it."""
     p = load(target)
     report = VatReport(settlement_id)
-    if not p.enabled:
+    if not p.enabled:  # an empty table all the same: the summary's SQL model reads it
         report.disabled = True
+        _write(con, settlement_id, [], _posted_refs(con, settlement_id))
         return report
-    posting_ledger.ensure(con)
     done = _posted_refs(con, settlement_id)
     report.rows = compute(con, settlement_id, p, target)
     _write(con, settlement_id, report.rows, done)
