@@ -273,9 +273,15 @@ def covered(con: duckdb.DuckDBPyConnection, last: date) -> dict[str, date]:
 
     if not table_exists(con, "raw.settlement_reports"):
         return {}
-    return {m: d for m, d in con.execute(
-        "SELECT marketplace, max(coalesce(settlement_end_date, deposit_date)) FROM raw.settlement_reports "
-        "WHERE marketplace IS NOT NULL GROUP BY marketplace").fetchall() if d is not None}
+    lines = ("UNION ALL SELECT l.marketplace, r.end_date FROM (SELECT DISTINCT settlement_id, marketplace FROM "
+             "raw.settlement_lines WHERE marketplace IS NOT NULL) AS l JOIN r USING (settlement_id)"
+             if table_exists(con, "raw.settlement_lines") else "")
+    # a settlement covers its own marketplace and those of its lines (amazon.ca lines in a North America one)
+    return {m: d for m, d in con.execute(f"""
+        WITH r AS (SELECT settlement_id, marketplace, coalesce(settlement_end_date, deposit_date) AS end_date
+                   FROM raw.settlement_reports)
+        SELECT marketplace, max(end_date) FROM (SELECT marketplace, end_date FROM r {lines})
+        WHERE marketplace IS NOT NULL GROUP BY marketplace""").fetchall() if d is not None}
 
 
 def journals(found: list[dict[str, Any]], month: str, target: str, conf: Settings,
