@@ -12,7 +12,7 @@ from typing import Any
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import TransientError, one_line
 from sage_amazon.mcf import store
-from sage_amazon.mcf.fulfil import OpenWrite, SyncResult
+from sage_amazon.mcf.fulfil import CHUNK, BatchedWrites, OpenWrite, SyncResult
 from sage_amazon.sage.errors import SageBusinessError
 from sage_amazon.sage.protocol import Shipment, ShipmentLine
 
@@ -39,28 +39,51 @@ def post(open_write: OpenWrite, target: Any, map_carrier: Any) -> SyncResult:
         orders = {o["sage_number"]: o for o in store.sage_orders(con)}
         keys = [f"{s['seller_fulfillment_order_id']}/{s['amazon_shipment_id']}" for s in shipments]
         entries = {k: posting_ledger.get(con, FLOW, k) for k in keys}
+    todo = []
     for key, row in zip(keys, shipments, strict=True):
         entry = entries[key]
         if entry is not None and entry.status == posting_ledger.POSTED:
             result.add("already_posted", key)
             continue
-        shipment = shipment_of(row, orders.get(row["sage_number"]), map_carrier(row["carrier"]))
-        with open_write() as con:
-            posting_ledger.start(con, FLOW, key, posting_ledger.payload_hash(shipment))
-        try:
-            target.record_shipment(shipment)  # idempotent per tracking number: a re-send records nothing twice
-        except SageBusinessError as exc:
-            with open_write() as con:
-                posting_ledger.failed(con, FLOW, key, f"refused: {exc.reason}")
-                deadletters.record(con, FLOW, key, f"Sage refused: {exc.reason}", {"shipment": row})
-            result.add("dead_lettered", key, exc.reason)
-            continue
-        except TransientError as exc:
-            with open_write() as con:
-                posting_ledger.failed(con, FLOW, key, f"transient: {one_line(exc)}")
-            raise
-        with open_write() as con:
-            posting_ledger.posted(con, FLOW, key, shipment.sage_number)
-            deadletters.resolve(con, FLOW, key)
-        result.add("posted", key, f"{shipment.sage_number} {shipment.carrier} {shipment.tracking_number}")
+        todo.append((key, shipment_of(row, orders.get(row["sage_number"]), map_carrier(row["carrier"])), row))
+    for first in range(0, len(todo), CHUNK):
+        _post_chunk(open_write, target, todo[first:first + CHUNK], result)
     return result
+
+
+def _post_chunk(open_write: OpenWrite, target: Any, chunk: list[tuple[str, Shipment, dict[str, Any]]],
+                result: SyncResult) -> None:
+    """The chunk's ledger entries started in one session, the shipments sent, their outcomes in one more session
+    (also when Sage fails half way: record_shipment is idempotent per tracking number, a resend records nothing)."""
+    writes = BatchedWrites(open_write)
+    for key, shipment, _ in chunk:
+        writes.later(lambda con, key=key, shipment=shipment: posting_ledger.start(
+            con, FLOW, key, posting_ledger.payload_hash(shipment)))
+    writes.flush()
+    try:
+        for key, shipment, row in chunk:
+            try:
+                target.record_shipment(shipment)
+            except SageBusinessError as exc:
+                reason = exc.reason
+
+                def refused(con: Any, key: str = key, reason: str = reason, row: dict[str, Any] = row) -> None:
+                    posting_ledger.failed(con, FLOW, key, f"refused: {reason}")
+                    deadletters.record(con, FLOW, key, f"Sage refused: {reason}", {"shipment": row})
+
+                writes.later(refused)
+                result.add("dead_lettered", key, reason)
+                continue
+            except TransientError as exc:
+                message = f"transient: {one_line(exc)}"
+                writes.later(lambda con, key=key, message=message: posting_ledger.failed(con, FLOW, key, message))
+                raise
+
+            def posted(con: Any, key: str = key, number: str = shipment.sage_number) -> None:
+                posting_ledger.posted(con, FLOW, key, number)
+                deadletters.resolve(con, FLOW, key)
+
+            writes.later(posted)
+            result.add("posted", key, f"{shipment.sage_number} {shipment.carrier} {shipment.tracking_number}")
+    finally:
+        writes.flush()

@@ -129,7 +129,7 @@ def _kept(address: dict[str, str]) -> dict[str, Any]:
             "address_digest": _digest(address)}
 
 
-class _Writes:
+class BatchedWrites:
     """Warehouse writes gathered and done in one short session (`flush`): one per chunk of orders, not per call."""
 
     def __init__(self, open_write: OpenWrite) -> None:
@@ -151,7 +151,7 @@ def _submit_chunk(open_write: OpenWrite, api: Any, rules: McfRules, chunk: list[
                   now: datetime, result: SyncResult) -> None:
     """Previews of a chunk of orders, their `creating` rows written in one session, then the creations (their
     outcomes in one more session, also when a call fails half way)."""
-    writes = _Writes(open_write)
+    writes = BatchedWrites(open_write)
     try:
         ready = [(order, body) for order, row in chunk
                  if (body := _prepare(writes, api, rules, order, row, now, result)) is not None]
@@ -162,7 +162,7 @@ def _submit_chunk(open_write: OpenWrite, api: Any, rules: McfRules, chunk: list[
         writes.flush()
 
 
-def _prepare(writes: _Writes, api: Any, rules: McfRules, order: dict[str, Any], row: dict[str, Any] | None,
+def _prepare(writes: BatchedWrites, api: Any, rules: McfRules, order: dict[str, Any], row: dict[str, Any] | None,
              now: datetime, result: SyncResult) -> dict[str, Any] | None:
     """The createFulfillmentOrder body of an order Amazon can ship (its `creating` row to write), else None."""
     number, mp = order["sage_number"], rules.marketplace
@@ -196,7 +196,7 @@ def _prepare(writes: _Writes, api: Any, rules: McfRules, order: dict[str, Any], 
             "fulfillmentPolicy": rules.fulfillment_policy, "destinationAddress": address, "items": items}
 
 
-def _create(writes: _Writes, api: Any, rules: McfRules, order: dict[str, Any], body: dict[str, Any],
+def _create(writes: BatchedWrites, api: Any, rules: McfRules, order: dict[str, Any], body: dict[str, Any],
             result: SyncResult) -> None:
     number, mp = order["sage_number"], rules.marketplace
     try:
@@ -229,7 +229,7 @@ def _create(writes: _Writes, api: Any, rules: McfRules, order: dict[str, Any], b
     result.add("created", number, body["shippingSpeedCategory"])
 
 
-def _adopt(writes: _Writes, number: str, found: dict[str, Any], result: SyncResult) -> None:
+def _adopt(writes: BatchedWrites, number: str, found: dict[str, Any], result: SyncResult) -> None:
     fo = found.get("fulfillmentOrder") or {}
 
     def adopted(con: Any) -> None:
@@ -274,7 +274,7 @@ def _follow(open_write: OpenWrite, api: Any, rules: McfRules, result: SyncResult
             sfoid = fo.get("sellerFulfillmentOrderId")
             if sfoid in unfinished and fo.get("fulfillmentOrderStatus") != unfinished[sfoid]["amazon_status"]:
                 changed[sfoid] = fo
-    writes = _Writes(open_write)
+    writes = BatchedWrites(open_write)
     for sfoid, fo in changed.items():
         if fo.get("fulfillmentOrderStatus") in DETAILED:
             detail.append(sfoid)
@@ -293,7 +293,7 @@ def _follow(open_write: OpenWrite, api: Any, rules: McfRules, result: SyncResult
         writes.flush()
 
 
-def _record_detail(writes: _Writes, sfoid: str, found: dict[str, Any], result: SyncResult) -> None:
+def _record_detail(writes: BatchedWrites, sfoid: str, found: dict[str, Any], result: SyncResult) -> None:
     fo = found.get("fulfillmentOrder") or {}
     status = fo.get("fulfillmentOrderStatus")
     writes.later(lambda con: _store_detail(con, sfoid, found, fo, status))
