@@ -279,6 +279,11 @@ def test_fulfillment_outbound(client, recorder, models, monkeypatch) -> None:
     api = client(FulfillmentOutbound)
     address = {"name": "Pat Doe", "addressLine1": "1 Main St", "city": "Seattle", "stateOrRegion": "WA",
                "postalCode": "98101", "countryCode": "US"}
+    preview = api.get_fulfillment_preview(marketplaceId="ATVPDKIKX0DER", address=address, items=[
+        {"sellerSku": "NW-LAMP-300", "sellerFulfillmentOrderItemId": "1", "quantity": 2},
+        {"sellerSku": "NO-SUCH-SKU", "sellerFulfillmentOrderItemId": "2", "quantity": 1}])
+    models.validate(model, "getFulfillmentPreview", 200, recorder.last[3])
+    assert {p["isFulfillable"] for p in preview.payload["fulfillmentPreviews"]} == {False}  # one SKU Amazon lacks
     for ref in ("MCF-SAGE-1", "MCF-SAGE-2"):
         api.create_fulfillment_order(sellerFulfillmentOrderId=ref, displayableOrderId=ref,
                                      displayableOrderDate=ago(minutes=1), displayableOrderComment="Thanks",
