@@ -104,6 +104,10 @@ def sync(open_write: OpenWrite, api: Any, rules: McfRules, now: datetime, *, ret
             _cancel(open_write, api, rules, number, row, result)
         elif row is not None:
             result.add("known", number, row["amazon_status"] or row["state"])
+        elif number in letters:  # cancelled or closed in Sage before Amazon could take it: nothing left to send
+            with open_write() as con:
+                deadletters.resolve(con, FLOW, number)
+            result.add("letter_closed", number, f"{order['status']} in Sage")
     for first in range(0, len(to_submit), CHUNK):
         _submit_chunk(open_write, api, rules, to_submit[first:first + CHUNK], now, result)
     _follow(open_write, api, rules, result)
