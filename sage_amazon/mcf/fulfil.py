@@ -31,7 +31,6 @@ from sage_amazon.mcf.rules import McfRules
 FLOW = "mcf_orders"  # dead letters: Amazon cannot ship, refused an order or a cancellation; Unfulfillable orders
 FINAL = ("Cancelled", "Complete", "CompletePartialled", "Unfulfillable", "Invalid")
 DETAILED = ("Complete", "CompletePartialled", "Unfulfillable", "Invalid")
-CANCELLABLE = ("New", "Received", "Planning")
 CHUNK = 25  # orders per warehouse session of bookkeeping
 
 OpenWrite = Callable[[], AbstractContextManager[Any]]
@@ -99,7 +98,7 @@ def sync(open_write: OpenWrite, api: Any, rules: McfRules, now: datetime, *, ret
                 result.add("dead_letter_open", number, "unchanged since Amazon refused it")
                 continue
             to_submit.append((order, row))
-        elif order["status"] == "cancelled" and row is not None and row["state"] == "created" \
+        elif order["status"] == "cancelled" and row is not None and row["state"] in ("created", "creating") \
                 and (row["amazon_status"] or "Received") not in FINAL:
             _cancel(open_write, api, rules, number, row, result)
         elif row is not None:
@@ -254,6 +253,11 @@ def _cancel(open_write: OpenWrite, api: Any, rules: McfRules, number: str, row: 
     except SpApiError as exc:
         if exc.status not in (400, 404):
             raise
+        if exc.status == 404 and row["state"] == "creating":  # its creation never reached Amazon
+            with open_write() as con:
+                store.delete_order(con, number)
+            result.add("never_created", number)
+            return
         reason = f"Amazon refused the cancellation: {exc}"
         with open_write() as con:
             store.upsert_order(con, number, state="cancel_refused")

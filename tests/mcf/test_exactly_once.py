@@ -123,3 +123,29 @@ def test_an_order_amazon_cannot_ship_waits_for_a_change_or_a_replay(flow: dict[s
     assert mcf_orders(amazon)["SOW2600003"]["destinationAddress"]["postalCode"] == "80202"
     with flow["warehouse"].write() as con:
         assert not deadletters.open_letters(con, fulfil.FLOW)
+
+
+def test_a_cancellation_after_a_lost_reply_cancels_what_amazon_has(flow: dict[str, Any], amazon: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The creation's answer was lost and the customer cancels in Sage: the order Amazon has is cancelled; one whose
+    creation never reached Amazon is simply forgotten (Amazon knows no such order)."""
+    from sage_amazon.amazon.client import SpApiUnavailable
+    from sage_amazon.mcf import outbound, store
+
+    real_create = outbound.create
+
+    def reply_lost(api: Any, marketplace: str, body: dict[str, Any]) -> None:
+        real_create(api, marketplace, body)
+        raise SpApiUnavailable("createFulfillmentOrder: connection reset", status=None)
+
+    monkeypatch.setattr(outbound, "create", reply_lost)
+    with pytest.raises(SpApiUnavailable):
+        _sync(flow)  # SOW2600001 created at Amazon, answer lost; SOW2600002 and SOW2600005 never sent
+    monkeypatch.setattr(outbound, "create", real_create)
+    with flow["warehouse"].write() as con:
+        con.execute(f"UPDATE {store.SAGE_ORDERS} SET status = 'cancelled' "
+                    "WHERE sage_number IN ('SOW2600001', 'SOW2600002')")
+    result = _sync(flow)
+    assert result.counts["cancelled"] == 1 and result.counts["never_created"] == 1
+    assert mcf_orders(amazon)["SOW2600001"]["status"] == "Cancelled"
+    assert set(mcf_orders(amazon)) == {"SOW2600001", "SOW2600005"}  # 2600005 created now, 2600002 never
