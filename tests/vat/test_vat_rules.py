@@ -127,3 +127,22 @@ def test_rates_in_force_on_the_day():
     assert rates.canada("NS", date(2025, 4, 1)) == ("hst", D("0.14"), D("0"))
     assert rates.canada("QC", date(2026, 7, 1)) == ("gst", D("0.05"), D("0.09975"))
     assert rates.vat_rate("XX", date(2026, 7, 1)) is None
+
+
+def test_uk_fees_before_2024_08_01_are_reverse_charged(tmp_path, monkeypatch):
+    """Before 2024-08-01 Amazon's UK fees came from Luxembourg without VAT: the seller accounts for 20 % reverse
+    charge on the fee (output and input, nets to nothing): 18.75 x 0.20 = 3.75; after, the fee includes UK VAT."""
+    july_2024 = date(2024, 7, 20)
+    order = Order("202-1710010-0000001", "UK", "NW-TENT-2P", D("120.00"), "GB", july_2024, fc="LTN4",
+                  fees=(("Commission", D("-18.75")),))
+    settlement = Settlement("91710000010", "GBP", date(2024, 7, 15), date(2024, 7, 29), [order])
+    wh, report, rows = _decide(tmp_path, monkeypatch, settlement, sellers.UK_PROFILE)
+    with wh.read() as con:
+        [journal], waiting = vat.journals(con, settlement.settlement_id, report.rows)
+    got = {(ln.account, ln.tax_code): ln.credit - ln.debit for ln in journal.lines}
+    assert not waiting and got == {
+        ("4000", ""): D("-120.00"), ("4000", "GBS"): D("100.00"), ("2210", "GBS"): D("20.00"),
+        ("6100", ""): D("18.75"), ("6100", "GBRC"): D("-18.75"), ("1410", "GBRC"): D("-3.75"),
+        ("2210", "GBRC"): D("3.75")}
+    boxes = summary.boxes(rows, "2024-Q3", "GB123456789", "UK VAT100")
+    assert (boxes["1"], boxes["4"], boxes["5"], boxes["7"]) == (D("23.75"), D("3.75"), D("20.00"), D("18.75"))
