@@ -100,10 +100,15 @@ def append_versions(con: duckdb.DuckDBPyConnection, extract: Extract) -> dict[da
     con.execute("BEGIN")
     try:
         for o in extract.orders:
-            key = [o["amazon_order_id"], o["last_updated"]]
-            con.execute(f"DELETE FROM {ITEMS_TABLE} WHERE amazon_order_id = ? AND last_updated IS NOT DISTINCT FROM ?", key)
-            con.execute(f"DELETE FROM {ORDERS_TABLE} WHERE amazon_order_id = ? AND last_updated IS NOT DISTINCT FROM ?", key)
-            counts[o["partition_date"]] = counts.get(o["partition_date"], 0) + 1
+            # on the order's purchase day only (a version's day never changes): zone maps skip the other days,
+            # so an event costs its day, not the history
+            key = [o["partition_date"], o["amazon_order_id"], o["last_updated"]]
+            for table in (ITEMS_TABLE, ORDERS_TABLE):
+                con.execute(f"DELETE FROM {table} WHERE partition_date IS NOT DISTINCT FROM ? AND amazon_order_id = ? "
+                            "AND last_updated IS NOT DISTINCT FROM ?", key)
+            # logged on the day the models put it: an order without a purchase day on the day it was extracted
+            day = o["partition_date"] or o["extracted_at"].date()
+            counts[day] = counts.get(day, 0) + 1
         _insert(con, ORDERS_TABLE, ORDER_COLUMNS, extract.orders)
         _insert(con, ITEMS_TABLE, ITEM_COLUMNS, extract.items)
         if counts or extract.drift:
