@@ -246,7 +246,7 @@ def push_shipments(open_write: Any, target: Any, api: Any, *, limit: int | None 
 
 
 def _mark(target: Any, shipment_no: str, reference: str) -> None:
-    target.mark_shipments_pushed([shipment_no], reference=reference[:50])
+    target.mark_shipments_pushed([shipment_no], reference=reference)  # the target cuts it to its column
 
 
 def _dead_letter(open_write: Any, result: PushResult, key: str, order_id: str, reason: str,
