@@ -66,3 +66,12 @@ test-faults: setup
 .PHONY: test-scale
 test-scale: setup
 	SAGE_AMAZON_SCALE_TEST=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/scale
+
+# The cockpit in a real browser (issue 16, tests/ui/): a small instance built with the X3 sandbox, the Dagster UI on
+# a free port, Playwright driving Debian's Chromium; screenshots in data/ui-screenshots (UI_SCREENSHOTS_DIR=...).
+# Slow (minutes: seven settlements run, then the UI), so not part of `make test`; installs what it needs first.
+.PHONY: test-ui
+test-ui: setup
+	command -v chromium >/dev/null || ($(APT) update -qq && $(APT) install -y -qq chromium)
+	$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright==1.65.2
+	SAGE_AMAZON_UI_TESTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui
