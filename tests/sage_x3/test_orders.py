@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
@@ -120,6 +121,25 @@ def test_slow_reply_past_the_timeout_is_adopted_not_duplicated(x3, order_ref):
     finally:
         x3.faults.slow = 0.0
     target.close()
+    assert result.created is False
+    assert x3.count_orders(order_ref) == 1
+
+
+def test_a_write_still_queued_in_x3_when_the_client_gives_up_is_adopted_not_sent_again(x3, order_ref):
+    """Seen on a loaded machine: the save timed out, the look-up ran before X3 had run it, a second save made a
+    second order. X3 runs a request the client stopped waiting for, so the connector looks for it during one
+    more call timeout before sending again."""
+    target = make_target(x3, timeout=1.0)
+    target.description("SOH")
+    x3.faults.queued = 1.3  # runs after the client's 1 s timeout, within the second second it looks
+    try:
+        result = target.create_sales_order(an_order(order_ref))
+    finally:
+        x3.faults.queued = 0.0
+    target.close()
+    deadline = time.monotonic() + 60
+    while x3.stats.in_flight and time.monotonic() < deadline:  # any second save would land before this ends
+        time.sleep(0.1)
     assert result.created is False
     assert x3.count_orders(order_ref) == 1
 

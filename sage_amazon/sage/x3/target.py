@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -158,7 +159,7 @@ class X3Target:
             except SageUnknownOutcome as exc:
                 last_error = exc
                 try:
-                    found = lookup()  # retried within the budget by the lookup itself
+                    found = self._settled_lookup(lookup)
                 except SageTransientError as lookup_error:
                     raise exc from lookup_error  # still unknown: the caller must look up later
                 if found:
@@ -173,6 +174,17 @@ class X3Target:
             return None, self._checked(result, refused)
         assert last_error is not None
         raise last_error
+
+    def _settled_lookup(self, lookup: Callable[[], str | None]) -> str | None:
+        """After a lost reply X3 may still be running the write (queued in its pool, or slower than our timeout:
+        it does not stop when the client gives up): look for it until one more call timeout has passed before
+        concluding it never arrived. A re-send sooner would make a second record (seen on a loaded machine)."""
+        deadline = time.monotonic() + self.retry.timeout
+        while True:
+            found = lookup()  # retried within the budget by the lookup itself
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(min(1.0, max(0.05, self.retry.timeout / 10)))
 
     # ------------------------------------------------------------------ sales orders
 

@@ -17,7 +17,8 @@ For tests elsewhere in the project::
 loopback port in a thread and stops it on exit, even when the body raises. `db_url` defaults to
 an SQLite file in `tmp_path`. Options: folder, pool, user, password, pool_size, group_ids
 (per-publication group renames, e.g. {"SOH": {"SOH4_1": "YSOHLIN"}}), and the faults
-pool_busy (int, -1 = always), slow (seconds), lose_replies (int, -1 = always). The handle has
+pool_busy (int, -1 = always), slow (seconds), lose_replies (int, -1 = always); at run time also
+`.faults.queued` (seconds a SOAP call waits before X3 runs it). The handle has
 `.url .user .password .pool .folder .layout .engine .faults` and the helpers shown above. See
 README.md for the seeded reference data.
 

@@ -144,6 +144,8 @@ def create_app(engine: Engine, settings: X3Settings):
             call = envelope.parse_call(body)
         except envelope.BadEnvelope as exc:
             return Response(envelope.render_fault("Client", str(exc)), status_code=500, media_type=xml_type)
+        if settings.faults.queued:  # X3 runs a request the client has stopped waiting for all the same
+            time.sleep(settings.faults.queued)
         status, messages, result, infos = syracuse.soap(call)
         if settings.faults.slow:
             time.sleep(settings.faults.slow)

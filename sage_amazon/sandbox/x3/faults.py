@@ -11,6 +11,7 @@ class Faults:
     pool_busy: int = 0  # refuse the next N SOAP calls with HTTP 500 "No web services accepted"; -1: always
     slow: float = 0.0  # seconds added to every SOAP answer
     lose_replies: int = 0  # commit the next N writes, then drop the reply; -1: always
+    queued: float = 0.0  # seconds every SOAP call waits in the pool before X3 runs it (the client may give up first)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def take(self, name: str) -> bool:
@@ -25,7 +26,7 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
-            self.pool_busy, self.slow, self.lose_replies = 0, 0.0, 0
+            self.pool_busy, self.slow, self.lose_replies, self.queued = 0, 0.0, 0, 0.0
 
 
 @dataclass
