@@ -2,7 +2,9 @@
 Amazon sandbox, for a first listing (putListingsItem), a price change on every listing (patchListingsItem, the
 offer only) and an unchanged re-run.
 
-In bulk (JSON_LISTINGS_FEED) a listing costs its preview only, plus the feed's four calls.
+Each new listing also costs one getListingsItem (the price guard reads the offer Amazon may already have;
+getListingsItem has its own 5/s budget). In bulk (JSON_LISTINGS_FEED) a listing costs its offer read and its
+preview, plus the feed's four calls.
 
 Each listing costs one VALIDATION_PREVIEW and one submission of the same operation (2 calls), plus one
 getDefinitionsProductType per product type and marketplace per run. Listings Items limits (Amazon's models):
@@ -98,9 +100,11 @@ def main() -> int:
                 projected, floor, calls, counts = run(api, wh, rules, batch, scale, operation)
                 if label != "unchanged re-run":
                     assert counts.get("created", 0) + counts.get("updated", 0) == n, counts
+                first = operation == "putListingsItem"
                 emit(f"listings, {label}: SP-API calls per 100 listings", calls * per100, "calls",
-                     (2 * n + (1 if calls else 0)) * per100 if calls else None,
-                     "preview + submission per listing, 1 definition" if calls else "")
+                     ((3 if first else 2) * n + 1) * per100 if calls else None,
+                     ("Amazon's offer read (price guard), " if first else "")
+                     + "preview + submission per listing, 1 definition" if calls else "")
                 if calls:
                     emit(f"listings, {label}: projected s on Amazon for {n}", projected, "s", floor or None,
                          f"rate-limit floor ({operation} 5/s, burst {BURST[operation]})")
@@ -116,8 +120,9 @@ def main() -> int:
             calls = sum(api.calls.values())
             floor = max(0.0, (api.calls["putListingsItem"] - BURST["putListingsItem"]) / RATE) + FEED_PROCESSING
             emit("listings in bulk (JSON_LISTINGS_FEED), first listing: SP-API calls per 100 listings",
-                 calls * per100, "calls", (n + 1 + 4) * per100,
-                 "a preview per listing, 1 definition, createFeedDocument+createFeed+getFeed+getFeedDocument")
+                 calls * per100, "calls", (2 * n + 1 + 4) * per100,
+                 "an offer read and a preview per listing, 1 definition, createFeedDocument+createFeed+getFeed+"
+                 "getFeedDocument")
             emit(f"listings in bulk, first listing: projected s on Amazon for {n}",
                  floor + max(0.0, wall - floor / scale), "s", floor,
                  "rate-limit floor of the previews + Amazon's processing of 1 feed (sandbox: 15 s)")

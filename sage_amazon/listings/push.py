@@ -10,7 +10,8 @@ For each flagged Sage item and each marketplace of listings.yaml (key `<marketpl
    attributes (replace) and the ones no longer mapped (delete); an unchanged one sends nothing.
    - Price guard: a price cut larger than price_guard.max_drop_percent of the accepted price is held (ops.listing_
      price_holds, open), not sent; the listing's other changes still go. The hold ends when Sage's price is back
-     within the guard or the drop is approved (`approve`: keys or "*").
+     within the guard or the drop is approved (`approve`: keys or "*"). A first put is guarded against the offer
+     Amazon already has for the SKU (getListingsItem), and a held put sends nothing.
    - The product types in use are read first (definitions.py): an item of a type Amazon does not know is a dead
      letter; the required attributes the mapping leaves out are shown in the preview.
    - Every submission goes first with mode=VALIDATION_PREVIEW: Amazon's issues are shown (`PushResult.previews`);
@@ -215,6 +216,40 @@ def _guard(con: Any, d: Desired, accepted_price: Decimal | None, rules: ListingR
     return False
 
 
+def _amazon_price(api: Any, rules: ListingRules, d: Desired) -> Decimal | None:
+    """The price of the listing's offer on Amazon (getListingsItem offers), None when Amazon has no listing."""
+    try:
+        res = api.call("getListingsItem", "listings", "get_listings_item", rules.seller_id, d.sku,
+                       marketplace_id=d.marketplace_id, marketplaceIds=d.marketplace_id, includedData="offers")
+    except SpApiError as exc:
+        if isinstance(exc, TransientError) or not _is_refusal(exc):
+            raise
+        return None  # 404: not listed yet
+    offers = (res.payload or {}).get("offers") or [] if isinstance(res.payload, dict) else []
+    for offer in offers:
+        if offer.get("offerType", "B2C") == "B2C" and (offer.get("price") or {}).get("amount") is not None:
+            return Decimal(str(offer["price"]["amount"]))
+    return None
+
+
+def _guard_amazon_price(open_write: Callable[[], Any], api: Any, rules: ListingRules, sends: list[_Send],
+                        approve: set[str], result: PushResult) -> list[_Send]:
+    """A listing we never put may already be on Amazon (listed in Seller Central): its first put is guarded against
+    the offer Amazon has, as later patches are against what Amazon accepted from us. A held put sends nothing; the
+    hold remembers Amazon's price, so Amazon is asked once, not on every run."""
+    puts = [s for s in sends if s.operation == "put"]
+    if not puts:
+        return sends
+    with open_write() as con:
+        remembered = {f"{mp}|{sku}": price for mp, sku, price, *_ in open_holds(con)}
+    prices = {s.d.key: remembered[s.d.key] if s.d.key in remembered else _amazon_price(api, rules, s.d)
+              for s in puts}
+    with open_write() as con:
+        held = {s.d.key for s in puts
+                if not _guard(con, s.d, prices[s.d.key], rules, s.d.key in approve or "*" in approve, result)}
+    return [s for s in sends if s.d.key not in held]
+
+
 def open_holds(con: Any) -> list[tuple[str, str, Decimal, Decimal, str, Decimal]]:
     ensure(con)
     return con.execute("SELECT marketplace_id, sku, accepted_price, sage_price, currency, drop_percent "
@@ -289,6 +324,7 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: ListingRules, 
     from sage_amazon.listings import definitions
 
     result = PushResult()
+    approve = set(approve)
     try:
         with open_write() as con:
             ensure(con)
@@ -297,6 +333,7 @@ def push(open_write: Callable[[], Any], api: Any, p: Plan, rules: ListingRules, 
         raise Unfinished(f"listings push stopped: {one_line(exc)}", result) from exc
     todo = _to_send(open_write, p, rules, approve, retry_refused, result)
     try:
+        todo = _guard_amazon_price(open_write, api, rules, todo, approve, result)
         known: dict[tuple[str, str], definitions.Definition | str] = {}
         ready: list[_Send] = []
         for send in todo:

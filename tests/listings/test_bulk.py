@@ -16,6 +16,9 @@ from tests.listings.conftest import US, listing, metadata, query, run_flow, serv
 from tests.listings.test_listings import REFUSED, _set_price, marketplaces
 from tests.regional import regional_accounts
 
+# several flow runs against in-process sandboxes: about 30 s a test on an idle machine, minutes under load 30+
+pytestmark = pytest.mark.timeout(1200)
+
 
 @pytest.fixture
 def amazon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:

@@ -8,10 +8,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from sage_amazon.sandbox.listing_items import LISTED_ITEMS
 from tests.listings.conftest import UK, US, check, listing, metadata, query, run_flow, served
 
 LISTABLE = [i for i in LISTED_ITEMS if i.ean]
+
+# several flow runs against in-process sandboxes: about 30 s a test on an idle machine, minutes under load 30+
+pytestmark = pytest.mark.timeout(1200)
 REFUSED = "NW-STAKES-AL"  # no EAN in Sage: Amazon requires a product identifier
 
 
@@ -142,3 +147,22 @@ def _set_ean(env: dict[str, Any], item: str, ean: str) -> None:
             conn.execute(text("UPDATE ITMMASTER SET EANCOD_0 = :e WHERE ITMREF_0 = :i"), {"e": ean, "i": item})
         else:
             conn.execute(text("UPDATE timItem SET UserFld2 = :e WHERE ItemID = :i"), {"e": ean, "i": item})
+
+
+def test_a_first_put_is_guarded_against_the_offer_amazon_already_has(env):
+    tent = "NW-TENT-2P"  # listed on Amazon at 149.99 before the flow ever ran
+    assert Decimal(listing(env, tent, US)["offers"][0]["price"]["amount"]) == Decimal("149.99")
+    _set_price(env, tent, "AMZUS", Decimal("79.99"))  # -47 %
+    first = run_flow(env)
+    assert metadata(first)["price_held"] == 1
+    got = listing(env, tent, US)
+    assert Decimal(got["offers"][0]["price"]["amount"]) == Decimal("149.99") and "item_name" not in got["attributes"]
+    assert check(first, "listing_price_drops_held").passed is False
+    before = served(env)
+    assert metadata(run_flow(env))["sp_api_calls"] == 0  # held: Amazon is not asked again
+    assert served(env) == before
+    approved = run_flow(env, approve=[f"{US}|{tent}"])
+    assert metadata(approved)["created"] == 1
+    got = listing(env, tent, US)
+    assert Decimal(got["offers"][0]["price"]["amount"]) == Decimal("79.99")
+    assert got["attributes"]["item_name"][0]["value"] == "Northwind Trailhead 2-Person Tent"
