@@ -146,3 +146,16 @@ def test_uk_fees_before_2024_08_01_are_reverse_charged(tmp_path, monkeypatch):
         ("2210", "GBRC"): D("3.75")}
     boxes = summary.boxes(rows, "2024-Q3", "GB123456789", "UK VAT100")
     assert (boxes["1"], boxes["4"], boxes["5"], boxes["7"]) == (D("23.75"), D("3.75"), D("20.00"), D("18.75"))
+
+
+def test_a_seller_established_in_gb_and_de_owes_vat_on_both_sides(tmp_path, monkeypatch):
+    """The sandbox seller's shape (UK and German establishments): DE->DE and GB->GB consumer sales are its own
+    supplies at 19 % and 20 % (59.50 x 19/119 = 9.50, 120.00 / 6 = 20.00), not Amazon's deemed supplies."""
+    orders = [Order("302-1710011-0000001", "DE", "NW-TENT-2P", D("59.50"), "DE", sellers.JULY, fc="LEJ1"),
+              Order("302-1710011-0000002", "UK", "NW-TENT-2P", D("120.00"), "GB", sellers.JULY, fc="MAN1")]
+    profile = {**sellers.UK_PROFILE, "established": ["GB", "DE"]}
+    _, report, _ = _decide(tmp_path, monkeypatch, Settlement("91710000011", "EUR", date(2026, 7, 1),
+                                                             date(2026, 7, 14), orders), profile)
+    got = {(r.order_id, r.treatment, r.registration, r.output_vat) for r in report.rows if r.line_kind == "sale"}
+    assert not report.waiting and got == {("302-1710011-0000001", "standard", "DE123456789", D("9.50")),
+                                          ("302-1710011-0000002", "standard", "GB123456789", D("20.00"))}

@@ -101,7 +101,7 @@ def sale(p: Profile, marketplace: str, order_id: str, facts: OrderFacts | None, 
                 return Wait(f"order {order_id}: import into GB of {consignment} {currency}: cannot compare with "
                             f"the {UK_LIMIT} GBP consignment limit")
             deemed = "an import into GB of at most 135 GBP" if within else ""
-        elif arr == "GB" and p.established != "GB":
+        elif arr == "GB" and "GB" not in p.established:
             deemed = "goods in GB of a seller not established there"
         elif arr in eu and dep not in eu:
             within = _within(consignment, currency, EU_LIMIT, "EUR")
@@ -109,7 +109,7 @@ def sale(p: Profile, marketplace: str, order_id: str, facts: OrderFacts | None, 
                 return Wait(f"order {order_id}: import into the EU of {consignment} {currency}: cannot compare "
                             f"with the {EU_LIMIT} EUR consignment limit")
             deemed = "an import into the EU of at most 150 EUR" if within else ""
-        elif arr in eu and p.established not in eu:
+        elif arr in eu and not eu.intersection(p.established):
             deemed = "goods in the EU of a seller established outside it"
         if deemed:
             return Wait(f"order {order_id}: Amazon is the deemed supplier ({deemed}, {dep}->{arr}) but the "

@@ -51,7 +51,7 @@ class FeeRule:
 @dataclass(frozen=True)
 class Profile:
     enabled: bool
-    established: str
+    established: tuple[str, ...]  # countries of the seller's establishments (its seat, fixed establishments)
     ship_from: str
     registrations: tuple[Registration, ...]
     fulfilment_centres: dict[str, str]
@@ -134,6 +134,9 @@ def load(target: str) -> Profile:
                             _country(f.get("country") or "XX", f"fees[{n}] country", where),
                             _date(f.get("since"), f"fees[{n}] since", where),
                             _date(f.get("before"), f"fees[{n}] before", where), str(f.get("order_fees") or "")))
+    places = doc.get("established")
+    established = tuple(_country(c, "established", where)
+                        for c in (places if isinstance(places, list) else [places]))
     body = (doc.get("targets") or {}).get(target)
     if not isinstance(body, dict):
         raise MappingError(f"{where}: no `targets.{target}` section")
@@ -146,8 +149,8 @@ def load(target: str) -> Profile:
         raise MappingError(f"{where}: targets.x3.tax_codes {long[0]}: an X3 VAT code has at most 5 characters")
     return Profile(
         enabled=bool(doc.get("enabled", False)),
-        established=_country(doc.get("established"), "established", where),
-        ship_from=_country(doc.get("ship_from") or doc.get("established"), "ship_from", where),
+        established=established,
+        ship_from=_country(doc.get("ship_from") or established[0], "ship_from", where),
         registrations=tuple(regs),
         fulfilment_centres={str(k).upper()[:3]: _country(v, f"fulfilment_centres {k}", where)
                             for k, v in (doc.get("fulfilment_centres") or {}).items()},
