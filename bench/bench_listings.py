@@ -8,8 +8,8 @@ preview, plus the feed's four calls.
 
 Each listing costs one VALIDATION_PREVIEW and one submission of the same operation (2 calls), plus one
 getDefinitionsProductType per product type and marketplace per run. Listings Items limits (Amazon's models):
-putListingsItem 5/s burst 10, patchListingsItem 5/s burst 5. The floor is (calls - burst) / rate in Amazon
-seconds; the figure is that floor plus what the run spent beyond floor / SCALE on the sandbox running SCALE times
+putListingsItem 5/s burst 10, patchListingsItem 5/s burst 5, getListingsItem 5/s burst 10. The floor is the sum
+over operations of (calls - burst) / rate in Amazon seconds; the figure is that floor plus what the run spent beyond floor / SCALE on the sandbox running SCALE times
 Amazon's clock (client, warehouse bookkeeping, the sandbox's work): the projected time on Amazon.
 
 Prints one JSON line per figure. Usage: python bench/bench_listings.py [--n 100] [--scale 100]
@@ -29,7 +29,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RATE = 5.0
-BURST = {"putListingsItem": 10, "patchListingsItem": 5}
+BURST = {"putListingsItem": 10, "patchListingsItem": 5, "getListingsItem": 10}
+
+
+def floor_of(calls: dict[str, int]) -> float:
+    """Amazon seconds the Listings Items limits impose on these calls (each operation its own bucket, one after
+    the other in a run: the offer reads, then the previews and submissions)."""
+    return sum(max(0.0, (calls.get(op, 0) - burst) / RATE) for op, burst in BURST.items())
 MP = "ATVPDKIKX0DER"
 FEED_PROCESSING = 15.0  # the sandbox's queue + processing time of a feed, Amazon seconds
 
@@ -61,8 +67,7 @@ def run(api, wh, rules, sage_items, scale: float, operation: str) -> tuple[float
     result = push.push(wh.write, api, push.plan(sage_items, rules), rules)
     wall = time.perf_counter() - started
     calls = dict(api.calls)
-    n = calls.get(operation, 0)
-    floor = max(0.0, (n - BURST.get(operation, 0)) / RATE)
+    floor = floor_of(calls)
     return floor + max(0.0, wall - floor / scale), floor, sum(calls.values()), dict(result.counts)
 
 
@@ -107,7 +112,7 @@ def main() -> int:
                      + "preview + submission per listing, 1 definition" if calls else "")
                 if calls:
                     emit(f"listings, {label}: projected s on Amazon for {n}", projected, "s", floor or None,
-                         f"rate-limit floor ({operation} 5/s, burst {BURST[operation]})")
+                         "rate-limit floor (put 5/s burst 10, patch 5/s burst 5, get 5/s burst 10)")
             # in bulk: each listing previewed alone, then one JSON_LISTINGS_FEED (the sandbox processes a feed in
             # 15 Amazon seconds; getFeed every 5)
             bulk = replace(rules, feed_from=1, feed_poll_seconds=5.0 / scale, feed_wait_seconds=600.0)
@@ -118,14 +123,14 @@ def main() -> int:
             wall = time.perf_counter() - started
             assert result.counts["created"] == n, dict(result.counts)
             calls = sum(api.calls.values())
-            floor = max(0.0, (api.calls["putListingsItem"] - BURST["putListingsItem"]) / RATE) + FEED_PROCESSING
+            floor = floor_of(dict(api.calls)) + FEED_PROCESSING
             emit("listings in bulk (JSON_LISTINGS_FEED), first listing: SP-API calls per 100 listings",
                  calls * per100, "calls", (2 * n + 1 + 4) * per100,
                  "an offer read and a preview per listing, 1 definition, createFeedDocument+createFeed+getFeed+"
                  "getFeedDocument")
             emit(f"listings in bulk, first listing: projected s on Amazon for {n}",
                  floor + max(0.0, wall - floor / scale), "s", floor,
-                 "rate-limit floor of the previews + Amazon's processing of 1 feed (sandbox: 15 s)")
+                 "rate-limit floor of the offer reads and previews + Amazon's processing of 1 feed (sandbox: 15 s)")
             api.close()
     return 0
 
