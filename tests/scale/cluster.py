@@ -83,7 +83,7 @@ class Cluster:
         log = self.logs / f"{name}.log"
         marker = log.stat().st_size if log.exists() else 0
         proc = _spawn([str(BIN / "celery"), "-A", "sage_amazon.tenants.celery_app", "worker",
-                       "-Q", self.worker_queues[name], "-n", f"{name}@%h", "--concurrency", "2", "--loglevel", "INFO",
+                       "-Q", self.worker_queues[name], "-n", f"{self.worker_queues[name]}@%h", "--concurrency", "2", "--loglevel", "INFO",
                        "--without-gossip", "--without-mingle", "--without-heartbeat"], self.env, log)
         self.workers[name] = proc
         self.processes.append(proc)
