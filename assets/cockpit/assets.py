@@ -13,7 +13,8 @@ DEAD_LETTER_ROWS = 200  # rows shown in the UI; marts.open_dead_letters holds th
 DEAD_LETTER_WRITERS = ("sage_sales_orders", "sage_shipment_updates", "amazon_shipment_confirmations",
                        "settlement_journal_postings", "settlement_cogs", "sage_fba_adjustments",
                        "amazon_mfn_quantities", "sage_return_receipts", "sage_refund_credit_notes",
-                       "deferred_accrual")
+                       "deferred_accrual", "settlement_vat_journals", "amazon_listings", "amazon_mcf_orders",
+                       "sage_mcf_deliveries")
 
 
 def dead_letter_metadata(con) -> dict:
