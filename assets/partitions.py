@@ -61,3 +61,28 @@ def report_per_partition(context: dg.AssetExecutionContext, rows: Mapping[str, i
     for key in context.partition_keys:
         metadata = {"dagster/row_count": int(rows.get(key, 0)), **(extra or {}).get(key, {})}
         context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=key)
+
+
+def rows_per_day_from(table: str, day_column: str = "snapshot_date"):
+    """For a daily asset keeping one snapshot per day in `table` (put under @dg.asset): after its body, each partition
+    of the run reports the rows the table holds for its day (a ranged run acts on its last day only; the earlier days
+    keep, and report, what was recorded on them). Needs the `warehouse` resource among the asset's parameters."""
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            context = kwargs.get("context", args[0] if args else None)
+            keys = sorted(context.partition_keys)
+            with kwargs["warehouse"].write() as con:
+                counts = dict(con.execute(
+                    f"SELECT CAST({day_column} AS VARCHAR), count(*) FROM {table} "
+                    f"WHERE {day_column} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) GROUP BY 1",
+                    [keys[0], keys[-1]]).fetchall())
+            report_per_partition(context, counts)
+            return result
+
+        return inner
+
+    return wrap

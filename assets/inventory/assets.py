@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from assets.flow import dead_letter_reasons
-from assets.partitions import daily_partitions
+from assets.partitions import daily_partitions, rows_per_day_from
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
@@ -56,6 +56,7 @@ def _table_md(rows: list[dict], columns: list[str], limit: int = 15) -> str:
                 "details=true (fulfillable, inbound working/shipped/receiving, reserved by kind, researching, "
                 "unfulfillable by kind), all pages of every configured marketplace",
 )
+@rows_per_day_from("raw.amazon_fba_inventory")  # each day its own row count, not the run's
 @retried
 def amazon_fba_inventory(context: dg.AssetExecutionContext, config: FbaInventoryConfig, sp_api: SpApiResource,
                          warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -118,6 +119,7 @@ def amazon_fba_inventory(context: dg.AssetExecutionContext, config: FbaInventory
                 "ITMMVT through api1 REST; Sage 500 timWhseBinInvt and timInventory through SQL), for the sites "
                 "inventory.yaml names (FBA sites and the sites selling merchant-fulfilled stock)",
 )
+@rows_per_day_from("raw.sage_stock")  # each day its own row count, not the run's
 @retried
 def sage_stock(context: dg.AssetExecutionContext, sage: SageResource,
                warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -98,3 +98,33 @@ def test_each_day_of_a_ranged_model_run_reports_its_own_rows(tmp_path):
         rows = {e.materialization.partition: e.materialization.metadata["dagster/row_count"].value
                 for e in result.get_asset_materialization_events()}
     assert rows == per_day
+
+
+def test_each_day_of_a_ranged_inventory_run_reports_the_rows_recorded_on_it(tmp_path):
+    """Amazon serves only today's FBA inventory: a range of past days keeps, and reports, each day's own rows."""
+    from assets.inventory.assets import amazon_fba_inventory
+    from resources.sp_api import SpApiResource
+    from resources.warehouse import WarehouseResource
+    from sage_amazon.inventory import fba, store
+
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    per_day = {DAYS[0]: 2, DAYS[1]: 0, DAYS[2]: 3}
+    with warehouse.write() as con:
+        store.ensure(con)
+        for day, count in per_day.items():
+            for n in range(count):
+                quantities = ", ".join(fba.QUANTITY_COLUMNS)
+                con.execute(f"INSERT INTO {store.FBA_TABLE} (snapshot_date, marketplace_id, sku, {quantities}, source, "
+                            f"observed_at) VALUES (CAST(? AS DATE), 'ATVPDKIKX0DER', ?, "
+                            f"{', '.join('0' for _ in fba.QUANTITY_COLUMNS)}, 'getInventorySummaries', "
+                            "CAST(? AS TIMESTAMPTZ))", [day, f"SKU-{n}", f"{day} 06:00:00+00"])
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([amazon_fba_inventory], instance=instance,
+                                resources={"warehouse": warehouse, "sp_api": SpApiResource(refresh_token="unused", lwa_app_id="unused",
+                                                                    lwa_client_secret="unused")},
+                                tags={"dagster/asset_partition_range_start": DAYS[0],
+                                      "dagster/asset_partition_range_end": DAYS[-1]})
+        assert result.success
+        rows = {e.materialization.partition: e.materialization.metadata["dagster/row_count"].value
+                for e in result.get_asset_materialization_events()}
+    assert rows == per_day
