@@ -80,7 +80,9 @@ def settlement_file(lines: int, repeat: int) -> None:
 
 
 def _env(data_dir: Path, x3, home: Path) -> dict:
+    # a loaded machine may take longer than the 60 s Dagster allows the code server to start a run by default
     return {**os.environ, "PYTHONPATH": str(ROOT), "SAGE_AMAZON_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home),
+            "DAGSTER_GRPC_TIMEOUT_SECONDS": os.environ.get("DAGSTER_GRPC_TIMEOUT_SECONDS", "600"),
             "SAGE_AMAZON_TARGET": "x3", "SAGE_X3_URL": x3.url, "SAGE_X3_USER": x3.user,
             "SAGE_X3_PASSWORD": x3.password, "SAGE_X3_POOL": x3.pool, "SAGE_X3_FOLDER": x3.folder}
 
