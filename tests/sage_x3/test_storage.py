@@ -71,7 +71,7 @@ def test_cli_runs_the_sandbox_in_the_foreground(tmp_path):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a loaded 2-core machine took over 20 s to start it
         while True:
             try:
                 httpx.get(url + "/sandbox/health", timeout=0.5)
