@@ -5,15 +5,9 @@ schedules); its SQL models are the files of dbt_like_sql/ whose header says `-- 
 Running the graph without the UI is sage_amazon/runner/. See docs/architecture.md.
 """
 
-import warnings
-
 import dagster as dg
 
-# We use single-run backfills and partitioned checks knowingly; their maturity notices are noise to operators.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-
-from assets import (  # noqa: E402
+from assets import (
     cockpit,
     inventory,
     listings,
@@ -26,19 +20,19 @@ from assets import (  # noqa: E402
     settlements,
     shipments,
 )
-from assets.cockpit.definitions import defs as cockpit_defs  # noqa: E402
-from assets.inventory.definitions import defs as inventory_defs  # noqa: E402
-from assets.listings.definitions import defs as listings_defs  # noqa: E402
-from assets.mcf.definitions import defs as mcf_defs  # noqa: E402
-from assets.mfn.definitions import defs as mfn_defs  # noqa: E402
-from assets.month_end.definitions import defs as month_end_defs  # noqa: E402
-from assets.orders.definitions import defs as orders_defs  # noqa: E402
-from assets.reference.definitions import defs as reference_defs  # noqa: E402
-from assets.returns.definitions import defs as returns_defs  # noqa: E402
-from assets.settlements.definitions import defs as settlements_defs  # noqa: E402
-from assets.shipments.definitions import defs as shipments_defs  # noqa: E402
-from assets.sql_models import check_sql_models  # noqa: E402
-from resources import build_resources  # noqa: E402
+from assets.cockpit.definitions import defs as cockpit_defs
+from assets.inventory.definitions import defs as inventory_defs
+from assets.listings.definitions import defs as listings_defs
+from assets.mcf.definitions import defs as mcf_defs
+from assets.mfn.definitions import defs as mfn_defs
+from assets.month_end.definitions import defs as month_end_defs
+from assets.orders.definitions import defs as orders_defs
+from assets.reference.definitions import defs as reference_defs
+from assets.returns.definitions import defs as returns_defs
+from assets.settlements.definitions import defs as settlements_defs
+from assets.shipments.definitions import defs as shipments_defs
+from assets.sql_models import check_sql_models
+from resources import build_resources
 
 FLOWS = {
     orders.FLOW: orders_defs,
