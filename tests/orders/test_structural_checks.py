@@ -32,8 +32,10 @@ def test_the_structural_checks_count_the_runs_days_only(tmp_path, monkeypatch):
                               instance=instance, resources=resources,
                               tags={"dagster/asset_partition_range_start": "2026-11-01",
                                     "dagster/asset_partition_range_end": "2026-11-02"})
-    for result, n in ((one_day, 1), (both, 2)):
+    # each result names the days it counted (issue 16.5)
+    for result, n, days in ((one_day, 1, "days 2026-11-01"), (both, 2, "days 2026-11-01..2026-11-02")):
         found = {e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
                  for e in result.get_asset_check_evaluations()}
-        assert found == {"one_row_per_order": (True, {"mart_rows": n, "distinct_orders": n, "staged_orders": n}),
-                         "one_line_per_item": (True, {"lines": n, "staged_items": n})}
+        assert found == {
+            "one_row_per_order": (True, {"days": days, "mart_rows": n, "distinct_orders": n, "staged_orders": n}),
+            "one_line_per_item": (True, {"days": days, "lines": n, "staged_items": n})}
