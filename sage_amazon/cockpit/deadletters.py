@@ -31,13 +31,17 @@ def known_flows() -> tuple[str, ...]:
     from sage_amazon.inventory.push import FLOW as MFN_QUANTITIES
     from sage_amazon.ledger.deferred import DEAD_LETTER_FLOW as DEFERRED
     from sage_amazon.ledger.posting import DEAD_LETTER_FLOW as SETTLEMENT
+    from sage_amazon.listings import FLOW as LISTINGS
+    from sage_amazon.mcf.deliveries import FLOW as MCF_DELIVERIES
+    from sage_amazon.mcf.fulfil import FLOW as MCF_ORDERS
     from sage_amazon.orders.load import FLOW as ORDERS
     from sage_amazon.orders.load import SHIPMENT_FLOW as ORDER_SHIPMENTS
     from sage_amazon.returns.credit_notes import FLOW as REFUND_CREDIT_NOTES
     from sage_amazon.returns.restock import FLOW as RETURN_RECEIPTS
 
     return tuple(sorted({ORDERS, ORDER_SHIPMENTS, SETTLEMENT, MFN_SHIPMENTS, FBA_ADJUSTMENTS,
-                         MFN_QUANTITIES, RETURN_RECEIPTS, REFUND_CREDIT_NOTES, DEFERRED}))
+                         MFN_QUANTITIES, RETURN_RECEIPTS, REFUND_CREDIT_NOTES, DEFERRED, LISTINGS, MCF_ORDERS,
+                         MCF_DELIVERIES}))
 
 
 def flows(con: duckdb.DuckDBPyConnection) -> list[str]:
