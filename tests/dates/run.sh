@@ -15,9 +15,11 @@ PY=${PY:-.venv/bin/python}
 CLOCKS=${DATES_CLOCKS:-"2026-12-31T23:58:00Z@America/Los_Angeles 2027-01-01T00:05:00Z@America/Los_Angeles \
 2027-02-28T23:50:00Z@Asia/Tokyo 2027-03-29T01:30:00Z@Europe/London 2027-05-15T12:00:00Z@UTC"}
 
+# The multi-threaded build (libfaketimeMT): the sandboxes serve from threads, and the single-threaded build
+# segfaulted once in a uvicorn thread (2027-02-28 Tokyo, session 4).
 lib=""
 for dir in /usr/lib/*/faketime /usr/lib/faketime /usr/local/lib/faketime; do
-  [ -f "$dir/libfaketime.so.1" ] && lib="$dir/libfaketime.so.1" && break
+  [ -f "$dir/libfaketimeMT.so.1" ] && lib="$dir/libfaketimeMT.so.1" && break
 done
 [ -n "$lib" ] || { echo "libfaketime is not installed (Debian package faketime)" >&2; exit 2; }
 shim=.venv/faketime/monotonic_sleep.so
