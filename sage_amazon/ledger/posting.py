@@ -15,6 +15,7 @@ The warehouse is opened in short write sessions (`open_write`), never held while
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from sage_amazon.ledger.reclass import is_correction, open_day, remember
 from sage_amazon.ledger.settlements import FLOW, journal_digest, journal_payload, journals
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, SageTarget
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +41,7 @@ class PostingReport:
     dead_letters: dict[str, str] = field(default_factory=dict)  # reference -> reason
     transient: dict[str, str] = field(default_factory=dict)
     credit_notes: dict[str, str] = field(default_factory=dict)  # reference -> Sage number (documents mode)
+    applied: int = 0  # AR applications made for the settlement's orders (targets keeping AR documents per order)
     stopped: str = ""
 
     @property
@@ -70,7 +74,26 @@ def post_settlement(open_write: Callable[[], AbstractContextManager], target: Sa
     _post_journals(open_write, target, settlement_id, only, report)
     if documents == "credit_notes" and not report.stopped:
         _post_credit_notes(open_write, target, settlement_id, target_name or getattr(target, "name", ""), report)
+    apply = getattr(target, "apply_open_items", None)  # Sage 500: AR memos applied to invoices per order
+    if apply is not None and not report.stopped and report.numbers():
+        _apply_open_items(open_write, apply, settlement_id, report)
     return report
+
+
+def _apply_open_items(open_write, apply: Callable[[list[str]], int], settlement_id: str,
+                      report: PostingReport) -> None:
+    """The settlement's orders: what Sage invoiced after the settlement was posted (or a credit note made since)
+    is applied now; nothing moves when nothing is open on both sides. Sage unavailable: the next run does it."""
+    with open_write() as con:
+        orders = [r[0] for r in con.execute(
+            "SELECT DISTINCT order_id FROM raw.settlement_lines WHERE settlement_id = ? AND coalesce(order_id, '') <> ''"
+            " ORDER BY 1", [settlement_id]).fetchall()]
+    try:
+        report.applied = apply(orders)
+    except (errors.SageTransientError, errors.SageUnknownOutcome) as exc:  # retried with the step
+        report.transient["applications"] = f"open items not applied: {one_line(exc)}"
+    except errors.SageError as exc:  # the postings stand; the open items stay open and visible in Sage
+        log.warning("settlement %s: Sage did not apply the orders' open items: %s", settlement_id, one_line(exc))
 
 
 def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, target_name: str,

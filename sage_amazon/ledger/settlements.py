@@ -8,12 +8,12 @@ against an in-memory DuckDB through `build()`.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sage_amazon.sage.protocol import Journal, JournalLine
+from sage_amazon.sage.protocol import Journal, JournalLine, ReceivableLine
 
 if TYPE_CHECKING:
     import duckdb
@@ -128,19 +128,13 @@ def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str, target: 
     for row in rows:
         grouped[row[0]].append(row)
     partners = receivable_partners(target) if any(r[8] == "receivables" for r in rows) else {}
+    allocations = receivable_allocations(con, settlement_id) if partners else {}
     out = []
     for reference, lines in grouped.items():
         first = lines[0]
         currency, company, rate = first[3], first[4], first[5]
         foreign = currency != company
-        jl = tuple(
-            JournalLine(
-                account=r[9], debit=r[12], credit=r[13], description=r[11], tax_code=r[10] or "",
-                ledger_debit=r[14] if foreign else None, ledger_credit=r[15] if foreign else None,
-                reference=f"{settlement_id}/{r[8]}", partner=_partner(partners, r[8], r[17], r[3]),
-            )
-            for r in lines
-        )
+        jl = tuple(_line(r, settlement_id, foreign, partners, allocations) for r in lines)
         out.append(Journal(
             reference=reference, accounting_date=first[2], currency=currency, lines=jl,
             # "AMZ 92000000010 2026-06", whole: the target cuts it to its field (X3 GACCENTRY DESVCR)
@@ -150,6 +144,51 @@ def period_journals(con: duckdb.DuckDBPyConnection, settlement_id: str, target: 
     return out
 
 
+def _line(r: tuple, settlement_id: str, foreign: bool, partners: dict[str, str],
+          allocations: dict[tuple[str, str, str, str, str], tuple[tuple[str, Decimal], ...]]) -> JournalLine:
+    """One row of marts.journal_settlement_lines as a JournalLine; a `receivables` account line made of Amazon
+    orders' amounts as a ReceivableLine carrying them per order."""
+    line = JournalLine(
+        account=r[9], debit=r[12], credit=r[13], description=r[11], tax_code=r[10] or "",
+        ledger_debit=r[14] if foreign else None, ledger_credit=r[15] if foreign else None,
+        reference=f"{settlement_id}/{r[8]}", partner=_partner(partners, r[8], r[17], r[3]),
+    )
+    per_order = allocations.get((r[1], r[16] or "", r[17] or "", r[9], r[10] or ""), ()) if (
+        r[8] == "receivables" and r[7] == "account") else ()
+    return ReceivableLine(**{f.name: getattr(line, f.name) for f in fields(line)}, allocations=per_order) \
+        if per_order else line
+
+
+def receivable_allocations(con: duckdb.DuckDBPyConnection, settlement_id: str
+                           ) -> dict[tuple[str, str, str, str, str], tuple[tuple[str, Decimal], ...]]:
+    """(period, site, marketplace, account, tax code) of a `receivables` account line -> its amount per Amazon order
+    (credit positive, orders whose lines net to zero left out), keyed as marts.journal_settlement_lines groups the
+    settlement's lines (month of the posted date, the line's marketplace or the settlement's)."""
+    rows = con.execute(
+        """WITH rep AS (
+               SELECT r.marketplace, coalesce(r.settlement_end_date, r.deposit_date) AS end_date
+               FROM raw.settlement_reports AS r WHERE r.settlement_id = ?)
+           SELECT strftime(date_trunc('month', coalesce(l.posted_date, rep.end_date)), '%Y-%m') AS period,
+                  coalesce(c.site, ''), c.marketplace, c.account, coalesce(c.tax_code, ''), l.order_id,
+                  CAST(sum(l.amount) AS DECIMAL(18, 2)) AS amount
+           FROM raw.settlement_lines AS l
+           CROSS JOIN rep
+           INNER JOIN staging.stg_settlement_categories AS c
+               ON c.settlement_id = l.settlement_id
+               AND c.marketplace = coalesce(l.marketplace, rep.marketplace, '')
+               AND c.transaction_type = coalesce(l.transaction_type, '')
+               AND c.amount_type = coalesce(l.amount_type, '')
+               AND c.amount_description = coalesce(l.amount_description, '')
+           WHERE l.settlement_id = ? AND c.role = 'receivables' AND NOT c.is_suspense
+               AND coalesce(l.order_id, '') <> ''
+           GROUP BY ALL HAVING sum(l.amount) <> 0
+           ORDER BY 1, 2, 3, 4, 5, 6""", [settlement_id, settlement_id]).fetchall()
+    out: dict[tuple[str, str, str, str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+    for period, site, marketplace, account, tax_code, order_id, amount in rows:
+        out[(period, site, marketplace, account, tax_code)].append((order_id, Decimal(amount)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def journal_payload(journal: Journal) -> dict[str, Any]:
     """What is recorded (and hashed) of a journal: a line without a business partner is recorded as before
     partners existed, so journals posted then keep their digest."""
@@ -157,6 +196,7 @@ def journal_payload(journal: Journal) -> dict[str, Any]:
 
     data = asdict(journal)
     for line in data["lines"]:
+        line.pop("allocations", None)  # how Sage 500 applies a receivables line per order, not posted content
         if not line.get("partner"):
             line.pop("partner", None)
     return data

@@ -16,8 +16,9 @@ Status of a row:
 
 Refunds, beside it (`refund_status`): the settlements' refund lines (ItemPrice and Promotion of transactions other
 than Order, `refunded_amount`) against the refund credit notes posted to Sage (flow `refund_credit_notes`, at the
-refund transaction's principal, shipping, gift wrap, tax and promotion: what the note credits, `credited_amount`),
-both signed as Amazon signs a refund (negative):
+refund transaction's principal, shipping, gift wrap, tax and promotion: what the note credits; and flow
+`settlement_credit_note`, at the settlement's refund lines the note was made from; a note both flows made, one
+reference, counts once: `credited_amount`), both signed as Amazon signs a refund (negative):
     refund_matched        refunded in a settlement and credited in Sage, same amount
     refund_difference     both, amounts differ (refund_difference = refunded - credited)
     refund_not_credited   refunded in a settlement, no credit note in Sage
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from sage_amazon.returns.credit_notes import REFUND_REFERENCE_CHARS
 
 TABLE = "marts.settlement_order_tieout"
 STATUSES = ("open", "settled_not_invoiced", "difference", "matched", "refunded")
@@ -76,16 +79,48 @@ _INVOICED = """
     QUALIFY row_number() OVER (PARTITION BY o.amazon_order_id ORDER BY o.partition_date DESC) = 1
 """
 
-_CREDITED = """
-    SELECT t.amazon_order_id,
-        CAST(sum(i.principal + i.shipping + i.gift_wrap + i.tax + i.promotion) AS DECIMAL(18, 2)) AS credited_amount,
-        count(DISTINCT t.transaction_id) AS credit_notes
+# One row per credit note posted to Sage, keyed by its Sage reference (AMZ-RF-<refund id>, returns.credit_notes.
+# refund_reference): the returns flow's notes at the refund transaction's amounts, the settlement's notes (flow
+# settlement_credit_note, ledger/documents.py) at the refund lines they were made from; a note both flows made (the
+# same reference: Sage holds it once) counts once, at the returns flow's amount.
+_NOTES_FROM_REFUNDS = f"""
+    SELECT any_value(t.amazon_order_id) AS amazon_order_id,
+        left('AMZ-RF-' || coalesce(nullif(any_value(t.refund_id), ''), t.transaction_id),
+             {REFUND_REFERENCE_CHARS}) AS reference,
+        sum(i.principal + i.shipping + i.gift_wrap + i.tax + i.promotion) AS amount
     FROM raw.amazon_refund_transactions AS t
     INNER JOIN raw.amazon_refund_items AS i ON i.transaction_id = t.transaction_id
     INNER JOIN ops.posting_ledger AS p ON p.flow = 'refund_credit_notes' AND p.record_key = t.transaction_id
         AND p.status = 'posted'
     WHERE t.amazon_order_id IS NOT NULL AND t.amazon_order_id <> ''
-    GROUP BY t.amazon_order_id
+    GROUP BY t.transaction_id
+"""
+
+_NOTES_FROM_SETTLEMENTS = f"""
+    SELECT any_value(l.order_id) AS amazon_order_id, p.record_key AS reference, sum(l.amount) AS amount
+    FROM raw.settlement_lines AS l
+    INNER JOIN ops.posting_ledger AS p ON p.flow = 'settlement_credit_note' AND p.status = 'posted'
+        AND p.record_key = left('AMZ-RF-' || coalesce(l.adjustment_id, l.order_id), {REFUND_REFERENCE_CHARS})
+    WHERE l.transaction_type ILIKE '%refund%' AND l.amount_type IN ('ItemPrice', 'Promotion')
+        AND l.order_id IS NOT NULL AND l.order_id <> ''
+    GROUP BY p.record_key
+"""
+
+_NO_NOTES = """
+    SELECT CAST(NULL AS VARCHAR) AS amazon_order_id, CAST(NULL AS VARCHAR) AS reference,
+           CAST(NULL AS DECIMAL(18, 2)) AS amount
+    WHERE false
+"""
+
+_CREDITED = """
+    SELECT n.amazon_order_id, CAST(sum(n.amount) AS DECIMAL(18, 2)) AS credited_amount,
+        count(DISTINCT n.reference) AS credit_notes
+    FROM (
+        SELECT * FROM ({returns}) AS r
+        UNION ALL
+        SELECT * FROM ({settlements}) AS s WHERE s.reference NOT IN (SELECT x.reference FROM ({returns}) AS x)
+    ) AS n
+    GROUP BY n.amazon_order_id
 """
 
 _NO_CREDIT_NOTES = """
@@ -108,8 +143,12 @@ def select_sql(con) -> str:
 
     invoiced = _INVOICED if (table_exists(con, "marts.sage_orders")
                              and table_exists(con, "ops.posting_ledger")) else _NO_INVOICES
-    credited = _CREDITED if all(table_exists(con, t) for t in (
-        "raw.amazon_refund_transactions", "raw.amazon_refund_items", "ops.posting_ledger")) else _NO_CREDIT_NOTES
+    ledger = table_exists(con, "ops.posting_ledger")
+    returns = _NOTES_FROM_REFUNDS if ledger and all(table_exists(con, t) for t in (
+        "raw.amazon_refund_transactions", "raw.amazon_refund_items")) else _NO_NOTES
+    from_settlements = _NOTES_FROM_SETTLEMENTS if ledger else _NO_NOTES
+    credited = (_CREDITED.format(returns=returns, settlements=from_settlements)
+                if ledger else _NO_CREDIT_NOTES)
     return f"""
 WITH settled AS ({_SETTLED}),
 invoiced AS ({invoiced}),

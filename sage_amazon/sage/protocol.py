@@ -96,6 +96,16 @@ class JournalLine:
 
 
 @dataclass(frozen=True)
+class ReceivableLine(JournalLine):
+    """A `receivables` line (revenue: sage_invoices) with its amount per Amazon order: (AmazonOrderId, amount
+    credited to that order's receivable, negative for a debit), what the line sums. A target keeping AR documents per
+    order (Sage 500) applies each part to the order's invoice; what no order accounts for stays unapplied. Not part
+    of the posted content (the journal digest leaves it out); X3 posts it as any JournalLine."""
+
+    allocations: tuple[tuple[str, Decimal], ...] = ()
+
+
+@dataclass(frozen=True)
 class Journal:
     reference: str  # idempotency key, e.g. "AMZ-<settlement id>-<YYYYMM>"
     accounting_date: date

@@ -57,6 +57,30 @@ def _row_partners(journal: Journal) -> list[str]:
     return [ln.partner for ln in journal.lines if ln.debit or ln.credit or ln.ledger_debit or ln.ledger_credit]
 
 
+def _row_allocations(journal: Journal) -> list[tuple[tuple[str, Decimal], ...]]:
+    """The per-order allocations of each row _posting_rows makes (see _row_partners)."""
+    return [getattr(ln, "allocations", ()) for ln in journal.lines
+            if ln.debit or ln.credit or ln.ledger_debit or ln.ledger_credit]
+
+
+def _split_per_order(row: dict, allocations: tuple[tuple[str, Decimal], ...]) -> list[tuple[dict, str]]:
+    """A receivables row cut into one row per Amazon order (PostAmt = minus the order's credit-positive amount) and
+    one for what no order accounts for; the home-currency amounts are cut in proportion, the largest part taking the
+    cents of rounding, so the parts sum to the row in both currencies. [(row, AmazonOrderId or "")]."""
+    parts = [(order, -Decimal(amount)) for order, amount in allocations if amount]
+    rest = row["PostAmt"] - sum((a for _, a in parts), Decimal("0"))
+    if rest:
+        parts.append(("", rest))
+    if not parts or not row["PostAmt"]:
+        return [(row, "")]
+    home = [cents(a * row["PostAmtHC"] / row["PostAmt"]) for _, a in parts]
+    largest = max(range(len(parts)), key=lambda i: abs(parts[i][1]))
+    home[largest] += row["PostAmtHC"] - sum(home, Decimal("0"))
+    return [({**row, "PostAmt": amount, "PostAmtHC": hc,
+              "ExtCmnt": " ".join(x for x in (row["ExtCmnt"], order) if x)[:EXT_CMNT_WIDTH]}, order)
+            for (order, amount), hc in zip(parts, home, strict=True)]
+
+
 class Ledger(Sage500Base):
     """Journals and credit notes, once per reference."""
 
@@ -76,13 +100,20 @@ class Ledger(Sage500Base):
             return JournalResult(existing, created=False)
         rows = self._posting_rows(journal, refused)
         partners = _row_partners(journal)
+        orders: list[str] = [""] * len(rows)
+        if any(partners):  # a receivables line made of several orders' amounts: one AR memo per order
+            split = [_split_per_order(row, allocs) if partner else [(row, "")]
+                     for row, partner, allocs in zip(rows, partners, _row_allocations(journal), strict=True)]
+            partners = [p for p, parts in zip(partners, split, strict=True) for _ in parts]
+            orders = [order for parts in split for _, order in parts]
+            rows = [row for parts in split for row, _ in parts]
         with self._tx() as conn:
             accounts = self._account_keys(conn, {r["GLAcctNo"] for r in rows}, refused)
             codes = self._acct_ref_keys(conn, {r["AcctRefCode"] for r in rows if r["AcctRefCode"]}, refused)
             customers = self._customer_keys(conn, {p for p in partners if p}, refused)
             batch_key = self._next_keys(conn, "tciBatchLog")
         with self._tx(sent=True) as conn:
-            memos = self._ar_memos(conn, journal, rows, partners, customers)
+            memos = self._ar_memos(conn, journal, rows, partners, customers, orders)
             conn.execute(text(
                 "INSERT INTO tglPosting (BatchKey, AcctRefKey, CurrID, ExtCmnt, GLAcctKey, PostAmt, PostAmtHC, PostCmnt, "
                 "PostDate, TranDate, SourceModuleNo, TranKey, TranNo, TranType) VALUES (:b, :ref, :cur, :ext, :acct, "
@@ -103,6 +134,8 @@ class Ledger(Sage500Base):
                 sql = ("UPDATE tarInvoice SET Status = 1 WHERE InvcKey IN :k" if out["oretval"] == 1 else
                        "DELETE FROM tarInvoice WHERE InvcKey IN :k")
                 conn.execute(text(sql).bindparams(bindparam("k", expanding=True)), keys)
+            if out["oretval"] == 1 and any(orders):  # each order's memo applied to that order's invoice
+                self._apply_open_items(conn, sorted({o for o in orders if o}))
         if out["oretval"] == 1:
             return JournalResult(out["obatchid"], created=True)
         cls = _GL_ERRORS.get(out["opoststatus"], e.MalformedRequest)
@@ -162,14 +195,16 @@ class Ledger(Sage500Base):
         return found
 
     def _ar_memos(self, conn: Connection, journal: Journal, rows: list[dict], partners: list[str],
-                  customers: dict[str, int]) -> dict[int, dict]:
+                  customers: dict[str, int], orders: list[str]) -> dict[int, dict]:
         """Each line with a business partner (the marketplace's customer on `receivables`) becomes an AR memo of
         that customer in tarInvoice (a credit to the receivable: credit memo; a debit: debit memo) for the line's
-        amount, dated and commented (TranCmnt) with the journal reference, created pending (Status 0); the line's
-        tglPosting row names it (SourceModuleNo 5, TranType, TranKey = InvcKey), which is how a Sage 500 GL line
-        on the AR control account carries its customer. Row index -> the tglPosting columns."""
+        amount, its open Balance, dated and commented (TranCmnt) with the journal reference, created pending
+        (Status 0); the line's tglPosting row names it (SourceModuleNo 5, TranType, TranKey = InvcKey), which is how a
+        Sage 500 GL line on the AR control account carries its customer. A row of one Amazon order (`orders`) makes
+        that order's memo: CustPONo = the order id and SOKey = its sales order, so it can be applied to the order's
+        invoice. Row index -> the tglPosting columns."""
         out: dict[int, dict] = {}
-        for n, (row, partner) in enumerate(zip(rows, partners, strict=True)):
+        for n, (row, partner, order) in enumerate(zip(rows, partners, orders, strict=True)):
             if not partner or not row["PostAmt"]:
                 continue
             credit = row["PostAmt"] < 0  # tglPosting: debit positive
@@ -177,14 +212,60 @@ class Ledger(Sage500Base):
             tran_no = f"{self._next_keys(conn, 'tarInvoice'):010d}"
             conn.execute(text(
                 "INSERT INTO tarInvoice (CompanyID, TranNo, TranID, TranType, CustKey, TranDate, CurrID, SalesAmt, "
-                "TranAmt, TranCmnt, Status) VALUES (:c, :t, :tid, :tt, :k, :d, :cur, 0, :amt, :r, 0)"),
+                "TranAmt, Balance, CustPONo, SOKey, TranCmnt, Status) VALUES (:c, :t, :tid, :tt, :k, :d, :cur, 0, "
+                ":amt, :amt, :po, (SELECT min(so.SOKey) FROM tsoSalesOrder so WHERE so.CompanyID = :c "
+                "AND so.TranType = 801 AND so.CustKey = :k AND so.CustPONo = :po), :r, 0)"),
                 {"c": self.company_id, "t": tran_no, "tid": f"{tran_no}-{'CM' if credit else 'DM'}", "tt": tran_type,
                  "k": customers[partner], "d": journal.accounting_date, "cur": journal.currency,
-                 "amt": abs(row["PostAmt"]), "r": journal.reference[:50]})
+                 "amt": abs(row["PostAmt"]), "po": order or None, "r": journal.reference[:50]})
             key = conn.execute(text("SELECT InvcKey FROM tarInvoice WHERE CompanyID = :c AND TranType = :tt "
                                     "AND TranNo = :t"), {"c": self.company_id, "tt": tran_type, "t": tran_no}).scalar_one()
             out[n] = {"mod": AR_MODULE, "tk": key, "tt": tran_type}
         return out
+
+    # -- applications -------------------------------------------------------------------------------
+    @_retried
+    def apply_open_items(self, customer_order_refs: list[str]) -> int:
+        """Apply, per Amazon order (CustPONo), its customer's open credit memos (settlement payments, refund credit
+        notes) to its open invoices, then its debit memos (a refund Amazon took back), as "Apply Payments and Memos"
+        does, through spARapiApplyMemo. Idempotent: only open balances move; what cannot be matched stays open on its
+        document (visible), never dropped. Returns the number of applications made."""
+        with self._tx(sent=True) as conn:
+            return self._apply_open_items(conn, customer_order_refs)
+
+    def _apply_open_items(self, conn: Connection, refs: list[str]) -> int:
+        if not refs:
+            return 0
+        rows = conn.execute(text(
+            "SELECT CustKey, CustPONo, InvcKey, TranType, Balance, TranDate FROM tarInvoice WHERE CompanyID = :c "
+            "AND CustPONo IN :po AND TranType IN (501, 502, 503) AND Status = 1 AND Balance > 0 "
+            "ORDER BY CustKey, CustPONo, CASE TranType WHEN 501 THEN 0 ELSE 1 END, InvcKey"
+        ).bindparams(bindparam("po", expanding=True)), {"c": self.company_id, "po": list(refs)}).all()
+        open_items: dict[tuple[int, str], tuple[list[list], list[list]]] = {}
+        for cust, po, key, tran_type, balance, day in rows:
+            credits, debits = open_items.setdefault((cust, po), ([], []))
+            (credits if tran_type == AR_CREDIT_MEMO else debits).append([key, Decimal(balance), day])
+        made = 0
+        for credits, debits in open_items.values():
+            for credit in credits:
+                for debit in debits:
+                    if credit[1] <= 0:
+                        break
+                    if debit[1] <= 0:
+                        continue
+                    out = self._proc(conn, "spARapiApplyMemo", {
+                        "iCompanyID": self.company_id, "iApplyFromInvcKey": credit[0], "iApplyToInvcKey": debit[0],
+                        "iApplyAmt": min(credit[1], debit[1]), "iApplyDate": max(credit[2], debit[2])},
+                        [("oAppliedAmt", "numeric"), ("oMessage", "varchar(255)"), ("_oRetVal", "int")])
+                    if out["_oretval"] != 1:
+                        log.warning("Sage 500 did not apply credit memo %s to %s: %s", credit[0], debit[0],
+                                    out["omessage"])
+                        continue
+                    applied = Decimal(out["oappliedamt"])
+                    credit[1] -= applied
+                    debit[1] -= applied
+                    made += 1
+        return made
 
     def _account_keys(self, conn: Connection, numbers: set[str], refused: str) -> dict[str, int]:
         found = dict(conn.execute(text(
@@ -246,6 +327,9 @@ class Ledger(Sage500Base):
                 "SELECT ColumnID, Comment FROM tdmMigrationLogWrk WHERE SessionKey = :s AND Status = 1 "
                 "ORDER BY LogKey"), {"s": session}).all())
         if found:
+            if note.original_order_ref:  # what the invoice did not take: the order's open debit memos
+                with self._tx(sent=True) as conn:
+                    self._apply_open_items(conn, [note.original_order_ref])
             return CreditNoteResult(found[0], created=True, applied_to=found[1])
         refused = f"{refused} (Sage 500 staging TranNo {tran_no}, session {session})"
         comments = tuple(c for _, c in failures if c)

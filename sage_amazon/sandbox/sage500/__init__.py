@@ -2,7 +2,7 @@
 
 Install on any PostgreSQL URL with `install(url)` (or `sage-amazon sandbox sage500 --db URL`).
 For tests: `with sandbox_database() as db:` gives a fresh database (db.url, db.engine) that is dropped
-afterwards, even on failure. Sage-user actions: `close_period`, `reopen_period`, `ship_order`.
+afterwards, even on failure. Sage-user actions: `close_period`, `reopen_period`, `ship_order`, `invoice_shipments`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from .helpers import close_period, failed_staging_rows, reopen_period, ship_order
+from .helpers import close_period, failed_staging_rows, invoice_shipments, reopen_period, ship_order
 from .seed import COMPANY_ID
 
 DEFAULT_DB_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/sage500_sandbox"
 __all__ = ["COMPANY_ID", "DEFAULT_DB_URL", "SandboxDatabase", "close_period", "failed_staging_rows",
-           "install", "reopen_period", "sandbox_database", "ship_order"]
+           "install", "invoice_shipments", "reopen_period", "sandbox_database", "ship_order"]
 
 
 def install(url: str, **kwargs) -> None:

@@ -1,5 +1,6 @@
 """What a Sage 500 user does by hand, for tests and demos: close or reopen a GL period, process a
-shipment of an order (Process Shipments), and look at the import dead letters."""
+shipment of an order (Process Shipments), invoice what was shipped (Create / Process Invoices), and look at the
+import dead letters."""
 
 from __future__ import annotations
 
@@ -49,6 +50,24 @@ def ship_order(engine: Engine, amazon_order_id: str, ship_method: str, tracking_
             "CALL spsoSandboxShipOrder(:c, :t, :m, :trk, :d, CAST(:ln AS int[]), CAST(:q AS numeric[]), NULL)"),
             {"c": company, "t": tran_no, "m": ship_method, "trk": tracking_no, "d": ship_date or date.today(),
              "ln": line_nos, "q": qtys}).scalar_one()
+
+
+def invoice_shipments(engine: Engine, invoice_date: date, amazon_order_id: str | None = None,
+                      company: str = COMPANY_ID) -> tuple[int, int]:
+    """Invoice shipped, uninvoiced sales-order lines as Sage's Create / Process Invoices do (spsoCreateInvoices):
+    one posted AR invoice per order (all orders, or the one whose CustPONo is `amazon_order_id`).
+    Returns (invoices created, invoices refused)."""
+    with engine.begin() as conn:
+        tran_no = None
+        if amazon_order_id is not None:
+            tran_no = conn.execute(text(
+                "SELECT TranNo FROM tsoSalesOrder WHERE CompanyID = :c AND TranType = 801 AND CustPONo = :po"),
+                {"c": company, "po": amazon_order_id}).scalar()
+            if tran_no is None:
+                raise ValueError(f"no sales order for Amazon order {amazon_order_id}")
+        made, failed, _ret = conn.execute(text("CALL spsoCreateInvoices(:c, :d, :t, NULL, NULL, NULL)"),
+                                          {"c": company, "d": invoice_date, "t": tran_no}).one()
+    return made, failed
 
 
 def failed_staging_rows(engine: Engine) -> list[dict]:

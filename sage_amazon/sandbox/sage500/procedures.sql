@@ -10,7 +10,8 @@ BEGIN
              WHERE n.nspname = current_schema() AND p.proname IN (
                  'spgetnextsurrogatekey', 'spgetnextblocksurrogatekey', 'spdmcreatemigrationlogentry',
                  'spsoapisalesordins', 'spglapipostbatchlessglposting', 'spsosandboxshiporder',
-                 'spimapiinvtadjins', 'sparapiinvoiceins', 'spdmimportcallcheck')
+                 'spimapiinvtadjins', 'sparapiinvoiceins', 'spdmimportcallcheck', 'sparapiapplymemo',
+                 'spsocreateinvoices')
     LOOP
         EXECUTE 'DROP ROUTINE ' || r.sig;
     END LOOP;
@@ -965,6 +966,10 @@ BEGIN
                     IF v_apply_key IS NOT NULL THEN
                         v_applied := least(v_total, greatest(v_apply_bal, 0));
                         UPDATE tarInvoice SET Balance = Balance - v_applied WHERE InvcKey IN (v_apply_key, v_invc);
+                        IF v_applied > 0 THEN
+                            INSERT INTO tarCustPmtAppl (CompanyID, ApplyFromInvcKey, ApplyToInvcKey, ApplyAmt, ApplyDate)
+                            VALUES (iCompanyID, v_invc, v_apply_key, v_applied, h.TranDate);
+                        END IF;
                     END IF;
                     DELETE FROM StgARInvoiceLine s WHERE s.SessionKey = iSessionKey AND s.TranNo = h.TranNo;
                     DELETE FROM StgARInvoice o WHERE o.RowKey = h.RowKey;
@@ -986,4 +991,125 @@ BEGIN
         oContinue := 1;
     END IF;
     _oRetVal := CASE WHEN oFailedRecs > 0 THEN 2 ELSE 1 END;
+END $$;
+
+-- Application of a posted credit memo to a posted invoice or debit memo of the same customer and currency (what a
+-- user does in "Apply Payments and Memos"): applies least(iApplyAmt, both open balances), records it in
+-- tarCustPmtAppl and lowers both balances; no GL entry (both documents are posted). The memo's ApplyToInvcKey names
+-- the first document it was applied to. _oRetVal: 1 applied (oAppliedAmt), 2 refused or nothing open (oMessage
+-- says why, nothing written). [UNCONFIRMED] name and parameters: no public source documents Sage 500's AR
+-- application API.
+CREATE OR REPLACE PROCEDURE spARapiApplyMemo(iCompanyID varchar, iApplyFromInvcKey int, iApplyToInvcKey int,
+                                             iApplyAmt numeric, iApplyDate date,
+                                             OUT oAppliedAmt numeric, OUT oMessage varchar, OUT _oRetVal int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    f record;
+    t record;
+BEGIN
+    oAppliedAmt := 0; _oRetVal := 2;
+    SELECT i.InvcKey, i.CustKey, i.CurrID, i.TranType, i.Balance, i.Status INTO f FROM tarInvoice i
+    WHERE i.CompanyID = iCompanyID AND i.InvcKey = iApplyFromInvcKey FOR UPDATE;
+    SELECT i.InvcKey, i.CustKey, i.CurrID, i.TranType, i.Balance, i.Status INTO t FROM tarInvoice i
+    WHERE i.CompanyID = iCompanyID AND i.InvcKey = iApplyToInvcKey FOR UPDATE;
+    IF f.InvcKey IS NULL OR t.InvcKey IS NULL THEN
+        oMessage := 'Document ' || coalesce(iApplyFromInvcKey, iApplyToInvcKey)::varchar || ' does not exist.'; RETURN;
+    ELSIF f.TranType <> 502 THEN
+        oMessage := 'Only a credit memo can be applied.'; RETURN;
+    ELSIF t.TranType NOT IN (501, 503) THEN
+        oMessage := 'A credit memo applies to an invoice or a debit memo.'; RETURN;
+    ELSIF f.CustKey <> t.CustKey OR f.CurrID <> t.CurrID THEN
+        oMessage := 'Both documents must belong to the same customer, in the same currency.'; RETURN;
+    ELSIF f.Status <> 1 OR t.Status <> 1 THEN
+        oMessage := 'Both documents must be posted.'; RETURN;
+    ELSIF iApplyAmt IS NULL OR iApplyAmt <= 0 OR iApplyDate IS NULL THEN
+        oMessage := 'The amount applied must be positive, with an application date.'; RETURN;
+    END IF;
+    oAppliedAmt := least(iApplyAmt, f.Balance, t.Balance);
+    IF oAppliedAmt <= 0 THEN
+        oAppliedAmt := 0; oMessage := 'Nothing open to apply.'; RETURN;
+    END IF;
+    INSERT INTO tarCustPmtAppl (CompanyID, ApplyFromInvcKey, ApplyToInvcKey, ApplyAmt, ApplyDate)
+    VALUES (iCompanyID, f.InvcKey, t.InvcKey, oAppliedAmt, iApplyDate);
+    UPDATE tarInvoice SET Balance = Balance - oAppliedAmt WHERE InvcKey IN (f.InvcKey, t.InvcKey);
+    UPDATE tarInvoice SET ApplyToInvcKey = t.InvcKey WHERE InvcKey = f.InvcKey AND ApplyToInvcKey IS NULL;
+    oMessage := 'OK'; _oRetVal := 1;
+END $$;
+
+-- SO invoicing, what Sage's "Create Invoices" + "Process Invoices" do for shipped sales-order lines: per open or
+-- closed sales order (all, or iSOTranNo) with quantities shipped and not invoiced, one AR invoice (TranType 501,
+-- CustPONo and SOKey of the order) for those quantities at the order's unit price, its trade discount in
+-- proportion (the last invoice takes the rest), the order's freight and sales tax on its first invoice; imported
+-- and POSTED through spARapiInvoiceIns (GL: AR control against sales, freight, sales tax through
+-- spglAPIPostBatchlessGLPosting), then tsoSOLineDist.QtyInvcd moves up. Orders flagged not to be invoiced
+-- (UserFld3 FULFILONLY, revenue: settlement) and canceled orders are left alone. A refused invoice (closed
+-- period, ...) stays in StgARInvoice with ProcessStatus 2 and its tdmMigrationLogWrk reasons; its lines stay
+-- uninvoiced. _oRetVal: 1 all invoiced, 2 some refused. [UNCONFIRMED] a sandbox procedure standing for Sage's
+-- invoicing tasks (real Sage 500 runs them from the SO and AR menus, not through a documented API).
+CREATE OR REPLACE PROCEDURE spsoCreateInvoices(iCompanyID varchar, iInvoiceDate date, iSOTranNo varchar,
+                                               OUT oInvoices int, OUT oFailed int, OUT _oRetVal int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    so record;
+    l record;
+    v_session int;
+    v_key int;
+    v_tranno varchar(10);
+    v_first boolean;
+    v_lines numeric;
+    v_disc numeric;
+    v_frt numeric;
+    v_tax numeric;
+    v_cont int;
+    v_proc int;
+    v_fail int;
+    v_total int;
+    v_ret int;
+BEGIN
+    oInvoices := 0; oFailed := 0;
+    FOR so IN SELECT s.SOKey, s.TranNo, s.CustPONo, s.CurrID, s.FreightAmt, s.STaxAmt, c.CustID
+              FROM tsoSalesOrder s JOIN tarCustomer c ON c.CustKey = s.CustKey
+              WHERE s.CompanyID = iCompanyID AND s.TranType = 801 AND s.Status <> 3
+                AND coalesce(s.UserFld3, '') <> 'FULFILONLY' AND (iSOTranNo IS NULL OR s.TranNo = iSOTranNo)
+                AND EXISTS (SELECT 1 FROM tsoSOLine sl JOIN tsoSOLineDist d ON d.SOLineKey = sl.SOLineKey
+                            WHERE sl.SOKey = s.SOKey AND d.QtyShip > d.QtyInvcd)
+              ORDER BY s.SOKey
+    LOOP
+        CALL spGetNextSurrogateKey('tdmMigrationLogWrk', v_session);
+        CALL spGetNextSurrogateKey('tarInvoice', v_key);
+        v_tranno := lpad(v_key::varchar, 10, '0');
+        v_first := NOT EXISTS (SELECT 1 FROM tarInvoice i WHERE i.SOKey = so.SOKey AND i.TranType = 501);
+        v_lines := 0;
+        FOR l IN SELECT sl.SOLineNo, i.ItemID, sl.Description, sl.UnitPrice, d.QtyOrd, d.QtyShip, d.QtyInvcd,
+                        d.TradeDiscAmt
+                 FROM tsoSOLine sl JOIN tsoSOLineDist d ON d.SOLineKey = sl.SOLineKey
+                 JOIN timItem i ON i.ItemKey = sl.ItemKey
+                 WHERE sl.SOKey = so.SOKey AND d.QtyShip > d.QtyInvcd ORDER BY sl.SOLineNo
+        LOOP
+            v_disc := CASE WHEN l.QtyShip >= l.QtyOrd THEN l.TradeDiscAmt
+                           ELSE round(l.TradeDiscAmt * l.QtyShip / l.QtyOrd, 2) END
+                    - CASE WHEN l.QtyInvcd >= l.QtyOrd THEN l.TradeDiscAmt
+                           ELSE round(l.TradeDiscAmt * l.QtyInvcd / l.QtyOrd, 2) END;
+            INSERT INTO StgARInvoiceLine (SessionKey, ProcessStatus, TranNo, SeqNo, ItemID, Description, Qty, UnitPrice,
+                                          TradeDiscAmt, ExtAmt)
+            VALUES (v_session, 0, v_tranno, l.SOLineNo, l.ItemID, l.Description, l.QtyShip - l.QtyInvcd, l.UnitPrice,
+                    v_disc, round((l.QtyShip - l.QtyInvcd) * l.UnitPrice, 2) - v_disc);
+            v_lines := v_lines + round((l.QtyShip - l.QtyInvcd) * l.UnitPrice, 2) - v_disc;
+        END LOOP;
+        v_frt := CASE WHEN v_first THEN so.FreightAmt ELSE 0 END;
+        v_tax := CASE WHEN v_first THEN so.STaxAmt ELSE 0 END;
+        INSERT INTO StgARInvoice (SessionKey, ProcessStatus, Action, TranNo, TranType, CustID, CurrID, TranDate,
+                                  CustPONo, TranCmnt, SOTranNo, FreightAmt, STaxAmt, TranAmt)
+        VALUES (v_session, 0, 1, v_tranno, 'Invoice', so.CustID, so.CurrID, iInvoiceDate, so.CustPONo,
+                'Invoice of sales order ' || so.TranNo, so.TranNo, v_frt, v_tax, v_lines + v_frt + v_tax);
+        CALL spARapiInvoiceIns(0, v_session, iCompanyID, 3, 0, 1, v_cont, v_proc, v_fail, v_total, v_ret);
+        IF v_proc = 1 THEN
+            UPDATE tsoSOLineDist d SET QtyInvcd = d.QtyShip FROM tsoSOLine sl
+            WHERE sl.SOLineKey = d.SOLineKey AND sl.SOKey = so.SOKey AND d.QtyShip > d.QtyInvcd;
+            oInvoices := oInvoices + 1;
+        ELSE
+            oFailed := oFailed + 1;
+        END IF;
+    END LOOP;
+    _oRetVal := CASE WHEN oFailed > 0 THEN 2 ELSE 1 END;
 END $$;

@@ -1,0 +1,174 @@
+"""Issues 12 and 15 on Sage 500 with `revenue: sage_invoices`: the orders flow's sales orders, shipped and invoiced by
+Sage (its Create / Process Invoices: a posted AR invoice per order), are cleared by the settlement that pays them.
+Each order's settled amount becomes that order's AR memo, applied to its invoice; a refund's credit note made from
+the settlement closes what the refund left. Settled orders' invoices end at Balance 0.00, an order settled short or
+not at all keeps its open balance, the AR control account equals the open documents, the tie-out says matched /
+refund_matched, and a second run posts and applies nothing. Domain level: no Dagster, no Amazon sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from sage_amazon.ledger import posting, settlements, tieout
+from sage_amazon.mapping import DEFAULTS_DIR
+from sage_amazon.orders import load
+from sage_amazon.sage.sage500 import Sage500Target
+from sage_amazon.sandbox.sage500 import SandboxDatabase, invoice_shipments, sandbox_database, ship_order
+from sage_amazon.warehouse import Warehouse
+from tests import postgres as pg_server
+
+D = Decimal
+SID = "93000000012"
+PAID, DISCOUNTED, REFUNDED, UNSETTLED, SHORT = (f"113-0000012-00000{n:02d}" for n in range(1, 6))
+# order id -> (quantity, unit price, line discount, freight): what the orders flow sends and Sage invoices
+ORDERS = {
+    PAID: (1, "149.99", "0", "5.99"),        # invoiced 155.98, settled 155.98 (principal + shipping)
+    DISCOUNTED: (2, "24.99", "5.00", "0"),   # invoiced 44.98, settled 49.98 less a 5.00 promotion
+    REFUNDED: (1, "149.99", "0", "0"),       # settled 149.99, 50.00 refunded in the same settlement
+    UNSETTLED: (1, "30.00", "0", "0"),       # invoiced, not in the settlement: stays open
+    SHORT: (1, "30.00", "0", "0"),           # settled 25.00: 5.00 stays open on its invoice
+}
+HEADER = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date", "total-amount",
+          "currency", "transaction-type", "order-id", "merchant-order-id", "adjustment-id", "shipment-id",
+          "marketplace-name", "amount-type", "amount-description", "amount", "fulfillment-id", "posted-date",
+          "posted-date-time", "order-item-code", "merchant-order-item-id", "merchant-adjustment-item-id", "sku",
+          "quantity-purchased", "promotion-id")
+LINES = [  # transaction type, order, adjustment id, amount type, description, amount, day, quantity
+    ("Order", PAID, "", "ItemPrice", "Principal", "149.99", "2026-11-22", 1),
+    ("Order", PAID, "", "ItemPrice", "Shipping", "5.99", "2026-11-22", 1),
+    ("Order", PAID, "", "ItemFees", "Commission", "-22.50", "2026-11-22", 1),
+    ("Order", DISCOUNTED, "", "ItemPrice", "Principal", "49.98", "2026-11-22", 2),
+    ("Order", DISCOUNTED, "", "Promotion", "Principal", "-5.00", "2026-11-22", 2),
+    ("Order", DISCOUNTED, "", "ItemFees", "Commission", "-6.75", "2026-11-22", 2),
+    ("Order", REFUNDED, "", "ItemPrice", "Principal", "149.99", "2026-11-23", 1),
+    ("Order", REFUNDED, "", "ItemFees", "Commission", "-22.50", "2026-11-23", 1),
+    ("Refund", REFUNDED, "93001200000001", "ItemPrice", "Principal", "-50.00", "2026-11-25", 1),
+    ("Refund", REFUNDED, "93001200000001", "ItemFees", "Commission", "7.50", "2026-11-25", 1),
+    ("Order", SHORT, "", "ItemPrice", "Principal", "25.00", "2026-11-24", 1),
+    ("other-transaction", "", "", "other-transaction", "Subscription Fee", "-39.99", "2026-11-26", 0),
+]
+
+
+def _settlement_file(folder: Path) -> Path:
+    total = sum(D(line[5]) for line in LINES)
+    rows = ["\t".join(HEADER), "\t".join({
+        "settlement-id": SID, "settlement-start-date": "2026-11-20 00:00:00 UTC",
+        "settlement-end-date": "2026-11-27 00:00:00 UTC", "deposit-date": "2026-11-29 00:00:00 UTC",
+        "total-amount": f"{total:.2f}", "currency": "USD"}.get(c, "") for c in HEADER)]
+    for tt, oid, adj, at, desc, amount, day, qty in LINES:
+        values = {"settlement-id": SID, "transaction-type": tt, "order-id": oid, "adjustment-id": adj,
+                  "marketplace-name": "Amazon.com" if oid else "", "amount-type": at, "amount-description": desc,
+                  "amount": amount, "fulfillment-id": "MFN" if oid else "", "posted-date": f"{day} 00:00:00 UTC",
+                  "posted-date-time": f"{day} 12:00:00 UTC", "sku": "NW-TENT-2P" if oid else "",
+                  "quantity-purchased": str(qty) if oid else ""}
+        rows.append("\t".join(values.get(c, "") for c in HEADER))
+    path = folder / f"settlement-{SID}.txt"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _orders_in_mart(warehouse: Warehouse) -> None:
+    """The orders flow's marts (the columns the load and the tie-out read), one MFN line per order."""
+    with warehouse.write() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        con.execute("""CREATE TABLE marts.sage_orders (amazon_order_id VARCHAR, action VARCHAR,
+                       dead_letter_reason VARCHAR, amazon_status VARCHAR, customer VARCHAR, site VARCHAR,
+                       order_date DATE, purchase_date TIMESTAMP, currency VARCHAR, freight DECIMAL(18,2),
+                       order_type VARCHAR, fulfillment_channel VARCHAR, partition_date DATE,
+                       lines_total DECIMAL(18,2))""")
+        con.execute("""CREATE TABLE marts.sage_order_lines (amazon_order_id VARCHAR, line_no INTEGER, sku VARCHAR,
+                       item VARCHAR, quantity INTEGER, gross_price DECIMAL(18,2), discount DECIMAL(18,2),
+                       description VARCHAR, external_line_ref VARCHAR)""")
+        for oid, (qty, price, discount, freight) in ORDERS.items():
+            total = qty * D(price) - D(discount) + D(freight)
+            con.execute("INSERT INTO marts.sage_orders VALUES (?, 'post', NULL, 'Unshipped', 'AMZUS', 'US01', ?, ?, "
+                        "'USD', ?, '', 'MFN', ?, ?)", [oid, date(2026, 11, 20), "2026-11-20 10:00:00", D(freight),
+                                                      date(2026, 11, 20), total])
+            con.execute("INSERT INTO marts.sage_order_lines VALUES (?, 1, 'NW-TENT-2P', 'NW-TENT-2P', ?, ?, ?, "
+                        "'Trailhead tent', ?)", [oid, qty, D(price), D(discount), f"OI-{oid}"])
+
+
+@pytest.fixture(scope="module")
+def sage500() -> Iterator[tuple[SandboxDatabase, Sage500Target]]:
+    pg_server.require()
+    with sandbox_database(pg_server.SERVER_URL) as db:
+        target = Sage500Target(db.url, company_id=db.company_id)
+        try:
+            yield db, target
+        finally:
+            target.engine.dispose()
+
+
+@pytest.fixture
+def invoice_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = yaml.safe_load((DEFAULTS_DIR / "accounts.yaml").read_text())
+    data.update(revenue="sage_invoices", documents="credit_notes")
+    folder = tmp_path / "mapping"
+    folder.mkdir()
+    (folder / "accounts.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(folder))
+    monkeypatch.setenv("SAGE_AMAZON_TARGET", "sage500")
+
+
+def _q(target: Sage500Target, sql: str, **params: Any) -> list[tuple]:
+    with target.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params).all()]
+
+
+def _balances(target: Sage500Target) -> dict[str, Decimal]:
+    return dict(_q(target, "SELECT CustPONo, Balance FROM tarInvoice WHERE TranType = 501"))
+
+
+def test_settled_orders_invoices_end_at_zero_and_the_rest_stays_open(sage500, invoice_mode, tmp_path) -> None:
+    db, target = sage500
+    warehouse = Warehouse(tmp_path / "warehouse" / "w.duckdb", lock_timeout=10.0)
+    _orders_in_mart(warehouse)
+    assert load.load_orders(warehouse.write, target, workers=1).posted == len(ORDERS)
+    for oid in ORDERS:
+        ship_order(db.engine, oid, "UPS GROUND", f"1Z{oid[-4:]}", date(2026, 11, 21))
+    assert invoice_shipments(db.engine, date(2026, 11, 21)) == (len(ORDERS), 0)  # Sage's invoicing, not ours
+    assert invoice_shipments(db.engine, date(2026, 11, 21)) == (0, 0)  # every shipped line is invoiced once
+    assert _balances(target) == {PAID: D("155.98"), DISCOUNTED: D("44.98"), REFUNDED: D("149.99"),
+                                 UNSETTLED: D("30.00"), SHORT: D("30.00")}
+
+    with warehouse.write() as con:
+        settlements.preview(_settlement_file(tmp_path), "sage500", con=con)
+    report = posting.post_settlement(warehouse.write, target, SID, documents="credit_notes", target_name="sage500")
+    assert report.all_posted and report.posted and len(report.credit_notes) == 1, report
+
+    assert _balances(target) == {PAID: D("0.00"), DISCOUNTED: D("0.00"), REFUNDED: D("0.00"),
+                                 UNSETTLED: D("30.00"), SHORT: D("5.00")}
+    # the settlement's memos: one per order (the refunded order's net 99.99), all applied, none left open
+    memos = _q(target, "SELECT CustPONo, TranType, TranAmt, Balance FROM tarInvoice WHERE TranCmnt LIKE :r "
+                       "ORDER BY CustPONo", r=f"AMZ-{SID}-%")
+    assert memos == [(PAID, 502, D("155.98"), D("0.00")), (DISCOUNTED, 502, D("44.98"), D("0.00")),
+                     (REFUNDED, 502, D("99.99"), D("0.00")), (SHORT, 502, D("25.00"), D("0.00"))]
+    note = _q(target, "SELECT CustPONo, TranAmt, Balance FROM tarInvoice WHERE TranType = 502 AND TranCmnt = "
+                      "'AMZ-RF-93001200000001'")
+    assert note == [(REFUNDED, D("50.00"), D("0.00"))]
+    # AR control in the GL equals the open documents: nothing was applied without its posting
+    gl = _q(target, "SELECT sum(t.PostAmt) FROM tglTransaction t JOIN tglAccount a ON a.GLAcctKey = t.GLAcctKey "
+                    "WHERE a.GLAcctNo = '1100'")[0][0]
+    open_items = _q(target, "SELECT sum(CASE TranType WHEN 502 THEN -Balance ELSE Balance END) FROM tarInvoice")[0][0]
+    assert gl == open_items == D("35.00")
+
+    with warehouse.read() as con:
+        tie = {r["amazon_order_id"]: r for r in tieout.rows(con, as_of=date(2026, 11, 30))}
+    assert {o: tie[o]["status"] for o in ORDERS} == {PAID: "matched", DISCOUNTED: "matched", REFUNDED: "matched",
+                                                     UNSETTLED: "open", SHORT: "difference"}
+    assert (tie[REFUNDED]["refund_status"], tie[REFUNDED]["credited_amount"]) == ("refund_matched", D("-50.00"))
+
+    applications = _q(target, "SELECT count(*) FROM tarCustPmtAppl")
+    documents = _q(target, "SELECT count(*) FROM tarInvoice")
+    again = posting.post_settlement(warehouse.write, target, SID, documents="credit_notes", target_name="sage500")
+    assert not again.posted and again.already and again.applied == 0 and again.all_posted
+    assert _q(target, "SELECT count(*) FROM tarCustPmtAppl") == applications
+    assert _q(target, "SELECT count(*) FROM tarInvoice") == documents
