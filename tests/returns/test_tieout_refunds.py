@@ -74,12 +74,40 @@ def test_every_refund_credited_passes() -> None:
     assert checks["tieout_refunds_credited"].passed
 
 
-def _notes(con: duckdb.DuckDBPyConnection, notes: list[tuple[str, str, str, bool]]) -> None:
+def test_settlement_credit_notes_count_once_beside_the_returns_flow() -> None:
+    """Issue 15.4: the notes the settlement made (flow settlement_credit_note, reference AMZ-RF-<adjustment id, else
+    order id>) are credited at the refund lines they came from; a note the returns flow made too (its refund id is
+    the same: one reference, one document in Sage) counts once; a note Sage never confirmed does not count."""
+    from sage_amazon.ledger import documents
+
+    con = duckdb.connect()
+    parser.land(con, FILES / "ca-v1-blanks.txt")
+    _refund_in_settlement(con, "702-0000000-0000004")  # credited by the settlement's note only
+    _refund_in_settlement(con, "702-0000000-0000005")  # its settlement note was sent, never confirmed
+    posting_ledger.ensure(con)
+    for order in (SETTLED, "702-0000000-0000004", "702-0000000-0000005"):
+        ref = credit_notes.refund_reference(order)  # ca-v1-blanks.txt's refunds have no adjustment id
+        posting_ledger.start(con, documents.FLOW, ref, "h")
+        if order != "702-0000000-0000005":
+            posting_ledger.posted(con, documents.FLOW, ref, f"CM-{order[-4:]}")
+    _notes(con, [("T1", SETTLED, "-12.50", True)], refund_id=SETTLED)  # the returns flow's note of the same refund
+    tie = {r["amazon_order_id"]: r for r in tieout.rows(con, AS_OF)}
+    both = tie[SETTLED]
+    assert (both["refund_status"], both["credited_amount"], both["credit_notes"]) == ("refund_matched", D("-12.50"), 1)
+    only = tie["702-0000000-0000004"]
+    assert (only["refund_status"], only["credited_amount"], only["credit_notes"]) == ("refund_matched", D("-12.50"), 1)
+    assert tie["702-0000000-0000005"]["refund_status"] == "refund_not_credited"
+    checks = {o.name: o for o in tieout.outcomes(tieout.summarize(list(tie.values()), AS_OF, "sage_invoices"))}
+    assert checks["tieout_refunds_credited"].metadata["refund_matched"] == 2
+
+
+def _notes(con: duckdb.DuckDBPyConnection, notes: list[tuple[str, str, str, bool]], refund_id: str | None = None
+           ) -> None:
     day = date(2025, 10, 2)
     store.replace_days(con, {
         store.REFUNDS: [{"posted_date": day, "transaction_id": tid, "transaction_type": "Refund",
                          "marketplace_id": "A2EUQ1WTGCTBG2", "amazon_order_id": order_id, "currency": "CAD",
-                         "total_amount": D(principal), "extracted_at": datetime(2025, 10, 3)}
+                         "total_amount": D(principal), "extracted_at": datetime(2025, 10, 3), "refund_id": refund_id}
                         for tid, order_id, principal, _ in notes],
         store.REFUND_ITEMS: [{"transaction_id": tid, "line_no": 1, "posted_date": day, "amazon_order_id": order_id,
                               "sku": "CA-MUG-01", "quantity": 1, "item_total": D(principal),
