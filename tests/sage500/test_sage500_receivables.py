@@ -57,25 +57,26 @@ LINES = [  # transaction type, order, adjustment id, amount type, description, a
 ]
 
 
-def _settlement_file(folder: Path) -> Path:
-    total = sum(D(line[5]) for line in LINES)
+def _settlement_file(folder: Path, sid: str = SID, lines: list[tuple] = LINES, start: str = "2026-11-20",
+                     end: str = "2026-11-27", deposit: str = "2026-11-29") -> Path:
+    total = sum(D(line[5]) for line in lines)
     rows = ["\t".join(HEADER), "\t".join({
-        "settlement-id": SID, "settlement-start-date": "2026-11-20 00:00:00 UTC",
-        "settlement-end-date": "2026-11-27 00:00:00 UTC", "deposit-date": "2026-11-29 00:00:00 UTC",
+        "settlement-id": sid, "settlement-start-date": f"{start} 00:00:00 UTC",
+        "settlement-end-date": f"{end} 00:00:00 UTC", "deposit-date": f"{deposit} 00:00:00 UTC",
         "total-amount": f"{total:.2f}", "currency": "USD"}.get(c, "") for c in HEADER)]
-    for tt, oid, adj, at, desc, amount, day, qty in LINES:
-        values = {"settlement-id": SID, "transaction-type": tt, "order-id": oid, "adjustment-id": adj,
+    for tt, oid, adj, at, desc, amount, day, qty in lines:
+        values = {"settlement-id": sid, "transaction-type": tt, "order-id": oid, "adjustment-id": adj,
                   "marketplace-name": "Amazon.com" if oid else "", "amount-type": at, "amount-description": desc,
                   "amount": amount, "fulfillment-id": "MFN" if oid else "", "posted-date": f"{day} 00:00:00 UTC",
                   "posted-date-time": f"{day} 12:00:00 UTC", "sku": "NW-TENT-2P" if oid else "",
                   "quantity-purchased": str(qty) if oid else ""}
         rows.append("\t".join(values.get(c, "") for c in HEADER))
-    path = folder / f"settlement-{SID}.txt"
+    path = folder / f"settlement-{sid}.txt"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
 
-def _orders_in_mart(warehouse: Warehouse) -> None:
+def _orders_in_mart(warehouse: Warehouse, orders: dict[str, tuple] = ORDERS) -> None:
     """The orders flow's marts (the columns the load and the tie-out read), one MFN line per order."""
     with warehouse.write() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
@@ -87,7 +88,7 @@ def _orders_in_mart(warehouse: Warehouse) -> None:
         con.execute("""CREATE TABLE marts.sage_order_lines (amazon_order_id VARCHAR, line_no INTEGER, sku VARCHAR,
                        item VARCHAR, quantity INTEGER, gross_price DECIMAL(18,2), discount DECIMAL(18,2),
                        description VARCHAR, external_line_ref VARCHAR)""")
-        for oid, (qty, price, discount, freight) in ORDERS.items():
+        for oid, (qty, price, discount, freight) in orders.items():
             total = qty * D(price) - D(discount) + D(freight)
             con.execute("INSERT INTO marts.sage_orders VALUES (?, 'post', NULL, 'Unshipped', 'AMZUS', 'US01', ?, ?, "
                         "'USD', ?, '', 'MFN', ?, ?)", [oid, date(2026, 11, 20), "2026-11-20 10:00:00", D(freight),
@@ -172,3 +173,50 @@ def test_settled_orders_invoices_end_at_zero_and_the_rest_stays_open(sage500, in
     assert not again.posted and again.already and again.applied == 0 and again.all_posted
     assert _q(target, "SELECT count(*) FROM tarCustPmtAppl") == applications
     assert _q(target, "SELECT count(*) FROM tarInvoice") == documents
+
+
+LATER, EARLY = "113-0000012-0000006", "113-0000012-0000007"
+
+
+def test_a_later_refund_and_an_invoice_made_after_its_settlement_are_cleared(sage500, invoice_mode, tmp_path) -> None:
+    """A refund in a later settlement is a debit memo on the order, which the refund's credit note clears; an order
+    Sage invoices only after its settlement was posted keeps its payment as an open credit memo until then, and
+    the next run of the settlement applies it (posting nothing)."""
+    db, target = sage500
+    warehouse = Warehouse(tmp_path / "warehouse" / "w.duckdb", lock_timeout=10.0)
+    _orders_in_mart(warehouse, {LATER: (1, "80.00", "0", "0"), EARLY: (1, "40.00", "0", "0")})
+    assert load.load_orders(warehouse.write, target, workers=1).posted == 2
+    for oid in (LATER, EARLY):
+        ship_order(db.engine, oid, "UPS GROUND", f"1Z{oid[-4:]}", date(2026, 11, 21))
+    assert invoice_shipments(db.engine, date(2026, 11, 21), amazon_order_id=LATER) == (1, 0)  # EARLY: not yet
+
+    first = "93000000013"
+    with warehouse.write() as con:
+        settlements.preview(_settlement_file(tmp_path, first, [
+            ("Order", LATER, "", "ItemPrice", "Principal", "80.00", "2026-11-22", 1),
+            ("Order", EARLY, "", "ItemPrice", "Principal", "40.00", "2026-11-22", 1)]), "sage500", con=con)
+    assert posting.post_settlement(warehouse.write, target, first, documents="credit_notes",
+                                   target_name="sage500").all_posted
+    assert _balances(target)[LATER] == D("0.00") and EARLY not in _balances(target)
+    waiting = _q(target, "SELECT TranType, Balance FROM tarInvoice WHERE CustPONo = :o", o=EARLY)
+    assert waiting == [(502, D("40.00"))]  # paid, not invoiced yet: an open credit on the customer, visible
+
+    assert invoice_shipments(db.engine, date(2026, 11, 28)) == (1, 0)
+    again = posting.post_settlement(warehouse.write, target, first, documents="credit_notes", target_name="sage500")
+    assert not again.posted and again.applied == 1
+    assert _balances(target)[EARLY] == D("0.00")
+
+    second = "93000000014"
+    with warehouse.write() as con:
+        settlements.preview(_settlement_file(tmp_path, second, [
+            ("Refund", LATER, "93001300000001", "ItemPrice", "Principal", "-30.00", "2026-12-03", 1),
+            ("other-transaction", "", "", "other-transaction", "Subscription Fee", "-39.99", "2026-12-04", 0)],
+            start="2026-12-01", end="2026-12-08", deposit="2026-12-10"), "sage500", con=con)
+    report = posting.post_settlement(warehouse.write, target, second, documents="credit_notes",
+                                     target_name="sage500")
+    assert report.all_posted and len(report.credit_notes) == 1, report
+    documents = _q(target, "SELECT TranType, TranAmt, Balance FROM tarInvoice WHERE CustPONo = :o ORDER BY InvcKey",
+                   o=LATER)
+    # its invoice, the first settlement's payment, the refund Amazon took back (debit memo), the refund's note
+    assert documents == [(501, D("80.00"), D("0.00")), (502, D("80.00"), D("0.00")), (503, D("30.00"), D("0.00")),
+                         (502, D("30.00"), D("0.00"))]
