@@ -31,6 +31,7 @@ class Planned:
     note: CreditNote | None
     problem: str = ""  # why no credit note can be made (unknown customer, unmapped SKU): a dead letter
     payload: dict | None = None
+    debit: bool = False  # a refund reversed by a later charge: the note is charged back (target.create_debit_note)
 
 
 def _customer(settlement_marketplace_name: str, currency: str, target: str) -> dict[str, str] | None:
@@ -63,11 +64,14 @@ _FULL = """
 
 
 def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
-         full: bool | None = None) -> list[Planned]:
+         full: bool | None = None, debits: bool = False) -> list[Planned]:
     """The credit notes a settlement's refunds call for (nothing if the map says journal_only). `full` (default: with
     `revenue: sage_invoices`, where the journal sends every refunded amount to receivables): the note carries the
     refunded principal, the promotion taken back, shipping, gift wrap and tax, as the returns flow's notes do;
-    otherwise the refunded principal only (the only part the journal sends to receivables)."""
+    otherwise the refunded principal only (the only part the journal sends to receivables). `debits` (the target
+    charges a reversal back: create_debit_note, Sage 500; full notes only): a refund reversed by a later charge is
+    the debit note of what was charged back (AMZ-RV-<refund>), planned after the credit notes and never beyond what
+    the order's credit notes leave to reverse; otherwise it stays a dead letter."""
     from sage_amazon.mapping.orders import map_sku, sku_rules
 
     if full is None:
@@ -75,7 +79,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
 
         full = load().revenue == "sage_invoices"
     if full:
-        return _plan_full(con, settlement_id, target, sage_items)
+        return _plan_full(con, settlement_id, target, sage_items, debits)
     rows = con.execute(
         """SELECT l.order_id, coalesce(l.adjustment_id, l.order_id) AS ref, l.sku,
                   max(abs(coalesce(l.quantity_purchased, 1))) AS qty, -sum(l.amount) AS principal,
@@ -122,7 +126,8 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
     return out
 
 
-def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None) -> list[Planned]:
+def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None,
+               debits: bool = False) -> list[Planned]:
     from sage_amazon.mapping.orders import sku_rules
     from sage_amazon.returns.credit_notes import refund_note
 
@@ -131,6 +136,7 @@ def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None
         by_ref[row[1]].append(row)
     rules = sku_rules(target)
     out: list[Planned] = []
+    reversals: list[tuple] = []
     for ref, lines in by_ref.items():
         reference = refund_reference(ref)
         order_id, day, currency, market_name = lines[0][0], min(r[9] for r in lines), lines[0][10], lines[0][11]
@@ -144,10 +150,40 @@ def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None
             out.append(Planned(reference, None, f"no Sage customer for marketplace {market_name!r} in "
                                                 f"marketplaces.yaml ({target})", payload))
             continue
+        if refunded < 0 and debits:
+            reversals.append((ref, order_id, day, currency, customer, items, payload, -refunded))
+            continue
         if refunded <= 0:
             out.append(Planned(reference, None, f"refund {ref} on order {order_id} credits nothing ({refunded}): "
                                                 "a charge, not a credit note", payload))
             continue
         note, problem = refund_note(reference, customer, currency, day, items, sage_items, rules, order_id, refunded)
         out.append(Planned(reference, note, problem, payload))
+    if reversals:
+        out += _plan_reversals(con, reversals, out, sage_items, rules)
+    return out
+
+
+def _plan_reversals(con, reversals: list[tuple], credits: list[Planned], sage_items: set[str] | None,
+                    rules) -> list[Planned]:
+    """Debit notes of the settlement's refunds reversed by a later charge (see plan), after its credit notes."""
+    from sage_amazon import posting_ledger
+    from sage_amazon.returns.credit_notes import credit_left, reversal_note, reversal_reference
+
+    left = credit_left(con, sorted({r[1] for r in reversals if r[1]}))
+    for p in credits:  # this settlement's notes not in Sage yet are posted before its reversals
+        entry = posting_ledger.get(con, FLOW, p.reference)
+        if p.note is not None and p.note.original_order_ref and (entry is None or entry.status != "posted"):
+            left[p.note.original_order_ref] = left.get(p.note.original_order_ref, Decimal("0")) + p.note.total
+    out: list[Planned] = []
+    for ref, order_id, day, currency, customer, items, payload, charged in reversals:
+        reference = reversal_reference(ref)
+        entry = posting_ledger.get(con, FLOW, reference)
+        already = entry is not None and entry.status == "posted"
+        room = charged if already else left.get(order_id, Decimal("0"))
+        note, problem = reversal_note(reference, customer, currency, day, items, sage_items, rules, order_id, charged,
+                                      room)
+        if note is not None and not already:
+            left[order_id] = room - charged
+        out.append(Planned(reference, note, problem, payload, debit=True))
     return out

@@ -21,7 +21,7 @@ from sage_amazon.ledger import intake
 from sage_amazon.ledger.documents import FLOW as CREDIT_NOTE_FLOW
 from sage_amazon.ledger.posting import DEAD_LETTER_FLOW
 from sage_amazon.ledger.settlements import FLOW as JOURNAL_FLOW
-from sage_amazon.returns.credit_notes import refund_reference
+from sage_amazon.returns.credit_notes import refund_reference, reversal_reference
 from sage_amazon.warehouse import Warehouse, quote_ident, table_exists
 
 SCHEMAS = ("raw", "staging", "marts")
@@ -51,7 +51,7 @@ def _refund_references(con, settlement_id: str) -> list[str]:
     rows = con.execute(
         """SELECT DISTINCT coalesce(adjustment_id, order_id) FROM raw.settlement_lines
            WHERE settlement_id = ? AND transaction_type ILIKE '%refund%'""", [settlement_id]).fetchall()
-    return [refund_reference(r[0]) for r in rows if r[0] is not None]
+    return [ref(r[0]) for r in rows if r[0] is not None for ref in (refund_reference, reversal_reference)]
 
 
 def _ledger_keys(con, settlement_id: str) -> list[tuple[str, str]]:

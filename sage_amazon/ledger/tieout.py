@@ -19,7 +19,8 @@ than Order, `refunded_amount`) against the refund credit notes posted to Sage (f
 refund transaction's principal, shipping, gift wrap, tax and promotion: what the note credits; and flow
 `settlement_credit_note`, at the settlement's refund lines the note was made from; a note both flows made, one
 reference, counts once: `credited_amount`), both signed as Amazon signs a refund (negative):
-    refund_matched        refunded in a settlement and credited in Sage, same amount
+    refund_matched        refunded in a settlement and credited in Sage, same amount (a refund reversed by a later
+                          charge nets on both sides: its debit note counts against the credit notes)
     refund_difference     both, amounts differ (refund_difference = refunded - credited)
     refund_not_credited   refunded in a settlement, no credit note in Sage
     credited_not_settled  a credit note in Sage, no refund in any settlement (yet)
@@ -85,7 +86,8 @@ _INVOICED = """
 # same reference: Sage holds it once) counts once, at the returns flow's amount.
 _NOTES_FROM_REFUNDS = f"""
     SELECT any_value(t.amazon_order_id) AS amazon_order_id,
-        left('AMZ-RF-' || coalesce(nullif(any_value(t.refund_id), ''), t.transaction_id),
+        left(CASE WHEN sum(i.principal + i.shipping + i.gift_wrap + i.tax + i.promotion) > 0 THEN 'AMZ-RV-'
+                  ELSE 'AMZ-RF-' END || coalesce(nullif(any_value(t.refund_id), ''), t.transaction_id),
              {REFUND_REFERENCE_CHARS}) AS reference,
         sum(i.principal + i.shipping + i.gift_wrap + i.tax + i.promotion) AS amount
     FROM raw.amazon_refund_transactions AS t
@@ -97,12 +99,20 @@ _NOTES_FROM_REFUNDS = f"""
 """
 
 _NOTES_FROM_SETTLEMENTS = f"""
-    SELECT any_value(l.order_id) AS amazon_order_id, p.record_key AS reference, sum(l.amount) AS amount
-    FROM raw.settlement_lines AS l
+    SELECT any_value(g.order_id) AS amazon_order_id, p.record_key AS reference, sum(g.amount) AS amount
+    FROM (
+        -- per settlement and refund, as ledger/documents.py plans them: a credit note (AMZ-RF-) of what was
+        -- refunded, or the debit note (AMZ-RV-) of a refund reversed by a later charge
+        SELECT l.settlement_id, coalesce(l.adjustment_id, l.order_id) AS ref, any_value(l.order_id) AS order_id,
+            sum(l.amount) AS amount
+        FROM raw.settlement_lines AS l
+        WHERE l.transaction_type ILIKE '%refund%' AND l.amount_type IN ('ItemPrice', 'Promotion')
+            AND l.order_id IS NOT NULL AND l.order_id <> ''
+        GROUP BY ALL
+    ) AS g
     INNER JOIN ops.posting_ledger AS p ON p.flow = 'settlement_credit_note' AND p.status = 'posted'
-        AND p.record_key = left('AMZ-RF-' || coalesce(l.adjustment_id, l.order_id), {REFUND_REFERENCE_CHARS})
-    WHERE l.transaction_type ILIKE '%refund%' AND l.amount_type IN ('ItemPrice', 'Promotion')
-        AND l.order_id IS NOT NULL AND l.order_id <> ''
+        AND p.record_key = left(CASE WHEN g.amount > 0 THEN 'AMZ-RV-' ELSE 'AMZ-RF-' END || g.ref,
+                                {REFUND_REFERENCE_CHARS})
     GROUP BY p.record_key
 """
 
@@ -188,6 +198,7 @@ graded AS (
         CASE
             WHEN coalesce(j.refunded_amount, 0) = 0 AND j.credited_amount IS NULL THEN ''
             WHEN j.credited_amount IS NULL THEN 'refund_not_credited'
+            WHEN j.refunded_amount = j.credited_amount THEN 'refund_matched'  -- also a refund and its reversal
             WHEN coalesce(j.refunded_amount, 0) = 0 THEN 'credited_not_settled'
             WHEN j.refunded_amount <> j.credited_amount THEN 'refund_difference'
             ELSE 'refund_matched'
@@ -206,6 +217,22 @@ SELECT
     END AS ageing
 FROM graded AS g
 """
+
+
+def credited(con, order_ids: list[str]) -> dict[str, Decimal]:
+    """Per Amazon order, what its credit notes posted to Sage credit (negative, as Amazon signs a refund), the debit
+    notes of reversed refunds taken off; orders without a note are left out."""
+    from sage_amazon.warehouse import table_exists
+
+    if not order_ids or not table_exists(con, "ops.posting_ledger"):
+        return {}
+    returns = _NOTES_FROM_REFUNDS if all(table_exists(con, t) for t in (
+        "raw.amazon_refund_transactions", "raw.amazon_refund_items")) else _NO_NOTES
+    from_settlements = _NOTES_FROM_SETTLEMENTS if table_exists(con, "raw.settlement_lines") else _NO_NOTES
+    sql = _CREDITED.format(returns=returns, settlements=from_settlements)
+    rows = con.execute(f"SELECT c.amazon_order_id, c.credited_amount FROM ({sql}) AS c "
+                       "WHERE c.amazon_order_id IN (SELECT unnest(?::VARCHAR[]))", [order_ids]).fetchall()
+    return {order: Decimal(amount) for order, amount in rows}
 
 
 def default_as_of(con) -> date | None:

@@ -18,8 +18,11 @@
 
 Partial refunds carry their own quantity and amount; a refund without a return is a credit note all the same; a
 return without a refund makes none (stock only). A transaction of the refund family with a positive principal (a
-refund reversed by a later charge: retrocharge, reversal) is a dead letter naming the order, never netted silently,
-as are a refund larger than what the order was charged, an unknown marketplace customer and an unmapped SKU.
+refund reversed by a later charge: retrocharge, reversal) is charged back to the customer where the target can
+(`create_debit_note`, Sage 500: an AR invoice `AMZ-RV-<refund id>` of the amount charged back, once, never beyond
+what the order's credit notes leave to reverse); on a target that cannot (X3), or beyond that, it is a dead letter
+naming the order, never netted silently, as are a refund larger than what the order was charged, an unknown
+marketplace customer and an unmapped SKU.
 A refund of shipping or tax alone is a note on its SKU's line at no price plus that freight or tax.
 """
 
@@ -48,6 +51,33 @@ def refund_reference(refund_id: str) -> str:
     it has always had (X3's INVREF width in the sandbox's SIH), so notes already in Sage are found again under
     the reference they were written with. An Amazon refund id is 14 digits (19 for an order id): it fits whole."""
     return f"AMZ-RF-{refund_id}"[:REFUND_REFERENCE_CHARS]
+
+
+def reversal_reference(refund_id: str) -> str:
+    """`AMZ-RV-<refund id>`: the one reference of the debit note (Sage 500: an AR invoice) that charges a reversed
+    refund back to the customer, for this flow and the settlement's documents alike (see refund_reference)."""
+    return f"AMZ-RV-{refund_id}"[:REFUND_REFERENCE_CHARS]
+
+
+def reversal_note(reference: str, customer: dict, currency: str, day: date, items: list[tuple],
+                  sage_items: set[str] | None, rules: Any, order_id: str, charged: Decimal,
+                  credit_left: Decimal) -> tuple[CreditNote | None, str]:
+    """The debit note of a refund reversed by a later charge (refund-family items with Amazon's signs: the charge
+    positive): the note of those items with the signs turned, charged back to the customer, or why none; never more
+    than the order's credit notes leave to reverse (`credit_left`), so a reversal cancels a credit note once."""
+    if charged > credit_left:
+        return None, (f"a refund reversed by a later charge: {charged} {currency} charged back on order {order_id}, "
+                      f"but its credit notes in Sage leave {credit_left} to reverse")
+    turned = [(sku, qty, *(-Decimal(x) for x in amounts)) for sku, qty, *amounts in items]
+    return refund_note(reference, customer, currency, day, turned, sage_items, rules, order_id, charged)
+
+
+def credit_left(con: Any, order_ids: list[str]) -> dict[str, Decimal]:
+    """Per Amazon order, what its posted credit notes (both flows, once per reference) credit, less the debit notes
+    that reversed some of it: what a reversal may still charge back."""
+    from sage_amazon.ledger import tieout
+
+    return {order: -amount for order, amount in tieout.credited(con, order_ids).items()}
 
 
 def revenue_source() -> str:
@@ -79,6 +109,7 @@ class Planned:
     note: CreditNote | None
     problem: str = ""
     payload: dict = field(default_factory=dict)
+    debit: bool = False  # a refund reversed by a later charge: the note is charged back (target.create_debit_note)
 
 
 @dataclass
@@ -103,7 +134,12 @@ FROM (SELECT *, row_number() OVER (PARTITION BY amazon_order_id, order_item_id
 """
 
 
-def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -> list[Planned]:
+def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None,
+         debits: bool = False) -> list[Planned]:
+    """The notes the days' refund transactions call for. `debits` (the target charges a reversal back:
+    create_debit_note, Sage 500): a refund reversed by a later charge is a debit note of the amount charged back,
+    planned after every credit note and never beyond what the order's credit notes leave to reverse; otherwise it is
+    a dead letter naming the order."""
     from sage_amazon.mapping.orders import marketplace_rows, sku_rules
     from sage_amazon.warehouse import table_exists
 
@@ -117,6 +153,7 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
     rules = sku_rules(target)
     orders_read = table_exists(con, "raw.amazon_order_items")
     out: list[Planned] = []
+    reversals: list[tuple] = []
     for tid, ttype, day, mp, order_id, refund_id, currency, total in heads:
         items = con.execute("SELECT sku, quantity, principal, shipping, gift_wrap, tax, promotion "
                             "FROM raw.amazon_refund_items WHERE transaction_id = ? ORDER BY line_no", [tid]).fetchall()
@@ -128,6 +165,9 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
         refunded = -sum((Decimal(i[2]) + Decimal(i[3]) + Decimal(i[4]) + Decimal(i[5]) + Decimal(i[6])
                          for i in items), Decimal("0"))
         if principal > 0 or (principal == 0 and refunded < 0):
+            if debits:
+                reversals.append((tid, ttype, day, mp, order_id, refund_id, currency, items, payload, -refunded))
+                continue
             out.append(Planned(tid, None, f"{ttype} on order {order_id} charges {-refunded} back: a refund reversed "
                                           "by a later charge; reverse its credit note in Sage", payload))
             continue
@@ -146,6 +186,39 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -
         note, problem = refund_note(refund_reference(refund_id or tid), customer, currency, day, items, sage_items,
                                     rules, order_id, refunded)
         out.append(Planned(tid, note, problem, payload))
+    if reversals:
+        out += _plan_reversals(con, reversals, out, customers, sage_items, rules, target)
+    return out
+
+
+def _plan_reversals(con: Any, reversals: list[tuple], credits: list[Planned], customers: dict, sage_items: Any,
+                    rules: Any, target: str) -> list[Planned]:
+    """Debit notes of refunds reversed by a later charge, after the credit notes: what an order's notes leave to
+    reverse counts the notes posted before and the ones planned in this run (a reversal posted before is counted
+    there already, and a note already in the ledger is never re-made: its reference is looked up first)."""
+    left = credit_left(con, sorted({r[4] for r in reversals if r[4]}))
+    for p in credits:
+        if p.note is not None and p.note.original_order_ref:
+            ref = p.note.original_order_ref
+            entry = posting_ledger.get(con, FLOW, p.key)
+            if entry is None or entry.status != posting_ledger.POSTED:
+                left[ref] = left.get(ref, Decimal("0")) + p.note.total
+    out: list[Planned] = []
+    for tid, ttype, day, mp, order_id, refund_id, currency, items, payload, charged in reversals:
+        entry = posting_ledger.get(con, FLOW, tid)
+        already = entry is not None and entry.status == posting_ledger.POSTED
+        customer = customers.get(mp)
+        if customer is None or not customer["customer"]:
+            out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
+                               payload, debit=True))
+            continue
+        # a reversal posted before is in Sage already (create adopts it): no room to judge
+        room = charged if already else left.get(order_id, Decimal("0"))
+        note, problem = reversal_note(reversal_reference(refund_id or tid), customer, currency, day, items,
+                                      sage_items, rules, order_id, charged, room)
+        if note is not None and not already:
+            left[order_id] = room - charged
+        out.append(Planned(tid, note, problem and f"{ttype}: {problem}", payload, debit=True))
     return out
 
 
@@ -227,10 +300,11 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
     if why_no_notes(revenue, documents):  # the settlement journal carries refunds: a note would count them twice
         return result
     sage_items = {i.code for i in target.read_items()}
+    debit = getattr(target, "create_debit_note", None)  # Sage 500: a reversed refund is charged back
     with open_write() as con:
         posting_ledger.bind(con, target)
         deadletters.ensure(con)
-        planned = plan(con, days, target.name, sage_items)
+        planned = plan(con, days, target.name, sage_items, debits=debit is not None)
         for p in planned:
             if p.note is None:
                 deadletters.record(con, FLOW, p.key, p.problem, p.payload)
@@ -247,7 +321,8 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
             with open_write() as con:
                 posting_ledger.start(con, FLOW, p.key, posting_ledger.payload_hash(p.payload))
             try:
-                made = target.create_credit_note(p.note)  # looks its reference up first: adopts, never twice
+                # each looks its reference up first: adopts, never twice
+                made = debit(p.note) if p.debit else target.create_credit_note(p.note)
             except sage_errors.SageBusinessError as exc:
                 with open_write() as con:
                     posting_ledger.failed(con, FLOW, p.key, one_line(exc))

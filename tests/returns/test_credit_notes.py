@@ -1,7 +1,7 @@
 """(b) refunds -> Sage credit notes on both ERPs: none with `revenue: settlement` (the settlement journal carries
 refunds) nor with `documents: journal_only`; with `revenue: sage_invoices` and `documents: credit_notes` one per
-refund, once, or a dead letter with its reason (reversal by a later charge, refund larger than the order, unmapped
-SKU)."""
+refund, once, or a dead letter with its reason (refund larger than the order, unmapped SKU; a reversal by a later
+charge on X3, which Sage 500 charges back to the customer with an AR invoice of the reversed amount, once)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.returns.conftest import REFERENCE, materialize, query
 PATH = [*REFERENCE, "sage_refund_credit_notes"]  # on the landed warehouse (conftest)
 
 
-def _note_in_sage(target, reference: str) -> list[tuple]:
+def _note_in_sage(target, reference: str, tran_type: int = 502) -> list[tuple]:
     if target.name == "x3":
         from sage_amazon.sage.x3.rest import quote_literal
 
@@ -24,7 +24,7 @@ def _note_in_sage(target, reference: str) -> list[tuple]:
     with target._tx() as conn:
         return [tuple(r) for r in conn.execute(text(
             "SELECT i.TranNo, c.CustID, i.TranAmt FROM tarInvoice i JOIN tarCustomer c ON c.CustKey = i.CustKey "
-            "WHERE i.TranType = 502 AND i.TranCmnt = :r"), {"r": reference}).all()]
+            "WHERE i.TranType = :tt AND i.TranCmnt = :r"), {"r": reference, "tt": tran_type}).all()]
 
 
 def test_settlement_mode_makes_no_credit_note(erp_env, amazon) -> None:
@@ -65,19 +65,27 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
     letters = dict(query(erp_env, "SELECT record_key, reason FROM ops.dead_letters WHERE flow = ? "
                                   "AND resolved_at IS NULL", [credit_notes.FLOW]))
     assert all(ledger.get(t) == "posted" or t in letters for t, _, _ in refunds)  # every refund: a note or a letter
-    assert "refund reversed by a later charge" in letters["REV-1"] and order_id in letters["REV-1"]
+    sage500 = erp_env["sage"].target == "sage500"
+    if sage500:  # charged back: an AR invoice of what the reversal charges, the refund's note stands
+        assert ledger["REV-1"] == "posted" and "REV-1" not in letters
+    else:
+        assert "refund reversed by a later charge" in letters["REV-1"] and order_id in letters["REV-1"]
     assert "is larger than order" in letters[big]
-    posted = [(t, r) for t, r, _ in refunds if ledger.get(t) == "posted"]
-    assert len(posted) == md["posted"].value >= 8
+    posted = [(t, r) for t, r, _ in refunds if ledger.get(t) == "posted" and t != "REV-1"]
+    assert len(posted) + sage500 == md["posted"].value >= 8 + sage500
     refunded = dict(query(erp_env, "SELECT transaction_id, -sum(principal + shipping + gift_wrap + tax + promotion) "
                                    "FROM raw.amazon_refund_items GROUP BY ALL"))
+    reversed_tid = tid
     target = erp_env["sage"].get_target()
     try:
         for tid, refund_id in posted:  # each note in Sage credits what Amazon refunded, to the cent
             [(number, customer, total)] = _note_in_sage(target, f"AMZ-RF-{refund_id}")
             assert number and customer.startswith("AMZ") and total == refunded[tid], (tid, total, refunded[tid])
+        if sage500:
+            [(number, customer, total)] = _note_in_sage(target, "AMZ-RV-REV-1", 501)
+            assert total == refunded[reversed_tid] == -refunded["REV-1"]
     finally:
         getattr(target, "close", lambda: None)()
     again = materialize(erp_env, ["sage_refund_credit_notes"]).asset_materializations_for_node(
         "sage_refund_credit_notes")[0].metadata
-    assert again["posted"].value == 0 and again["already_posted"].value == len(posted)
+    assert again["posted"].value == 0 and again["already_posted"].value == len(posted) + sage500

@@ -220,3 +220,62 @@ def test_a_later_refund_and_an_invoice_made_after_its_settlement_are_cleared(sag
     # its invoice, the first settlement's payment, the refund Amazon took back (debit memo), the refund's note
     assert documents == [(501, D("80.00"), D("0.00")), (502, D("80.00"), D("0.00")), (503, D("30.00"), D("0.00")),
                          (502, D("30.00"), D("0.00"))]
+
+
+REVERSED = "113-0000012-0000008"
+
+
+def test_a_refund_reversed_by_a_later_charge_is_charged_back_once(sage500, invoice_mode, tmp_path) -> None:
+    """Issue 15.2: a later settlement reverses a refund (the refund's transaction, now a charge): Sage 500 gets an AR
+    invoice of the amount charged back (AMZ-RV-<refund>), which the settlement's credit for it clears; the order's
+    documents all end at 0.00 and the tie-out nets refund and reversal. A second reversal beyond what the credit
+    notes leave is a dead letter, its settlement credit left open and visible."""
+    db, target = sage500
+    warehouse = Warehouse(tmp_path / "warehouse" / "w.duckdb", lock_timeout=10.0)
+    _orders_in_mart(warehouse, {REVERSED: (1, "60.00", "0", "0")})
+    assert load.load_orders(warehouse.write, target, workers=1).posted == 1
+    ship_order(db.engine, REVERSED, "UPS GROUND", "1Z0008", date(2026, 11, 21))
+    assert invoice_shipments(db.engine, date(2026, 11, 21), amazon_order_id=REVERSED) == (1, 0)
+    runs = [
+        ("93000000015", "2026-11-20", "2026-11-27", "2026-11-29", [
+            ("Order", REVERSED, "", "ItemPrice", "Principal", "60.00", "2026-11-22", 1),
+            ("Refund", REVERSED, "93001500000001", "ItemPrice", "Principal", "-20.00", "2026-11-24", 1)]),
+        ("93000000016", "2026-12-01", "2026-12-08", "2026-12-10", [  # Amazon charges the refund back
+            ("Refund", REVERSED, "93001500000001", "ItemPrice", "Principal", "20.00", "2026-12-03", 1)]),
+    ]
+    for sid, start, end, deposit, lines in runs:
+        with warehouse.write() as con:
+            settlements.preview(_settlement_file(tmp_path, sid, lines, start, end, deposit), "sage500", con=con)
+        report = posting.post_settlement(warehouse.write, target, sid, documents="credit_notes",
+                                         target_name="sage500")
+        assert report.all_posted and len(report.credit_notes) == 1, report
+    documents = _q(target, "SELECT TranType, TranAmt, Balance, TranCmnt FROM tarInvoice WHERE CustPONo = :o "
+                           "ORDER BY InvcKey", o=REVERSED)
+    assert [d[:3] for d in documents] == [
+        (501, D("60.00"), D("0.00")),  # Sage's invoice of the order
+        (502, D("40.00"), D("0.00")),  # the first settlement: 60.00 paid, 20.00 refunded
+        (502, D("20.00"), D("0.00")),  # the refund's credit note
+        (502, D("20.00"), D("0.00")),  # the second settlement: the refund charged back to the customer
+        (501, D("20.00"), D("0.00")),  # ... and the invoice charging it back
+    ]
+    assert documents[4][3] == "AMZ-RV-93001500000001"
+    with warehouse.read() as con:
+        [row] = [r for r in tieout.rows(con, as_of=date(2026, 12, 10)) if r["amazon_order_id"] == REVERSED]
+    assert (row["status"], row["refund_status"], row["refunded_amount"], row["credited_amount"]) == (
+        "matched", "refund_matched", D("0.00"), D("0.00"))
+
+    again = posting.post_settlement(warehouse.write, target, "93000000016", documents="credit_notes",
+                                    target_name="sage500")
+    assert not again.posted and again.applied == 0 and again.all_posted
+    assert _q(target, "SELECT count(*) FROM tarInvoice WHERE CustPONo = :o", o=REVERSED) == [(5,)]
+
+    sid = "93000000017"  # another charge back of the same order: nothing left to reverse
+    with warehouse.write() as con:
+        settlements.preview(_settlement_file(tmp_path, sid, [
+            ("Refund", REVERSED, "93001700000001", "ItemPrice", "Principal", "20.00", "2026-12-15", 1)],
+            "2026-12-12", "2026-12-19", "2026-12-21"), "sage500", con=con)
+    report = posting.post_settlement(warehouse.write, target, sid, documents="credit_notes", target_name="sage500")
+    [(ref, why)] = report.dead_letters.items()
+    assert ref == "AMZ-RV-93001700000001" and "leave 0.00 to reverse" in why and REVERSED in why
+    assert _q(target, "SELECT TranType, Balance FROM tarInvoice WHERE CustPONo = :o AND Balance <> 0", o=REVERSED) == [
+        (502, D("20.00"))]  # the settlement's credit for it: open on the customer, visible

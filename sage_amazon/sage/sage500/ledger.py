@@ -284,15 +284,31 @@ class Ledger(Sage500Base):
         StgARInvoiceLine and imported and posted (GL entry included) by spARapiInvoiceIns, once per reference (kept
         in TranCmnt). Lines with their discount, freight and sales tax as the note says; linked to the Amazon order's
         sales order (SOTranNo) and applied to its AR invoice when Sage has one (ApplyToTranNo)."""
-        refused = f"credit note {note.reference}"
+        return self._import_document(note, AR_CREDIT_MEMO)
+
+    @_retried
+    def create_debit_note(self, note: CreditNote) -> CreditNoteResult:
+        """A refund reversed by a later charge (issue 15.2): an AR invoice (TranType 501) of the reversed amount for
+        the marketplace customer, through the same AR import and posting as a credit memo (AR debited, sales, freight
+        and sales tax credited), linked to the order (CustPONo, SOTranNo) and applied against the order's open credit
+        memos, once per reference (TranCmnt). `note` carries the amounts charged back, positive, as a credit note
+        carries a refund. [UNCONFIRMED] an invoice rather than an AR debit memo: the AR import takes invoices and
+        credit memos only. Not part of the SageTarget protocol (X3 keeps such a reversal a dead letter)."""
+        return self._import_document(note, 501)
+
+    def _import_document(self, note: CreditNote, tran_type: int) -> CreditNoteResult:
+        debit = tran_type == 501
+        refused = f"{'debit' if debit else 'credit'} note {note.reference}"
         if not note.reference or len(note.reference) > 50:
             raise e.MalformedRequest("the credit note reference must be 1 to 50 characters (tarInvoice.TranCmnt)",
                                      refused=refused)
         with self._tx() as conn:
-            found = self._find_credit_note(conn, note.reference)
+            found = self._find_credit_note(conn, note.reference, tran_type)
             if found:
                 return CreditNoteResult(found[0], created=False, applied_to=found[1])
             apply_to, sales_order = self._note_origin(conn, note)
+            if debit:  # an invoice applies to nothing: its order's open credits are applied to it afterwards
+                apply_to = ""
             session = self._next_keys(conn, "tdmMigrationLogWrk")
             tran_no = f"{self._next_keys(conn, 'tarInvoice'):010d}"
             conn.execute(text(  # an earlier refusal of this note: the staging shows the latest attempt only
@@ -304,8 +320,8 @@ class Ledger(Sage500Base):
             conn.execute(text(
                 "INSERT INTO StgARInvoice (SessionKey, ProcessStatus, Action, TranNo, TranType, CustID, CurrID, "
                 "TranDate, CustPONo, TranCmnt, ApplyToTranNo, SOTranNo, FreightAmt, STaxAmt, TranAmt) VALUES "
-                "(:s, 0, 1, :t, 'Credit Memo', :cust, :cur, :d, :po, :r, :apply, :so, :frt, :tax, :amt)"),
-                {"s": session, "t": tran_no, "cust": note.customer, "cur": note.currency, "d": note.document_date,
+                "(:s, 0, 1, :t, :type, :cust, :cur, :d, :po, :r, :apply, :so, :frt, :tax, :amt)"),
+                {"s": session, "t": tran_no, "type": "Invoice" if debit else "Credit Memo", "cust": note.customer, "cur": note.currency, "d": note.document_date,
                  "po": note.original_order_ref or None, "r": note.reference, "apply": apply_to or None,
                  "so": sales_order or None, "frt": note.freight, "tax": note.tax, "amt": note.total})
             if note.lines:  # none: the import refuses the memo and says why
@@ -322,12 +338,13 @@ class Ledger(Sage500Base):
             }, [("oContinue", "smallint"), ("oRecsProcessed", "int"), ("oFailedRecs", "int"), ("oTotalRecs", "int"),
                 ("_oRetVal", "int")])
         with self._tx() as conn:
-            found = self._find_credit_note(conn, note.reference)
+            found = self._find_credit_note(conn, note.reference, tran_type)
             failures = list(conn.execute(text(
                 "SELECT ColumnID, Comment FROM tdmMigrationLogWrk WHERE SessionKey = :s AND Status = 1 "
                 "ORDER BY LogKey"), {"s": session}).all())
         if found:
-            if note.original_order_ref:  # what the invoice did not take: the order's open debit memos
+            if note.original_order_ref:  # credit: what the invoice did not take goes to the order's debit memos;
+                # debit: the order's open credits (the settlement's line of the charge) go to it
                 with self._tx(sent=True) as conn:
                     self._apply_open_items(conn, [note.original_order_ref])
             return CreditNoteResult(found[0], created=True, applied_to=found[1])
@@ -342,13 +359,14 @@ class Ledger(Sage500Base):
         cls = next((err for column, err in _NOTE_ERRORS if column in columns), e.MalformedRequest)
         raise cls(reason, refused=refused, messages=comments)
 
-    def _find_credit_note(self, conn: Connection, reference: str) -> tuple[str, str] | None:
+    def _find_credit_note(self, conn: Connection, reference: str, tran_type: int = AR_CREDIT_MEMO
+                          ) -> tuple[str, str] | None:
         """(credit memo number, the document it applies to or its sales order) of a reference, if posted."""
         row = conn.execute(text(
             "SELECT i.TranNo, coalesce(a.TranID, so.TranID, '') FROM tarInvoice i "
             "LEFT JOIN tarInvoice a ON a.InvcKey = i.ApplyToInvcKey LEFT JOIN tsoSalesOrder so ON so.SOKey = i.SOKey "
-            "WHERE i.CompanyID = :c AND i.TranType = 502 AND i.TranCmnt = :r ORDER BY i.InvcKey"),
-            {"c": self.company_id, "r": reference}).first()
+            "WHERE i.CompanyID = :c AND i.TranType = :tt AND i.TranCmnt = :r ORDER BY i.InvcKey"),
+            {"c": self.company_id, "r": reference, "tt": tran_type}).first()
         return (row[0], row[1]) if row else None
 
     def _note_origin(self, conn: Connection, note: CreditNote) -> tuple[str, str]:
