@@ -204,12 +204,14 @@ class Ledger(Sage500Base):
         that order's memo: CustPONo = the order id and SOKey = its sales order, so it can be applied to the order's
         invoice. Row index -> the tglPosting columns."""
         out: dict[int, dict] = {}
-        for n, (row, partner, order) in enumerate(zip(rows, partners, orders, strict=True)):
-            if not partner or not row["PostAmt"]:
-                continue
+        memo_rows = [n for n, (row, partner) in enumerate(zip(rows, partners, strict=True))
+                     if partner and row["PostAmt"]]
+        first = self._next_keys(conn, "tarInvoice", len(memo_rows)) if memo_rows else 0  # one block: many orders
+        for k, n in enumerate(memo_rows):
+            row, partner, order = rows[n], partners[n], orders[n]
             credit = row["PostAmt"] < 0  # tglPosting: debit positive
             tran_type = AR_CREDIT_MEMO if credit else AR_DEBIT_MEMO
-            tran_no = f"{self._next_keys(conn, 'tarInvoice'):010d}"
+            tran_no = f"{first + k:010d}"
             conn.execute(text(
                 "INSERT INTO tarInvoice (CompanyID, TranNo, TranID, TranType, CustKey, TranDate, CurrID, SalesAmt, "
                 "TranAmt, Balance, CustPONo, SOKey, TranCmnt, Status) VALUES (:c, :t, :tid, :tt, :k, :d, :cur, 0, "
