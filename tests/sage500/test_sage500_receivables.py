@@ -21,9 +21,9 @@ from sage_amazon.ledger import posting, settlements, tieout
 from sage_amazon.mapping import DEFAULTS_DIR
 from sage_amazon.orders import load
 from sage_amazon.sage.sage500 import Sage500Target
-from sage_amazon.sandbox.sage500 import SandboxDatabase, invoice_shipments, sandbox_database, ship_order
+from sage_amazon.sandbox.sage500 import SandboxDatabase, invoice_shipments, ship_order
 from sage_amazon.warehouse import Warehouse
-from tests import postgres as pg_server
+from tests.tax.handmade import sage500_sandbox
 
 D = Decimal
 SID = "93000000012"
@@ -99,13 +99,8 @@ def _orders_in_mart(warehouse: Warehouse, orders: dict[str, tuple] = ORDERS) -> 
 
 @pytest.fixture(scope="module")
 def sage500() -> Iterator[tuple[SandboxDatabase, Sage500Target]]:
-    pg_server.require()
-    with sandbox_database(pg_server.SERVER_URL) as db:
-        target = Sage500Target(db.url, company_id=db.company_id)
-        try:
-            yield db, target
-        finally:
-            target.engine.dispose()
+    with sage500_sandbox() as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from sage_amazon.sage import errors
 from sage_amazon.sage.protocol import Journal, JournalLine
-from tests import postgres as pg_server
+from tests.tax.handmade import sage500_sandbox
 
 D = Decimal
 
@@ -34,16 +34,8 @@ def test_x3_first_open_day_follows_period_status(tmp_path):
 
 @pytest.fixture
 def sage500():
-    from sage_amazon.sage.sage500 import Sage500Target
-    from sage_amazon.sandbox.sage500 import sandbox_database
-
-    pg_server.require()
-    with sandbox_database(pg_server.SERVER_URL) as db:
-        target = Sage500Target(db.url, company_id=db.company_id)
-        try:
-            yield db, target
-        finally:
-            target.engine.dispose()
+    with sage500_sandbox() as pair:
+        yield pair
 
 
 def test_sage500_first_open_day_follows_fiscal_period_status(sage500):
