@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dagster as dg
 
 from sage_amazon.sage.protocol import SageTarget
@@ -36,3 +39,12 @@ class SageResource(dg.ConfigurableResource):
 
             return Sage500Target(self.sage500_db_url)
         raise ValueError(f"SAGE_AMAZON_TARGET must be x3 or sage500, got {self.target!r}")
+
+    @contextmanager
+    def opened_target(self) -> Iterator[SageTarget]:
+        """The connector for one step, its connections (X3's HTTP pool, Sage 500's engine) released after."""
+        target = self.get_target()
+        try:
+            yield target
+        finally:
+            target.close()

@@ -191,7 +191,8 @@ def cogs_retry_requests(warehouse, sage) -> list[dg.RunRequest]:
         found = cogs.waiting(con)
     if not found:
         return []
-    due = cogs.ready_to_retry(found, sage.get_target(), sage.target)
+    with sage.opened_target() as target:
+        due = cogs.ready_to_retry(found, target, sage.target)
     return [dg.RunRequest(run_key=f"cogs-ready-{sid}-{key}", partition_key=sid,
                           tags={SETTLEMENT_ID_TAG: sid, TRIGGER_TAG: "cogs cost found in Sage"})
             for sid, key in sorted(due.items())]

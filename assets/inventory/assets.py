@@ -136,18 +136,13 @@ def sage_stock(context: dg.AssetExecutionContext, sage: SageResource,
         return dg.MaterializeResult(metadata={"dagster/row_count": int(kept), "kept": True})
     cfg = inventory_rules.load(sage.target)
     sites = sorted({*cfg.fba_sites, *cfg.mfn_sites.values()})
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         rows = stock.read(target, sites, cfg.unsellable_bins)
         if target.name == "x3":  # X3 keeps the item status on ITMMASTER, not on the stock
             active = {i.code: i.active for i in target.read_items()}
             from dataclasses import replace
 
             rows = [replace(r, active=active.get(r.item, False)) for r in rows]
-    finally:
-        close = getattr(target, "close", None)
-        if close:
-            close()
     with warehouse.write() as con:
         n = store.replace_stock_day(con, day, sage.target, rows, now)
     return dg.MaterializeResult(metadata={
@@ -206,14 +201,9 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
     if not _is_current(day, datetime.now(UTC)):
         context.log.info(f"{day} is past: adjustments are posted for the current day only")
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "mode": cfg.mode, "skipped_past_day": True})
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
             result = adjust.post_adjustments(warehouse.write, target, day, cfg)
-    finally:
-        close = getattr(target, "close", None)
-        if close:
-            close()
     with warehouse.write() as con:
         letters = deadletters.summary(con, adjust.FLOW)
         ledger = posting_ledger.counts(con, adjust.FLOW)

@@ -38,13 +38,8 @@ def sage_listing_items(context: dg.AssetExecutionContext, sage: SageResource,
 
     rules = listing_rules.load(sage.target)
     now = datetime.now(UTC)
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         items = sage_items.read(target, rules, now.date())  # the price lines valid today (UTC)
-    finally:
-        close = getattr(target, "close", None)
-        if close:
-            close()
     with warehouse.write() as con:
         n = sage_items.store(con, items, sage.target, now)
     rows = "\n".join(f"| {i.code} | {i.title.replace('|', '/')} | "

@@ -23,12 +23,6 @@ from resources.warehouse import WarehouseResource
 from sage_amazon import deadletters
 
 
-def _close(target) -> None:
-    close = getattr(target, "close", None)
-    if close:
-        close()
-
-
 @dg.asset(
     kinds={"sage", "duckdb"},
     metadata={"dagster/table_name": "raw.sage_mcf_orders"},
@@ -48,11 +42,8 @@ def sage_mcf_orders(context: dg.AssetExecutionContext, sage: SageResource,
     now = datetime.now(UTC)
     with warehouse.write() as con:
         at_amazon = store.known_numbers(con)
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         rows = channel.read(target, mcf_rules, sku_rules(sage.target).aliases, now.date(), now, at_amazon)
-    finally:
-        _close(target)
     with warehouse.write() as con:
         written = store.replace_sage_orders(con, rows)
     by_status: dict[str, int] = {}
@@ -119,11 +110,8 @@ def sage_mcf_deliveries(context: dg.AssetExecutionContext, sage: SageResource,
     from sage_amazon.mapping.orders import map_carrier
     from sage_amazon.mcf import deliveries
 
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         result = deliveries.post(warehouse.write, target, lambda code: map_carrier(code, sage.target))
-    finally:
-        _close(target)
     with warehouse.write() as con:
         letters = deadletters.summary(con, deliveries.FLOW)
         ledger = posting_ledger.counts(con, deliveries.FLOW)

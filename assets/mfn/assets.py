@@ -29,10 +29,10 @@ def amazon_shipment_confirmations(context: dg.AssetExecutionContext, sage: SageR
     from sage_amazon import deadletters, posting_ledger
     from sage_amazon.amazon import shipment_confirmation as sc
 
-    target = sage.get_target()
     api = sp_api.get_client()
     try:  # short warehouse sessions inside the push, none held across a call to Sage or Amazon
-        with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+        with sage.opened_target() as target, \
+                transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
             result = sc.push_shipments(warehouse.write, target, api)
     finally:
         api.close()

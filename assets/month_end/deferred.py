@@ -48,8 +48,8 @@ def deferred_accrual(context: dg.AssetExecutionContext, config: DeferredConfig, 
     else:  # the previous month, and any earlier one still waiting or refused (a replay of the dead letters)
         with warehouse.write() as con:
             months = sorted({last_month(datetime.now(UTC).date())} | deferred.unfinished_months(con))
-    target = sage.get_target()
-    reports = [deferred.run(warehouse.write, target, month, sage.target) for month in months]
+    with sage.opened_target() as target:
+        reports = [deferred.run(warehouse.write, target, month, sage.target) for month in months]
     orders = [a for r in reports for a in r.orders]
     waiting = {ref: why for r in reports for ref, why in r.waiting.items()}
     dead_letters = {ref: why for r in reports for ref, why in r.dead_letters.items()}

@@ -149,10 +149,10 @@ def sage_sales_orders(context: dg.AssetExecutionContext, config: OrderLoadConfig
     from sage_amazon import deadletters, posting_ledger
     from sage_amazon.orders import load, raw
 
-    target = sage.get_target()
     # short warehouse sessions inside the load, none held across a Sage call; Sage still down after the
     # retry budget: one line, the rest unposted, the step retried by RETRY_POLICY
-    with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+    with sage.opened_target() as target, \
+            transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
         result = load.load_orders(warehouse.write, target, order_ids=config.order_ids or None,
                                   workers=max(1, config.workers))
     with warehouse.write() as con:

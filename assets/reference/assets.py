@@ -47,7 +47,8 @@ def sage_item_codes(warehouse: WarehouseResource, sage: SageResource) -> dg.Mate
     """Active items of the Sage item master (ref.sage_item_codes): a SKU equal to one maps to it exactly."""
     from sage_amazon.orders import refdata
 
-    codes = refdata.active_item_codes(sage.get_target())
+    with sage.opened_target() as target:
+        codes = refdata.active_item_codes(target)
     with warehouse.write() as con:
         n = refdata.write_item_codes(con, codes, sage.target)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "sage_target": sage.target,

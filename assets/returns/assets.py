@@ -185,14 +185,9 @@ def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
     rules = restock.load()
     inventory = inventory_rules.load(sage.target)
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
             result = restock.receive(warehouse.write, target, days, rules, inventory)
-    finally:
-        close = getattr(target, "close", None)
-        if close:
-            close()
     with warehouse.write() as con:
         letters = deadletters.summary(con, restock.FLOW)
         ledger = posting_ledger.counts(con, restock.FLOW)
@@ -239,14 +234,9 @@ def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResour
         context.log.info(why_none)
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "revenue": revenue, "documents": documents,
                                               "posted": 0, "why_no_credit_notes": why_none})
-    target = sage.get_target()
-    try:
+    with sage.opened_target() as target:
         with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
             result = credit_notes.create(warehouse.write, target, days, revenue, documents)
-    finally:
-        close = getattr(target, "close", None)
-        if close:
-            close()
     with warehouse.write() as con:
         letters = deadletters.summary(con, credit_notes.FLOW)
         ledger = posting_ledger.counts(con, credit_notes.FLOW)

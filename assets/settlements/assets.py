@@ -86,7 +86,8 @@ def settlement_landing(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     if amap.currency_source == "erp":  # read before the write session: the warehouse is never held across Sage
         from sage_amazon.ledger import currency
 
-        amap = currency.from_erp(amap, sage.get_target(), settings.target)
+        with sage.opened_target() as target:
+            amap = currency.from_erp(amap, target, settings.target)
     with warehouse.write() as con:
         accounts.write_table(con, amap, settings.target)
         try:
@@ -265,9 +266,9 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
     from sage_amazon.mapping import accounts
 
     sid = context.partition_key
-    target = sage.get_target()
-    report = posting.post_settlement(warehouse.write, target, sid, documents=accounts.load().documents,
-                                     target_name=sage.target)
+    with sage.opened_target() as target:
+        report = posting.post_settlement(warehouse.write, target, sid, documents=accounts.load().documents,
+                                         target_name=sage.target)
     with warehouse.read() as con:
         row = settlements.reconciliation_row(con, sid)
         table = settlements.account_table(con, sid)
@@ -276,7 +277,7 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
     if sample:
         md["trace_sample"] = sample
     md.update({
-        "sage_target": getattr(target, "name", ""),
+        "sage_target": sage.target,
         "posted": dg.MetadataValue.json(report.numbers()),
         "posted_this_run": len(report.posted),
         "credit_notes": dg.MetadataValue.json(report.credit_notes),

@@ -29,7 +29,8 @@ from sage_amazon import deadletters
 def settlement_cogs(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sage: SageResource):
     from sage_amazon.ledger import cogs
 
-    report = cogs.run(warehouse.write, sage.get_target(), context.partition_key, sage.target)
+    with sage.opened_target() as target:
+        report = cogs.run(warehouse.write, target, context.partition_key, sage.target)
     md = {
         "dagster/row_count": len(report.rows),
         "units_sold": sum(r.units_sold for r in report.rows),

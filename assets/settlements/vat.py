@@ -61,7 +61,8 @@ def settlement_vat(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def settlement_vat_journals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sage: SageResource):
     from sage_amazon.ledger.vat import journal
 
-    report = journal.run(warehouse.write, sage.get_target(), context.partition_key, sage.target)
+    with sage.opened_target() as target:
+        report = journal.run(warehouse.write, target, context.partition_key, sage.target)
     md = {"posted": dg.MetadataValue.json({**report.already, **report.adopted, **report.posted}),
           "waiting": dg.MetadataValue.json(report.waiting),
           "dead_letters": dg.MetadataValue.json(report.dead_letters), "disabled": report.disabled}

@@ -75,8 +75,9 @@ def sage_shipment_updates(context: dg.AssetExecutionContext, warehouse: Warehous
     from sage_amazon import deadletters
     from sage_amazon.orders import load, raw
 
-    with transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
-        result = load.load_shipments(warehouse.write, sage.get_target(), workers=4)  # short sessions inside
+    with sage.opened_target() as target, \
+            transient_as_retry(lambda partial: {"counts": dg.MetadataValue.json(dict(partial.counts))}):
+        result = load.load_shipments(warehouse.write, target, workers=4)  # short sessions inside
     with warehouse.write() as con:
         letters = deadletters.summary(con, load.SHIPMENT_FLOW)
     counts = result.counts

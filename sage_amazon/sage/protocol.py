@@ -206,6 +206,9 @@ class SageTarget(Protocol):
 
     name: str  # "x3" | "sage500"
 
+    def close(self) -> None:
+        """Release the connector's connections (HTTP pool, database engine); it is not used after."""
+
     def find_sales_order(self, customer_order_ref: str) -> str | None:
         """Sage number of the sales order carrying this customer order reference, if any."""
 

@@ -59,6 +59,7 @@ class Sage500Base:
         self.company_id = company_id or self.rules.company_id
         self.user_id = user_id
         self.retry = retry or RetryPolicy.from_config()
+        self._owns_engine = not isinstance(db_url, Engine)  # an engine handed in is its owner's to dispose
         if isinstance(db_url, Engine):
             self.engine = db_url
         else:
@@ -66,6 +67,10 @@ class Sage500Base:
             self.engine = create_engine(url, pool_pre_ping=True, connect_args=_timeouts(url, self.retry.timeout))
         self.system = System("Sage 500", "SAGE500_DB_URL", self.engine.url.render_as_string(hide_password=True))
         self._push_table_ready = False
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> Self:
