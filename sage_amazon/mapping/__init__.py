@@ -38,8 +38,8 @@ def load_yaml(name: str) -> Any:
 
     path = mapping_file(name)
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        with path.open(encoding="utf-8") as handle:  # libyaml's safe loader: accounts.yaml is read at every step
+            return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise MappingError(f"mapping file not found: {path}") from None
     except yaml.YAMLError as exc:

@@ -362,9 +362,17 @@ def write_table(con, amap: AccountMap, target: str, table: str = "ref.settlement
     cols = ", ".join(f"{n} {t}" for n, t in TABLE_COLUMNS)
     con.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
     data = rows(amap, target)
-    width = len(TABLE_COLUMNS)
-    for start in range(0, len(data), 200):  # one statement per 200 rows: executemany is slow in DuckDB
-        chunk = data[start:start + 200]
-        values = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
-        con.execute(f"INSERT INTO {table} VALUES {values}", [v for row in chunk for v in row])
+    if data:  # one Arrow table: bound parameters (3,000 a statement) cost 3 % of the suite's CPU (py-spy)
+        import pyarrow as pa
+
+        arrow = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "DECIMAL(18,8)": pa.decimal128(18, 8),
+                 "DATE": pa.date32()}
+        columns = list(zip(*data, strict=True))
+        batch = pa.table({name: pa.array(columns[i], type=arrow[kind])
+                          for i, (name, kind) in enumerate(TABLE_COLUMNS)})
+        con.register("account_map_rows", batch)
+        try:
+            con.execute(f"INSERT INTO {table} SELECT * FROM account_map_rows")
+        finally:
+            con.unregister("account_map_rows")
     return len(data)

@@ -76,6 +76,9 @@ def execute(job_def, instance: dg.DagsterInstance, **kwargs):
     worker = threading.Thread(target=work, name="sage-amazon-run", daemon=True)
     worker.start()
     pool_wait = _seconds("SAGE_AMAZON_POOL_WAIT_SECONDS", 600)
+    # each look reads every pool's slots from the instance's storage: once a second it was a quarter of a whole
+    # `sage-amazon run`'s CPU (py-spy); a twentieth of the budget, 1 to 5 s, keeps the give-up on time
+    look_every = min(max(pool_wait / 20, 1.0), 5.0)
     waiting: dict[str, float] = {}  # step -> since when it waits for a pool slot
     run_id, next_look = None, time.monotonic() + 1.0
     while worker.is_alive():
@@ -91,7 +94,7 @@ def execute(job_def, instance: dg.DagsterInstance, **kwargs):
                 raise RunStopped(stopping.reason(), stop_code())
         if time.monotonic() < next_look or not worker.is_alive():
             continue
-        next_look = time.monotonic() + 1.0
+        next_look = time.monotonic() + look_every
         if run_id is None:
             runs = instance.get_runs(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
             run_id = runs[0].run_id if runs else None
