@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sage_amazon.money import cents
-from sage_amazon.returns.credit_notes import refund_reference
+from sage_amazon.returns.references import refund_reference
 from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
 
 JOURNAL_ONLY, CREDIT_NOTES = "journal_only", "credit_notes"
@@ -168,7 +168,8 @@ def _plan_reversals(con, reversals: list[tuple], credits: list[Planned], sage_it
                     rules) -> list[Planned]:
     """Debit notes of the settlement's refunds reversed by a later charge (see plan), after its credit notes."""
     from sage_amazon import posting_ledger
-    from sage_amazon.returns.credit_notes import credit_left, reversal_note, reversal_reference
+    from sage_amazon.returns.credit_notes import credit_left, reversal_note
+    from sage_amazon.returns.references import reversal_reference
 
     left = credit_left(con, sorted({r[1] for r in reversals if r[1]}))
     for p in credits:  # this settlement's notes not in Sage yet are posted before its reversals

@@ -21,7 +21,7 @@ from sage_amazon.ledger import intake
 from sage_amazon.ledger.documents import FLOW as CREDIT_NOTE_FLOW
 from sage_amazon.ledger.posting import DEAD_LETTER_FLOW
 from sage_amazon.ledger.settlements import FLOW as JOURNAL_FLOW
-from sage_amazon.returns.credit_notes import refund_reference, reversal_reference
+from sage_amazon.returns.references import refund_reference, reversal_reference
 from sage_amazon.warehouse import Warehouse, quote_ident, table_exists
 
 SCHEMAS = ("raw", "staging", "marts")

@@ -39,7 +39,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sage_amazon.returns.credit_notes import REFUND_REFERENCE_CHARS
+from sage_amazon.returns.references import REFUND_REFERENCE_CHARS
 
 TABLE = "marts.settlement_order_tieout"
 STATUSES = ("open", "settled_not_invoiced", "difference", "matched", "refunded")

@@ -37,26 +37,11 @@ from typing import Any
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import TransientError, Unfinished, one_line
 from sage_amazon.money import cents
+from sage_amazon.returns.references import refund_reference, reversal_reference
 from sage_amazon.sage import errors as sage_errors
 from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
 
 FLOW = "refund_credit_notes"
-REFUND_REFERENCE_CHARS = 30
-
-
-def refund_reference(refund_id: str) -> str:
-    """`AMZ-RF-<refund id>`: the one reference of a refund's credit note, for this flow and the settlement's
-    `credit_notes` documents alike. It is an identity (the posting ledger's key, looked up in Sage before any
-    send: X3 SINVOICE INVREF, Sage 500 tarInvoice TranCmnt), not a text a target may cut: it keeps the 30 characters
-    it has always had (X3's INVREF width in the sandbox's SIH), so notes already in Sage are found again under
-    the reference they were written with. An Amazon refund id is 14 digits (19 for an order id): it fits whole."""
-    return f"AMZ-RF-{refund_id}"[:REFUND_REFERENCE_CHARS]
-
-
-def reversal_reference(refund_id: str) -> str:
-    """`AMZ-RV-<refund id>`: the one reference of the debit note (Sage 500: an AR invoice) that charges a reversed
-    refund back to the customer, for this flow and the settlement's documents alike (see refund_reference)."""
-    return f"AMZ-RV-{refund_id}"[:REFUND_REFERENCE_CHARS]
 
 
 def reversal_note(reference: str, customer: dict, currency: str, day: date, items: list[tuple],
