@@ -153,12 +153,7 @@ def select_sql(con) -> str:
 
     invoiced = _INVOICED if (table_exists(con, "marts.sage_orders")
                              and table_exists(con, "ops.posting_ledger")) else _NO_INVOICES
-    ledger = table_exists(con, "ops.posting_ledger")
-    returns = _NOTES_FROM_REFUNDS if ledger and all(table_exists(con, t) for t in (
-        "raw.amazon_refund_transactions", "raw.amazon_refund_items")) else _NO_NOTES
-    from_settlements = _NOTES_FROM_SETTLEMENTS if ledger else _NO_NOTES
-    credited = (_CREDITED.format(returns=returns, settlements=from_settlements)
-                if ledger else _NO_CREDIT_NOTES)
+    credited = _credited_sql(con) or _NO_CREDIT_NOTES
     return f"""
 WITH settled AS ({_SETTLED}),
 invoiced AS ({invoiced}),
@@ -219,17 +214,24 @@ FROM graded AS g
 """
 
 
-def credited(con, order_ids: list[str]) -> dict[str, Decimal]:
-    """Per Amazon order, what its credit notes posted to Sage credit (negative, as Amazon signs a refund), the debit
-    notes of reversed refunds taken off; orders without a note are left out."""
+def _credited_sql(con) -> str | None:
+    """The credited-per-order query over the tables this warehouse has (None before any posting ledger)."""
     from sage_amazon.warehouse import table_exists
 
-    if not order_ids or not table_exists(con, "ops.posting_ledger"):
-        return {}
+    if not table_exists(con, "ops.posting_ledger"):
+        return None
     returns = _NOTES_FROM_REFUNDS if all(table_exists(con, t) for t in (
         "raw.amazon_refund_transactions", "raw.amazon_refund_items")) else _NO_NOTES
     from_settlements = _NOTES_FROM_SETTLEMENTS if table_exists(con, "raw.settlement_lines") else _NO_NOTES
-    sql = _CREDITED.format(returns=returns, settlements=from_settlements)
+    return _CREDITED.format(returns=returns, settlements=from_settlements)
+
+
+def credited(con, order_ids: list[str]) -> dict[str, Decimal]:
+    """Per Amazon order, what its credit notes posted to Sage credit (negative, as Amazon signs a refund), the debit
+    notes of reversed refunds taken off; orders without a note are left out."""
+    sql = _credited_sql(con) if order_ids else None
+    if sql is None:
+        return {}
     rows = con.execute(f"SELECT c.amazon_order_id, c.credited_amount FROM ({sql}) AS c "
                        "WHERE c.amazon_order_id IN (SELECT unnest(?::VARCHAR[]))", [order_ids]).fetchall()
     return {order: Decimal(amount) for order, amount in rows}
