@@ -43,13 +43,13 @@ clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
 
 # The whole suite (as `make test` runs it) under each of issue 10's machine clocks, one clock after the other
-# (libfaketime; tests/dates/run.sh). DATE_TESTS=... picks folders or files;
+# (tests/dates/run.sh; libfaketime 0.9.12, built from Debian's source by tests/dates/libfaketime.sh).
+# DATE_TESTS=... picks folders or files;
 # DATES_CLOCKS="2027-01-01T00:05:00Z@America/Los_Angeles ..." other clocks.
 .PHONY: test-dates
 APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 test-dates: setup
-	command -v faketime >/dev/null || ($(APT) update -qq && $(APT) install -y -qq faketime)
-	command -v cc >/dev/null || ($(APT) update -qq && $(APT) install -y -qq gcc libc6-dev)
+	command -v cc >/dev/null && command -v curl >/dev/null || ($(APT) update -qq && $(APT) install -y -qq gcc libc6-dev make curl)
 	tests/dates/run.sh $(DATE_TESTS)
 
 # The fault matrix (issue 20.7, tests/faults/): Amazon 5xx and cut connections, X3 busy and lost replies, two runs

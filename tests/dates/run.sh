@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Runs pytest under each of issue 10's machine clocks (libfaketime, Debian package faketime), one after
-# the other. The clock STARTS at the instant and keeps running (a fixed offset from the real clock); every
+# Runs pytest under each of issue 10's machine clocks (libfaketime 0.9.12, built by libfaketime.sh), one
+# after the other. The clock STARTS at the instant and keeps running (a fixed offset from the real clock); every
 # child process (the sandboxes, `sage-amazon run`, Dagster's subprocesses) inherits it through
 # LD_PRELOAD/FAKETIME; TZ is set per clock so that a "local day" used instead of the UTC day shows.
-# The monotonic clock stays real (durations, timeouts and sleeps behave); monotonic_sleep.c works around
-# libfaketime 0.9.10 shifting monotonic sleep deadlines. The machine's PostgreSQL server is NOT under
+# The monotonic clock stays real (durations, timeouts and sleeps behave). The machine's PostgreSQL server is NOT under
 # the fake clock: no test compares its time with ours.
 #
 #   tests/dates/run.sh [pytest args and paths...]     (default: the whole suite, as `make test` runs it)
@@ -15,18 +14,8 @@ PY=${PY:-.venv/bin/python}
 CLOCKS=${DATES_CLOCKS:-"2026-12-31T23:58:00Z@America/Los_Angeles 2027-01-01T00:05:00Z@America/Los_Angeles \
 2027-02-28T23:50:00Z@Asia/Tokyo 2027-03-29T01:30:00Z@Europe/London 2027-05-15T12:00:00Z@UTC"}
 
-# The multi-threaded build (libfaketimeMT): the sandboxes serve from threads, and the single-threaded build
-# segfaulted once in a uvicorn thread (2027-02-28 Tokyo, session 4).
-lib=""
-for dir in /usr/lib/*/faketime /usr/lib/faketime /usr/local/lib/faketime; do
-  [ -f "$dir/libfaketimeMT.so.1" ] && lib="$dir/libfaketimeMT.so.1" && break
-done
-[ -n "$lib" ] || { echo "libfaketime is not installed (Debian package faketime)" >&2; exit 2; }
-shim=.venv/faketime/monotonic_sleep.so
-if [ ! -f "$shim" ] || [ tests/dates/monotonic_sleep.c -nt "$shim" ]; then
-  mkdir -p "$(dirname "$shim")"
-  cc -shared -fPIC -O2 -o "$shim" tests/dates/monotonic_sleep.c -ldl || exit 2
-fi
+# The multi-threaded build (libfaketimeMT): the sandboxes serve from threads.
+lib=$(tests/dates/libfaketime.sh) || exit 2
 
 failed=()
 total_started=$(date +%s)
@@ -36,7 +25,7 @@ for spec in $CLOCKS; do
   offset=$(( $(date -u -d "$instant" +%s) - $(date -u +%s) ))
   started=$(date +%s)
   echo "=== clock $instant (TZ=$tz) ==="
-  TZ=$tz FAKETIME="+${offset}s" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$PWD/$shim $lib" \
+  TZ=$tz FAKETIME="+${offset}s" FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$lib" \
     "$PY" -m pytest -q ${DATES_PYTEST_FLAGS--n 4 --dist loadfile} -p no:cacheprovider "$@"
   rc=$?
   echo "=== clock $instant (TZ=$tz): exit $rc in $(( $(date +%s) - started )) s ==="
