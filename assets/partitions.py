@@ -63,6 +63,23 @@ def report_per_partition(context: dg.AssetExecutionContext, rows: Mapping[str, i
         context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=key)
 
 
+# a Sage load's outcomes as its metadata names them
+OUTCOME_NAMES = {"posted": "posted", "adopted": "adopted", "already_posted": "already_posted",
+                 "dead_lettered": "dead_lettered"}
+
+
+def report_outcomes_per_partition(context: dg.AssetExecutionContext, by_day: Mapping[str, Mapping[str, int]],
+                                  names: Mapping[str, str], counted: Iterable[str] = ("posted", "adopted")) -> None:
+    """A load's outcome counts per partition of its run (`names`: metadata name -> outcome), `dagster/row_count`
+    the `counted` outcomes: a day the load did nothing on shows zeros, not the run's totals."""
+    counted = tuple(counted)
+    rows = {day: sum(c.get(o, 0) for o in counted) for day, c in by_day.items()}
+    extra = {key: {name: int(by_day.get(key, {}).get(outcome, 0)) for name, outcome in names.items()}
+             for key in context.partition_keys} if (context.has_partition_key_range or context.has_partition_key) \
+        else {}
+    report_per_partition(context, rows, extra)
+
+
 def rows_per_day_from(table: str, day_column: str = "snapshot_date"):
     """For a daily asset keeping one snapshot per day in `table` (put under @dg.asset): after its body, each partition
     of the run reports the rows the table holds for its day (a ranged run acts on its last day only; the earlier days

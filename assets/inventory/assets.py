@@ -12,7 +12,12 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from assets.flow import dead_letter_reasons
-from assets.partitions import daily_partitions, rows_per_day_from
+from assets.partitions import (
+    OUTCOME_NAMES,
+    daily_partitions,
+    report_outcomes_per_partition,
+    rows_per_day_from,
+)
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
@@ -209,6 +214,9 @@ def sage_fba_adjustments(context: dg.AssetExecutionContext, sage: SageResource,
         ledger = posting_ledger.counts(con, adjust.FLOW)
     counts = result.counts
     context.log.info(f"FBA adjustments ({cfg.mode}): {dict(counts)}")
+    # a range acts on its last day only: the earlier days report zeros, not this day's counts
+    report_outcomes_per_partition(context, {day.isoformat(): counts},
+                                  {**OUTCOME_NAMES, "in_step": "in_step", "not_posted_report_only": "report_only"})
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["posted"] + counts["adopted"],
         "mode": cfg.mode, "reason_code": cfg.reason_code, "sage_target": sage.target,
@@ -258,6 +266,9 @@ def amazon_mfn_quantities(context: dg.AssetExecutionContext, sp_api: SpApiResour
         letters = deadletters.summary(con, push.FLOW)
     counts = result.counts
     context.log.info(f"MFN quantities: {dict(counts)}; calls {dict(api.calls)}")
+    report_outcomes_per_partition(context, {day.isoformat(): counts},
+                                  {n: n for n in ("accepted", "unchanged", "dead_lettered", "feed_rejected",
+                                                  "feed_pending")}, counted=("accepted",))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["accepted"],
         "planned": len(plan.targets), "unchanged": counts["unchanged"], "accepted": counts["accepted"],

@@ -14,7 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from assets.flow import dead_letter_reasons
-from assets.partitions import amounts_by_day, daily_partitions, report_per_partition, rows_by_day
+from assets.partitions import (
+    OUTCOME_NAMES,
+    amounts_by_day,
+    daily_partitions,
+    report_outcomes_per_partition,
+    report_per_partition,
+    rows_by_day,
+)
 from assets.retry import RETRY_POLICY, retried
 from resources import pools
 from resources.sage import SageResource
@@ -193,6 +200,7 @@ def sage_return_receipts(context: dg.AssetExecutionContext, sage: SageResource,
         ledger = posting_ledger.counts(con, restock.FLOW)
     counts = result.counts
     context.log.info(f"return receipts ({rules.mode}): {dict(counts)}")
+    report_outcomes_per_partition(context, result.by_day, {**OUTCOME_NAMES, "not_posted_report_only": "report_only"})
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["posted"] + counts["adopted"], "mode": rules.mode, "sage_target": sage.target,
         "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],
@@ -241,6 +249,7 @@ def sage_refund_credit_notes(context: dg.AssetExecutionContext, sage: SageResour
         letters = deadletters.summary(con, credit_notes.FLOW)
         ledger = posting_ledger.counts(con, credit_notes.FLOW)
     counts = result.counts
+    report_outcomes_per_partition(context, result.by_day, OUTCOME_NAMES)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": counts["posted"] + counts["adopted"], "revenue": revenue, "sage_target": sage.target,
         "posted": counts["posted"], "adopted": counts["adopted"], "already_posted": counts["already_posted"],

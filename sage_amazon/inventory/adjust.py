@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import TransientError, Unfinished, one_line
+from sage_amazon.outcomes import Outcomes
 from sage_amazon.sage import errors as sage_errors
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,8 @@ class Adjustment:
 
 
 @dataclass
-class AdjustResult:
-    mode: str
-    counts: Counter = field(default_factory=Counter)
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, outcome: str, key: str, detail: str = "") -> None:
-        self.counts[outcome] += 1
-        if len(self.samples) < 50:
-            self.samples.append({"record": key, "outcome": outcome, "detail": detail})
+class AdjustResult(Outcomes):
+    mode: str = ""
 
 
 # ------------------------------------------------------------------------------------------ Sage side

@@ -28,7 +28,6 @@ A refund of shipping or tax alone is a note on its SKU's line at no price plus t
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -37,6 +36,7 @@ from typing import Any
 from sage_amazon import deadletters, posting_ledger
 from sage_amazon.errors import TransientError, Unfinished, one_line
 from sage_amazon.money import cents
+from sage_amazon.outcomes import Outcomes
 from sage_amazon.returns.references import refund_reference, reversal_reference
 from sage_amazon.sage import errors as sage_errors
 from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
@@ -95,18 +95,12 @@ class Planned:
     problem: str = ""
     payload: dict = field(default_factory=dict)
     debit: bool = False  # a refund reversed by a later charge: the note is charged back (target.create_debit_note)
+    day: date | None = None  # the refund's posted day (its partition)
 
 
 @dataclass
-class NoteResult:
-    revenue: str
-    counts: Counter = field(default_factory=Counter)
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, outcome: str, key: str, detail: str = "") -> None:
-        self.counts[outcome] += 1
-        if len(self.samples) < 50:
-            self.samples.append({"record": key, "outcome": outcome, "detail": detail})
+class NoteResult(Outcomes):
+    revenue: str = ""
 
 
 ORDERED = """
@@ -154,23 +148,23 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None,
                 reversals.append((tid, ttype, day, mp, order_id, refund_id, currency, items, payload, -refunded))
                 continue
             out.append(Planned(tid, None, f"{ttype} on order {order_id} charges {-refunded} back: a refund reversed "
-                                          "by a later charge; reverse its credit note in Sage", payload))
+                                          "by a later charge; reverse its credit note in Sage", payload, day=day))
             continue
         if refunded == 0:
             continue  # fees only: nothing for the customer's account
         ordered = con.execute(ORDERED, [order_id]).fetchone()[0] if orders_read and order_id else None
         if ordered is not None and refunded > Decimal(ordered) + Decimal("0.01"):
             out.append(Planned(tid, None, f"refund of {refunded} {currency} is larger than order {order_id} "
-                                          f"({ordered})", payload))
+                                          f"({ordered})", payload, day=day))
             continue
         customer = customers.get(mp)
         if customer is None or not customer["customer"]:
             out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
-                               payload))
+                               payload, day=day))
             continue
         note, problem = refund_note(refund_reference(refund_id or tid), customer, currency, day, items, sage_items,
                                     rules, order_id, refunded)
-        out.append(Planned(tid, note, problem, payload))
+        out.append(Planned(tid, note, problem, payload, day=day))
     if reversals:
         out += _plan_reversals(con, reversals, out, customers, sage_items, rules, target)
     return out
@@ -195,7 +189,7 @@ def _plan_reversals(con: Any, reversals: list[tuple], credits: list[Planned], cu
         customer = customers.get(mp)
         if customer is None or not customer["customer"]:
             out.append(Planned(tid, None, f"no Sage customer for marketplace {mp} in marketplaces.yaml ({target})",
-                               payload, debit=True))
+                               payload, debit=True, day=day))
             continue
         # a reversal posted before is in Sage already (create adopts it): no room to judge
         room = charged if already else left.get(order_id, Decimal("0"))
@@ -203,7 +197,7 @@ def _plan_reversals(con: Any, reversals: list[tuple], credits: list[Planned], cu
                                       sage_items, rules, order_id, charged, room)
         if note is not None and not already:
             left[order_id] = room - charged
-        out.append(Planned(tid, note, problem and f"{ttype}: {problem}", payload, debit=True))
+        out.append(Planned(tid, note, problem and f"{ttype}: {problem}", payload, debit=True, day=day))
     return out
 
 
@@ -281,7 +275,7 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
            documents: str | None = None) -> NoteResult:
     revenue = revenue or revenue_source()
     documents = documents or documents_mode()
-    result = NoteResult(revenue)
+    result = NoteResult(revenue=revenue)
     if why_no_notes(revenue, documents):  # the settlement journal carries refunds: a note would count them twice
         return result
     sage_items = {i.code for i in target.read_items()}
@@ -293,7 +287,7 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
         for p in planned:
             if p.note is None:
                 deadletters.record(con, FLOW, p.key, p.problem, p.payload)
-                result.add("dead_lettered", p.key, p.problem)
+                result.add("dead_lettered", p.key, p.problem, p.day)
         states = {p.key: posting_ledger.get(con, FLOW, p.key) for p in planned if p.note is not None}
     try:
         for p in planned:
@@ -301,7 +295,7 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
                 continue
             entry = states.get(p.key)
             if entry is not None and entry.status == "posted":
-                result.counts["already_posted"] += 1
+                result.tally("already_posted", p.day)
                 continue
             with open_write() as con:
                 posting_ledger.start(con, FLOW, p.key, posting_ledger.payload_hash(p.payload))
@@ -312,13 +306,13 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
                 with open_write() as con:
                     posting_ledger.failed(con, FLOW, p.key, one_line(exc))
                     deadletters.record(con, FLOW, p.key, one_line(exc), p.payload)
-                result.add("dead_lettered", p.key, one_line(exc))
+                result.add("dead_lettered", p.key, one_line(exc), p.day)
                 continue
             with open_write() as con:
                 posting_ledger.posted(con, FLOW, p.key, made.document_number)
                 deadletters.resolve(con, FLOW, p.key)
             result.add("posted" if made.created else "adopted", p.key,
-                       f"{made.document_number} {p.note.reference} {p.note.currency}")
+                       f"{made.document_number} {p.note.reference} {p.note.currency}", p.day)
     except TransientError as exc:
         raise Unfinished(f"refund credit notes stopped: {one_line(exc)}", result) from exc
     return result

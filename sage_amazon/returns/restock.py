@@ -205,16 +205,17 @@ def receive(open_write: Any, target: Any, days: list[date], rules: ReturnRules, 
             receipts += todo
             for key, reason, payload in problems:
                 deadletters.record(con, FLOW, key, reason, payload)
-                result.add("dead_lettered", key, reason)
+                result.add("dead_lettered", key, reason, day)
         states = {r.key: posting_ledger.get(con, FLOW, r.key) for r in receipts}
     if rules.mode != "receive":
-        result.counts["report_only"] += len(receipts)
+        for rc in receipts:
+            result.tally("report_only", rc.day)
         return result
     try:
         for rc in receipts:
             entry = states.get(rc.key)
             if entry is not None and entry.status == "posted":
-                result.counts["already_posted"] += 1
+                result.tally("already_posted", rc.day)
                 continue
             _one(open_write, target, rc, result)
     except TransientError as exc:
@@ -235,9 +236,10 @@ def _one(open_write: Any, target: Any, rc: Receipt, result: AdjustResult) -> Non
             deadletters.record(con, FLOW, rc.key, one_line(exc), {"site": rc.site, "item": rc.item,
                                                                  "quantity": str(rc.quantity),
                                                                  "reference": rc.reference})
-        result.add("dead_lettered", rc.key, one_line(exc))
+        result.add("dead_lettered", rc.key, one_line(exc), rc.day)
         return
     with open_write() as con:
         posting_ledger.posted(con, FLOW, rc.key, number)
         deadletters.resolve(con, FLOW, rc.key)
-    result.add("posted" if created else "adopted", rc.key, f"{number} {rc.site} {rc.item} {rc.quantity:+} {rc.status}")
+    result.add("posted" if created else "adopted", rc.key, f"{number} {rc.site} {rc.item} {rc.quantity:+} {rc.status}",
+               rc.day)

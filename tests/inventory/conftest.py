@@ -122,12 +122,16 @@ def env(request: pytest.FixtureRequest, amazon: Any, tmp_path: Path) -> dict[str
 
 
 def materialize(resources: dict[str, Any], names: list[str], partition: str | None = None,
-                run_config: dict | None = None, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+                run_config: dict | None = None, raise_on_error: bool = True,
+                first: str | None = None) -> dg.ExecuteInProcessResult:
+    """One day's partition (today's by default), or the range `first`..that day in one run (a backfill's)."""
     assets, checks = flow_defs()
     selection = dg.AssetSelection.assets(*names) | dg.AssetSelection.checks_for_assets(*names)
-    return dg.materialize([*assets, *checks], selection=selection, resources=resources,
-                          partition_key=partition or today(), run_config=run_config, raise_on_error=raise_on_error,
-                          instance=dg.DagsterInstance.ephemeral())
+    last = partition or today()
+    where = {"tags": {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}} \
+        if first else {"partition_key": last}
+    return dg.materialize([*assets, *checks], selection=selection, resources=resources, run_config=run_config,
+                          raise_on_error=raise_on_error, instance=dg.DagsterInstance.ephemeral(), **where)
 
 
 def query(resources: dict[str, Any], sql: str, params: list | None = None) -> list[tuple]:

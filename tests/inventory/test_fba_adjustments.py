@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 
 from sage_amazon.inventory import adjust, rules, stock
 from tests.inventory.conftest import FBA_PATH, materialize, query, today
+from tests.metadata import by_partition
 
 FBA_SITES = {"FBAUS": ("ATVPDKIKX0DER",), "FBAEU": ("A1F83G8C2ARO7P", "A1PA6795UKMFR9")}
 
@@ -48,7 +49,9 @@ def _sage_fba(env) -> dict[tuple[str, str], Decimal]:
 
 def test_report_only_shows_the_discrepancy_and_posts_nothing(env, amazon) -> None:
     before = _sage_fba(env)
-    result = materialize(env, FBA_PATH)
+    day = today()
+    yesterday = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    result = materialize(env, FBA_PATH, partition=day, first=yesterday)  # a backfill's range: acts on its last day
     rows = query(env, "SELECT site, item, skus, amazon_fulfillable, amazon_reserved, amazon_inbound, sage_physical,"
                       " discrepancy_units, unit_cost, discrepancy_value, status FROM marts.fba_discrepancy")
     expected = _expected(amazon, env["sage"].target)
@@ -63,8 +66,12 @@ def test_report_only_shows_the_discrepancy_and_posts_nothing(env, amazon) -> Non
     assert unknown == ["NW-CHAIR-FLD", "NW-CHAIR-FLD", "NW-FILTER-SQ", "NW-FILTER-SQ"]  # per site (US, EU)
     # nothing posted in report_only; the Sage stock is untouched; the unknown SKUs are dead letters
     assert _sage_fba(env) == before
-    md = result.asset_materializations_for_node("sage_fba_adjustments")[0].metadata
-    assert md["posted"].value == 0 and md["not_posted_report_only"].value == len(expected)
+    per_day = by_partition(result, "sage_fba_adjustments")
+    assert set(per_day) == {yesterday, day}
+    assert per_day[day]["posted"] == 0 and per_day[day]["not_posted_report_only"] == len(expected)
+    assert per_day[day]["dead_lettered"] == 4
+    # the day it did not act on shows zeros, not the run's counts
+    assert per_day[yesterday]["not_posted_report_only"] == per_day[yesterday]["dead_lettered"] == 0
     letters = query(env, "SELECT reason FROM ops.dead_letters WHERE flow = 'fba_adjustments' AND status = 'open'")
     assert len(letters) == 4 and all("unknown SKU" in r[0] for r in letters)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}

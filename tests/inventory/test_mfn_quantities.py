@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import pytest
 
 from sage_amazon.inventory import adjust, push, rules, stock
 from tests.inventory.conftest import materialize, query, sp_api_resource, today
+from tests.metadata import by_partition
 from tests.regional import regional_accounts
 
 MPS = ("ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9")
@@ -115,9 +116,13 @@ def test_patch_few_skus_then_nothing_then_only_what_changed(live) -> None:
     first = _md(materialize(live, PUSH))
     assert first["patch_calls"] == 6 and first["accepted"] == 6 and first["create_feed_calls"] == 0
     assert _amazon_quantities(live) == _expected(live)
-    # a second run sends nothing
-    again = _md(materialize(live, PUSH))
+    # a second run sends nothing; as a backfill's range it acts on its last day, the earlier day shows zeros
+    day = today()
+    yesterday = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    ranged = materialize(live, PUSH, partition=day, first=yesterday)
+    again = by_partition(ranged, "amazon_mfn_quantities")[day]
     assert again["sp_api_calls"] == 0 and again["unchanged"] == 6
+    assert by_partition(ranged, "amazon_mfn_quantities")[yesterday]["unchanged"] == 0
     # a Sage stock change reaches Amazon with the next run: one patch per marketplace of that SKU
     before = _amazon_quantities(live)
     _issue(live, "NW-KNIFE-MT", 5)

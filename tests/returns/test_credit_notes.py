@@ -5,9 +5,11 @@ charge on X3, which Sage 500 charges back to the customer with an AR invoice of 
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 from sage_amazon.returns import credit_notes
+from tests.metadata import by_partition, summed
 from tests.returns.conftest import REFERENCE, materialize, query
 
 PATH = [*REFERENCE, "sage_refund_credit_notes"]  # on the landed warehouse (conftest)
@@ -29,8 +31,8 @@ def _note_in_sage(target, reference: str, tran_type: int = 502) -> list[tuple]:
 
 def test_settlement_mode_makes_no_credit_note(erp_env, amazon) -> None:
     result = materialize(erp_env, ["sage_refund_credit_notes"])
-    md = result.asset_materializations_for_node("sage_refund_credit_notes")[0].metadata
-    assert md["revenue"].value == "settlement" and md["posted"].value == 0
+    assert all(md["revenue"] == "settlement" and md["posted"] == 0
+               for md in by_partition(result, "sage_refund_credit_notes").values())
     assert query(erp_env, "SELECT count(*) FROM raw.amazon_refund_transactions")[0][0] >= 10
 
 
@@ -39,9 +41,8 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
     materialize(erp_env, PATH[:-1])
     # documents: journal_only (the shipped default): the settlement journal posts refunds to the refunds account,
     # a note would count them twice: none is made, and the asset says why
-    md = materialize(erp_env, ["sage_refund_credit_notes"]).asset_materializations_for_node(
-        "sage_refund_credit_notes")[0].metadata
-    assert md["posted"].value == 0 and "count them twice" in md["why_no_credit_notes"].value
+    md = by_partition(materialize(erp_env, ["sage_refund_credit_notes"]), "sage_refund_credit_notes")
+    assert all(m["posted"] == 0 and "count them twice" in m["why_no_credit_notes"] for m in md.values())
     monkeypatch.setattr(credit_notes, "documents_mode", lambda: "credit_notes")
     with erp_env["warehouse"].write() as con:  # a refund reversed by a later charge, and an oversized refund
         tid, order_id = con.execute("SELECT transaction_id, amazon_order_id FROM raw.amazon_refund_transactions "
@@ -58,7 +59,6 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
                           "ORDER BY posted_at DESC LIMIT 1", [tid]).fetchone()[0]
         con.execute("UPDATE raw.amazon_refund_items SET principal = principal * 100 WHERE transaction_id = ?", [big])
     result = materialize(erp_env, ["sage_refund_credit_notes"])
-    md = result.asset_materializations_for_node("sage_refund_credit_notes")[0].metadata
     refunds = query(erp_env, "SELECT transaction_id, refund_id, amazon_order_id FROM raw.amazon_refund_transactions")
     ledger = dict(query(erp_env, "SELECT record_key, status FROM ops.posting_ledger WHERE flow = ?",
                         [credit_notes.FLOW]))
@@ -72,7 +72,12 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
         assert "refund reversed by a later charge" in letters["REV-1"] and order_id in letters["REV-1"]
     assert "is larger than order" in letters[big]
     posted = [(t, r) for t, r, _ in refunds if ledger.get(t) == "posted" and t != "REV-1"]
-    assert len(posted) + sage500 == md["posted"].value >= 8 + sage500
+    assert len(posted) + sage500 == summed(result, "sage_refund_credit_notes", "posted") >= 8 + sage500
+    # each day's partition counts the refunds posted on its day
+    days = dict(query(erp_env, "SELECT transaction_id, CAST(posted_date AS VARCHAR) FROM raw.amazon_refund_transactions"))
+    noted = Counter(days[t] for t, status in ledger.items() if status == "posted")
+    per_day = by_partition(result, "sage_refund_credit_notes")
+    assert len(noted) >= 2 and {d: md["posted"] for d, md in per_day.items() if md["posted"]} == dict(noted)
     refunded = dict(query(erp_env, "SELECT transaction_id, -sum(principal + shipping + gift_wrap + tax + promotion) "
                                    "FROM raw.amazon_refund_items GROUP BY ALL"))
     reversed_tid = tid
@@ -86,6 +91,6 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
             assert total == refunded[reversed_tid] == -refunded["REV-1"]
     finally:
         getattr(target, "close", lambda: None)()
-    again = materialize(erp_env, ["sage_refund_credit_notes"]).asset_materializations_for_node(
-        "sage_refund_credit_notes")[0].metadata
-    assert again["posted"].value == 0 and again["already_posted"].value == len(posted) + sage500
+    again = materialize(erp_env, ["sage_refund_credit_notes"])
+    assert summed(again, "sage_refund_credit_notes", "posted") == 0
+    assert summed(again, "sage_refund_credit_notes", "already_posted") == len(posted) + sage500

@@ -3,10 +3,12 @@ dead letter with its reason."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 
 from sage_amazon.returns import restock
+from tests.metadata import by_partition, summed
 from tests.returns.conftest import REFERENCE, materialize, query
 
 PATH = [*REFERENCE, "sage_return_receipts"]  # on the landed warehouse (conftest)
@@ -25,8 +27,7 @@ def test_returned_units_enter_sage_once_by_disposition(erp_env, amazon) -> None:
         assert ledger.get(key) == "posted" or key in letters, key
     missing = [k for k in letters if k.split("|")[1] == "NW-FILTER-SQ"]  # deliberately absent from both Sages
     assert all(ledger.get(k) == "failed" for k in missing)
-    md = result.asset_materializations_for_node("sage_return_receipts")[0].metadata
-    posted = md["posted"].value
+    posted = summed(result, "sage_return_receipts", "posted")
     assert posted == sum(1 for s in ledger.values() if s == "posted") >= 8
     # what Sage holds: each posted receipt once, at the right site, status or bin, quantity
     target = erp_env["sage"].get_target()
@@ -45,13 +46,20 @@ def test_returned_units_enter_sage_once_by_disposition(erp_env, amazon) -> None:
             assert _sage_receipt(target, rc) == (rc.site, rc.quantity, rc.status if target.name == "x3" else rc.bin)
             checked += 1
         assert checked == posted
+        # each day's partition shows the receipts of its own day, not the run's
+        per_day = by_partition(result, "sage_return_receipts")
+        posted_on = Counter(rc.day.isoformat() for rc in receipts if ledger.get(rc.key) == "posted")
+        assert len(posted_on) >= 2
+        assert {d: md["posted"] for d, md in per_day.items() if md["posted"]} == dict(posted_on)
+        assert all(md["dagster/row_count"] == md["posted"] + md["adopted"] for md in per_day.values())
         damaged = [rc for rc in receipts if rc.status == "R" and ledger.get(rc.key) == "posted"]
         assert damaged and all(rc.bin == "DMG" for rc in damaged)
     finally:
         getattr(target, "close", lambda: None)()
     # a re-run posts nothing again
-    again = materialize(erp_env, ["sage_return_receipts"]).asset_materializations_for_node("sage_return_receipts")
-    assert again[0].metadata["posted"].value == 0 and again[0].metadata["already_posted"].value == posted
+    again = materialize(erp_env, ["sage_return_receipts"])
+    assert summed(again, "sage_return_receipts", "posted") == 0
+    assert summed(again, "sage_return_receipts", "already_posted") == posted
 
 
 def _sage_receipt(target, rc) -> tuple:
