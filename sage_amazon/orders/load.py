@@ -120,6 +120,7 @@ def build_sales_order(row: dict[str, Any], lines: list[dict[str, Any]],
                            external_line_ref=line.get("external_line_ref") or "")
             for line in lines),
         freight=Decimal(row.get("freight") or 0),
+        tax=Decimal(row.get("tax") or 0) if invoiced else Decimal("0"),
         ship_to=ship_to,
         order_type=(billing_type if not invoiced else "") or row.get("order_type") or "",
         status="open",

@@ -48,6 +48,9 @@ class SalesOrder:
     currency: str  # ISO 4217
     lines: tuple[SalesOrderLine, ...]
     freight: Decimal = Decimal("0")
+    # sales tax Amazon charged the buyer (items, shipping, gift wrap) when Sage invoices the order (invoiced): the
+    # settlement clears it from receivables with the rest. A target that computes tax itself (X3) leaves it to Sage
+    tax: Decimal = Decimal("0")
     ship_to: Address | None = None
     order_type: str = ""  # empty: the target's default order type
     status: str = "open"  # open | closed (cancelled orders are closed, never created)

@@ -84,15 +84,16 @@ def _orders_in_mart(warehouse: Warehouse, orders: dict[str, tuple] = ORDERS) -> 
                        dead_letter_reason VARCHAR, amazon_status VARCHAR, customer VARCHAR, site VARCHAR,
                        order_date DATE, purchase_date TIMESTAMP, currency VARCHAR, freight DECIMAL(18,2),
                        order_type VARCHAR, fulfillment_channel VARCHAR, partition_date DATE,
-                       lines_total DECIMAL(18,2))""")
+                       lines_total DECIMAL(18,2), tax DECIMAL(18,2))""")
         con.execute("""CREATE TABLE marts.sage_order_lines (amazon_order_id VARCHAR, line_no INTEGER, sku VARCHAR,
                        item VARCHAR, quantity INTEGER, gross_price DECIMAL(18,2), discount DECIMAL(18,2),
                        description VARCHAR, external_line_ref VARCHAR)""")
-        for oid, (qty, price, discount, freight) in orders.items():
-            total = qty * D(price) - D(discount) + D(freight)
+        for oid, (qty, price, discount, freight, *tax) in orders.items():
+            tax = D(tax[0]) if tax else D("0")  # Amazon's sales tax on the order (items and shipping)
+            total = qty * D(price) - D(discount) + D(freight) + tax
             con.execute("INSERT INTO marts.sage_orders VALUES (?, 'post', NULL, 'Unshipped', 'AMZUS', 'US01', ?, ?, "
-                        "'USD', ?, '', 'MFN', ?, ?)", [oid, date(2026, 11, 20), "2026-11-20 10:00:00", D(freight),
-                                                      date(2026, 11, 20), total])
+                        "'USD', ?, '', 'MFN', ?, ?, ?)", [oid, date(2026, 11, 20), "2026-11-20 10:00:00", D(freight),
+                                                         date(2026, 11, 20), total, tax])
             con.execute("INSERT INTO marts.sage_order_lines VALUES (?, 1, 'NW-TENT-2P', 'NW-TENT-2P', ?, ?, ?, "
                         "'Trailhead tent', ?)", [oid, qty, D(price), D(discount), f"OI-{oid}"])
 
@@ -274,3 +275,40 @@ def test_a_refund_reversed_by_a_later_charge_is_charged_back_once(sage500, invoi
     assert ref == "AMZ-RV-93001700000001" and "leave 0.00 to reverse" in why and REVERSED in why
     assert _q(target, "SELECT TranType, Balance FROM tarInvoice WHERE CustPONo = :o AND Balance <> 0", o=REVERSED) == [
         (502, D("20.00"))]  # the settlement's credit for it: open on the customer, visible
+
+
+TAXED = "113-0000012-0000009"
+
+
+def test_sales_tax_amazon_charged_is_on_the_invoice_and_the_settlement_clears_it(sage500, invoice_mode,
+                                                                                 tmp_path) -> None:
+    """Issue 12 (tax): under `revenue: sage_invoices` the settlement clears the tax Amazon collected from
+    receivables (accounts.yaml: Tax, ShippingTax), so Sage's invoice of the order carries that tax (STaxAmt, posted
+    to the customer class's sales tax account). The order's invoice ends at 0.00 with no credit left on the
+    customer; the marketplace facilitator tax Amazon withheld goes to its own account."""
+    db, target = sage500
+    warehouse = Warehouse(tmp_path / "warehouse" / "w.duckdb", lock_timeout=10.0)
+    _orders_in_mart(warehouse, {TAXED: (1, "100.00", "0", "5.00", "8.66")})  # 8.25 on the item, 0.41 on shipping
+    assert load.load_orders(warehouse.write, target, workers=1).posted == 1
+    ship_order(db.engine, TAXED, "UPS GROUND", "1Z0009", date(2026, 11, 21))
+    assert invoice_shipments(db.engine, date(2026, 11, 21), amazon_order_id=TAXED) == (1, 0)
+    assert _q(target, "SELECT TranAmt, STaxAmt FROM tarInvoice WHERE CustPONo = :o AND TranType = 501", o=TAXED) == [
+        (D("113.66"), D("8.66"))]
+    sid = "93000000018"
+    with warehouse.write() as con:
+        settlements.preview(_settlement_file(tmp_path, sid, [
+            ("Order", TAXED, "", "ItemPrice", "Principal", "100.00", "2026-11-22", 1),
+            ("Order", TAXED, "", "ItemPrice", "Tax", "8.25", "2026-11-22", 1),
+            ("Order", TAXED, "", "ItemPrice", "Shipping", "5.00", "2026-11-22", 1),
+            ("Order", TAXED, "", "ItemPrice", "ShippingTax", "0.41", "2026-11-22", 1),
+            ("Order", TAXED, "", "ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", "-8.25", "2026-11-22", 1),
+            ("Order", TAXED, "", "ItemWithheldTax", "MarketplaceFacilitatorTax-Shipping", "-0.41", "2026-11-22", 1),
+            ("Order", TAXED, "", "ItemFees", "Commission", "-15.00", "2026-11-22", 1)]), "sage500", con=con)
+    assert posting.post_settlement(warehouse.write, target, sid, documents="credit_notes",
+                                   target_name="sage500").all_posted
+    documents = _q(target, "SELECT TranType, TranAmt, Balance FROM tarInvoice WHERE CustPONo = :o ORDER BY InvcKey",
+                   o=TAXED)
+    assert documents == [(501, D("113.66"), D("0.00")), (502, D("113.66"), D("0.00"))]
+    with warehouse.read() as con:
+        [row] = [r for r in tieout.rows(con, as_of=date(2026, 11, 30)) if r["amazon_order_id"] == TAXED]
+    assert row["status"] == "matched"

@@ -238,7 +238,7 @@ class SalesOrders(Sage500Base):
             "SessionKey": session, "TranNo": tran_no, "CustID": order.customer, "CustPONo": order.customer_order_ref,
             "TranDate": order.order_date, "CurrID": order.currency, "Status": status,
             "DfltWarehouseID": order.site or None, "FreightAmt": order.freight, "TradeDiscAmt": Decimal("0"),
-            "STaxAmt": Decimal("0"), "Hold": "No", "TranCmnt": f"Amazon order {order.customer_order_ref}"[:50],
+            "STaxAmt": order.tax, "Hold": "No", "TranCmnt": f"Amazon order {order.customer_order_ref}"[:50],
             "UserFld1": order.fulfillment_channel[:15] or None, "UserFld2": self.rules.marker[:15],
             # the order type; under revenue: settlement the uninvoiced one (accounts.yaml targets.sage500.
             # uninvoiced_order_type): no invoice batch is run for orders of that type
