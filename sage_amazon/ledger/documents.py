@@ -64,14 +64,14 @@ _FULL = """
 
 
 def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
-         full: bool | None = None, debits: bool = False) -> list[Planned]:
+         full: bool | None = None) -> list[Planned]:
     """The credit notes a settlement's refunds call for (nothing if the map says journal_only). `full` (default: with
     `revenue: sage_invoices`, where the journal sends every refunded amount to receivables): the note carries the
     refunded principal, the promotion taken back, shipping, gift wrap and tax, as the returns flow's notes do;
-    otherwise the refunded principal only (the only part the journal sends to receivables). `debits` (the target
-    charges a reversal back: create_debit_note, Sage 500; full notes only): a refund reversed by a later charge is
-    the debit note of what was charged back (AMZ-RV-<refund>), planned after the credit notes and never beyond what
-    the order's credit notes leave to reverse; otherwise it stays a dead letter."""
+    otherwise the refunded principal only (the only part the journal sends to receivables). With full notes, a refund
+    reversed by a later charge is the debit note of what was charged back (AMZ-RV-<refund>, target.create_debit_note),
+    planned after the credit notes and never beyond what the order's credit notes leave to reverse (else a dead
+    letter)."""
     from sage_amazon.mapping.orders import map_sku, sku_rules
 
     if full is None:
@@ -79,7 +79,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
 
         full = load().revenue == "sage_invoices"
     if full:
-        return _plan_full(con, settlement_id, target, sage_items, debits)
+        return _plan_full(con, settlement_id, target, sage_items)
     rows = con.execute(
         """SELECT l.order_id, coalesce(l.adjustment_id, l.order_id) AS ref, l.sku,
                   max(abs(coalesce(l.quantity_purchased, 1))) AS qty, -sum(l.amount) AS principal,
@@ -126,8 +126,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
     return out
 
 
-def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None,
-               debits: bool = False) -> list[Planned]:
+def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None) -> list[Planned]:
     from sage_amazon.mapping.orders import sku_rules
     from sage_amazon.returns.credit_notes import refund_note
 
@@ -150,12 +149,12 @@ def _plan_full(con, settlement_id: str, target: str, sage_items: set[str] | None
             out.append(Planned(reference, None, f"no Sage customer for marketplace {market_name!r} in "
                                                 f"marketplaces.yaml ({target})", payload))
             continue
-        if refunded < 0 and debits:
+        if refunded < 0:
             reversals.append((ref, order_id, day, currency, customer, items, payload, -refunded))
             continue
-        if refunded <= 0:
+        if refunded == 0:
             out.append(Planned(reference, None, f"refund {ref} on order {order_id} credits nothing ({refunded}): "
-                                                "a charge, not a credit note", payload))
+                                                "no credit note", payload))
             continue
         note, problem = refund_note(reference, customer, currency, day, items, sage_items, rules, order_id, refunded)
         out.append(Planned(reference, note, problem, payload))

@@ -115,9 +115,8 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
         report.transient["credit notes"] = f"could not read the item master: {exc}"
         report.stopped = report.stopped or one_line(exc)
         return
-    debit = getattr(target, "create_debit_note", None)  # Sage 500: a reversed refund is charged back
     with open_write() as con:
-        planned = documents.plan(con, settlement_id, target_name, items, debits=debit is not None)
+        planned = documents.plan(con, settlement_id, target_name, items)
         state = {p.reference: posting_ledger.get(con, documents.FLOW, p.reference) for p in planned}
     for item in planned:
         ref, entry = item.reference, state[item.reference]
@@ -135,7 +134,7 @@ def _post_credit_notes(open_write, target: SageTarget, settlement_id: str, targe
         with open_write() as con:
             posting_ledger.start(con, documents.FLOW, ref, posting_ledger.payload_hash(item.note))
         try:
-            result = debit(item.note) if item.debit and debit else target.create_credit_note(item.note)
+            result = target.create_debit_note(item.note) if item.debit else target.create_credit_note(item.note)
         except errors.SageBusinessError as exc:
             with open_write() as con:
                 posting_ledger.failed(con, documents.FLOW, ref, _reason(exc))

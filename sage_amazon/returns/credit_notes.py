@@ -18,11 +18,11 @@
 
 Partial refunds carry their own quantity and amount; a refund without a return is a credit note all the same; a
 return without a refund makes none (stock only). A transaction of the refund family with a positive principal (a
-refund reversed by a later charge: retrocharge, reversal) is charged back to the customer where the target can
-(`create_debit_note`, Sage 500: an AR invoice `AMZ-RV-<refund id>` of the amount charged back, once, never beyond
-what the order's credit notes leave to reverse); on a target that cannot (X3), or beyond that, it is a dead letter
-naming the order, never netted silently, as are a refund larger than what the order was charged, an unknown
-marketplace customer and an unmapped SKU.
+refund reversed by a later charge: retrocharge, reversal) is charged back to the customer (`create_debit_note`:
+X3 SIH sales invoice of type INV, Sage 500 AR invoice, `AMZ-RV-<refund id>` of the amount charged back, once, never
+beyond what the order's credit notes leave to reverse); beyond that it is a dead letter naming the order, never
+netted silently, as are a refund larger than what the order was charged, an unknown marketplace customer and an
+unmapped SKU.
 A refund of shipping or tax alone is a note on its SKU's line at no price plus that freight or tax.
 """
 
@@ -113,12 +113,10 @@ FROM (SELECT *, row_number() OVER (PARTITION BY amazon_order_id, order_item_id
 """
 
 
-def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None,
-         debits: bool = False) -> list[Planned]:
-    """The notes the days' refund transactions call for. `debits` (the target charges a reversal back:
-    create_debit_note, Sage 500): a refund reversed by a later charge is a debit note of the amount charged back,
-    planned after every credit note and never beyond what the order's credit notes leave to reverse; otherwise it is
-    a dead letter naming the order."""
+def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None) -> list[Planned]:
+    """The notes the days' refund transactions call for. A refund reversed by a later charge is a debit note of the
+    amount charged back (target.create_debit_note), planned after every credit note and never beyond what the
+    order's credit notes leave to reverse (else a dead letter naming the order)."""
     from sage_amazon.mapping.orders import marketplace_rows, sku_rules
     from sage_amazon.warehouse import table_exists
 
@@ -144,11 +142,7 @@ def plan(con: Any, days: list[date], target: str, sage_items: set[str] | None,
         refunded = -sum((Decimal(i[2]) + Decimal(i[3]) + Decimal(i[4]) + Decimal(i[5]) + Decimal(i[6])
                          for i in items), Decimal("0"))
         if principal > 0 or (principal == 0 and refunded < 0):
-            if debits:
-                reversals.append((tid, ttype, day, mp, order_id, refund_id, currency, items, payload, -refunded))
-                continue
-            out.append(Planned(tid, None, f"{ttype} on order {order_id} charges {-refunded} back: a refund reversed "
-                                          "by a later charge; reverse its credit note in Sage", payload, day=day))
+            reversals.append((tid, ttype, day, mp, order_id, refund_id, currency, items, payload, -refunded))
             continue
         if refunded == 0:
             continue  # fees only: nothing for the customer's account
@@ -279,11 +273,10 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
     if why_no_notes(revenue, documents):  # the settlement journal carries refunds: a note would count them twice
         return result
     sage_items = {i.code for i in target.read_items()}
-    debit = getattr(target, "create_debit_note", None)  # Sage 500: a reversed refund is charged back
     with open_write() as con:
         posting_ledger.bind(con, target)
         deadletters.ensure(con)
-        planned = plan(con, days, target.name, sage_items, debits=debit is not None)
+        planned = plan(con, days, target.name, sage_items)
         for p in planned:
             if p.note is None:
                 deadletters.record(con, FLOW, p.key, p.problem, p.payload)
@@ -301,7 +294,7 @@ def create(open_write: Any, target: Any, days: list[date], revenue: str | None =
                 posting_ledger.start(con, FLOW, p.key, posting_ledger.payload_hash(p.payload))
             try:
                 # each looks its reference up first: adopts, never twice
-                made = debit(p.note) if p.debit else target.create_credit_note(p.note)
+                made = target.create_debit_note(p.note) if p.debit else target.create_credit_note(p.note)
             except sage_errors.SageBusinessError as exc:
                 with open_write() as con:
                     posting_ledger.failed(con, FLOW, p.key, one_line(exc))

@@ -3,7 +3,7 @@
 Flows (orders, shipments, settlements, returns, stock) speak only this protocol; they never know
 which ERP is behind it. All money is Decimal. Every write is idempotent by its business reference:
 the customer order reference (AmazonOrderId) for sales orders, the journal reference (settlement id
-and accounting period) for journals, the Amazon refund reference for credit notes.
+and accounting period) for journals, the Amazon refund reference for credit notes and debit notes.
 """
 
 from __future__ import annotations
@@ -232,6 +232,11 @@ class SageTarget(Protocol):
 
     def create_credit_note(self, note: CreditNote) -> CreditNoteResult:
         """Create a credit note once per reference."""
+
+    def create_debit_note(self, note: CreditNote) -> CreditNoteResult:
+        """Charge a refund reversed by a later charge back to the customer, once per reference: a sales invoice of
+        the amounts `note` carries (positive, as a credit note carries a refund), linked to the order (X3 SIH of
+        type INV, Sage 500 AR invoice)."""
 
     def read_stock(self, site: str, items: Sequence[str] | None = None) -> list[StockLevel]:
         """Available stock at a site, optionally for some items."""

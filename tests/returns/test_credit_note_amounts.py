@@ -160,7 +160,9 @@ def test_note_is_linked_to_the_order_and_applied_to_its_invoice(warehouse: Any, 
 
 
 def _invoice(target: Any, order_id: str, sales_order: str) -> str:
-    """What Sage's own invoicing does for a shipped order (sandbox side, not the connector): an AR invoice."""
+    """What Sage's own invoicing does for a shipped order (sandbox side, not the connector): an AR invoice. On X3
+    numbered outside the series the sandbox gives SIH saves (INV<site><yy>...): the connector's debit notes, saved
+    in the same session sandbox, take those numbers."""
     if target.name == "x3":
         from sqlalchemy import insert
 
@@ -168,10 +170,10 @@ def _invoice(target: Any, order_id: str, sales_order: str) -> str:
 
         with target.sandbox.engine.begin() as conn:
             conn.execute(insert(tables.SINVOICE).values(
-                NUM_0="INVUS0126000001", SIVTYP_0="INV", INVTYP_0=1, SNS_0=1, SALFCY_0="US01", INVREF_0="",
+                NUM_0="SIVUS0126000001", SIVTYP_0="INV", INVTYP_0=1, SNS_0=1, SALFCY_0="US01", INVREF_0="",
                 INVDAT_0=date(2026, 11, 3), ACCDAT_0=date(2026, 11, 3), BPCINV_0="AMZUS", BPCORD_0="AMZUS",
                 CUR_0="USD", AMTNOT_0=D("56.88"), AMTATI_0=D("60.00"), YAMZORDREF_0=order_id, STA_0=3))
-        return "INVUS0126000001"
+        return "SIVUS0126000001"
     with target._tx() as conn:
         conn.execute(text(
             "INSERT INTO StgARInvoice (SessionKey, TranNo, TranType, CustID, CurrID, TranDate, CustPONo, TranCmnt, "

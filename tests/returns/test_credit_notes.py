@@ -1,7 +1,8 @@
 """(b) refunds -> Sage credit notes on both ERPs: none with `revenue: settlement` (the settlement journal carries
 refunds) nor with `documents: journal_only`; with `revenue: sage_invoices` and `documents: credit_notes` one per
-refund, once, or a dead letter with its reason (refund larger than the order, unmapped SKU; a reversal by a later
-charge on X3, which Sage 500 charges back to the customer with an AR invoice of the reversed amount, once)."""
+refund, once, or a dead letter with its reason (refund larger than the order, unmapped SKU); a refund reversed by a
+later charge is charged back to the customer once with an invoice of the reversed amount (X3 SIH of type INV, Sage 500
+AR invoice)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,21 @@ from tests.returns.conftest import REFERENCE, materialize, query
 PATH = [*REFERENCE, "sage_refund_credit_notes"]  # on the landed warehouse (conftest)
 
 
-def _note_in_sage(target, reference: str, tran_type: int = 502) -> list[tuple]:
+def _note_in_sage(target, reference: str) -> list[tuple]:
+    """(number, customer, total, kind) of every document Sage holds under `reference`; kind "credit" (X3 SIVTYP CRN,
+    Sage 500 TranType 502) or "invoice" (X3 INV, Sage 500 501)."""
+    kinds = {"CRN": "credit", "INV": "invoice", 502: "credit", 501: "invoice"}
     if target.name == "x3":
         from sage_amazon.sage.x3.rest import quote_literal
 
-        return [(r["NUM"], r.get("BPCINV"), Decimal(str(r["AMTATI"]))) for r in target.rest.query(
-            "SINVOICE", where=f"INVREF eq {quote_literal(reference)}", count=5)]
+        return [(r["NUM"], r.get("BPCINV"), Decimal(str(r["AMTATI"])), kinds.get(r.get("SIVTYP"))) for r in
+                target.rest.query("SINVOICE", where=f"INVREF eq {quote_literal(reference)}", count=5)]
     from sqlalchemy import text
 
     with target._tx() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT i.TranNo, c.CustID, i.TranAmt FROM tarInvoice i JOIN tarCustomer c ON c.CustKey = i.CustKey "
-            "WHERE i.TranType = :tt AND i.TranCmnt = :r"), {"r": reference, "tt": tran_type}).all()]
+        return [(*r[:3], kinds.get(r[3])) for r in conn.execute(text(
+            "SELECT i.TranNo, c.CustID, i.TranAmt, i.TranType FROM tarInvoice i JOIN tarCustomer c "
+            "ON c.CustKey = i.CustKey WHERE i.TranCmnt = :r"), {"r": reference}).all()]
 
 
 def test_settlement_mode_makes_no_credit_note(erp_env, amazon) -> None:
@@ -45,8 +49,8 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
     assert all(m["posted"] == 0 and "count them twice" in m["why_no_credit_notes"] for m in md.values())
     monkeypatch.setattr(credit_notes, "documents_mode", lambda: "credit_notes")
     with erp_env["warehouse"].write() as con:  # a refund reversed by a later charge, and an oversized refund
-        tid, order_id = con.execute("SELECT transaction_id, amazon_order_id FROM raw.amazon_refund_transactions "
-                                    "ORDER BY posted_at LIMIT 1").fetchone()
+        [tid] = con.execute("SELECT transaction_id FROM raw.amazon_refund_transactions ORDER BY posted_at LIMIT 1"
+                            ).fetchone()
         con.execute("INSERT INTO raw.amazon_refund_transactions SELECT posted_date, posted_at, 'REV-1', "
                     "'Order_Retrocharge', transaction_status, description, marketplace_id, amazon_order_id, '', "
                     "settlement_id, financial_event_group_id, currency, -total_amount, extracted_at "
@@ -65,14 +69,11 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
     letters = dict(query(erp_env, "SELECT record_key, reason FROM ops.dead_letters WHERE flow = ? "
                                   "AND resolved_at IS NULL", [credit_notes.FLOW]))
     assert all(ledger.get(t) == "posted" or t in letters for t, _, _ in refunds)  # every refund: a note or a letter
-    sage500 = erp_env["sage"].target == "sage500"
-    if sage500:  # charged back: an AR invoice of what the reversal charges, the refund's note stands
-        assert ledger["REV-1"] == "posted" and "REV-1" not in letters
-    else:
-        assert "refund reversed by a later charge" in letters["REV-1"] and order_id in letters["REV-1"]
+    # charged back on both ERPs: an invoice of what the reversal charges, the refund's note stands
+    assert ledger["REV-1"] == "posted" and "REV-1" not in letters
     assert "is larger than order" in letters[big]
     posted = [(t, r) for t, r, _ in refunds if ledger.get(t) == "posted" and t != "REV-1"]
-    assert len(posted) + sage500 == summed(result, "sage_refund_credit_notes", "posted") >= 8 + sage500
+    assert len(posted) + 1 == summed(result, "sage_refund_credit_notes", "posted") >= 9
     # each day's partition counts the refunds posted on its day
     days = dict(query(erp_env, "SELECT transaction_id, CAST(posted_date AS VARCHAR) FROM raw.amazon_refund_transactions"))
     noted = Counter(days[t] for t, status in ledger.items() if status == "posted")
@@ -84,13 +85,15 @@ def test_invoice_mode_one_credit_note_per_refund_once(erp_env, amazon, monkeypat
     target = erp_env["sage"].get_target()
     try:
         for tid, refund_id in posted:  # each note in Sage credits what Amazon refunded, to the cent
-            [(number, customer, total)] = _note_in_sage(target, f"AMZ-RF-{refund_id}")
+            [(number, customer, total, kind)] = _note_in_sage(target, f"AMZ-RF-{refund_id}")
             assert number and customer.startswith("AMZ") and total == refunded[tid], (tid, total, refunded[tid])
-        if sage500:
-            [(number, customer, total)] = _note_in_sage(target, "AMZ-RV-REV-1", 501)
-            assert total == refunded[reversed_tid] == -refunded["REV-1"]
+            assert kind == "credit"
+        # the reversal: one invoice (X3 SIH INV, Sage 500 AR invoice) of what was charged back
+        [(number, customer, total, kind)] = _note_in_sage(target, "AMZ-RV-REV-1")
+        assert number and customer.startswith("AMZ") and kind == "invoice"
+        assert total == refunded[reversed_tid] == -refunded["REV-1"]
     finally:
         getattr(target, "close", lambda: None)()
     again = materialize(erp_env, ["sage_refund_credit_notes"])
     assert summed(again, "sage_refund_credit_notes", "posted") == 0
-    assert summed(again, "sage_refund_credit_notes", "already_posted") == len(posted) + sage500
+    assert summed(again, "sage_refund_credit_notes", "already_posted") == len(posted) + 1

@@ -1,4 +1,4 @@
-"""Journals (GACCENTRY through the GAS publication) and credit notes (SIH), both layouts."""
+"""Journals (GACCENTRY through the GAS publication), credit and debit notes (SIH), both layouts."""
 
 from __future__ import annotations
 
@@ -118,6 +118,58 @@ def test_credit_note_is_created_once(x3, target, order_ref):
                                                                                       "AMZDE")
     [line] = x3.rows("SINVOICED", NUM=first.document_number)
     assert (line["ITMREF_0"], line["ITMDES1_0"]) == ("NW-PAD-UL", "Return & refund")
+
+
+def _sage_invoices_the_order(x3, order_ref: str, sales_order: str) -> str:
+    """What X3's own invoicing of the shipped order does (sandbox side, not the connector): an SIH invoice carrying
+    the Amazon order id, numbered after the connector's documents (X3 invoiced the order later)."""
+    from sqlalchemy import insert
+
+    from sage_amazon.sandbox.x3 import tables
+
+    num = f"SIV{order_ref[-7:]}"
+    day = date(2026, 11, 21)
+    with x3.engine.begin() as conn:
+        conn.execute(insert(tables.SINVOICE).values(
+            NUM_0=num, SIVTYP_0="INV", INVTYP_0=1, SNS_0=1, SALFCY_0="US01", INVREF_0="", INVDAT_0=day, ACCDAT_0=day,
+            BPCINV_0="AMZUS", BPCORD_0="AMZUS", CUR_0="USD", AMTNOT_0=Decimal("60.00"), AMTATI_0=Decimal("60.00"),
+            YAMZORDREF_0=order_ref, STA_0=3))
+        conn.execute(insert(tables.SINVOICED).values(
+            NUM_0=num, SIDLIN_0=1000, ITMREF_0="NW-TENT-2P", ITMDES1_0="Trailhead tent", QTY_0=Decimal("1"),
+            GROPRI_0=Decimal("60.00"), DISCRGVAL_0=Decimal("0"), NETPRI_0=Decimal("60.00"),
+            AMTNOTLIN_0=Decimal("60.00"), SOHNUM_0=sales_order, SIHORINUM_0=""))
+    return num
+
+
+def test_debit_note_is_an_invoice_made_once_and_never_taken_for_the_orders_invoice(x3, target, order_ref):
+    """Issue 15.2: a refund reversed by a later charge is an SIH sales invoice (INV) of what was charged back, linked
+    to the order but naming no origin invoice (X3 takes one on a credit memo only), made once; the order's credit
+    notes after it still name the invoice X3 made for the order, never the debit note."""
+    from sage_amazon.sage.protocol import SalesOrder, SalesOrderLine
+
+    order = target.create_sales_order(SalesOrder(
+        order_ref, "AMZUS", "US01", date(2026, 11, 20), "USD",
+        (SalesOrderLine(1, "NW-TENT-2P", Decimal("1"), Decimal("60.00")),))).sage_number
+    charged = a_note(f"AMZ-RV-{order_ref}", customer="AMZUS", site="US01", currency="USD",
+                     lines=(CreditNoteLine("NW-TENT-2P", Decimal("1"), Decimal("20.00"), "Refund charged back"),),
+                     original_order_ref=order_ref, freight=Decimal("3.00"), tax=Decimal("1.84"))
+    first = target.create_debit_note(charged)
+    again = target.create_debit_note(charged)
+    assert first.created and not again.created and again.document_number == first.document_number
+    assert first.applied_to == order
+    [head] = x3.rows("SINVOICE", INVREF=charged.reference)
+    assert (head["NUM_0"], head["SIVTYP_0"], head["SNS_0"], head["AMTATI_0"], head["YAMZORDREF_0"]) == (
+        first.document_number, "INV", 1, Decimal("24.84"), order_ref)
+    [line] = x3.rows("SINVOICED", NUM=first.document_number)
+    assert (line["SOHNUM_0"], line["SIHORINUM_0"]) == (order, "")
+
+    invoice = _sage_invoices_the_order(x3, order_ref, order)
+    assert invoice > first.document_number  # the debit note comes first among the order's invoices
+    refund = a_note(f"AMZ-RF-{order_ref}", customer="AMZUS", site="US01", currency="USD",
+                    lines=(CreditNoteLine("NW-TENT-2P", Decimal("1"), Decimal("20.00")),), original_order_ref=order_ref)
+    credit = target.create_credit_note(refund)
+    [line] = x3.rows("SINVOICED", NUM=credit.document_number)
+    assert credit.applied_to == invoice and line["SIHORINUM_0"] == invoice
 
 
 def test_credit_note_refusals(x3, target, order_ref):

@@ -295,7 +295,7 @@ class Ledger(Sage500Base):
         and sales tax credited), linked to the order (CustPONo, SOTranNo) and applied against the order's open credit
         memos, once per reference (TranCmnt). `note` carries the amounts charged back, positive, as a credit note
         carries a refund. [UNCONFIRMED] an invoice rather than an AR debit memo: the AR import takes invoices and
-        credit memos only. Not part of the SageTarget protocol (X3 keeps such a reversal a dead letter)."""
+        credit memos only. X3 makes an SIH sales invoice of type INV for the same case."""
         return self._import_document(note, 501)
 
     def _import_document(self, note: CreditNote, tran_type: int) -> CreditNoteResult:

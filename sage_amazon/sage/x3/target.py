@@ -69,7 +69,8 @@ class X3Target:
     def __init__(self, url: str, user: str, password: str, pool: str, folder: str, *, pool_size: int = 4,
                  language: str = "ENG", retry: RetryPolicy | None = None, timeout: float | None = None,
                  sales_order_type: str = "", journal_type: str = "", journal_site: str = "",
-                 credit_note_type: str = "CRN", publications: dict[str, str] | None = None) -> None:
+                 credit_note_type: str = "CRN", debit_note_type: str = "INV",
+                 publications: dict[str, str] | None = None) -> None:
         self.retry = retry or RetryPolicy.from_config()
         if timeout is not None:
             self.retry = replace(self.retry, timeout=timeout)
@@ -81,6 +82,7 @@ class X3Target:
         self.rest = X3Rest(url, folder, gate=self.gate, http=self.http, user=user)
         self.sales_order_type, self.journal_type = sales_order_type, journal_type
         self.journal_site, self.credit_note_type = journal_site, credit_note_type
+        self.debit_note_type = debit_note_type
         # public names of the GESAWE publications; customers often publish their own (WSCOMCLT, YWSSIH)
         self.publications = {"SOH": "SOH", "SIH": "SIH", "GAS": "GAS", "BPC": "BPC", "ITM": "ITM",
                              **(publications or {})}
@@ -384,42 +386,56 @@ class X3Target:
         header, _ = parse_object(result.result_xml)
         return JournalResult(str(header.get("NUM", "")).strip(), created=True)
 
-    # ------------------------------------------------------------------ credit notes
+    # ------------------------------------------------------------------ credit and debit notes
 
-    def _find_credit_note(self, reference: str) -> str | None:
+    def _find_note(self, reference: str) -> str | None:
         rows = self._retrying(lambda: list(self.rest.query(
             "SINVOICE", where=f"INVREF eq {quote_literal(reference)}", order_by="NUM", count=5)))
         return rows[0]["NUM"] if rows else None
 
     def create_credit_note(self, note: CreditNote) -> CreditNoteResult:
-        refused = f"SIH credit note {note.reference}"
+        """An SIH credit memo (SIVTYP credit_note_type) whose lines name the order (SOHNUM) and its invoice
+        (SIHORINUM), once per reference (INVREF)."""
+        return self._create_note(note, self.credit_note_type, f"SIH credit note {note.reference}")
+
+    def create_debit_note(self, note: CreditNote) -> CreditNoteResult:
+        """A refund reversed by a later charge (issue 15.2): an SIH sales invoice (SIVTYP debit_note_type) of the
+        amount charged back, built as the credit note is (`note` carries the amounts charged back, positive), its
+        lines naming the order (SOHNUM) but no origin invoice: X3 takes SIHORINUM on a credit memo only. Once per
+        reference (INVREF, `AMZ-RV-<refund id>`)."""
+        return self._create_note(note, self.debit_note_type, f"SIH debit note {note.reference}")
+
+    def _create_note(self, note: CreditNote, invoice_type: str, refused: str) -> CreditNoteResult:
         self._check_reference("SIH", "INVREF", note.reference, refused)
         with self._ref_lock(note.reference):
-            return self._create_credit_note(note, refused)
+            return self._write_note(note, invoice_type, refused)
 
     def _find_invoice(self, order_ref: str) -> str:
-        """The X3 invoice (not a credit memo) of an Amazon order, by the order id it carries (YAMZORDREF); "" if none."""
+        """The X3 invoice (not a credit memo) of an Amazon order, by the order id it carries (YAMZORDREF); "" if none.
+        Never a document this connector made (INVREF AMZ-...): a debit note carries the order id too."""
         rows = self._retrying(lambda: list(self.rest.query(
             "SINVOICE", where=f"YAMZORDREF eq {quote_literal(order_ref)}", order_by="NUM", count=20)))
-        return next((r["NUM"] for r in rows if r.get("SIVTYP") != self.credit_note_type), "")
+        return next((r["NUM"] for r in rows if r.get("SIVTYP") != self.credit_note_type
+                     and not str(r.get("INVREF") or "").startswith("AMZ-")), "")
 
-    def _create_credit_note(self, note: CreditNote, refused: str) -> CreditNoteResult:
-        existing = self._find_credit_note(note.reference)
+    def _write_note(self, note: CreditNote, invoice_type: str, refused: str) -> CreditNoteResult:
+        existing = self._find_note(note.reference)
         order = (self.find_sales_order(note.original_order_ref) or "") if note.original_order_ref else ""
-        invoice = self._find_invoice(note.original_order_ref) if note.original_order_ref else ""
+        credit = invoice_type == self.credit_note_type  # only a credit memo names an origin invoice
+        invoice = self._find_invoice(note.original_order_ref) if credit and note.original_order_ref else ""
         if existing:
             return CreditNoteResult(existing, created=False, applied_to=invoice or order)
 
         def build(desc: Description) -> str:
             header: dict[str, object] = {
-                "SALFCY": note.site, "SIVTYP": self.credit_note_type, "NUM": "", "INVREF": note.reference,
+                "SALFCY": note.site, "SIVTYP": invoice_type, "NUM": "", "INVREF": note.reference,
                 "INVDAT": note.document_date.strftime("%Y%m%d"), "BPCINV": note.customer, "CUR": note.currency,
                 "YAMZORDREF": note.original_order_ref}
             if note.freight or note.tax:  # invoicing elements 1 shipping, 2 discount, 3 tax (never left out)
                 group = desc.header_group("INVDTAAMT")
                 if note.tax and group is not None and group.fields["INVDTAAMT"].dim < 3:
                     raise SageConfigurationError(f"publication {desc.publication} has fewer than 3 invoicing "
-                                                 "elements (INVDTAAMT): the tax refunded needs the third")
+                                                 "elements (INVDTAAMT): the tax needs the third")
                 header["INVDTAAMT"] = [_dec(note.freight), _dec(Decimal("0")), _dec(note.tax)]
             lines = []
             for num, ln in enumerate(note.lines, start=1):
@@ -435,7 +451,7 @@ class X3Target:
                 lines.append((num, values))
             return build_object(desc, header, lines, optional=NOTE_OPTIONAL)
 
-        adopted, result = self._write_once("SIH", refused, build, lambda: self._find_credit_note(note.reference))
+        adopted, result = self._write_once("SIH", refused, build, lambda: self._find_note(note.reference))
         if adopted:
             return CreditNoteResult(adopted, created=False, applied_to=invoice or order)
         header, _ = parse_object(result.result_xml)
