@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sage_amazon.money import cents
-from sage_amazon.returns.references import refund_reference
+from sage_amazon.returns.references import refund_reference, reversal_reference
 from sage_amazon.sage.protocol import CreditNote, CreditNoteLine
 
 JOURNAL_ONLY, CREDIT_NOTES = "journal_only", "credit_notes"
@@ -95,14 +95,21 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
     rules = sku_rules(target)
     out: list[Planned] = []
     for ref, lines in by_ref.items():
-        reference = refund_reference(ref)
+        # a refund's transaction charging principal back (a reversal by a later charge): the journal debits
+        # receivables, so the note is a debit note of that principal under its own reference, never the refund's
+        debit = sum(Decimal(r[4]) for r in lines) < 0
+        reference = reversal_reference(ref) if debit else refund_reference(ref)
         order_id, currency, market_name, day = lines[0][0], lines[0][6], lines[0][7], min(r[5] for r in lines)
         payload = {"settlement_id": settlement_id, "order_id": order_id, "refund": ref,
                    "lines": [{"sku": r[2], "qty": int(r[3]), "principal": str(r[4])} for r in lines]}
         customer = _customer(market_name, currency, target)
         if customer is None:
             out.append(Planned(reference, None, f"no Sage customer for marketplace {market_name!r} in "
-                                                f"marketplaces.yaml ({target})", payload))
+                                                f"marketplaces.yaml ({target})", payload, debit=debit))
+            continue
+        if any((Decimal(r[4]) < 0) != debit for r in lines if Decimal(r[4])):
+            out.append(Planned(reference, None, f"refund {ref} on order {order_id} both refunds and charges back "
+                                                "principal: settle it in Sage by hand", payload, debit=debit))
             continue
         note_lines, missing = [], []
         for _, _, sku, qty, principal, *_ in lines:
@@ -110,7 +117,7 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
             if item is None:
                 missing.append(sku or "(no sku)")
                 continue
-            qty, principal = Decimal(int(qty) or 1), Decimal(principal)
+            qty, principal = Decimal(int(qty) or 1), abs(Decimal(principal))
             unit = principal / qty
             if cents(unit) * qty != principal:  # not evenly divisible: one line at the refunded total
                 qty, unit = Decimal(1), principal
@@ -118,11 +125,12 @@ def plan(con, settlement_id: str, target: str, sage_items: set[str] | None,
                                              description=f"Amazon refund {order_id}"))
         if missing:
             out.append(Planned(reference, None, f"SKU(s) {', '.join(missing)} have no Sage item (skus.yaml)",
-                               payload))
+                               payload, debit=debit))
             continue
         out.append(Planned(reference, CreditNote(
             reference=reference, customer=customer["customer"], site=customer["site"], currency=currency,
-            document_date=day, lines=tuple(note_lines), original_order_ref=order_id or ""), "", payload))
+            document_date=day, lines=tuple(note_lines), original_order_ref=order_id or ""), "", payload,
+            debit=debit))
     return out
 
 
@@ -168,7 +176,6 @@ def _plan_reversals(con, reversals: list[tuple], credits: list[Planned], sage_it
     """Debit notes of the settlement's refunds reversed by a later charge (see plan), after its credit notes."""
     from sage_amazon import posting_ledger
     from sage_amazon.returns.credit_notes import credit_left, reversal_note
-    from sage_amazon.returns.references import reversal_reference
 
     left = credit_left(con, sorted({r[1] for r in reversals if r[1]}))
     for p in credits:  # this settlement's notes not in Sage yet are posted before its reversals

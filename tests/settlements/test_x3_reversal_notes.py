@@ -79,3 +79,38 @@ def test_a_refund_reversed_by_a_later_charge_is_an_x3_invoice_made_once(tmp_path
             assert len(x3.rows("SINVOICE", YAMZORDREF=REVERSED)) == 3
         finally:
             target.close()
+
+
+def test_principal_only_notes_charge_a_reversal_back_under_its_own_reference(tmp_path, monkeypatch) -> None:
+    """`revenue: settlement` with `documents: credit_notes`: the notes carry the refunded principal only (what the
+    journal sends to receivables). A later charge of the same refund is a debit note AMZ-RV-<refund> of that
+    principal, not the refund's credit note counted as already posted (the charge left in receivables, lost)."""
+    import yaml
+
+    from sage_amazon.mapping import DEFAULTS_DIR
+
+    data = yaml.safe_load((DEFAULTS_DIR / "accounts.yaml").read_text())
+    data.update(revenue="settlement", documents="credit_notes")
+    (tmp_path / "settlement-mapping").mkdir()
+    (tmp_path / "settlement-mapping" / "accounts.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("SAGE_AMAZON_MAPPING_DIR", str(tmp_path / "settlement-mapping"))
+    monkeypatch.setenv("SAGE_AMAZON_TARGET", "x3")
+    order_id = "113-0000015-0000009"
+    warehouse = Warehouse(tmp_path / "warehouse" / "w.duckdb", lock_timeout=10.0)
+    with x3_sandbox(tmp_path / "x3") as (x3, target):
+        try:
+            first = _post(warehouse, target, tmp_path, "93000000018", ("2026-11-20", "2026-11-27", "2026-11-29"), [
+                ("Order", order_id, "", "ItemPrice", "Principal", "60.00", "2026-11-22", 1),
+                ("Refund", order_id, REFUND, "ItemPrice", "Principal", "-20.00", "2026-11-24", 1)])
+            assert first.all_posted and list(first.credit_notes) == [f"AMZ-RF-{REFUND}"], first
+            dates = ("2026-12-01", "2026-12-08", "2026-12-10")
+            charge = [("Refund", order_id, REFUND, "ItemPrice", "Principal", "20.00", "2026-12-03", 1)]
+            second = _post(warehouse, target, tmp_path, "93000000019", dates, charge)
+            assert second.all_posted and list(second.credit_notes) == [f"AMZ-RV-{REFUND}"], second
+            documents = x3.rows("SINVOICE", YAMZORDREF=order_id)
+            assert [(d["SIVTYP_0"], d["INVREF_0"], d["AMTATI_0"]) for d in documents] == [
+                ("CRN", f"AMZ-RF-{REFUND}", D("20.00")), ("INV", f"AMZ-RV-{REFUND}", D("20.00"))]
+            again = _post(warehouse, target, tmp_path, "93000000019", dates, charge)
+            assert not again.posted and again.all_posted and len(x3.rows("SINVOICE", YAMZORDREF=order_id)) == 2
+        finally:
+            target.close()
