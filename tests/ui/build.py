@@ -3,8 +3,9 @@ tests/ui/test_screenshots.py in its own process, so every setting is this data d
 
 Seven settlements of the US marketplace, one every 14 days from August to October 2026 (three months of fee trends;
 the referral fee rate climbs in September), each imported and run as `sage-amazon settlement import --run` does,
-posted to a Sage X3 sandbox started here, where August 2026 is closed: the August settlements' journals are refused
-and wait as dead letters (replayable once the period is reopened). One SKU (NW-TENT-2P-V2) maps to no Sage item
+posted to the Sage X3 sandbox the environment names (SAGE_X3_URL and the rest: the test started it, and the UI's
+runs use it too), where August 2026 is closed: the August settlements' journals are refused and wait as dead letters
+(replayable once the period is reopened). One SKU (NW-TENT-2P-V2) maps to no Sage item
 (the mapping review lists it). Then each settlement's figures and the cockpit (overview, dead letters, mapping review).
 Prints one JSON line: the settlement ids.
 """
@@ -43,33 +44,29 @@ def settlement_files(folder: Path) -> list[tuple[str, Path]]:
 
 
 def main(data_dir: Path) -> None:
-    from sage_amazon.sandbox.x3 import running_x3
+    assert os.environ.get("SAGE_X3_URL"), "SAGE_X3_URL: the X3 sandbox to post to (tests/ui/test_screenshots.py)"
+    os.environ.update({"SAGE_AMAZON_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
+                       "SAGE_AMAZON_TARGET": "x3"})
+    from sage_amazon import config, instance
+    from sage_amazon.ledger import intake
+    from sage_amazon.runner import add_settlement_partition, run_settlement
+    from sage_amazon.runner.execution import execute
+    from sage_amazon.runner.session import embedded_instance, project_defs
 
-    with running_x3(data_dir / "x3") as x3:
-        x3.close_period(2026, 8)  # August closed in Sage: those settlements' journals wait as dead letters
-        os.environ.update({"SAGE_AMAZON_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(data_dir / "dagster_home"),
-                           "SAGE_AMAZON_TARGET": "x3", "SAGE_X3_URL": x3.url, "SAGE_X3_USER": x3.user,
-                           "SAGE_X3_PASSWORD": x3.password, "SAGE_X3_POOL": x3.pool, "SAGE_X3_FOLDER": x3.folder})
-        from sage_amazon import config, instance
-        from sage_amazon.ledger import intake
-        from sage_amazon.runner import add_settlement_partition, run_settlement
-        from sage_amazon.runner.execution import execute
-        from sage_amazon.runner.session import embedded_instance, project_defs
-
-        settings = config.load()
-        instance.ensure_home(settings.dagster_home)
-        ids = []
-        for sid, path in settlement_files(data_dir / "files"):
-            stored = intake.store(path, settings.raw_dir, origin="import")
-            add_settlement_partition(stored.settlement_id)
-            ok, run_id = run_settlement(stored.settlement_id)
-            print(f"settlement {sid}: {'posted' if ok else 'FAILED'} (run {run_id})", file=sys.stderr)
-            ids.append(sid)
-        dagster = embedded_instance()
-        defs = project_defs()
-        for sid in ids:
-            assert execute(defs.resolve_job_def("settlement_figures_job"), dagster, partition_key=sid).success
-        assert execute(defs.resolve_job_def("cockpit_job"), dagster).success
+    settings = config.load()
+    instance.ensure_home(settings.dagster_home)
+    ids = []
+    for sid, path in settlement_files(data_dir / "files"):
+        stored = intake.store(path, settings.raw_dir, origin="import")
+        add_settlement_partition(stored.settlement_id)
+        ok, run_id = run_settlement(stored.settlement_id)
+        print(f"settlement {sid}: {'posted' if ok else 'FAILED'} (run {run_id})", file=sys.stderr)
+        ids.append(sid)
+    dagster = embedded_instance()
+    defs = project_defs()
+    for sid in ids:
+        assert execute(defs.resolve_job_def("settlement_figures_job"), dagster, partition_key=sid).success
+    assert execute(defs.resolve_job_def("cockpit_job"), dagster).success
     print(json.dumps({"settlements": ids}))
 
 

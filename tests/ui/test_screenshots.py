@@ -7,7 +7,9 @@ closed period), driven by Playwright with Debian's Chromium. Each step is a scre
 2. a settlement's journals (per account, the Sage document number);
 3. a journal line's trace (the settlement rows behind each account);
 4. fee trends (the Plots view of settlement_figures: fee rate, fees, deposits per settlement);
-5. the open dead letters and the replay job's Launchpad with flow and reason as config.
+5. the open dead letters and the replay job's Launchpad with flow and reason as config;
+6. after the fix (August reopened in Sage), the replay launched from that Launchpad: the run succeeds, the August
+   journals are in Sage and no dead letter for them is left open.
 
 `make test-ui` installs Chromium and Playwright when missing, then runs this file (it is not part of `make test`).
 """
@@ -51,20 +53,33 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
+def x3(tmp_path_factory):
+    """The seller's Sage X3 (sandbox) for the build and for the runs launched from the UI; August 2026 closed."""
+    from sage_amazon.sandbox.x3 import running_x3
+
+    with running_x3(tmp_path_factory.mktemp("ui-x3")) as running:
+        running.close_period(2026, 8)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, x3):
     from playwright.sync_api import sync_playwright  # noqa: F401 - fails loudly when missing
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: `make test-ui` installs Debian's chromium"
     data = tmp_path_factory.mktemp("ui") / "data"
     data.mkdir()
-    env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster_home")}
+    env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data), "DAGSTER_HOME": str(data / "dagster_home"),
+           "SAGE_AMAZON_TARGET": "x3", "SAGE_X3_URL": x3.url, "SAGE_X3_USER": x3.user,
+           "SAGE_X3_PASSWORD": x3.password, "SAGE_X3_POOL": x3.pool, "SAGE_X3_FOLDER": x3.folder}
     built = subprocess.run([sys.executable, "-m", "tests.ui.build", str(data)], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=2400)
     assert built.returncode == 0, built.stderr[-4000:]
     settlements = json.loads(built.stdout.strip().splitlines()[-1])["settlements"]
     port = free_port()
     log = (data / "webserver.log").open("w")
-    web = subprocess.Popen([str(Path(sys.executable).with_name("dagster-webserver")), "-w", "workspace.yaml",
+    # `dagster dev`, as `make demo` serves it: the webserver and the daemon that starts the runs launched from the UI
+    web = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
                             "-h", "127.0.0.1", "-p", str(port)], cwd=ROOT, env=env, stdout=log,
                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -106,7 +121,12 @@ def page(ui):
 def _open(page, base: str, path: str, expect: str) -> None:
     page.goto(base + path, timeout=WAIT_MS)
     page.get_by_text(expect).first.wait_for()
-    skip = page.get_by_role("button", name="Skip")  # Dagster's one-time community dialog
+    _skip_community(page)
+
+
+def _skip_community(page) -> None:
+    """Dagster's one-time "Join the Dagster community" dialog, which may open at any moment: closed when it is up."""
+    skip = page.get_by_role("button", name="Skip")
     if skip.count():
         skip.first.click()
 
@@ -141,8 +161,9 @@ def test_2_a_settlements_journals_show_accounts_and_the_sage_number(ui, page):
 def test_3_a_journal_line_traces_to_its_settlement_rows(ui, page):
     base, _ = ui
     _open(page, base, f"/assets/settlement_journal_postings?view=partitions&partition={SETTLEMENT}", "trace_sample")
+    _skip_community(page)
     page.locator("tr", has_text="trace_sample").last.get_by_text("Show Markdown").click()
-    dialog = page.get_by_role("dialog")
+    dialog = page.get_by_role("dialog").filter(has_text="trace_sample")
     dialog.get_by_text("Commission").first.wait_for()
     text = dialog.inner_text()
     assert "row_no" in text and "113-0030000-0000001" in text and "6100" in text  # row, order, account
@@ -174,3 +195,38 @@ def test_5_dead_letters_and_the_replay_job(ui, page):
     page.get_by_text("No errors").first.wait_for()
     page.get_by_role("button", name="Launch Run").first.wait_for()
     _shot(page, "6-replay-job-launchpad")
+
+
+def _run_status(base: str, run_id: str) -> str:
+    import httpx
+
+    query = {"query": "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+             "variables": {"id": run_id}}
+    return httpx.post(f"{base}/graphql", json=query, timeout=30).json()["data"]["runOrError"].get("status", "")
+
+
+def test_6_the_replay_launched_from_the_ui_posts_the_dead_letters(ui, page, x3):
+    """The accountant reopens August in Sage (the fix), then the operator presses Launch Run on the Launchpad of
+    test 5: the run replays the August journals into Sage and leaves no dead letter for them open."""
+    base, _ = ui
+    refused = {r["REF_0"] for r in x3.rows("GACCENTRY") if BLOCKED in str(r["REF_0"])}
+    assert not refused, refused  # nothing of August in Sage yet
+    x3.reopen_period(2026, 8)
+    _skip_community(page)
+    page.get_by_role("button", name="Launch Run").first.click()
+    page.wait_for_url("**/runs/**", timeout=WAIT_MS)
+    run_id = page.url.rstrip("/").split("/runs/")[1].split("?")[0].split("/")[0]
+    deadline = time.monotonic() + WAIT_MS / 1000
+    status = ""
+    while time.monotonic() < deadline and status not in ("SUCCESS", "FAILURE", "CANCELED"):
+        time.sleep(2)
+        status = _run_status(base, run_id)
+    assert status == "SUCCESS", f"replay run {run_id}: {status}"
+    page.reload()
+    page.get_by_text("resolved").first.wait_for()  # the replay's own report line in the run's logs
+    _shot(page, "7-replay-run")
+    posted = {r["REF_0"] for r in x3.rows("GACCENTRY") if BLOCKED in str(r["REF_0"])}
+    assert posted, "the replay posted no August journal"
+    _open(page, base, "/assets/open_dead_letters", "open_total")
+    assert BLOCKED not in page.inner_text("body")  # refreshed by the run: nothing of August waits
+    _shot(page, "8-dead-letters-after-replay")
