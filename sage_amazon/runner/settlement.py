@@ -14,10 +14,17 @@ from .session import begin, embedded_instance, project_defs, refresh_reader_snap
 
 def add_settlement_partition(settlement_id: str, instance: dg.DagsterInstance | None = None) -> bool:
     """Add the settlement id as a partition of `settlement_ids`; False if it was there already."""
+    from sqlalchemy.exc import IntegrityError
+
     instance = instance or embedded_instance()
     if instance.has_dynamic_partition(settlement_partitions.name, settlement_id):
         return False
-    instance.add_dynamic_partitions(settlement_partitions.name, [settlement_id])
+    try:
+        instance.add_dynamic_partitions(settlement_partitions.name, [settlement_id])
+    except IntegrityError:  # another command added it since the look (several imports at once): it is there
+        if instance.has_dynamic_partition(settlement_partitions.name, settlement_id):
+            return False
+        raise
     return True
 
 

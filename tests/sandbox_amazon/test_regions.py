@@ -18,6 +18,10 @@ from sage_amazon.sandbox.amazon.server import running_sandbox
 
 from .conftest import SELLER_CLOCK, make_client
 
+# httpx's default 5 s read timeout fired on a loaded machine (2027-03-29 London clock, load 10-15): the sandbox
+# answers, only late
+http = httpx.Client(timeout=60)
+
 US, UK, DE = "ATVPDKIKX0DER", "A1F83G8C2ARO7P", "A1PA6795UKMFR9"
 
 
@@ -27,7 +31,7 @@ def ago(**kw: float) -> str:
 
 
 def token(sb, refresh_token: str) -> dict[str, str]:  # noqa: ANN001
-    res = httpx.post(sb.lwa_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token,
+    res = http.post(sb.lwa_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token,
                                        "client_id": credentials.LWA_APP_ID,
                                        "client_secret": credentials.LWA_CLIENT_SECRET})
     assert res.status_code == 200, res.text
@@ -48,32 +52,32 @@ def test_each_region_is_its_own_host_and_authorisation(regional) -> None:
     eu_token = token(sb, credentials.REGION_REFRESH_TOKENS["EU"])
     na_token = token(sb, credentials.REGION_REFRESH_TOKENS["NA"])
     query = {"MarketplaceIds": f"{UK},{DE}", "CreatedAfter": ago(days=5)}
-    ok = httpx.get(f"{eu}/orders/v0/orders", params=query, headers=eu_token)
+    ok = http.get(f"{eu}/orders/v0/orders", params=query, headers=eu_token)
     assert ok.status_code == 200 and {o["MarketplaceId"] for o in ok.json()["payload"]["Orders"]} <= {UK, DE}
     # a marketplace of another region: 403, as Amazon answers
     for mps in (US, f"{US},{UK}"):
-        res = httpx.get(f"{eu}/orders/v0/orders", params={**query, "MarketplaceIds": mps}, headers=eu_token)
+        res = http.get(f"{eu}/orders/v0/orders", params={**query, "MarketplaceIds": mps}, headers=eu_token)
         assert res.status_code == 403
         assert res.json()["errors"][0] == {"code": "Unauthorized", "message": "Access to requested resource is denied.",
                                            "details": NOT_VALID}
     # another region's authorisation (and the legacy all-regions token) is refused on this host
-    assert httpx.get(f"{eu}/orders/v0/orders", params=query, headers=na_token).status_code == 403
+    assert http.get(f"{eu}/orders/v0/orders", params=query, headers=na_token).status_code == 403
     legacy = token(sb, credentials.SP_API_REFRESH_TOKEN)
-    assert httpx.get(f"{eu}/orders/v0/orders", params=query, headers=legacy).status_code == 403
+    assert http.get(f"{eu}/orders/v0/orders", params=query, headers=legacy).status_code == 403
     # orders of another region are not on this host
-    us_order = httpx.get(f"{na}/orders/v0/orders", params={"MarketplaceIds": US, "CreatedAfter": ago(days=5)},
+    us_order = http.get(f"{na}/orders/v0/orders", params={"MarketplaceIds": US, "CreatedAfter": ago(days=5)},
                          headers=na_token).json()["payload"]["Orders"][0]["AmazonOrderId"]
-    assert httpx.get(f"{eu}/orders/v0/orders/{us_order}", headers=eu_token).status_code == 404
-    assert httpx.get(f"{na}/orders/v0/orders/{us_order}", headers=na_token).status_code == 200
+    assert http.get(f"{eu}/orders/v0/orders/{us_order}", headers=eu_token).status_code == 404
+    assert http.get(f"{na}/orders/v0/orders/{us_order}", headers=na_token).status_code == 200
     # the main port is the NA host (Amazon has no host for all regions): the first refresh token is an NA
     # authorisation, and a marketplace of another region is refused there, alone or among NA's
     assert sb.region_urls["NA"] == sb.base_url
-    assert httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": US},
+    assert http.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": US},
                      headers=legacy).status_code == 200
     for mps in (UK, f"{US},{UK}"):
-        res = httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": mps}, headers=legacy)
+        res = http.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": mps}, headers=legacy)
         assert res.status_code == 403 and res.json()["errors"][0]["details"] == NOT_VALID
-    assert httpx.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": UK},
+    assert http.get(f"{sb.base_url}/orders/v0/orders", params={**query, "MarketplaceIds": UK},
                      headers=eu_token).status_code == 403  # the EU authorisation is not valid on the NA host
 
 
@@ -81,16 +85,16 @@ def test_lists_show_only_the_region(regional) -> None:
     sb = regional
     eu = sb.region_urls["EU"]
     headers = token(sb, credentials.REGION_REFRESH_TOKENS["EU"])
-    reports = httpx.get(f"{eu}/reports/2021-06-30/reports", headers=headers, params={
+    reports = http.get(f"{eu}/reports/2021-06-30/reports", headers=headers, params={
         "reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2", "pageSize": 100}).json()["reports"]
     assert reports and {m for r in reports for m in r["marketplaceIds"]} <= {UK, DE}
-    txns = httpx.get(f"{eu}/finances/2024-06-19/transactions", headers=headers,
+    txns = http.get(f"{eu}/finances/2024-06-19/transactions", headers=headers,
                      params={"postedAfter": ago(days=15)}).json()["payload"]["transactions"]
     assert txns and {t["marketplaceDetails"]["marketplaceId"] for t in txns} <= {UK, DE}
-    groups = httpx.get(f"{eu}/finances/v0/financialEventGroups", headers=headers).json()["payload"][
+    groups = http.get(f"{eu}/finances/v0/financialEventGroups", headers=headers).json()["payload"][
         "FinancialEventGroupList"]
     assert groups and all(g["OriginalTotal"]["CurrencyCode"] in ("GBP", "EUR") for g in groups)
-    us_inventory = httpx.get(f"{eu}/fba/inventory/v1/summaries", headers=headers, params={
+    us_inventory = http.get(f"{eu}/fba/inventory/v1/summaries", headers=headers, params={
         "granularityType": "Marketplace", "granularityId": US, "marketplaceIds": US})
     assert us_inventory.status_code == 403
 
@@ -116,7 +120,7 @@ def test_region_hosts_close_with_the_sandbox(tmp_path: Path) -> None:
         urls = dict(sb.region_urls)
     for url in urls.values():
         with pytest.raises(httpx.TransportError):
-            httpx.get(url + "/orders/v0/orders", timeout=2)
+            http.get(url + "/orders/v0/orders", timeout=2)
 
 
 def test_each_region_has_its_own_rate_limits(tmp_path: Path) -> None:
@@ -126,8 +130,8 @@ def test_each_region_has_its_own_rate_limits(tmp_path: Path) -> None:
         eu = token(sb, credentials.REGION_REFRESH_TOKENS["EU"])
         na = token(sb, credentials.REGION_REFRESH_TOKENS["NA"])
         params = {"reportTypes": "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"}
-        statuses = [httpx.get(f"{sb.region_urls['EU']}/reports/2021-06-30/reports", params=params,
+        statuses = [http.get(f"{sb.region_urls['EU']}/reports/2021-06-30/reports", params=params,
                               headers=eu).status_code for _ in range(11)]
         assert statuses == [200] * 10 + [429]
-        assert httpx.get(f"{sb.region_urls['NA']}/reports/2021-06-30/reports", params=params,
+        assert http.get(f"{sb.region_urls['NA']}/reports/2021-06-30/reports", params=params,
                          headers=na).status_code == 200
