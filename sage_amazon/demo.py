@@ -100,23 +100,29 @@ def _serve(env: dict[str, str], home: Path, start: str | None, ui_port: int, chi
         children.spawn(_dagster("dagster", kind, "start", "--start-all", "-w", workspace), cwd=PROJECT_ROOT,
                        stdout=subprocess.DEVNULL).wait()
     logs.mkdir(parents=True, exist_ok=True)
-    with (logs / "dagster-daemon.log").open("ab") as daemon_log:
-        daemon = children.spawn(_dagster("dagster-daemon", "run", "-w", workspace), cwd=PROJECT_ROOT,
-                                stdout=daemon_log, stderr=subprocess.STDOUT)
-    ui = children.spawn(
-        _dagster("dagster-webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(ui_port)), cwd=PROJECT_ROOT
-    )
+    # Both log to files, as the sandboxes do: on Ctrl-C, Dagster turns the SIGTERM its code servers get into a
+    # KeyboardInterrupt, and one that lands while a server's threads are being joined prints a traceback.
+    daemon = _spawn_logged(children, logs / "dagster-daemon.log", _dagster("dagster-daemon", "run", "-w", workspace))
+    ui = _spawn_logged(children, logs / "dagster-webserver.log",
+                       _dagster("dagster-webserver", "-w", workspace, "-h", "127.0.0.1", "-p", str(ui_port)))
     deadline = time.monotonic() + 120
     while not supervisor._port_open(ui_port) and time.monotonic() < deadline:
         if ui.poll() is not None:
-            raise supervisor.SandboxError(f"dagster-webserver exited with {ui.returncode} (see above)")
+            raise supervisor.SandboxError(f"dagster-webserver exited with {ui.returncode} "
+                                          f"(see {logs / 'dagster-webserver.log'})")
         time.sleep(0.3)
+    click.echo(f"Dagster logs: {logs / 'dagster-webserver.log'}, {logs / 'dagster-daemon.log'}")
     click.echo(f"\n== Dagster UI on http://127.0.0.1:{ui_port} (Ctrl-C stops everything) ==", err=False)
     sys.stdout.flush()
     while True:
         for name, proc in (("dagster-webserver", ui), ("dagster-daemon", daemon)):
             if proc.poll() is not None:
-                click.echo(f"{name} exited with {proc.returncode}; stopping the demo "
-                           f"(daemon log: {logs / 'dagster-daemon.log'})", err=True)
+                click.echo(f"{name} exited with {proc.returncode}; stopping the demo (log: {logs / name}.log)",
+                           err=True)
                 return 1
         time.sleep(0.5)
+
+
+def _spawn_logged(children: Children, log: Path, args: list[str]) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return children.spawn(args, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)

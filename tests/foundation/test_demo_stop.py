@@ -164,6 +164,10 @@ def test_demo_stops_sandboxes_webserver_daemon_and_code_servers(tmp_path, sig):
                 break
             time.sleep(0.5)
         assert len(servers) >= 2, "no code servers found under the demo"
+        # Dagster's own output (its code servers' interrupt handling included) goes to the logs, not the console
+        logs = tmp_path / "data" / "sandbox" / "logs"
+        assert "Serving dagster-webserver" in (logs / "dagster-webserver.log").read_text()
+        assert not any("dagster.code_server" in line for line in started.lines)
         _stop_and_check(started, sig, _with_regions(ports), "demo")
     finally:
         started.cleanup()
