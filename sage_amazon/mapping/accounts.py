@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sage_amazon.mapping import MappingError, load_yaml, mapping_file
+from sage_amazon.warehouse import insert_rows
 
 FILE = "accounts.yaml"
 REVENUE_SOURCES = ("settlement", "sage_invoices")
@@ -362,17 +363,5 @@ def write_table(con, amap: AccountMap, target: str, table: str = "ref.settlement
     cols = ", ".join(f"{n} {t}" for n, t in TABLE_COLUMNS)
     con.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
     data = rows(amap, target)
-    if data:  # one Arrow table: bound parameters (3,000 a statement) cost 3 % of the suite's CPU (py-spy)
-        import pyarrow as pa
-
-        arrow = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "DECIMAL(18,8)": pa.decimal128(18, 8),
-                 "DATE": pa.date32()}
-        columns = list(zip(*data, strict=True))
-        batch = pa.table({name: pa.array(columns[i], type=arrow[kind])
-                          for i, (name, kind) in enumerate(TABLE_COLUMNS)})
-        con.register("account_map_rows", batch)
-        try:
-            con.execute(f"INSERT INTO {table} SELECT * FROM account_map_rows")
-        finally:
-            con.unregister("account_map_rows")
+    insert_rows(con, table, dict(TABLE_COLUMNS), data)
     return len(data)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sage_amazon.amazon.orders import ITEM_COLUMNS, ORDER_COLUMNS, Extract
 from sage_amazon.amazon.reports import SHIPMENT_COLUMNS
+from sage_amazon.warehouse import insert_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,12 +50,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: Sequence[dict]) -> None:
-    if not rows:
-        return
-    names = list(columns)
-    placeholders = ", ".join("?" for _ in names)
-    con.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})",
-                    [[row.get(n) for n in names] for row in rows])
+    insert_rows(con, table, columns, [[row.get(n) for n in columns] for row in rows])
 
 
 def _log(con: duckdb.DuckDBPyConnection, flow: str, days: Iterable[date], extract_source: str, mode: str,
