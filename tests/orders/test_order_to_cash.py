@@ -28,8 +28,8 @@ def _x3_state(x3):
 
 
 @pytest.mark.slow
-# 25 s on a quiet machine; past the suite's 300 s three times beside other suites (load 10-15), in the raw
-# inserts (executemany, one bound row at a time): slow, never wrong
+# 25 s on a quiet machine; it passed the suite's 300 s three times beside other suites (load 10-15), then in
+# the raw inserts' executemany (now one Arrow table, warehouse.insert_rows): slow under load, never wrong
 @pytest.mark.timeout(900)
 def test_run_posts_mappable_orders_dead_letters_the_rest_and_rerun_changes_nothing(order_env):
     env, x3 = order_env, order_env.x3
