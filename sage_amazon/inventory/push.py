@@ -19,7 +19,6 @@ import io
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,6 +28,7 @@ from typing import Any
 from sage_amazon import deadletters
 from sage_amazon.amazon.client import SpApiError
 from sage_amazon.errors import TransientError, Unfinished, one_line
+from sage_amazon.outcomes import Outcomes
 
 log = logging.getLogger(__name__)
 
@@ -67,18 +67,14 @@ class Plan:
 
 
 @dataclass
-class PushResult:
-    counts: Counter = field(default_factory=Counter)
-    samples: list[dict[str, Any]] = field(default_factory=list)
+class PushResult(Outcomes):
     feeds: list[str] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)  # (marketplace|sku) Amazon refused in this run
 
-    def add(self, outcome: str, key: str, detail: str = "") -> None:
-        self.counts[outcome] += 1
+    def add(self, outcome: str, key: str, detail: str = "", day: date | None = None) -> None:
+        super().add(outcome, key, detail, day)
         if outcome == "dead_lettered":
             self.refused.add(key)
-        if len(self.samples) < 50:
-            self.samples.append({"record": key, "outcome": outcome, "detail": detail})
 
 
 def ensure(con: Any) -> None:

@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sage_amazon import deadletters
 from sage_amazon.amazon.client import SpApiError
 from sage_amazon.mcf import outbound, store
 from sage_amazon.mcf.rules import McfRules
+from sage_amazon.outcomes import Outcomes
 
 FLOW = "mcf_orders"  # dead letters: Amazon cannot ship, refused an order or a cancellation; Unfulfillable orders
 FINAL = ("Cancelled", "Complete", "CompletePartialled", "Unfulfillable", "Invalid")
@@ -36,15 +35,9 @@ CHUNK = 25  # orders per warehouse session of bookkeeping
 OpenWrite = Callable[[], AbstractContextManager[Any]]
 
 
-@dataclass
-class SyncResult:
-    counts: Counter[str] = field(default_factory=Counter)
-    samples: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, outcome: str, record: str, detail: str = "") -> None:
-        self.counts[outcome] += 1
-        if len(self.samples) < 30:
-            self.samples.append({"record": record, "outcome": outcome, "detail": detail[:200]})
+class SyncResult(Outcomes):
+    SAMPLES: ClassVar[int] = 30
+    DETAIL_WIDTH: ClassVar[int | None] = 200
 
 
 def _address(ship_to: dict[str, Any]) -> dict[str, str]:

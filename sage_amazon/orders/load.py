@@ -27,16 +27,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sage_amazon import deadletters, posting_ledger, stopping
 from sage_amazon.errors import PermanentError, TransientError, Unfinished, one_line
+from sage_amazon.outcomes import Outcomes
 from sage_amazon.sage.errors import SageBusinessError, SageUnknownOutcome
 from sage_amazon.sage.protocol import Address, SageTarget, SalesOrder, SalesOrderLine, Shipment, ShipmentLine
 
@@ -57,18 +58,16 @@ CHUNK = 16  # orders whose 'sending' is committed together, then posted, then re
 
 
 @dataclass
-class LoadResult:
-    counts: Counter = field(default_factory=Counter)
+class LoadResult(Outcomes):
+    SAMPLES: ClassVar[int] = 200
+    DETAIL_WIDTH: ClassVar[int | None] = 160
     transient: list[str] = field(default_factory=list)  # records left for the next attempt (Sage unavailable)
-    samples: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""  # why the load stopped before the end (a system stayed unavailable), else ""
 
-    def add(self, outcome: str, record: str, detail: str = "") -> None:
-        self.counts[outcome] += 1
+    def add(self, outcome: str, record: str, detail: str = "", day: date | None = None) -> None:
+        super().add(outcome, record, detail, day)
         if outcome in ("retry", "not_attempted"):
             self.transient.append(record)
-        if len(self.samples) < 200:
-            self.samples.append({"record": record, "outcome": outcome, "detail": detail[:160]})
 
     @property
     def posted(self) -> int:
