@@ -148,7 +148,7 @@ def test_sandbox_up_stops_with_its_launcher(tmp_path):
         started.cleanup()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_demo_stops_sandboxes_webserver_daemon_and_code_servers(tmp_path, sig):
     ports = list(sandbox_ports("ui").values())
     cmd = [sys.executable, "-m", "sage_amazon.cli", "demo", "--no-run", "--history-days", "1",
