@@ -144,9 +144,13 @@ def scenario(tmp: Path, label: str, duplicate_rate: float, backlog: int, n_order
                 log(f"{label}: {_depth(inventory)} FBA_INVENTORY_AVAILABILITY_CHANGES waiting on the inventory queue")
             interval = order_change_sensor.minimum_interval_seconds or 5
 
+            # in the marketplaces of the account the product connected (the sandbox's main region); an order of
+            # another region is never the product's to fetch with this account
+            marketplaces = env["SP_API_MARKETPLACES"].split(",")
+
             def place_orders() -> None:  # Amazon does not wait for the sensor: orders arrive on their own clock
                 while len(placed) < n_orders and time.monotonic() - started < timeout:
-                    order = sandbox.add_order()
+                    order = sandbox.add_order(marketplaces[len(placed) % len(marketplaces)])
                     if not {it["sku"] for it in order["items"]} & UNMAPPED and order["plan"].get("cancel_at") is None:
                         created = datetime.fromisoformat(order["purchase_date"].replace("Z", "+00:00"))
                         notified = datetime.fromisoformat(order["plan"]["unshipped_at"].replace("Z", "+00:00"))
@@ -170,6 +174,10 @@ def scenario(tmp: Path, label: str, duplicate_rate: float, backlog: int, n_order
             if backlog:
                 log(f"{label}: {_depth(inventory)} still waiting on the inventory queue (the orders sensor never "
                     f"read them)")
+            for oid in sorted(set(placed) - set(posted)):  # why an order is late: Amazon's side, then ours
+                order = next((o for o in sandbox.world.orders_sorted() if o["id"] == oid), {})
+                log(f"{label}: {oid} not in Sage: Amazon status {order.get('status')}, plan {order.get('plan')}, "
+                    f"product: {_product_view(data_dir, oid)}")
             twice = [oid for oid in posted if x3.count_orders(oid) != 1]
             if twice:
                 log(f"WARNING {label}: {len(twice)} order(s) not exactly once in Sage: {twice[:5]}")
@@ -182,6 +190,24 @@ def scenario(tmp: Path, label: str, duplicate_rate: float, backlog: int, n_order
     created = sorted([p[1] for p in posted.values()] + [timeout] * len(missing))
     log(f"{label}: notification->Sage {[round(v, 1) for v in notified]}")
     return notified, created
+
+
+def _product_view(data_dir: Path, oid: str) -> str:
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(data_dir / "warehouse" / "sage_amazon.duckdb"), read_only=True)
+    except duckdb.Error as exc:
+        return f"warehouse not readable ({exc})"
+    try:
+        raw = con.execute("SELECT order_status, amazon_status, last_updated FROM raw.amazon_orders "
+                          "WHERE amazon_order_id = ? ORDER BY last_updated", [oid]).fetchall()
+        dead = con.execute("SELECT reason FROM ops.dead_letters WHERE record_key = ?", [oid]).fetchall()
+        return f"raw versions {raw}, dead letters {dead}"
+    except duckdb.Error as exc:
+        return f"({exc})"
+    finally:
+        con.close()
 
 
 def main() -> None:
