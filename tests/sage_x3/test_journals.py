@@ -121,24 +121,14 @@ def test_credit_note_is_created_once(x3, target, order_ref):
 
 
 def _sage_invoices_the_order(x3, order_ref: str, sales_order: str) -> str:
-    """What X3's own invoicing of the shipped order does (sandbox side, not the connector): an SIH invoice carrying
-    the Amazon order id, numbered after the connector's documents (X3 invoiced the order later)."""
-    from sqlalchemy import insert
+    """What X3 itself does with the order (sandbox side, not the connector): a clerk delivers it, X3 invoices the
+    delivery (an SIH invoice carrying the Amazon order id, numbered after the connector's documents: X3 invoiced the
+    order later), without sales tax."""
+    from sage_amazon.sandbox.x3.invoicing import deliver_order, invoice_deliveries
 
-    from sage_amazon.sandbox.x3 import tables
-
-    num = f"SIV{order_ref[-7:]}"
-    day = date(2026, 11, 21)
-    with x3.engine.begin() as conn:
-        conn.execute(insert(tables.SINVOICE).values(
-            NUM_0=num, SIVTYP_0="INV", INVTYP_0=1, SNS_0=1, SALFCY_0="US01", INVREF_0="", INVDAT_0=day, ACCDAT_0=day,
-            BPCINV_0="AMZUS", BPCORD_0="AMZUS", CUR_0="USD", AMTNOT_0=Decimal("60.00"), AMTATI_0=Decimal("60.00"),
-            YAMZORDREF_0=order_ref, STA_0=3))
-        conn.execute(insert(tables.SINVOICED).values(
-            NUM_0=num, SIDLIN_0=1000, ITMREF_0="NW-TENT-2P", ITMDES1_0="Trailhead tent", QTY_0=Decimal("1"),
-            GROPRI_0=Decimal("60.00"), DISCRGVAL_0=Decimal("0"), NETPRI_0=Decimal("60.00"),
-            AMTNOTLIN_0=Decimal("60.00"), SOHNUM_0=sales_order, SIHORINUM_0=""))
-    return num
+    assert deliver_order(x3.engine, order_ref, date(2026, 11, 21)) == sales_order
+    [number] = invoice_deliveries(x3.engine, customer_order_ref=order_ref, sales_tax_rate=Decimal(0))
+    return number
 
 
 def test_debit_note_is_an_invoice_made_once_and_never_taken_for_the_orders_invoice(x3, target, order_ref):
