@@ -292,6 +292,24 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
     return dg.MaterializeResult(metadata=md)
 
 
+@dg.asset(
+    kinds={"sage"}, pool=pools.SAGE, deps=["settlement_journal_postings"],
+    retry_policy=RETRY_POLICY,
+    description="Every run: each Amazon order's open credits from the settlements and credit notes applied to the "
+                "invoice Sage made for it since (Sage 500 keeps AR per document: what Sage invoiced after the "
+                "settlement that paid it was posted, a settlement never run again once fully posted). X3: nothing "
+                "to apply, the journal clears the customer's receivable.",
+)
+@retried
+def settlement_open_items(context: dg.AssetExecutionContext, sage: SageResource) -> dg.MaterializeResult:
+    with sage.opened_target() as target:
+        apply = getattr(target, "apply_all_open_items", None)  # targets keeping AR documents per order
+        applied = apply() if apply is not None else 0
+    if applied:
+        context.log.info(f"{applied} open item application(s) made in Sage")
+    return dg.MaterializeResult(metadata={"sage_target": sage.target, "applied": applied})
+
+
 def _trace_sample(con, sid: str):
     """A few settlement rows behind each journal account line (`sage-amazon settlement trace` prints them all)."""
     from sage_amazon.ledger import settlements, trace

@@ -12,7 +12,8 @@ def defs() -> dg.Definitions:
     return flow_definitions(
         FLOW,
         owners=["team:finance"],
-        assets=[assets.settlement_landing, assets.settlement_journal_postings, tieout.settlement_order_tieout,
+        assets=[assets.settlement_landing, assets.settlement_journal_postings, assets.settlement_open_items,
+                tieout.settlement_order_tieout,
                 tax.facilitator_tax_by_state, cogs.settlement_cogs, vat.settlement_vat, vat.settlement_vat_journals,
                 vat.vat_return_summary],
         asset_checks=[assets.settlement_lines_gx, assets.settlement_journal_checks,

@@ -312,3 +312,33 @@ def test_sales_tax_amazon_charged_is_on_the_invoice_and_the_settlement_clears_it
     with warehouse.read() as con:
         [row] = [r for r in tieout.rows(con, as_of=date(2026, 11, 30)) if r["amazon_order_id"] == TAXED]
     assert row["status"] == "matched"
+
+
+WAITING = "113-0000012-0000010"
+
+
+def test_an_invoice_made_after_its_settlement_is_paid_without_running_the_settlement_again(
+        sage500, invoice_mode, tmp_path) -> None:
+    """Issue 12 ("every receivable of an order settled by Amazon is cleared", found by tests/e2e/test_books_close.py):
+    Sage invoices an order only after the settlement that paid it was posted; that settlement, fully posted, is never
+    run again (the daily reconciliation and `sage-amazon run` re-run unposted settlements only), so its payment
+    waited on the customer for good. apply_all_open_items, which every run does (asset settlement_open_items),
+    applies each order's open credits from the connector (AMZ-...) to that order's open invoice, once."""
+    db, target = sage500
+    warehouse = Warehouse(tmp_path / "warehouse" / "w.duckdb", lock_timeout=10.0)
+    _orders_in_mart(warehouse, {WAITING: (1, "40.00", "0", "0")})
+    assert load.load_orders(warehouse.write, target, workers=1).posted == 1
+    ship_order(db.engine, WAITING, "UPS GROUND", "1Z0010", date(2026, 11, 21))
+    sid = "93000000019"
+    with warehouse.write() as con:
+        settlements.preview(_settlement_file(tmp_path, sid, [
+            ("Order", WAITING, "", "ItemPrice", "Principal", "40.00", "2026-11-22", 1)]), "sage500", con=con)
+    assert posting.post_settlement(warehouse.write, target, sid, documents="credit_notes",
+                                   target_name="sage500").all_posted
+    assert invoice_shipments(db.engine, date(2026, 11, 28), amazon_order_id=WAITING) == (1, 0)  # Sage, later
+    documents = "SELECT TranType, TranAmt, Balance FROM tarInvoice WHERE CustPONo = :o ORDER BY InvcKey"
+    assert _q(target, documents, o=WAITING) == [(502, D("40.00"), D("40.00")), (501, D("40.00"), D("40.00"))]
+
+    assert target.apply_all_open_items() == 1
+    assert _q(target, documents, o=WAITING) == [(502, D("40.00"), D("0.00")), (501, D("40.00"), D("0.00"))]
+    assert target.apply_all_open_items() == 0

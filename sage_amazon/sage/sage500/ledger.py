@@ -235,6 +235,21 @@ class Ledger(Sage500Base):
         with self._tx(sent=True) as conn:
             return self._apply_open_items(conn, customer_order_refs)
 
+    @_retried
+    def apply_all_open_items(self) -> int:
+        """apply_open_items for every Amazon order with an open credit from the connector (a settlement's payment or
+        a credit note: TranCmnt AMZ-...) and an open invoice or debit memo of the same customer and order: what
+        Sage invoiced after the settlement that paid it was posted, which is never run again once fully posted.
+        One query for the candidates, so it is cheap on every run. Returns the number of applications made."""
+        with self._tx(sent=True) as conn:
+            refs = [r[0] for r in conn.execute(text(
+                "SELECT DISTINCT c.CustPONo FROM tarInvoice c JOIN tarInvoice d ON d.CompanyID = c.CompanyID "
+                "AND d.CustKey = c.CustKey AND d.CustPONo = c.CustPONo AND d.TranType IN (501, 503) "
+                "AND d.Status = 1 AND d.Balance > 0 "
+                "WHERE c.CompanyID = :c AND c.TranType = 502 AND c.Status = 1 AND c.Balance > 0 "
+                "AND c.TranCmnt LIKE 'AMZ-%' ORDER BY 1"), {"c": self.company_id}).all()]
+            return self._apply_open_items(conn, refs)
+
     def _apply_open_items(self, conn: Connection, refs: list[str]) -> int:
         if not refs:
             return 0
