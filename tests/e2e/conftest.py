@@ -20,6 +20,9 @@ from tests import postgres as pg_server
 from tests.ports import free_port, sandbox_ports
 
 ROOT = Path(__file__).resolve().parents[2]
+# issue 12's "books close" run on both ERPs (test_books_close.py) is slow: `make test-books` runs it
+# (SAGE_AMAZON_BOOKS_TEST=1), `make test` leaves it out
+collect_ignore = [] if os.environ.get("SAGE_AMAZON_BOOKS_TEST") == "1" else ["test_books_close.py"]
 
 
 @dataclass
@@ -58,8 +61,9 @@ def _postgres_database() -> tuple[str, callable]:
 
 
 @contextmanager
-def running_stack(target: str, data_dir: Path) -> Iterator[Stack]:
-    """`sage-amazon sandbox up --regions` on free ports for one Sage target, `amazon connect` done, stopped after."""
+def running_stack(target: str, data_dir: Path, history_days: int = 30) -> Iterator[Stack]:
+    """`sage-amazon sandbox up --regions` on free ports for one Sage target, `amazon connect` done, stopped after.
+    history_days: days of Amazon history the sandbox generates (its closed settlements come from them)."""
     ports = sandbox_ports()  # the Amazon port + 1, 2, 3: the regional hosts
     env = {**os.environ, "SAGE_AMAZON_DATA_DIR": str(data_dir), "SAGE_AMAZON_TARGET": target}
     env.pop("DAGSTER_HOME", None)
@@ -68,7 +72,7 @@ def running_stack(target: str, data_dir: Path) -> Iterator[Stack]:
     if target == "sage500":
         env["SAGE500_DB_URL"], drop = _postgres_database()
     cmd = [sys.executable, "-m", "sage_amazon.cli", "sandbox", "up", "--time-scale", "60", "--order-rate", "0"]
-    cmd += ["--history-days", "30", "--regions"]  # one account per region, each on its own strict host
+    cmd += ["--history-days", str(history_days), "--regions"]  # one account per region, each on its own strict host
     cmd += [f"--{name}-port={port}" for name, port in ports.items()]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
