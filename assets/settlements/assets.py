@@ -303,8 +303,7 @@ def settlement_journal_postings(context: dg.AssetExecutionContext, warehouse: Wa
 @retried
 def settlement_open_items(context: dg.AssetExecutionContext, sage: SageResource) -> dg.MaterializeResult:
     with sage.opened_target() as target:
-        apply = getattr(target, "apply_all_open_items", None)  # targets keeping AR documents per order
-        applied = apply() if apply is not None else 0
+        applied = target.apply_all_open_items()
     if applied:
         context.log.info(f"{applied} open item application(s) made in Sage")
     return dg.MaterializeResult(metadata={"sage_target": sage.target, "applied": applied})

@@ -238,6 +238,11 @@ class SageTarget(Protocol):
         the amounts `note` carries (positive, as a credit note carries a refund), linked to the order (X3 SIH of
         type INV, Sage 500 AR invoice)."""
 
+    def apply_all_open_items(self) -> int:
+        """Apply each Amazon order's open credits from the connector (settlement payments, credit notes) to the
+        documents Sage made for that order since; returns the applications made. 0 where the ledger keeps no open
+        items per document (X3: the journal clears the customer's receivable)."""
+
     def read_stock(self, site: str, items: Sequence[str] | None = None) -> list[StockLevel]:
         """Available stock at a site, optionally for some items."""
 

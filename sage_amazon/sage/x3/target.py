@@ -398,6 +398,9 @@ class X3Target:
         (SIHORINUM), once per reference (INVREF)."""
         return self._create_note(note, self.credit_note_type, f"SIH credit note {note.reference}")
 
+    def apply_all_open_items(self) -> int:
+        return 0  # the settlement journal clears the customer's receivable: no open items per document to apply
+
     def create_debit_note(self, note: CreditNote) -> CreditNoteResult:
         """A refund reversed by a later charge (issue 15.2): an SIH sales invoice (SIVTYP debit_note_type) of the
         amount charged back, built as the credit note is (`note` carries the amounts charged back, positive), its
