@@ -178,13 +178,14 @@ def _failed_run_alert(instance: dg.DagsterInstance, record):
     return alerts.Alert("failed run", title, "; ".join(reasons) or (record.event_log_entry.message or ""))
 
 
-def _failed_check_alert(record):
+def _failed_check_alert(entry):
+    """A failed ERROR-severity check evaluation (an event log entry of a run), or None."""
     from sage_amazon.cockpit import alerts
 
-    evaluation = record.event_log_entry.dagster_event.event_specific_data
+    evaluation = entry.dagster_event.event_specific_data
     if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
         return None
-    partition = evaluation.partition or record.event_log_entry.dagster_event.partition or ""
+    partition = evaluation.partition or entry.dagster_event.partition or ""
     title = f"{evaluation.asset_key.to_user_string()} {evaluation.check_name}" + (f" [{partition}]" if partition else "")
     detail = evaluation.description or "; ".join(
         f"{k}: {v.value}" for k, v in evaluation.metadata.items() if isinstance(v.value, str | int | float))[:500]
@@ -203,38 +204,54 @@ def _late_asset_alert(record):
                         "its schedule or sensor is off, its runs fail, or what feeds it stopped")
 
 
-EVENT_KINDS = {"checks": dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-               "freshness": dg.DagsterEventType.FRESHNESS_STATE_CHANGE}
+ENDED = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE)
 
 
 def _event_records(instance: dg.DagsterInstance, kind: str, after: int | None, limit: int) -> list:
-    """Run failures, check evaluations or freshness changes after a storage id (None: the newest one only),
-    oldest first."""
-    if kind == "runs":
-        records_filter = dg.RunStatusChangeRecordsFilter(dg.DagsterEventType.RUN_FAILURE, after_storage_id=after)
-        return list(instance.fetch_run_status_changes(records_filter, limit=limit, ascending=after is not None)
-                    .records)
-    records_filter = dg.EventRecordsFilter(EVENT_KINDS[kind], after_cursor=after)
-    return list(instance.get_event_records(records_filter, limit=limit, ascending=after is not None))
+    """Run failures ("runs"), runs ended ("check_runs") or freshness changes after a storage id (None: the newest
+    one only), oldest first. Run status changes and freshness changes are in every storage's cross-run index; check
+    evaluations are not (the embedded SQLite instance keeps them in each run's file and refuses a cross-run
+    cursor), so the checks are read from the runs that ended."""
+    if kind == "freshness":
+        records_filter = dg.EventRecordsFilter(dg.DagsterEventType.FRESHNESS_STATE_CHANGE, after_cursor=after)
+        return list(instance.get_event_records(records_filter, limit=limit, ascending=after is not None))
+    found, cutoff = [], None
+    for event_type in ((dg.DagsterEventType.RUN_FAILURE,) if kind == "runs" else ENDED):
+        records_filter = dg.RunStatusChangeRecordsFilter(event_type, after_storage_id=after)
+        records = list(instance.fetch_run_status_changes(records_filter, limit=limit, ascending=after is not None)
+                       .records)
+        if after is not None and len(records) == limit:  # more to come: nothing past it is taken this tick
+            cutoff = min(cutoff or records[-1].storage_id, records[-1].storage_id)
+        found += records
+    found.sort(key=lambda record: record.storage_id)
+    if after is None:
+        return found[-1:]
+    return [record for record in found if cutoff is None or record.storage_id <= cutoff]
+
+
+def _check_alerts(instance: dg.DagsterInstance, record) -> list:
+    """The failed checks of a run that ended."""
+    entries = instance.all_logs(record.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    return [alert for alert in map(_failed_check_alert, entries) if alert is not None]
 
 
 def _event_alerts(instance: dg.DagsterInstance, cursor: dict, new_cursor: dict) -> list:
-    """Failed runs, failed (ERROR) checks and late assets after the cursor's storage ids; a first tick only takes
-    the ids."""
-    alert_of = {"runs": lambda record: _failed_run_alert(instance, record), "checks": _failed_check_alert,
-                "freshness": _late_asset_alert}
+    """Failed runs, failed (ERROR) checks of the runs that ended and late assets after the cursor's storage ids; a
+    first tick only takes the ids."""
+    alerts_of = {"runs": lambda record: [_failed_run_alert(instance, record)],
+                 "check_runs": lambda record: _check_alerts(instance, record),
+                 "freshness": lambda record: [alert for alert in [_late_asset_alert(record)] if alert is not None]}
     found: list = []
-    for kind in ("runs", "checks", "freshness"):
+    for kind in ("runs", "check_runs", "freshness"):
         after = cursor.get(kind)
         if after is None:  # watching from now: the history was not news
             latest = _event_records(instance, kind, None, 1)
             new_cursor[kind] = latest[0].storage_id if latest else 0
             continue
         for record in _event_records(instance, kind, after, 500):
-            alert = alert_of[kind](record)
-            if alert is not None:
-                found.append(alert)
+            found += alerts_of[kind](record)
             new_cursor[kind] = record.storage_id
+    new_cursor.pop("checks", None)  # the cross-run check cursor of earlier versions
     return found
 
 

@@ -192,3 +192,18 @@ def test_a_sage_facing_asset_failing_its_freshness_policy_is_mailed(warehouse, i
         assert message["Subject"] == "[sage-amazon] 1 late asset"
         body = message.get_content()
         assert "late asset: sage_sales_orders" in body and "sage_stock" not in body
+
+
+def test_on_the_embedded_sqlite_instance_a_failed_check_is_mailed(warehouse, smtp_env, tmp_path):
+    """The embedded instance (`make demo`, `dagster dev`) keeps each run's events in its own SQLite file: the sensor
+    reads the checks of the runs that ended since its last tick, not a cross-run event cursor that storage refuses."""
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        _, cursor = _tick(instance, warehouse, None)
+        dg.materialize([checked_lines], instance=instance, raise_on_error=False)
+        with smtp_server(smtp_env) as inbox:
+            sent, cursor = _tick(instance, warehouse, cursor)
+            assert "sent" in sent.skip_message and len(inbox.messages) == 1
+            body = inbox.messages[0][2].get_content()
+            assert "failed check: checked_lines totals_tie_out" in body and "583.89" in body
+            quiet, _ = _tick(instance, warehouse, cursor)
+            assert quiet.skip_message == "nothing new" and len(inbox.messages) == 1
