@@ -100,13 +100,16 @@ def dead_letter_alerts(con: duckdb.DuckDBPyConnection, since: datetime | None) -
 
 
 def compose(alerts: list[Alert], settings: SmtpSettings, ui_url: str = "") -> EmailMessage:
-    """One message for one sensor tick: the counts in the subject, each alert a paragraph."""
+    """One message for one sensor tick: the alert in the subject (the counts when several), each a paragraph."""
     counts: dict[str, int] = {}
     for alert in alerts:
         counts[alert.kind] = counts.get(alert.kind, 0) + 1
     message = EmailMessage()
-    message["Subject"] = "[sage-amazon] " + ", ".join(
-        f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items())
+    if len(alerts) == 1:  # what the inbox shows names it: "dead letter: settlement 247... blocked (...)"
+        message["Subject"] = f"[sage-amazon] {alerts[0].kind}: {alerts[0].title}"
+    else:
+        message["Subject"] = "[sage-amazon] " + ", ".join(
+            f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in counts.items())
     message["From"] = settings.sender
     message["To"] = ", ".join(settings.recipients)
     lines = []

@@ -189,7 +189,7 @@ def test_a_sage_facing_asset_failing_its_freshness_policy_is_mailed(warehouse, i
         sent, cursor = _tick(instance, warehouse, cursor)
         assert "sent" in sent.skip_message and len(inbox.messages) == 1
         message = inbox.messages[0][2]
-        assert message["Subject"] == "[sage-amazon] 1 late asset"
+        assert message["Subject"] == "[sage-amazon] late asset: sage_sales_orders"
         body = message.get_content()
         assert "late asset: sage_sales_orders" in body and "sage_stock" not in body
 
@@ -207,3 +207,15 @@ def test_on_the_embedded_sqlite_instance_a_failed_check_is_mailed(warehouse, smt
             assert "failed check: checked_lines totals_tie_out" in body and "583.89" in body
             quiet, _ = _tick(instance, warehouse, cursor)
             assert quiet.skip_message == "nothing new" and len(inbox.messages) == 1
+
+
+def test_a_single_alert_is_named_in_the_subject():
+    """What an inbox lists is the subject: one blocked settlement names itself there, several are counted."""
+    from sage_amazon.cockpit.alerts import Alert, SmtpSettings, compose
+
+    settings = SmtpSettings("127.0.0.1", 25, "none", "sage-amazon@example.com", ("finance@example.com",))
+    blocked = Alert("dead letter", "settlement 24700000007 blocked (AMZ-24700000007-202611)", "Period closed")
+    one = compose([blocked], settings)
+    assert one["Subject"] == "[sage-amazon] dead letter: settlement 24700000007 blocked (AMZ-24700000007-202611)"
+    several = compose([blocked, Alert("failed run", "settlement_job (run 1a2b)")], settings)
+    assert several["Subject"] == "[sage-amazon] 1 dead letter, 1 failed run"

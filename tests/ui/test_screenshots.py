@@ -480,7 +480,7 @@ def test_8_a_blocked_settlement_is_mailed_to_the_operators(ui, page, x3, smtp):
     assert mails, [m["Subject"] for _, _, m in inbox.messages]
     mail = mails[0]
     body = mail.get_content()
-    assert mail["Subject"].startswith("[sage-amazon] ") and "dead letter" in mail["Subject"], mail["Subject"]
+    assert mail["Subject"] == f"[sage-amazon] dead letter: settlement {sid} blocked (AMZ-{sid}-202611)", mail["Subject"]
     assert mail["To"] == ALERT_TO
     assert f"settlement {sid} blocked (AMZ-{sid}-202611)" in body  # the settlement and its journal
     assert "closed fiscal period" in body and "Period closed" in body  # the reason, as Sage gave it
