@@ -180,7 +180,6 @@ def replace_partition(
     return int(inserted)
 
 
-
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: Sequence[Sequence]) -> int:
     """Insert rows (values in the order of `columns`, name -> DuckDB type) as one Arrow table; returns the count.
 
@@ -212,4 +211,3 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, s
     finally:
         con.unregister(view)
     return len(rows)
-

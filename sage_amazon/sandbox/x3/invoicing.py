@@ -35,7 +35,7 @@ from sqlalchemy import Engine, and_, insert, select, update
 from sage_amazon.sandbox.seller_catalog import MARKETPLACES_BY_ID
 
 from . import tables as t
-from .objects import _audit, _next_number, _open_period
+from .objects import _audit, _next_number, _open_period, write_entry
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -264,61 +264,13 @@ def _post_entry(
         if amount
     ]
     ledger = [_cents(amount * rate) for _, amount, _ in credits]
-    lines = [
-        (
-            ACCOUNTS["receivable"],
-            1,
-            sales + freight + tax,
-            sum(ledger, ZERO),
-            "Customer invoice",
-            order.BPCINV_0,
-            order.CUSORDREF_0,
-        )
-    ]
-    lines += [
-        (acc, -1, amount, led, what, "", "") for (acc, amount, what), led in zip(credits, ledger, strict=True)
-    ]
-    seq = _next_number(conn, f"GAS{ENTRY_TYPE}", site.FCY_0, day.year * 100 + day.month)
-    entry = f"{ENTRY_TYPE}{site.FCY_0}{day:%y%m}{seq:05d}"
     total = sales + freight + tax
-    conn.execute(
-        insert(t.GACCENTRY).values(
-            TYP_0=ENTRY_TYPE,
-            NUM_0=entry,
-            CPY_0=site.LEGCPY_0,
-            FCY_0=site.FCY_0,
-            JOU_0=ENTRY_JOURNAL,
-            ACCDAT_0=day,
-            CUR_0=order.CUR_0,
-            RATMLT_0=rate,
-            RATDIV_0=Decimal(1),
-            DESVCR_0=f"Invoice {num}"[:30],
-            REF_0=num,
-            STA_0=2,
-            TOTDEB_0=total,
-            TOTCDT_0=total,
-            **_audit(USER),
-        )
-    )
-    for lin, (acc, sns, amount, led, what, bpr, freref) in enumerate(lines, start=1):
-        conn.execute(
-            insert(t.GACCENTRYD).values(
-                TYP_0=ENTRY_TYPE,
-                NUM_0=entry,
-                LIN_0=lin,
-                LEDTYP_0=1,
-                CPY_0=site.LEGCPY_0,
-                FCYLIN_0=site.FCY_0,
-                ACCDAT_0=day,
-                ACC_0=acc,
-                DES_0=what,
-                SNS_0=sns,
-                AMTCUR_0=amount,
-                AMTLED_0=led,
-                CUR_0=order.CUR_0,
-                FREREF_0=freref[:30],
-                VAT_0="",
-                BPR_0=bpr,
-                **_audit(USER),
-            )
-        )
+    lines = [{"ACC": ACCOUNTS["receivable"], "DES": "Customer invoice", "SNS": 1, "AMTCUR": total,
+              "AMTLED": sum(ledger, ZERO), "FREREF": order.CUSORDREF_0, "VAT": "", "BPR": order.BPCINV_0}]
+    lines += [{"ACC": acc, "DES": what, "SNS": -1, "AMTCUR": amount, "AMTLED": led, "FREREF": "", "VAT": "", "BPR": ""}
+              for (acc, amount, what), led in zip(credits, ledger, strict=True)]
+    seq = _next_number(conn, f"GAS{ENTRY_TYPE}", site.FCY_0, day.year * 100 + day.month)
+    head = {"TYP": ENTRY_TYPE, "NUM": f"{ENTRY_TYPE}{site.FCY_0}{day:%y%m}{seq:05d}", "CPY": site.LEGCPY_0,
+            "FCY": site.FCY_0, "JOU": ENTRY_JOURNAL, "ACCDAT": day, "CUR": order.CUR_0, "RATMLT": rate,
+            "DESVCR": f"Invoice {num}", "REF": num, "TOTDEB": total, "TOTCDT": total}
+    write_entry(conn, head, lines, USER)

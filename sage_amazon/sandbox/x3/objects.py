@@ -502,6 +502,23 @@ class Invoices:
 
 # ---------------------------------------------------------------- GAS (GACCENTRY, GACCENTRYD)
 
+def write_entry(conn: Connection, head: dict, lines: list[dict], user: str) -> None:
+    """A validated accounting entry (STA 2): `head` TYP NUM CPY FCY JOU ACCDAT CUR RATMLT DESVCR REF TOTDEB TOTCDT,
+    each line ACC DES SNS AMTCUR AMTLED FREREF VAT BPR. Whoever calls it has checked the entry (a journal saved
+    through the web services, an invoice X3 validates)."""
+    conn.execute(insert(t.GACCENTRY).values(
+        TYP_0=head["TYP"], NUM_0=head["NUM"], CPY_0=head["CPY"], FCY_0=head["FCY"], JOU_0=head["JOU"],
+        ACCDAT_0=head["ACCDAT"], CUR_0=head["CUR"], RATMLT_0=head["RATMLT"], RATDIV_0=Decimal(1),
+        DESVCR_0=head["DESVCR"][:30], REF_0=head["REF"][:30], STA_0=2, TOTDEB_0=head["TOTDEB"],
+        TOTCDT_0=head["TOTCDT"], **_audit(user)))
+    for lin, ln in enumerate(lines, start=1):
+        conn.execute(insert(t.GACCENTRYD).values(
+            TYP_0=head["TYP"], NUM_0=head["NUM"], LIN_0=lin, LEDTYP_0=1, CPY_0=head["CPY"], FCYLIN_0=head["FCY"],
+            ACCDAT_0=head["ACCDAT"], ACC_0=ln["ACC"], DES_0=ln["DES"], SNS_0=ln["SNS"], AMTCUR_0=ln["AMTCUR"],
+            AMTLED_0=ln["AMTLED"], CUR_0=head["CUR"], FREREF_0=ln["FREREF"][:30], VAT_0=ln["VAT"], BPR_0=ln["BPR"],
+            **_audit(user)))
+
+
 class JournalEntries:
     list_fields = ("TYP", "NUM", "FCY", "JOU", "ACCDAT", "CUR", "DESVCR", "REF")
 
@@ -576,16 +593,9 @@ class JournalEntries:
         else:
             seq = _next_number(conn, f"GAS{typ}", site["FCY"], accdat.year * 100 + accdat.month)
             num = f"{typ}{site['FCY']}{accdat:%y%m}{seq:05d}"
-        conn.execute(insert(t.GACCENTRY).values(
-            TYP_0=typ, NUM_0=num, CPY_0=company, FCY_0=site["FCY"], JOU_0=jou, ACCDAT_0=accdat, CUR_0=cur,
-            RATMLT_0=rate, RATDIV_0=Decimal(1), DESVCR_0=_text(h, "DESVCR")[:30], REF_0=_text(h, "REF")[:30],
-            STA_0=2, TOTDEB_0=deb_total, TOTCDT_0=cdt_total, **_audit(user)))
-        for lin, ln in enumerate(lines, start=1):
-            conn.execute(insert(t.GACCENTRYD).values(
-                TYP_0=typ, NUM_0=num, LIN_0=lin, LEDTYP_0=1, CPY_0=company, FCYLIN_0=site["FCY"],
-                ACCDAT_0=accdat, ACC_0=ln["ACC"], DES_0=ln["DES"], SNS_0=ln["SNS"], AMTCUR_0=ln["AMTCUR"],
-                AMTLED_0=ln["AMTLED"], CUR_0=cur, FREREF_0=ln["FREREF"], VAT_0=ln["VAT"], BPR_0=ln["BPR"],
-                **_audit(user)))
+        write_entry(conn, {"TYP": typ, "NUM": num, "CPY": company, "FCY": site["FCY"], "JOU": jou, "ACCDAT": accdat,
+                           "CUR": cur, "RATMLT": rate, "DESVCR": _text(h, "DESVCR"), "REF": _text(h, "REF"),
+                           "TOTDEB": deb_total, "TOTCDT": cdt_total}, lines, user)
         return num
 
     def load(self, conn: Connection, keys) -> tuple[dict, list[dict]]:
